@@ -1,0 +1,37 @@
+//! Ids are `<kind>_<ULID>` in lower case: unique without coordination between nodes,
+//! sortable by creation time (so a list's cursor is simply the last id), and the
+//! prefix tells a person at a glance what an id in a log line refers to.
+
+pub const ACCOUNT: &str = "acc";
+pub const API_KEY: &str = "key";
+pub const WEBHOOK: &str = "wh";
+pub const EVENT: &str = "evt";
+pub const DELIVERY: &str = "dlv";
+pub const ATTEMPT: &str = "att";
+
+pub fn new_id(kind: &str) -> String {
+    format!("{kind}_{}", ulid::Ulid::new().to_string().to_ascii_lowercase())
+}
+
+/// True when `id` has the shape of an id of `kind`; a malformed id can then be answered
+/// like a missing one without a database look-up.
+pub fn has_kind(id: &str, kind: &str) -> bool {
+    id.strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|ulid| ulid.len() == 26 && ulid.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_kind_and_sort_by_time() {
+        let first = new_id(EVENT);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_id(EVENT);
+        assert!(has_kind(&first, EVENT));
+        assert!(!has_kind(&first, WEBHOOK));
+        assert!(first < second);
+    }
+}

@@ -1,0 +1,17 @@
+//! Postbode's domain: what an event, a webhook and a delivery are, and the pure rules
+//! over them (which webhook wants which event, how a body is rendered, when the next
+//! attempt is due). Nothing here does I/O, so every rule is testable on its own and
+//! shared by the server, the store and the delivery engine.
+
+pub mod clock;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod latency;
+pub mod page;
+pub mod render;
+pub mod retry;
+pub mod webhook;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use error::{FieldError, ValidationError};

@@ -1,0 +1,368 @@
+//! A webhook: where calls go, which events it wants, how they are shaped and signed.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::error::{FieldError, ValidationError};
+use crate::event::{self, ALL};
+use crate::render::Format;
+
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 8;
+pub const MAX_CONCURRENCY: u32 = 256;
+const MAX_URL_LEN: usize = 2048;
+const MAX_DESCRIPTION_LEN: usize = 1024;
+const MAX_HEADERS: usize = 20;
+const MAX_HEADER_VALUE_LEN: usize = 1024;
+
+/// Where a profile change came from, for `ignore_sources`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Api,
+    Dashboard,
+    Import,
+    Unsubscribe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureScheme {
+    HttpSignature,
+    StandardWebhooks,
+    Rfc9421,
+}
+
+impl SignatureScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureScheme::HttpSignature => "http-signature",
+            SignatureScheme::StandardWebhooks => "standard-webhooks",
+            SignatureScheme::Rfc9421 => "rfc9421",
+        }
+    }
+
+    pub fn is_available(self) -> bool {
+        matches!(self, SignatureScheme::StandardWebhooks)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub max_events: u32,
+    pub max_wait_ms: u32,
+}
+
+/// Everything a user sets on a webhook. Creating takes it with defaults; `PATCH` merges
+/// the request into the current settings and checks the result as a whole, so both
+/// paths share one set of rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub url: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "all_events")]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub database_id: Option<String>,
+    #[serde(default)]
+    pub collection_id: Option<String>,
+    #[serde(default)]
+    pub format: Format,
+    #[serde(default)]
+    pub condition: Option<String>,
+    #[serde(default)]
+    pub ignore_sources: Vec<Source>,
+    #[serde(default = "default_signatures")]
+    pub signatures: Vec<SignatureScheme>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "default_max_concurrency")]
+    pub max_concurrency: u32,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    pub batch: Option<Batch>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn all_events() -> Vec<String> {
+    vec![ALL.to_owned()]
+}
+fn default_signatures() -> Vec<SignatureScheme> {
+    vec![SignatureScheme::StandardWebhooks]
+}
+fn default_max_concurrency() -> u32 {
+    DEFAULT_MAX_CONCURRENCY
+}
+fn enabled() -> bool {
+    true
+}
+
+/// Headers a webhook's static `headers` may not set: the ones that carry the call's
+/// framing, identity or signature.
+fn is_reserved_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "host" | "date" | "digest" | "signature" | "signature-input" | "user-agent" | "x-nonce" | "authorization-signature"
+            | "transfer-encoding" | "connection"
+    ) || name.starts_with("content-")
+        || name.starts_with("x-postbode-")
+        || name.starts_with("webhook-")
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl WebhookSettings {
+    /// Checks every rule and reports every broken one, each under its field's name.
+    pub fn validate(&mut self) -> Result<(), ValidationError> {
+        let mut errors = Vec::new();
+        if let Err(e) = check_url(&self.url) {
+            errors.push(e);
+        }
+        if self.description.len() > MAX_DESCRIPTION_LEN {
+            errors.push(FieldError::new("description", format!("at most {MAX_DESCRIPTION_LEN} bytes")));
+        }
+        self.check_events(&mut errors);
+        if self.database_id.is_some() {
+            errors.push(FieldError::new("database_id", "no database with this id exists"));
+        }
+        if self.collection_id.is_some() {
+            errors.push(FieldError::new("collection_id", "no collection with this id exists"));
+        }
+        if !self.format.is_available() {
+            errors.push(FieldError::new("format", format!("the {} format is not available yet", self.format.as_str())));
+        }
+        if self.condition.is_some() {
+            errors.push(FieldError::new("condition", "conditions are not available yet"));
+        }
+        self.ignore_sources.sort_by_key(|s| *s as u8);
+        self.ignore_sources.dedup();
+        self.check_signatures(&mut errors);
+        self.check_headers(&mut errors);
+        if !(1..=MAX_CONCURRENCY).contains(&self.max_concurrency) {
+            errors.push(FieldError::new("max_concurrency", format!("between 1 and {MAX_CONCURRENCY}")));
+        }
+        if let Some(limit) = self.rate_limit
+            && !(1..=100_000).contains(&limit.per_second)
+        {
+            errors.push(FieldError::new("rate_limit.per_second", "between 1 and 100000"));
+        }
+        if self.batch.is_some() {
+            errors.push(FieldError::new("batch", "batching is not available yet"));
+        }
+        ValidationError::check(errors)
+    }
+
+    fn check_events(&mut self, errors: &mut Vec<FieldError>) {
+        if self.events.is_empty() {
+            errors.push(FieldError::new("events", "list at least one event type, or \"all\""));
+        }
+        for (index, name) in self.events.iter().enumerate() {
+            if name != ALL
+                && let Err(e) = event::check_type_name(&format!("events[{index}]"), name)
+            {
+                errors.push(e);
+            }
+        }
+        self.events.sort();
+        self.events.dedup();
+        if self.events.iter().any(|e| e == ALL) {
+            self.events = all_events();
+        }
+    }
+
+    fn check_signatures(&mut self, errors: &mut Vec<FieldError>) {
+        if self.signatures.is_empty() {
+            errors.push(FieldError::new("signatures", "choose at least one signature scheme"));
+        }
+        self.signatures.sort_by_key(|s| *s as u8);
+        self.signatures.dedup();
+        for scheme in &self.signatures {
+            if !scheme.is_available() {
+                errors.push(FieldError::new(
+                    "signatures",
+                    format!("the {} scheme is not available yet", scheme.as_str()),
+                ));
+            }
+        }
+    }
+
+    fn check_headers(&self, errors: &mut Vec<FieldError>) {
+        if self.headers.len() > MAX_HEADERS {
+            errors.push(FieldError::new("headers", format!("at most {MAX_HEADERS} headers")));
+        }
+        for (name, value) in &self.headers {
+            let field = format!("headers.{name}");
+            if !is_header_name(name) {
+                errors.push(FieldError::new(field, "not a valid HTTP header name"));
+            } else if is_reserved_header(name) {
+                errors.push(FieldError::new(field, "this header is set by Postbode and cannot be replaced"));
+            } else if value.len() > MAX_HEADER_VALUE_LEN || !value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+                errors.push(FieldError::new(
+                    field,
+                    format!("a header value is at most {MAX_HEADER_VALUE_LEN} visible ASCII characters"),
+                ));
+            }
+        }
+    }
+
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.iter().any(|e| e == ALL || e == event_type)
+    }
+}
+
+fn check_url(raw: &str) -> Result<(), FieldError> {
+    let fail = |message: &str| FieldError::new("url", message);
+    if raw.len() > MAX_URL_LEN {
+        return Err(fail("at most 2048 characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|e| fail(&format!("not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(fail("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(fail("the URL needs a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(fail("credentials in the URL are not allowed; use headers"));
+    }
+    if url.fragment().is_some() {
+        return Err(fail("a fragment is never sent; leave it out"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationStatus {
+    Pending,
+    Verified,
+    Failed,
+}
+
+/// The proof that the owner of the URL asked for these calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub status: VerificationStatus,
+    pub file_name: String,
+    pub file_content: String,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+}
+
+impl Verification {
+    /// Where the file may be placed: the callback script's directory first, then the
+    /// web root.
+    pub fn file_urls(&self, callback: &str) -> Vec<String> {
+        let Ok(url) = url::Url::parse(callback) else {
+            return Vec::new();
+        };
+        let mut urls = Vec::with_capacity(2);
+        for base in [url.join("./"), url.join("/")].into_iter().flatten() {
+            if let Ok(mut file) = base.join(&self.file_name) {
+                file.set_query(None);
+                let file = file.to_string();
+                if !urls.contains(&file) {
+                    urls.push(file);
+                }
+            }
+        }
+        urls
+    }
+}
+
+/// A stored webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub id: String,
+    pub account_id: String,
+    pub settings: WebhookSettings,
+    pub disabled_reason: Option<String>,
+    /// The current `whsec_` secret.
+    pub secret: String,
+    pub verification: Verification,
+    /// When the run of failed calls that is still going on began; `None` after a success.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    /// Whether calls go out now: enabled, and verified unless the deployment waives that.
+    pub fn is_sending(&self, require_verification: bool) -> bool {
+        self.settings.enabled && (!require_verification || self.verification.status == VerificationStatus::Verified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> WebhookSettings {
+        serde_json::from_value(serde_json::json!({ "url": url })).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let mut s = settings("https://example.com/hook.php");
+        s.validate().unwrap();
+        assert_eq!(s.events, vec!["all"]);
+        assert_eq!(s.signatures, vec![SignatureScheme::StandardWebhooks]);
+        assert_eq!(s.max_concurrency, 8);
+        assert!(s.enabled);
+        assert!(s.wants("order.paid"));
+    }
+
+    #[test]
+    fn bad_values_are_each_named() {
+        let mut s = settings("ftp://example.com/x");
+        s.events = vec!["open".into(), "bad type".into()];
+        s.max_concurrency = 0;
+        s.headers.insert("Content-Type".into(), "text/plain".into());
+        s.signatures = vec![SignatureScheme::Rfc9421];
+        let errors = s.validate().unwrap_err().errors;
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["url", "events[1]", "signatures", "headers.Content-Type", "max_concurrency"]);
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        for bad in ["/relative", "mailto:a@b.c", "http://user:pw@example.com/", "http://example.com/#x"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_url("http://example.com:8080/a/b.php?x=1").is_ok());
+    }
+
+    #[test]
+    fn verification_file_urls_are_script_directory_then_root() {
+        let v = Verification {
+            status: VerificationStatus::Pending,
+            file_name: "postbode-abc.txt".into(),
+            file_content: "x".into(),
+            checked_at: None,
+            outcome: None,
+        };
+        assert_eq!(
+            v.file_urls("https://example.com/dir/script.php?a=1"),
+            ["https://example.com/dir/postbode-abc.txt", "https://example.com/postbode-abc.txt"]
+        );
+        assert_eq!(v.file_urls("https://example.com/hook"), ["https://example.com/postbode-abc.txt"]);
+    }
+}
