@@ -23,6 +23,12 @@ pub struct ValidationError {
     pub errors: Vec<FieldError>,
 }
 
+impl From<FieldError> for ValidationError {
+    fn from(error: FieldError) -> Self {
+        Self { errors: vec![error] }
+    }
+}
+
 impl ValidationError {
     pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {

@@ -6,8 +6,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
-    /// The wait before each attempt; the first is normally zero ("at once"). Its length
-    /// is the number of attempts a delivery gets before it is `failed`.
+    /// The wait before each retry. The first attempt goes out at once, so a delivery gets
+    /// `schedule.len() + 1` attempts before it is `failed`.
     #[serde(deserialize_with = "schedule_serde::deserialize")]
     pub schedule: Vec<Duration>,
     /// Each wait is spread by up to this fraction either way, so retries of many
@@ -24,7 +24,7 @@ impl Default for RetryPolicy {
         let min = 60;
         let hour = 3600;
         Self {
-            schedule: [0, 5, 5 * min, 30 * min, 2 * hour, 5 * hour, 10 * hour, 10 * hour]
+            schedule: [5, 5 * min, 30 * min, 2 * hour, 5 * hour, 10 * hour, 10 * hour]
                 .into_iter()
                 .map(Duration::from_secs)
                 .collect(),
@@ -36,13 +36,13 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     pub fn max_attempts(&self) -> u32 {
-        u32::try_from(self.schedule.len()).unwrap_or(u32::MAX)
+        u32::try_from(self.schedule.len()).map_or(u32::MAX, |n| n.saturating_add(1))
     }
 
     /// The wait after `attempts_made` attempts failed, or `None` when none is left.
     /// A receiver's `Retry-After` replaces the schedule's wait, within the bound.
     pub fn next_delay(&self, attempts_made: u32, retry_after: Option<Duration>) -> Option<Duration> {
-        let planned = *self.schedule.get(attempts_made as usize)?;
+        let planned = *self.schedule.get((attempts_made as usize).checked_sub(1)?)?;
         Some(match retry_after {
             Some(asked) => asked.min(self.max_retry_after),
             None => self.jittered(planned),
@@ -58,9 +58,6 @@ impl RetryPolicy {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.schedule.is_empty() {
-            return Err("delivery.retry.schedule needs at least one entry".into());
-        }
         if !(0.0..=1.0).contains(&self.jitter) {
             return Err("delivery.retry.jitter must be between 0 and 1".into());
         }

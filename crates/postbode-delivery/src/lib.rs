@@ -1,3 +1,11 @@
-//! placeholder
+//! Postbode's outbound side: the engine that claims due deliveries and calls the
+//! receivers, the HTTP client with its SSRF guard, and what a call's answer means.
+
+pub mod call;
+pub mod engine;
 pub mod http;
+pub mod settings;
 pub mod ssrf;
+
+pub use engine::{Engine, EngineError, EngineHandle};
+pub use settings::DeliverySettings;

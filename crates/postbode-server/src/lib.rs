@@ -1,1 +1,15 @@
-//! placeholder
+//! Postbode's HTTP surfaces: the REST API under `/v1`, health and readiness. Every
+//! handler checks its input completely before it changes anything, and answers bad
+//! input with an RFC 9457 problem document ([`problem::ApiError`]).
+
+pub mod auth;
+pub mod extract;
+pub mod problem;
+mod routes;
+pub mod settings;
+mod state;
+mod views;
+
+pub use routes::router;
+pub use settings::ServerSettings;
+pub use state::AppState;

@@ -1,1 +1,74 @@
-//! placeholder
+//! Postbode's persistence, behind the one [`Store`] trait.
+//!
+//! The server and the delivery engine only see the trait; the binary picks the
+//! implementation from the database URL. [`sqlite::SqliteStore`] is the default: one
+//! writer task commits every concurrent write of the hot path (ingest, claims, attempt
+//! results) in a shared transaction, so one fsync serves many requests (group commit).
+
+pub mod error;
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use postbode_core::page::{Page, PageRequest};
+use postbode_core::webhook::Webhook;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub use error::StoreError;
+pub use model::*;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything Postbode keeps. Every method that reads or changes an account's data takes
+/// the account id and never touches another account's rows: tenant isolation is a
+/// property of this interface, not of its callers.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Accounts and their API keys.
+    async fn create_account(&self, account: &Account, first_key: &ApiKey) -> Result<()>;
+    async fn list_accounts(&self, page: &PageRequest) -> Result<Page<Account>>;
+    async fn get_account(&self, id: &str) -> Result<Option<Account>>;
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn delete_api_key(&self, account_id: &str, key_id: &str) -> Result<bool>;
+    async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKey>>;
+
+    // Webhooks.
+    async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
+    async fn get_webhook(&self, account_id: &str, id: &str) -> Result<Option<Webhook>>;
+    async fn list_webhooks(&self, account_id: &str, page: &PageRequest) -> Result<Page<Webhook>>;
+    /// Replaces the stored webhook with the same id and account; false when there is none.
+    async fn update_webhook(&self, webhook: &Webhook) -> Result<bool>;
+    async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool>;
+
+    /// Commits the events, all or nothing, with one pending delivery per matching
+    /// enabled webhook. Returns one outcome per event, in order.
+    async fn ingest(&self, account_id: &str, events: Vec<NewEvent>, now: DateTime<Utc>) -> Result<Vec<Ingested>>;
+    async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
+    async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
+    /// Makes the delivery due now for one more attempt, whatever its state.
+    async fn resend_delivery(&self, account_id: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Delivery>>;
+    /// Makes every failed delivery of the webhook created in `[since, until)` due now.
+    async fn recover_deliveries(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+
+    // The delivery engine's side.
+    /// Leases due deliveries of enabled webhooks, at most `room` per webhook.
+    async fn claim(&self, request: ClaimRequest) -> Result<Claim>;
+    async fn record_attempt(&self, result: AttemptResult) -> Result<()>;
+    /// Gives leased deliveries back (shutdown), so another node may claim them at once.
+    async fn release(&self, delivery_ids: Vec<String>) -> Result<()>;
+    /// Notified after a commit that made deliveries due, so the engine need not poll.
+    fn work_signal(&self) -> Arc<Notify>;
+
+    // The log.
+    async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
+    async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+}

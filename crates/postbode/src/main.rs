@@ -1,1 +1,116 @@
-fn main() {}
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use postbode::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Postbode: a self-hosted webhook delivery service.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The settings every command that opens the database shares.
+#[derive(clap::Args)]
+struct ServiceArgs {
+    /// A TOML configuration file (see postbode.example.toml).
+    #[arg(long, env = "POSTBODE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Where the database and generated keys live [default: ./postbode-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data-dir>/postbode.db].
+    #[arg(long)]
+    database: Option<String>,
+}
+
+impl ServiceArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &self.database {
+            config.database_url = Some(url.clone());
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: API, tracking endpoints and delivery engine.
+    Serve(ServiceArgs),
+    /// Apply the database migrations and exit.
+    Migrate(ServiceArgs),
+    /// Measure throughput and latency end to end against a local receiver.
+    Bench(postbode::bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args.load()?).await,
+            Command::Migrate(args) => {
+                let config = args.load()?;
+                init_logging(&config);
+                postbode::app::open_store(&config).await?;
+                tracing::info!(database = %config.database_url(), "migrations applied");
+                Ok(())
+            }
+            Command::Bench(args) => postbode::bench::run(args).await,
+        }
+    })
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(&config);
+    let running = postbode::app::start(config, Arc::new(postbode_core::SystemClock)).await?;
+    if let Some(token) = &running.new_admin_token {
+        // Printed once; it is also in <data-dir>/admin-token (mode 0600).
+        println!("Operator token (also saved in the data directory's admin-token file): {token}");
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests and calls in flight");
+    running.stop().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the process can only be killed; wait for that.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTBODE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

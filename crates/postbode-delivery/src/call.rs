@@ -1,0 +1,150 @@
+//! One webhook call: the request built from a claimed delivery, and what its answer
+//! means for the delivery.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use postbode_core::render;
+use postbode_core::webhook::Webhook;
+use postbode_signature::standard_webhooks::{self, Secret};
+use postbode_store::{Attempt, AttemptOutcome};
+use std::time::Duration;
+
+use crate::http::{CallOutcome, OutboundRequest};
+
+/// What a receiver needs to know about a call besides its body.
+pub struct CallContext<'a> {
+    pub delivery_id: &'a str,
+    pub event_type: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallBuildError {
+    #[error("the webhook URL is not valid: {0}")]
+    Url(#[from] url::ParseError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error("a header value is not valid: {0}")]
+    Header(String),
+}
+
+/// Renders, heads and signs the call. Signing happens here, at send time, so `Date`
+/// and `webhook-timestamp` are fresh on every attempt.
+pub fn build_request(
+    webhook: &Webhook,
+    secret: &Secret,
+    canonical_body: &[u8],
+    call: &CallContext<'_>,
+) -> Result<OutboundRequest, CallBuildError> {
+    let body = render::render(webhook.settings.format, canonical_body)?;
+    let url = url::Url::parse(&webhook.settings.url)?;
+    let mut headers = HeaderMap::with_capacity(8 + webhook.settings.headers.len());
+    // The webhook's own headers first, so none of ours can be shadowed by them.
+    for (name, value) in &webhook.settings.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| CallBuildError::Header(e.to_string()))?;
+        headers.insert(name, header(value)?);
+    }
+    let timestamp = call.now.timestamp();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(webhook.settings.format.content_type()));
+    headers.insert(http::header::DATE, header(&httpdate::fmt_http_date(call.now.into()))?);
+    headers.insert("x-postbode-delivery", header(call.delivery_id)?);
+    headers.insert("x-postbode-event", header(call.event_type)?);
+    headers.insert("webhook-id", header(call.delivery_id)?);
+    headers.insert("webhook-timestamp", header(&timestamp.to_string())?);
+    headers.insert(
+        "webhook-signature",
+        header(&standard_webhooks::sign(secret, call.delivery_id, timestamp, &body))?,
+    );
+    let mut request = OutboundRequest::new(Method::POST, url);
+    request.headers = headers;
+    request.body = Bytes::from(body);
+    Ok(request)
+}
+
+fn header(value: &str) -> Result<HeaderValue, CallBuildError> {
+    HeaderValue::from_str(value).map_err(|e| CallBuildError::Header(e.to_string()))
+}
+
+/// What an answer means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub succeeded: bool,
+    /// The receiver asked to wait this long before the next try (429/503 `Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// 410 Gone: the receiver asks never to be called again.
+    pub gone: bool,
+}
+
+pub fn judge(outcome: &CallOutcome) -> Verdict {
+    match &outcome.result {
+        Ok(response) => Verdict {
+            succeeded: (200..300).contains(&response.status),
+            retry_after: if matches!(response.status, 429 | 503) {
+                response.retry_after
+            } else {
+                None
+            },
+            gone: response.status == 410,
+        },
+        Err(_) => Verdict {
+            succeeded: false,
+            retry_after: None,
+            gone: false,
+        },
+    }
+}
+
+/// The attempt log row for a call.
+pub fn attempt_record(outcome: &CallOutcome, started_at: DateTime<Utc>, logged_bytes: usize) -> Attempt {
+    let (status_code, error_kind, error, response_body) = match &outcome.result {
+        Ok(response) => {
+            let excerpt = &response.body[..response.body.len().min(logged_bytes)];
+            let error = (300..400).contains(&response.status).then(|| {
+                let location = response
+                    .headers
+                    .get(http::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("no Location");
+                format!("redirects are not followed ({location})")
+            });
+            (
+                Some(response.status),
+                None,
+                error,
+                Some(String::from_utf8_lossy(excerpt).into_owned()),
+            )
+        }
+        Err(e) => (None, Some(e.kind.as_str().to_owned()), Some(e.message.clone()), None),
+    };
+    Attempt {
+        id: postbode_core::ids::new_id(postbode_core::ids::ATTEMPT),
+        delivery_id: None,
+        webhook_id: String::new(),
+        event_id: None,
+        number: 0,
+        trigger: postbode_store::Trigger::Scheduled,
+        started_at,
+        duration_ms: outcome.duration.as_millis() as u64,
+        status_code,
+        error_kind,
+        error,
+        response_body,
+    }
+}
+
+/// What becomes of the delivery after attempt number `attempt` with this verdict.
+pub fn next_step(
+    verdict: &Verdict,
+    attempt: u32,
+    retry: &postbode_core::retry::RetryPolicy,
+    now: DateTime<Utc>,
+) -> AttemptOutcome {
+    if verdict.succeeded {
+        return AttemptOutcome::Delivered;
+    }
+    match retry.next_delay(attempt, verdict.retry_after) {
+        Some(wait) => AttemptOutcome::RetryAt(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)),
+        None => AttemptOutcome::Failed,
+    }
+}

@@ -1,0 +1,329 @@
+//! The delivery loop.
+//!
+//! One claiming task leases due deliveries in batches and hands each to a task of its
+//! own. Each webhook has a [`Gate`]: a semaphore of `max_concurrency` permits and an
+//! optional rate limit, so a slow receiver only ever occupies its own permits. The
+//! claim query keeps at most `room_factor × max_concurrency` deliveries of a webhook in
+//! memory; the rest of a slow receiver's backlog stays in the database, unleased.
+//! Results go to the store one by one, where the writer commits them in groups.
+
+use chrono::{DateTime, Utc};
+use postbode_core::clock::SharedClock;
+use postbode_core::webhook::Webhook;
+use postbode_signature::standard_webhooks::Secret;
+use postbode_store::{AttemptResult, ClaimRequest, ClaimedDelivery, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::call::{self, CallContext};
+use crate::http::{CallError, CallOutcome, ErrorKind, HttpClient};
+use crate::settings::DeliverySettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid delivery settings: {0}")]
+    Settings(String),
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+}
+
+/// Per-webhook limits, shared by that webhook's delivery tasks.
+struct Gate {
+    permits: Semaphore,
+    /// The earliest instant the next call may start, when the webhook has a rate limit.
+    next_slot: Mutex<Instant>,
+    interval: Option<Duration>,
+    secret: Option<Secret>,
+    /// The webhook as last claimed; a changed webhook gets a new gate.
+    webhook: Webhook,
+}
+
+impl Gate {
+    fn new(webhook: Webhook) -> Self {
+        let secret = Secret::parse(&webhook.secret).ok();
+        Self {
+            permits: Semaphore::new(webhook.settings.max_concurrency as usize),
+            next_slot: Mutex::new(Instant::now()),
+            interval: webhook
+                .settings
+                .rate_limit
+                .map(|limit| Duration::from_secs_f64(1.0 / f64::from(limit.per_second.max(1)))),
+            secret,
+            webhook,
+        }
+    }
+
+    /// Waits for this call's slot under the rate limit; the lock is never held across
+    /// the wait.
+    async fn pace(&self) {
+        let Some(interval) = self.interval else { return };
+        let slot = {
+            let mut next = lock(&self.next_slot);
+            let slot = (*next).max(Instant::now());
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the engine holds in memory: the gates, and per webhook the leased deliveries.
+#[derive(Default)]
+struct Held {
+    gates: HashMap<String, Arc<Gate>>,
+    deliveries: HashMap<String, HashSet<String>>,
+}
+
+impl Held {
+    fn total(&self) -> usize {
+        self.deliveries.values().map(HashSet::len).sum()
+    }
+
+    fn counts(&self) -> HashMap<String, u32> {
+        self.deliveries
+            .iter()
+            .map(|(webhook, ids)| (webhook.clone(), ids.len() as u32))
+            .collect()
+    }
+
+    fn gate_for(&mut self, webhook: &Webhook) -> Arc<Gate> {
+        match self.gates.get(&webhook.id) {
+            Some(gate) if gate.webhook == *webhook => gate.clone(),
+            _ => {
+                let gate = Arc::new(Gate::new(webhook.clone()));
+                self.gates.insert(webhook.id.clone(), gate.clone());
+                gate
+            }
+        }
+    }
+
+    fn finish(&mut self, webhook_id: &str, delivery_id: &str) {
+        if let Some(ids) = self.deliveries.get_mut(webhook_id) {
+            ids.remove(delivery_id);
+            if ids.is_empty() {
+                self.deliveries.remove(webhook_id);
+                self.gates.remove(webhook_id);
+            }
+        }
+    }
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    http: HttpClient,
+    settings: DeliverySettings,
+    held: Mutex<Held>,
+    /// Set at shutdown: no new claims, and deliveries not yet sent are given back.
+    stopping: AtomicBool,
+    /// Woken when a delivery task ends, so room freed by it is claimed again.
+    freed: Notify,
+}
+
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+/// The running engine; [`EngineHandle::shutdown`] stops it gracefully.
+pub struct EngineHandle {
+    shared: Arc<Shared>,
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, clock: SharedClock, settings: DeliverySettings) -> Result<Self, EngineError> {
+        settings.validate().map_err(EngineError::Settings)?;
+        let http = HttpClient::new(settings.http())?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                store,
+                clock,
+                http,
+                settings,
+                held: Mutex::new(Held::default()),
+                stopping: AtomicBool::new(false),
+                freed: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn start(self) -> EngineHandle {
+        let stop = Arc::new(Notify::new());
+        let task = tokio::spawn(claim_loop(self.shared.clone(), stop.clone()));
+        EngineHandle {
+            shared: self.shared,
+            stop,
+            task,
+        }
+    }
+}
+
+impl EngineHandle {
+    /// Stops claiming, lets calls in flight finish within the grace period, and gives
+    /// every delivery still held back to the store so it is claimable at once.
+    pub async fn shutdown(self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.stop.notify_one();
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "the delivery loop ended abnormally");
+        }
+        let leftover: Vec<String> = lock(&self.shared.held)
+            .deliveries
+            .values()
+            .flat_map(|ids| ids.iter().cloned())
+            .collect();
+        if let Err(e) = self.shared.store.release(leftover).await {
+            tracing::warn!(error = %e, "could not release held deliveries; their leases will run out");
+        }
+    }
+}
+
+async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>) {
+    let work = shared.store.work_signal();
+    let mut tasks = JoinSet::new();
+    let settings = &shared.settings;
+    if settings.paused {
+        tracing::warn!("delivery is paused (delivery.paused): events are accepted and kept, nothing is sent");
+        stop.notified().await;
+        return;
+    }
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let claimed = claim(&shared, &mut tasks).await;
+        while tasks.try_join_next().is_some() {}
+        if claimed >= settings.claim_batch as usize {
+            continue;
+        }
+        tokio::select! {
+            () = work.notified() => {}
+            () = shared.freed.notified() => {}
+            () = stop.notified() => {}
+            () = tokio::time::sleep(settings.poll_interval) => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    // Shutting down: calls in flight may finish within the grace period.
+    let drained = tokio::time::timeout(settings.shutdown_grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(left = tasks.len(), "shutdown grace period over; releasing the deliveries still in flight");
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// One claim round; returns how many deliveries it took.
+async fn claim(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> usize {
+    let settings = &shared.settings;
+    let (room, held) = {
+        let held = lock(&shared.held);
+        ((settings.max_held as usize).saturating_sub(held.total()), held.counts())
+    };
+    if room == 0 {
+        return 0;
+    }
+    let now = shared.clock.now();
+    let request = ClaimRequest {
+        now,
+        lease_until: now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::MAX),
+        limit: settings.claim_batch.min(room as u32),
+        held,
+        room_factor: settings.room_factor,
+    };
+    let claim = match shared.store.claim(request).await {
+        Ok(claim) => claim,
+        Err(e) => {
+            tracing::error!(error = %e, "claiming deliveries failed");
+            return 0;
+        }
+    };
+    let count = claim.deliveries.len();
+    let mut held = lock(&shared.held);
+    for delivery in claim.deliveries {
+        let Some(webhook) = claim.webhooks.get(&delivery.webhook_id) else {
+            continue;
+        };
+        let gate = held.gate_for(webhook);
+        held.deliveries
+            .entry(delivery.webhook_id.clone())
+            .or_default()
+            .insert(delivery.delivery_id.clone());
+        tasks.spawn(deliver(shared.clone(), gate, delivery));
+    }
+    count
+}
+
+async fn deliver(shared: Arc<Shared>, gate: Arc<Gate>, delivery: ClaimedDelivery) {
+    // The semaphore is never closed, so acquiring only waits.
+    let permit = gate.permits.acquire().await;
+    if shared.stopping.load(Ordering::SeqCst) {
+        // Not sent yet: left held, so shutdown gives it back.
+        return;
+    }
+    gate.pace().await;
+    let result = attempt(&shared, &gate, &delivery).await;
+    drop(permit);
+    if let Err(e) = shared.store.record_attempt(result).await {
+        // The lease runs out and the delivery is tried again: at least once, never lost.
+        tracing::error!(error = %e, delivery = %delivery.delivery_id, "recording an attempt failed");
+    }
+    lock(&shared.held).finish(&delivery.webhook_id, &delivery.delivery_id);
+    shared.freed.notify_one();
+}
+
+async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> AttemptResult {
+    let settings = &shared.settings;
+    let webhook = &gate.webhook;
+    let started_at = shared.clock.now();
+    let outcome = match &gate.secret {
+        Some(secret) => {
+            let context = CallContext {
+                delivery_id: &delivery.delivery_id,
+                event_type: &delivery.event_type,
+                now: started_at,
+            };
+            match call::build_request(webhook, secret, &delivery.body, &context) {
+                Ok(request) => shared.http.send(request).await,
+                Err(e) => not_sent(ErrorKind::Other, e.to_string()),
+            }
+        }
+        None => not_sent(ErrorKind::Other, "the webhook's secret is malformed".into()),
+    };
+    let number = delivery.attempts + 1;
+    let verdict = call::judge(&outcome);
+    let finished_at: DateTime<Utc> = shared.clock.now();
+    let mut record = call::attempt_record(&outcome, started_at, settings.logged_response_bytes);
+    record.delivery_id = Some(delivery.delivery_id.clone());
+    record.webhook_id = delivery.webhook_id.clone();
+    record.event_id = Some(delivery.event_id.clone());
+    record.number = number;
+    record.trigger = delivery.trigger;
+    let disable_after = chrono::Duration::from_std(settings.disable_after).unwrap_or(chrono::Duration::MAX);
+    AttemptResult {
+        account_id: delivery.account_id.clone(),
+        outcome: call::next_step(&verdict, number, &settings.retry, finished_at),
+        disable_webhook: verdict
+            .gone
+            .then(|| format!("the receiver answered 410 Gone at {}", finished_at.format("%Y-%m-%dT%H:%M:%SZ"))),
+        disable_if_failing_since: finished_at - disable_after,
+        attempt: record,
+    }
+}
+
+fn not_sent(kind: ErrorKind, message: String) -> CallOutcome {
+    CallOutcome {
+        started_at: std::time::SystemTime::now(),
+        duration: Duration::ZERO,
+        result: Err(CallError { kind, message }),
+    }
+}

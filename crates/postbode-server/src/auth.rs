@@ -1,0 +1,96 @@
+//! Who is calling: the operator (manages accounts) or an account key (`pb_<key id>_<secret>`,
+//! acts inside its account only). Secrets are stored as SHA-256 and compared in
+//! constant time.
+
+use aws_lc_rs::{constant_time, digest};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use postbode_signature::random;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+const KEY_PREFIX: &str = "pb_";
+const SECRET_LEN: usize = 40;
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, data).as_ref());
+    out
+}
+
+/// A new API key: the token to show once, and the hash to store.
+pub struct NewApiKey {
+    pub id: String,
+    pub token: String,
+    pub secret_hash: [u8; 32],
+}
+
+pub fn new_api_key() -> Result<NewApiKey, ApiError> {
+    let id = postbode_core::ids::new_id(postbode_core::ids::API_KEY);
+    // Letters and digits only, so the last `_` of the token always separates the secret.
+    let secret = random::string(&random::URL_SAFE[..62], SECRET_LEN).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(NewApiKey {
+        token: format!("{KEY_PREFIX}{id}_{secret}"),
+        secret_hash: sha256(secret.as_bytes()),
+        id,
+    })
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn same(hash: &[u8], expected: &[u8]) -> bool {
+    constant_time::verify_slices_are_equal(hash, expected).is_ok()
+}
+
+/// A request made with the operator token.
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        if same(&sha256(token.as_bytes()), state.operator_token_hash.as_slice()) {
+            Ok(Operator)
+        } else if token.starts_with(KEY_PREFIX) {
+            Err(ApiError::Forbidden)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// A request made with an account's API key; every handler that takes it works inside
+/// `account_id` only.
+pub struct AccountKey {
+    pub account_id: String,
+}
+
+impl FromRequestParts<AppState> for AccountKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        let (key_id, secret) = token
+            .strip_prefix(KEY_PREFIX)
+            .and_then(|rest| rest.rsplit_once('_'))
+            .ok_or(ApiError::Unauthorized)?;
+        if !postbode_core::ids::has_kind(key_id, postbode_core::ids::API_KEY) {
+            return Err(ApiError::Unauthorized);
+        }
+        let key = state.store.find_api_key(key_id).await?.ok_or(ApiError::Unauthorized)?;
+        if same(&sha256(secret.as_bytes()), &key.secret_hash) {
+            Ok(AccountKey {
+                account_id: key.account_id,
+            })
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Accounts and their API keys: the operator's routes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use postbode_core::ids;
+use postbode_core::page::Page;
+use postbode_store::{Account, ApiKey};
+use serde::{Deserialize, Serialize};
+
+use super::Paging;
+use crate::auth::{Operator, new_api_key};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    name: String,
+}
+
+#[derive(Serialize)]
+pub struct CreatedAccount {
+    #[serde(flatten)]
+    account: Account,
+    api_key: String,
+}
+
+pub async fn create(
+    _: Operator,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewAccount>,
+) -> ApiResult<(StatusCode, Json<CreatedAccount>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::field("name", "1 to 200 characters"));
+    }
+    let now = state.clock.now();
+    let account = Account {
+        id: ids::new_id(ids::ACCOUNT),
+        name: name.to_owned(),
+        created_at: now,
+    };
+    let key = new_api_key()?;
+    state
+        .store
+        .create_account(
+            &account,
+            &ApiKey {
+                id: key.id,
+                account_id: account.id.clone(),
+                secret_hash: key.secret_hash.to_vec(),
+                created_at: now,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedAccount {
+            account,
+            api_key: key.token,
+        }),
+    ))
+}
+
+pub async fn list(
+    _: Operator,
+    State(state): State<AppState>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> ApiResult<Json<Page<Account>>> {
+    Ok(Json(state.store.list_accounts(&paging.request()?).await?))
+}
+
+#[derive(Serialize)]
+pub struct CreatedKey {
+    id: String,
+    api_key: String,
+}
+
+pub async fn create_key(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    state
+        .store
+        .get_account(&account_id)
+        .await?
+        .ok_or(ApiError::NotFound("account"))?;
+    let key = new_api_key()?;
+    state
+        .store
+        .create_api_key(&ApiKey {
+            id: key.id.clone(),
+            account_id,
+            secret_hash: key.secret_hash.to_vec(),
+            created_at: state.clock.now(),
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            id: key.id,
+            api_key: key.token,
+        }),
+    ))
+}
+
+pub async fn delete_key(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((account_id, key_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    if state.store.delete_api_key(&account_id, &key_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("API key"))
+    }
+}

@@ -1,0 +1,196 @@
+//! Events in, and what became of them: their deliveries.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use postbode_core::event::{self, CustomEventBody};
+use postbode_core::ids;
+use postbode_store::{Delivery, IdempotencyKey, NewEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::{AccountKey, sha256};
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRequest {
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    profile_id: Option<String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+impl EventRequest {
+    /// Checks the request and turns it into the event to store; `field` prefixes the
+    /// names of bad fields (`events[3].`) in a batch.
+    fn into_event(self, field: &str, state: &AppState, now: DateTime<Utc>) -> ApiResult<NewEvent> {
+        let type_field = format!("{field}type");
+        if let Some(route) = event::route_for_builtin(&self.event_type) {
+            return Err(ApiError::field(
+                type_field,
+                format!("{:?} events are made by {route}, not posted here", self.event_type),
+            ));
+        }
+        event::check_type_name(&type_field, &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
+        if self.profile_id.is_some() {
+            return Err(ApiError::field(format!("{field}profile_id"), "profiles are not available yet"));
+        }
+        let idempotency = match &self.idempotency_key {
+            None => None,
+            Some(key) if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN => {
+                return Err(ApiError::field(
+                    format!("{field}idempotency_key"),
+                    format!("1 to {MAX_IDEMPOTENCY_KEY_LEN} bytes"),
+                ));
+            }
+            Some(key) => Some(IdempotencyKey {
+                key: key.clone(),
+                // The request as parsed, so a retry with other whitespace is the same request.
+                request_hash: sha256(&serde_json::to_vec(&self).map_err(|e| ApiError::Internal(e.to_string()))?).to_vec(),
+                expires_at: now + chrono::Duration::from_std(state.settings.idempotency_ttl).unwrap_or(chrono::Duration::MAX),
+            }),
+        };
+        let id = ids::new_id(ids::EVENT);
+        let body = CustomEventBody::new(&id, &self.event_type, now, &self.data).to_bytes();
+        Ok(NewEvent {
+            id,
+            event_type: self.event_type,
+            body,
+            created_at: now,
+            idempotency,
+        })
+    }
+}
+
+#[derive(Serialize)]
+pub struct Accepted {
+    id: String,
+    deliveries: u32,
+}
+
+pub async fn create(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EventRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let now = state.clock.now();
+    let event = request.into_event("", &state, now)?;
+    let mut outcome = state.store.ingest(&key.account_id, vec![event], now).await?;
+    let ingested = outcome.pop().ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            id: ingested.event_id,
+            deliveries: ingested.deliveries,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    events: Vec<EventRequest>,
+}
+
+#[derive(Serialize)]
+pub struct BatchAccepted {
+    ids: Vec<String>,
+}
+
+/// All or nothing: one bad event refuses the whole batch.
+pub async fn create_batch(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<BatchRequest>,
+) -> ApiResult<(StatusCode, Json<BatchAccepted>)> {
+    let max = state.settings.max_batch_events;
+    if request.events.is_empty() || request.events.len() > max {
+        return Err(ApiError::field("events", format!("1 to {max} events")));
+    }
+    let now = state.clock.now();
+    let events = request
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.into_event(&format!("events[{i}]."), &state, now))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let outcome = state.store.ingest(&key.account_id, events, now).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(BatchAccepted {
+            ids: outcome.into_iter().map(|i| i.event_id).collect(),
+        }),
+    ))
+}
+
+#[derive(Serialize)]
+pub struct EventView {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    created_at: DateTime<Utc>,
+    body: Value,
+    deliveries: Vec<Delivery>,
+}
+
+pub async fn get(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<EventView>> {
+    if !ids::has_kind(&id, ids::EVENT) {
+        return Err(ApiError::NotFound("event"));
+    }
+    let (event, deliveries) = state
+        .store
+        .get_event(&key.account_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    Ok(Json(EventView {
+        body: serde_json::from_slice(&event.body).map_err(|e| ApiError::Internal(e.to_string()))?,
+        id: event.id,
+        event_type: event.event_type,
+        created_at: event.created_at,
+        deliveries,
+    }))
+}
+
+pub async fn get_delivery(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Delivery>> {
+    if !ids::has_kind(&id, ids::DELIVERY) {
+        return Err(ApiError::NotFound("delivery"));
+    }
+    let delivery = state
+        .store
+        .get_delivery(&key.account_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    Ok(Json(delivery))
+}
+
+/// One more attempt on the same delivery, with the same id, so receivers still drop
+/// duplicates.
+pub async fn resend(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Delivery>)> {
+    if !ids::has_kind(&id, ids::DELIVERY) {
+        return Err(ApiError::NotFound("delivery"));
+    }
+    let delivery = state
+        .store
+        .resend_delivery(&key.account_id, &id, state.clock.now())
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
+}

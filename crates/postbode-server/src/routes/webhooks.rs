@@ -1,0 +1,354 @@
+//! Webhooks: their settings, secret, log, statistics and recovery.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use postbode_core::ids;
+use postbode_core::page::{Page, PageRequest};
+use postbode_core::webhook::{Verification, VerificationStatus, Webhook, WebhookSettings};
+use postbode_signature::random;
+use postbode_signature::standard_webhooks::Secret;
+use postbode_store::{Attempt, AttemptFilter, AttemptQuery, Bucket, StatsBucket, StatsQuery};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::Paging;
+use crate::auth::AccountKey;
+use crate::extract::{ApiJson, ApiQuery, decode_json};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::views::WebhookView;
+
+const VERIFICATION_FILE_PREFIX: &str = "postbode-";
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+pub async fn create(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiJson(mut settings): ApiJson<WebhookSettings>,
+) -> ApiResult<(StatusCode, Json<WebhookView>)> {
+    settings.validate()?;
+    let now = state.clock.now();
+    let webhook = Webhook {
+        id: ids::new_id(ids::WEBHOOK),
+        account_id: key.account_id,
+        settings,
+        disabled_reason: None,
+        secret: Secret::generate().map_err(internal)?.as_str().to_owned(),
+        verification: Verification {
+            status: VerificationStatus::Pending,
+            file_name: format!(
+                "{VERIFICATION_FILE_PREFIX}{}.txt",
+                random::string(random::LOWER_ALNUM, 16).map_err(internal)?
+            ),
+            file_content: random::string(random::URL_SAFE, 43).map_err(internal)?,
+            checked_at: None,
+            outcome: None,
+        },
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_webhook(&webhook).await?;
+    Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, true))))
+}
+
+pub async fn list(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> ApiResult<Json<Page<WebhookView>>> {
+    let page = state.store.list_webhooks(&key.account_id, &paging.request()?).await?;
+    Ok(Json(page.map(|w| WebhookView::new(w, false))))
+}
+
+/// The caller's webhook, or 404: another account's webhook does not exist for it.
+async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Webhook> {
+    if !ids::has_kind(id, ids::WEBHOOK) {
+        return Err(ApiError::NotFound("webhook"));
+    }
+    state
+        .store
+        .get_webhook(&key.account_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))
+}
+
+pub async fn get(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<WebhookView>> {
+    Ok(Json(WebhookView::new(find(&state, &key, &id).await?, false)))
+}
+
+/// Merges the given fields into the current settings and checks the result as a whole.
+pub async fn update(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<Map<String, Value>>,
+) -> ApiResult<Json<WebhookView>> {
+    let mut webhook = find(&state, &key, &id).await?;
+    let mut merged = match serde_json::to_value(&webhook.settings).map_err(internal)? {
+        Value::Object(map) => map,
+        _ => return Err(internal("webhook settings are not an object")),
+    };
+    merged.extend(patch);
+    let mut settings: WebhookSettings = decode_json(&serde_json::to_vec(&merged).map_err(internal)?)?;
+    settings.validate()?;
+    if settings.enabled && !webhook.settings.enabled {
+        // Re-enabling starts a fresh run: the old failures no longer count against it.
+        webhook.disabled_reason = None;
+        webhook.failing_since = None;
+    }
+    webhook.settings = settings;
+    webhook.updated_at = state.clock.now();
+    if !state.store.update_webhook(&webhook).await? {
+        return Err(ApiError::NotFound("webhook"));
+    }
+    Ok(Json(WebhookView::new(webhook, false)))
+}
+
+pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    if ids::has_kind(&id, ids::WEBHOOK) && state.store.delete_webhook(&key.account_id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("webhook"))
+    }
+}
+
+pub async fn secret(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let webhook = find(&state, &key, &id).await?;
+    Ok(Json(json!({ "secret": webhook.secret })))
+}
+
+pub async fn verification_file(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let webhook = find(&state, &key, &id).await?;
+    let disposition = format!("attachment; filename=\"{}\"", webhook.verification.file_name);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        webhook.verification.file_content,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptsQuery {
+    status: Option<AttemptFilter>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    format: Option<ExportFormat>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The attempt log, newest first; `?format=csv|jsonl` streams all of it page by page.
+pub async fn attempts(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AttemptsQuery>,
+) -> ApiResult<Response> {
+    let webhook = find(&state, &key, &id).await?;
+    let mut query = AttemptQuery {
+        webhook_id: webhook.id,
+        status: q.status,
+        since: q.since,
+        until: q.until,
+        page: Paging {
+            limit: q.limit,
+            cursor: q.cursor,
+        }
+        .request()?,
+    };
+    let format = q.format.unwrap_or(ExportFormat::Json);
+    if format == ExportFormat::Json {
+        return Ok(Json(state.store.list_attempts(&key.account_id, &query).await?).into_response());
+    }
+    query.page = PageRequest {
+        after: None,
+        limit: postbode_core::page::MAX_LIMIT,
+    };
+    let (content_type, file) = match format {
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "attempts.csv"),
+        _ => ("application/x-ndjson", "attempts.jsonl"),
+    };
+    let account_id = key.account_id;
+    let first = (format == ExportFormat::Csv).then(|| CSV_HEADER.to_owned());
+    let stream = futures_util::stream::unfold(
+        (state, query, account_id, first, false),
+        move |(state, mut query, account_id, header_line, done)| async move {
+            if let Some(line) = header_line {
+                return Some((Ok(line), (state, query, account_id, None, done)));
+            }
+            if done {
+                return None;
+            }
+            match state.store.list_attempts(&account_id, &query).await {
+                Ok(page) => {
+                    let chunk: String = page.data.iter().map(|a| export_line(format, a)).collect();
+                    let done = page.next_cursor.is_none();
+                    query.page.after = page.next_cursor;
+                    Some((Ok(chunk), (state, query, account_id, None, done)))
+                }
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), (state, query, account_id, None, true))),
+            }
+        },
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+const CSV_HEADER: &str =
+    "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n";
+
+fn export_line(format: ExportFormat, a: &Attempt) -> String {
+    if format != ExportFormat::Csv {
+        let mut line = serde_json::to_string(a).unwrap_or_default();
+        line.push('\n');
+        return line;
+    }
+    let fields = [
+        a.id.clone(),
+        a.delivery_id.clone().unwrap_or_default(),
+        a.webhook_id.clone(),
+        a.event_id.clone().unwrap_or_default(),
+        a.number.to_string(),
+        a.trigger.as_str().to_owned(),
+        a.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        a.duration_ms.to_string(),
+        a.status_code.map(|c| c.to_string()).unwrap_or_default(),
+        a.error_kind.clone().unwrap_or_default(),
+        a.error.clone().unwrap_or_default(),
+        a.response_body.clone().unwrap_or_default(),
+    ];
+    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    line.push('\n');
+    line
+}
+
+/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a
+/// spreadsheet never runs a receiver's answer as a formula.
+fn csv_field(value: &str) -> String {
+    let guarded = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsParams {
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    bucket: Option<Bucket>,
+}
+
+#[derive(Serialize)]
+pub struct StatsView {
+    webhook_id: String,
+    bucket: &'static str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    data: Vec<StatsBucket>,
+}
+
+pub async fn stats(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<StatsParams>,
+) -> ApiResult<Json<StatsView>> {
+    let webhook = find(&state, &key, &id).await?;
+    let until = params.until.unwrap_or_else(|| state.clock.now());
+    let since = params.since.unwrap_or(until - chrono::Duration::hours(24));
+    if since >= until {
+        return Err(ApiError::field("since", "must be before until"));
+    }
+    let bucket = params.bucket.unwrap_or_default();
+    let data = state
+        .store
+        .webhook_stats(&key.account_id, &webhook.id, &StatsQuery { since, until, bucket })
+        .await?;
+    Ok(Json(StatsView {
+        webhook_id: webhook.id,
+        bucket: match bucket {
+            Bucket::Hour => "hour",
+            Bucket::Day => "day",
+        },
+        since,
+        until,
+        data,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// Resends every failed delivery of the webhook created in the range.
+pub async fn recover(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RecoverRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let webhook = find(&state, &key, &id).await?;
+    let now = state.clock.now();
+    let until = body.until.unwrap_or(now);
+    if body.since >= until {
+        return Err(ApiError::field("since", "must be before until"));
+    }
+    let count = state
+        .store
+        .recover_deliveries(&key.account_id, &webhook.id, body.since, until, now)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "deliveries": count }))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formula_safe() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
+}

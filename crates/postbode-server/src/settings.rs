@@ -1,0 +1,25 @@
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The `[server]` section of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Request bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+    /// Events in one `POST /v1/events/batch`.
+    pub max_batch_events: usize,
+    /// How long an `idempotency_key` keeps answering with the first event.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_batch_events: 1000,
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}

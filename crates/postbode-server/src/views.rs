@@ -1,0 +1,80 @@
+//! The JSON shapes the API answers with (API.md), apart from the stored records.
+
+use chrono::{DateTime, Utc};
+use postbode_core::webhook::{Batch, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
+use postbode_core::render::Format;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+pub struct VerificationView {
+    pub status: VerificationStatus,
+    pub file_name: String,
+    pub file_content: String,
+    pub file_urls: Vec<String>,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    pub events: Vec<String>,
+    pub database_id: Option<String>,
+    pub collection_id: Option<String>,
+    pub format: Format,
+    pub condition: Option<String>,
+    pub ignore_sources: Vec<Source>,
+    pub signatures: Vec<SignatureScheme>,
+    pub headers: BTreeMap<String, String>,
+    pub max_concurrency: u32,
+    pub rate_limit: Option<RateLimit>,
+    pub batch: Option<Batch>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// Only in the answer to creation, `GET .../secret` and rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub verification: VerificationView,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WebhookView {
+    pub fn new(webhook: Webhook, with_secret: bool) -> Self {
+        let file_urls = webhook.verification.file_urls(&webhook.settings.url);
+        let s = webhook.settings;
+        let v = webhook.verification;
+        Self {
+            id: webhook.id,
+            url: s.url,
+            description: s.description,
+            events: s.events,
+            database_id: s.database_id,
+            collection_id: s.collection_id,
+            format: s.format,
+            condition: s.condition,
+            ignore_sources: s.ignore_sources,
+            signatures: s.signatures,
+            headers: s.headers,
+            max_concurrency: s.max_concurrency,
+            rate_limit: s.rate_limit,
+            batch: s.batch,
+            enabled: s.enabled,
+            disabled_reason: webhook.disabled_reason,
+            secret: with_secret.then_some(webhook.secret),
+            verification: VerificationView {
+                status: v.status,
+                file_name: v.file_name,
+                file_content: v.file_content,
+                file_urls,
+                checked_at: v.checked_at,
+                outcome: v.outcome,
+            },
+            created_at: webhook.created_at,
+            updated_at: webhook.updated_at,
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The records the store reads and writes.
+
+use chrono::{DateTime, Utc};
+use postbode_core::latency::LatencyHistogram;
+use postbode_core::page::PageRequest;
+use postbode_core::webhook::Webhook;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as stored: only the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: String,
+    pub account_id: String,
+    pub secret_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub event_type: String,
+    /// The canonical JSON body receivers get (rendered into other formats per call).
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    /// A hash of the request, to tell a retry of the same request from a reuse.
+    pub request_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ingested {
+    pub event_id: String,
+    pub deliveries: u32,
+    /// True when an idempotency key found an earlier event: nothing new was stored.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: String,
+    pub event_type: String,
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+    Skipped,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => DeliveryStatus::Pending,
+            "delivered" => DeliveryStatus::Delivered,
+            "failed" => DeliveryStatus::Failed,
+            "skipped" => DeliveryStatus::Skipped,
+            _ => return None,
+        })
+    }
+}
+
+/// What started an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Scheduled,
+    Resend,
+    Recover,
+    Test,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Resend => "resend",
+            Trigger::Recover => "recover",
+            Trigger::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "scheduled" => Trigger::Scheduled,
+            "resend" => Trigger::Resend,
+            "recover" => Trigger::Recover,
+            "test" => Trigger::Test,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub webhook_id: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<u16>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    pub id: String,
+    pub delivery_id: Option<String>,
+    pub webhook_id: String,
+    pub event_id: Option<String>,
+    pub number: u32,
+    pub trigger: Trigger,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub status_code: Option<u16>,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.status_code.is_some_and(|code| (200..300).contains(&code))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub now: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+    /// At most this many deliveries in all.
+    pub limit: u32,
+    /// Deliveries of each webhook the engine already holds in memory.
+    pub held: HashMap<String, u32>,
+    /// A webhook is held at most `room_factor × max_concurrency` deliveries, so a slow
+    /// receiver's backlog stays in the database instead of in memory and leases.
+    pub room_factor: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub webhook_id: String,
+    pub account_id: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub trigger: Trigger,
+    pub event_type: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Claim {
+    pub deliveries: Vec<ClaimedDelivery>,
+    /// The webhooks of the claimed deliveries, as they are now.
+    pub webhooks: HashMap<String, Webhook>,
+}
+
+/// What becomes of a delivery after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub account_id: String,
+    pub attempt: Attempt,
+    pub outcome: AttemptOutcome,
+    /// The receiver said it is gone for good (410): the webhook is disabled with this
+    /// reason, and its pending deliveries wait, spending no attempts, until it is
+    /// enabled again.
+    pub disable_webhook: Option<String>,
+    /// A webhook whose calls have all failed since before this instant is disabled.
+    pub disable_if_failing_since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptFilter {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptQuery {
+    pub webhook_id: String,
+    pub status: Option<AttemptFilter>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    #[default]
+    Hour,
+    Day,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatsQuery {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub bucket: Bucket,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatsBucket {
+    pub start: DateTime<Utc>,
+    pub delivered: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub attempts: u64,
+    pub latency_p50_ms: Option<u64>,
+    pub latency_p99_ms: Option<u64>,
+    #[serde(skip)]
+    pub latency: LatencyHistogram,
+}

@@ -1,0 +1,404 @@
+//! The embedded SQLite store: WAL mode with `synchronous=FULL` for durability, one
+//! writer task for the hot path (see [`writer`]), a pool of connections for reads and
+//! for the rare management writes (which wait their turn through `busy_timeout`).
+
+mod rows;
+mod writer;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use postbode_core::page::{Page, PageRequest};
+use postbode_core::webhook::Webhook;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Row};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::model::*;
+use crate::{Result, Store, StoreError};
+use rows::ms;
+use writer::WriteOp;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: mpsc::Sender<WriteOp>,
+    work: Arc<Notify>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH`) and applies
+    /// the migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000")
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let connection = options.connect().await?;
+        let (writer, ops) = mpsc::channel(writer::MAX_GROUP * 4);
+        let work = Arc::new(Notify::new());
+        tokio::spawn(writer::run(connection, ops, work.clone()));
+        Ok(Self { pool, writer, work })
+    }
+
+    async fn write<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteOp) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(op(reply)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn page_limit(page: &PageRequest) -> i64 {
+    i64::from(page.limit) + 1
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(&self, account: &Account, first_key: &ApiKey) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&account.id)
+            .bind(&account.name)
+            .bind(ms(account.created_at))
+            .execute(&mut *tx)
+            .await?;
+        insert_key(&mut tx, first_key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_accounts(&self, page: &PageRequest) -> Result<Page<Account>> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM accounts WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(page.after.as_deref().unwrap_or(""))
+            .bind(page_limit(page))
+            .fetch_all(&self.pool)
+            .await?;
+        let accounts = rows.iter().map(account).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(accounts, page.limit, |a| &a.id))
+    }
+
+    async fn get_account(&self, id: &str) -> Result<Option<Account>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account).transpose()
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_key(&mut conn, key).await
+    }
+
+    async fn delete_api_key(&self, account_id: &str, key_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE id = ? AND account_id = ?")
+            .bind(key_id)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKey>> {
+        let row = sqlx::query("SELECT id, account_id, secret_hash, created_at FROM api_keys WHERE id = ?")
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(ApiKey {
+                id: row.try_get("id")?,
+                account_id: row.try_get("account_id")?,
+                secret_hash: row.try_get("secret_hash")?,
+                created_at: rows::time(row.try_get("created_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_webhook(&self, webhook: &Webhook) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO webhooks ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows::WEBHOOK_COLUMNS
+        ))
+        .bind(&webhook.id)
+        .bind(&webhook.account_id)
+        .bind(serde_json::to_string(&webhook.settings)?)
+        .bind(webhook.settings.enabled)
+        .bind(&webhook.disabled_reason)
+        .bind(&webhook.secret)
+        .bind(serde_json::to_string(&webhook.verification)?)
+        .bind(webhook.failing_since.map(ms))
+        .bind(ms(webhook.created_at))
+        .bind(ms(webhook.updated_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_webhook(&self, account_id: &str, id: &str) -> Result<Option<Webhook>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM webhooks WHERE id = ? AND account_id = ?",
+            rows::WEBHOOK_COLUMNS
+        ))
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::webhook).transpose()
+    }
+
+    async fn list_webhooks(&self, account_id: &str, page: &PageRequest) -> Result<Page<Webhook>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM webhooks WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?",
+            rows::WEBHOOK_COLUMNS
+        ))
+        .bind(account_id)
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(page_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let webhooks = rows.iter().map(rows::webhook).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(webhooks, page.limit, |w| &w.id))
+    }
+
+    async fn update_webhook(&self, webhook: &Webhook) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE webhooks SET settings = ?, enabled = ?, disabled_reason = ?, secret = ?, verification = ?, \
+             failing_since = ?, updated_at = ? WHERE id = ? AND account_id = ?",
+        )
+        .bind(serde_json::to_string(&webhook.settings)?)
+        .bind(webhook.settings.enabled)
+        .bind(&webhook.disabled_reason)
+        .bind(&webhook.secret)
+        .bind(serde_json::to_string(&webhook.verification)?)
+        .bind(webhook.failing_since.map(ms))
+        .bind(ms(webhook.updated_at))
+        .bind(&webhook.id)
+        .bind(&webhook.account_id)
+        .execute(&self.pool)
+        .await?;
+        if webhook.settings.enabled {
+            // Deliveries that waited while it was disabled may go now.
+            self.work.notify_one();
+        }
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM webhooks WHERE id = ? AND account_id = ?")
+            .bind(id)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn ingest(&self, account_id: &str, events: Vec<NewEvent>, now: DateTime<Utc>) -> Result<Vec<Ingested>> {
+        self.write(|reply| WriteOp::Ingest {
+            account_id: account_id.to_owned(),
+            events,
+            now,
+            reply,
+        })
+        .await
+    }
+
+    async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>> {
+        let Some(row) = sqlx::query("SELECT id, type, body, created_at FROM events WHERE id = ? AND account_id = ?")
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let event = EventRecord {
+            id: row.try_get("id")?,
+            event_type: row.try_get("type")?,
+            body: row.try_get("body")?,
+            created_at: rows::time(row.try_get("created_at")?),
+        };
+        let deliveries = sqlx::query(&format!(
+            "SELECT {} FROM deliveries WHERE event_id = ? AND account_id = ? ORDER BY id",
+            rows::DELIVERY_COLUMNS
+        ))
+        .bind(id)
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::delivery)
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Some((event, deliveries)))
+    }
+
+    async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM deliveries WHERE id = ? AND account_id = ?",
+            rows::DELIVERY_COLUMNS
+        ))
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::delivery).transpose()
+    }
+
+    async fn resend_delivery(&self, account_id: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Delivery>> {
+        let row = sqlx::query(&format!(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'resend', lease_until = NULL \
+             WHERE id = ? AND account_id = ? RETURNING {}",
+            rows::DELIVERY_COLUMNS
+        ))
+        .bind(ms(now))
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.work.notify_one();
+        row.as_ref().map(rows::delivery).transpose()
+    }
+
+    async fn recover_deliveries(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'recover', lease_until = NULL \
+             WHERE webhook_id = ? AND account_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?",
+        )
+        .bind(ms(now))
+        .bind(webhook_id)
+        .bind(account_id)
+        .bind(ms(since))
+        .bind(ms(until))
+        .execute(&self.pool)
+        .await?;
+        self.work.notify_one();
+        Ok(done.rows_affected())
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Claim> {
+        self.write(|reply| WriteOp::Claim { request, reply }).await
+    }
+
+    async fn record_attempt(&self, result: AttemptResult) -> Result<()> {
+        self.write(|reply| WriteOp::Record {
+            result: Box::new(result),
+            reply,
+        })
+        .await
+    }
+
+    async fn release(&self, delivery_ids: Vec<String>) -> Result<()> {
+        if delivery_ids.is_empty() {
+            return Ok(());
+        }
+        self.write(|reply| WriteOp::Release { delivery_ids, reply }).await
+    }
+
+    fn work_signal(&self) -> Arc<Notify> {
+        self.work.clone()
+    }
+
+    async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>> {
+        let status_filter = match query.status {
+            None => "",
+            Some(AttemptFilter::Succeeded) => "AND status_code BETWEEN 200 AND 299",
+            Some(AttemptFilter::Failed) => "AND (status_code IS NULL OR status_code NOT BETWEEN 200 AND 299)",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM attempts WHERE webhook_id = ? AND account_id = ? AND id < ? \
+             AND started_at >= ? AND started_at < ? {status_filter} ORDER BY id DESC LIMIT ?",
+            rows::ATTEMPT_COLUMNS
+        ))
+        .bind(&query.webhook_id)
+        .bind(account_id)
+        .bind(query.page.after.as_deref().unwrap_or("~"))
+        .bind(query.since.map_or(i64::MIN, ms))
+        .bind(query.until.map_or(i64::MAX, ms))
+        .bind(page_limit(&query.page))
+        .fetch_all(&self.pool)
+        .await?;
+        let attempts = rows.iter().map(rows::attempt).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(attempts, query.page.limit, |a| &a.id))
+    }
+
+    async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>> {
+        let rows = sqlx::query(
+            "SELECT s.hour, s.delivered, s.failed, s.skipped, s.attempts, s.latency FROM webhook_stats s \
+             JOIN webhooks w ON w.id = s.webhook_id \
+             WHERE s.webhook_id = ? AND w.account_id = ? AND s.hour >= ? AND s.hour < ? ORDER BY s.hour",
+        )
+        .bind(webhook_id)
+        .bind(account_id)
+        .bind(ms(query.since) - ms(query.since).rem_euclid(3_600_000))
+        .bind(ms(query.until))
+        .fetch_all(&self.pool)
+        .await?;
+        let bucket_ms: i64 = match query.bucket {
+            Bucket::Hour => 3_600_000,
+            Bucket::Day => 86_400_000,
+        };
+        let mut buckets: Vec<StatsBucket> = Vec::new();
+        for row in &rows {
+            let hour: i64 = row.try_get("hour")?;
+            let start = hour - hour.rem_euclid(bucket_ms);
+            if buckets.last().is_none_or(|b| ms(b.start) != start) {
+                buckets.push(StatsBucket {
+                    start: rows::time(start),
+                    ..StatsBucket::default()
+                });
+            }
+            let Some(bucket) = buckets.last_mut() else { continue };
+            bucket.delivered += row.try_get::<i64, _>("delivered")? as u64;
+            bucket.failed += row.try_get::<i64, _>("failed")? as u64;
+            bucket.skipped += row.try_get::<i64, _>("skipped")? as u64;
+            bucket.attempts += row.try_get::<i64, _>("attempts")? as u64;
+            let latency: postbode_core::latency::LatencyHistogram = serde_json::from_str(row.try_get("latency")?)?;
+            bucket.latency.merge(&latency);
+        }
+        for bucket in &mut buckets {
+            bucket.latency_p50_ms = bucket.latency.quantile(0.5);
+            bucket.latency_p99_ms = bucket.latency.quantile(0.99);
+        }
+        Ok(buckets)
+    }
+}
+
+fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: rows::time(row.try_get("created_at")?),
+    })
+}
+
+async fn insert_key(conn: &mut sqlx::SqliteConnection, key: &ApiKey) -> Result<()> {
+    sqlx::query("INSERT INTO api_keys (id, account_id, secret_hash, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&key.id)
+        .bind(&key.account_id)
+        .bind(&key.secret_hash)
+        .bind(ms(key.created_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! Converting between SQLite rows and the store's records.
+
+use chrono::{DateTime, Utc};
+use postbode_core::webhook::{Verification, Webhook, WebhookSettings};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::model::{Attempt, Delivery, DeliveryStatus, Trigger};
+use crate::{Result, StoreError};
+
+pub fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+pub fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.map(time)
+}
+
+pub const WEBHOOK_COLUMNS: &str =
+    "id, account_id, settings, enabled, disabled_reason, secret, verification, failing_since, created_at, updated_at";
+
+pub fn webhook(row: &SqliteRow) -> Result<Webhook> {
+    let mut settings: WebhookSettings = serde_json::from_str(row.try_get("settings")?)?;
+    settings.enabled = row.try_get("enabled")?;
+    let verification: Verification = serde_json::from_str(row.try_get("verification")?)?;
+    Ok(Webhook {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        settings,
+        disabled_reason: row.try_get("disabled_reason")?,
+        secret: row.try_get("secret")?,
+        verification,
+        failing_since: opt_time(row.try_get("failing_since")?),
+        created_at: time(row.try_get("created_at")?),
+        updated_at: time(row.try_get("updated_at")?),
+    })
+}
+
+pub const DELIVERY_COLUMNS: &str =
+    "id, event_id, webhook_id, status, attempts, next_attempt_at, last_status_code, created_at, delivered_at";
+
+pub fn delivery(row: &SqliteRow) -> Result<Delivery> {
+    let status: String = row.try_get("status")?;
+    let status = DeliveryStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?;
+    let code: Option<i64> = row.try_get("last_status_code")?;
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        event_id: row.try_get("event_id")?,
+        webhook_id: row.try_get("webhook_id")?,
+        status,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        next_attempt_at: if status == DeliveryStatus::Pending {
+            opt_time(row.try_get("next_attempt_at")?)
+        } else {
+            None
+        },
+        last_status_code: code.map(|c| c as u16),
+        created_at: time(row.try_get("created_at")?),
+        delivered_at: opt_time(row.try_get("delivered_at")?),
+    })
+}
+
+pub const ATTEMPT_COLUMNS: &str = "id, delivery_id, webhook_id, event_id, number, trigger, started_at, duration_ms, \
+     status_code, error_kind, error, response_body";
+
+pub fn attempt(row: &SqliteRow) -> Result<Attempt> {
+    let trigger: String = row.try_get("trigger")?;
+    let code: Option<i64> = row.try_get("status_code")?;
+    Ok(Attempt {
+        id: row.try_get("id")?,
+        delivery_id: row.try_get("delivery_id")?,
+        webhook_id: row.try_get("webhook_id")?,
+        event_id: row.try_get("event_id")?,
+        number: row.try_get::<i64, _>("number")? as u32,
+        trigger: Trigger::parse(&trigger).ok_or_else(|| StoreError::Corrupt(format!("attempt trigger {trigger:?}")))?,
+        started_at: time(row.try_get("started_at")?),
+        duration_ms: row.try_get::<i64, _>("duration_ms")?.max(0) as u64,
+        status_code: code.map(|c| c as u16),
+        error_kind: row.try_get("error_kind")?,
+        error: row.try_get("error")?,
+        response_body: row.try_get("response_body")?,
+    })
+}

@@ -1,0 +1,115 @@
+//! Wiring: the store, the delivery engine and the HTTP server, started and stopped
+//! together.
+
+use anyhow::Context;
+use postbode_core::clock::SharedClock;
+use postbode_delivery::{Engine, EngineHandle};
+use postbode_server::AppState;
+use postbode_store::Store;
+use postbode_store::sqlite::SqliteStore;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+
+/// A running service.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// The operator token, when it was generated on this start (to print once).
+    pub new_admin_token: Option<String>,
+    engine: EngineHandle,
+    stop_http: oneshot::Sender<()>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!("unsupported database URL {url:?}: this build stores in SQLite (sqlite://PATH)");
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let store = SqliteStore::open(&url).await.with_context(|| format!("opening {url}"))?;
+    Ok(Arc::new(store))
+}
+
+pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running> {
+    let store = open_store(&config).await?;
+    let (admin_token, new_admin_token) = admin_token(&config)?;
+    let state = AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        settings: Arc::new(config.server.clone()),
+        operator_token_hash: Arc::new(postbode_server::auth::sha256(admin_token.as_bytes())),
+    };
+    let engine = Engine::new(store, clock, config.delivery.clone())?.start();
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop_http, stopped) = oneshot::channel::<()>();
+    let app = postbode_server::router(state);
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                // A dropped sender also means stop.
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "Postbode is listening");
+    Ok(Running {
+        addr,
+        new_admin_token,
+        engine,
+        stop_http,
+        http,
+    })
+}
+
+impl Running {
+    /// Graceful stop: no new requests (those in flight finish, so every 202 given is
+    /// committed), no new claims, calls in flight finish within the grace period, and
+    /// the rest is released for the next start.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop_http.send(());
+        let (http, ()) = tokio::join!(self.http, self.engine.shutdown());
+        http.context("the HTTP server task failed")??;
+        Ok(())
+    }
+}
+
+/// The operator token: from the configuration, else from `<data_dir>/admin-token`,
+/// else newly generated into that file (mode 0600). Returns it, and whether it is new.
+fn admin_token(config: &Config) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(token) = &config.admin_token {
+        return Ok((token.clone(), None));
+    }
+    let path = config.data_dir.join("admin-token");
+    if path.exists() {
+        let token = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return Ok((token.trim().to_owned(), None));
+    }
+    let token = format!(
+        "pbadmin_{}",
+        postbode_signature::random::string(postbode_signature::random::LOWER_ALNUM, 40)?
+    );
+    write_private(&path, &token)?;
+    Ok((token.clone(), Some(token)))
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Configuration: defaults, then the TOML file, then `POSTBODE_*` environment variables,
+//! then command-line flags. Every key is documented with its default in
+//! `postbode.example.toml` at the repository root.
+
+use anyhow::Context;
+use postbode_delivery::DeliverySettings;
+use postbode_server::ServerSettings;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH`; defaults to `sqlite://<data_dir>/postbode.db`.
+    pub database_url: Option<String>,
+    /// The address the outside world uses; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// The operator token; generated into `<data_dir>/admin-token` when unset.
+    pub admin_token: Option<String>,
+    pub server: ServerSettings,
+    pub delivery: DeliverySettings,
+    pub webhooks: WebhookSettings,
+    pub log: LogSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("postbode-data"),
+            database_url: None,
+            public_url: None,
+            admin_token: None,
+            server: ServerSettings::default(),
+            delivery: DeliverySettings::default(),
+            webhooks: WebhookSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Only webhooks whose owner proved the URL is theirs receive calls. Turn off only
+    /// for trusted internal deployments.
+    pub require_verification: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            require_verification: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `postbode_delivery=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// Top-level keys that have an environment variable of their own.
+const TOP_LEVEL: &[&str] = &["listen", "data_dir", "database_url", "public_url", "admin_token"];
+
+impl Config {
+    /// Loads the file (if any), overlays `POSTBODE_*` variables from `env`, and checks it.
+    pub fn load(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("{} is not valid TOML", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, raw) in env {
+            let Some(key) = name.strip_prefix("POSTBODE_") else { continue };
+            let key = key.to_ascii_lowercase();
+            let value = env_value(&raw);
+            match key.split_once("__") {
+                Some((section, field)) => {
+                    let section = table
+                        .entry(section.to_owned())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    let toml::Value::Table(section) = section else {
+                        anyhow::bail!("{name}: [{}] is not a section", key);
+                    };
+                    set_path(section, field, value);
+                }
+                None if TOP_LEVEL.contains(&key.as_str()) => {
+                    table.insert(key, value);
+                }
+                None => {}
+            }
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("the configuration is not valid")?;
+        config.delivery.validate().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("postbode.db").display()))
+    }
+}
+
+/// `retry__schedule` style nesting below a section.
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+    match path.split_once("__") {
+        Some((head, rest)) => {
+            let child = table
+                .entry(head.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(child) = child {
+                set_path(child, rest, value);
+            }
+        }
+        None => {
+            table.insert(path.to_owned(), value);
+        }
+    }
+}
+
+/// A variable's value as TOML when it reads as a TOML value (`true`, `8`, `["5s"]`),
+/// else as a plain string (`127.0.0.1:8080`).
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url(), "sqlite://postbode-data/postbode.db");
+        assert!(config.webhooks.require_verification);
+    }
+
+    #[test]
+    fn environment_overrides_sections_and_top_level_keys() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("POSTBODE_LISTEN", "127.0.0.1:9999"),
+                ("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true"),
+                ("POSTBODE_DELIVERY__RETRY__SCHEDULE", r#"["1s", "2s"]"#),
+                ("POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION", "false"),
+                ("POSTBODE_TEST_DATABASE_URL", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9999);
+        assert!(config.delivery.allow_private_targets);
+        assert_eq!(config.delivery.retry.max_attempts(), 3);
+        assert!(!config.webhooks.require_verification);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = Config::load(None, env(&[("POSTBODE_DELIVERY__TIMEOUT", "5s")])).unwrap_err();
+        assert!(format!("{error:#}").contains("unknown field `timeout`"), "{error:#}");
+    }
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../postbode.example.toml");
+        let config = Config::load(Some(&path), env(&[])).unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.listen, defaults.listen);
+        assert_eq!(config.delivery.retry.schedule, defaults.delivery.retry.schedule);
+        assert_eq!(config.delivery.total_timeout, defaults.delivery.total_timeout);
+        assert_eq!(config.server.max_body_bytes, defaults.server.max_body_bytes);
+    }
+}

@@ -1,0 +1,7 @@
+//! The Postbode binary's library: configuration and wiring. `main.rs` parses the
+//! command line; the integration tests start the same [`app::start`] in-process with a
+//! test clock.
+
+pub mod app;
+pub mod bench;
+pub mod config;
