@@ -49,7 +49,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
     /// Makes the delivery due now for one more attempt, whatever its state.
     async fn resend_delivery(&self, account_id: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Delivery>>;
-    /// Makes every failed delivery of the webhook created in `[since, until)` due now.
+    /// Makes every failed delivery of the webhook created in `[since, until]` due now.
     async fn recover_deliveries(
         &self,
         account_id: &str,

@@ -320,7 +320,8 @@ pub struct RecoverRequest {
     until: Option<DateTime<Utc>>,
 }
 
-/// Resends every failed delivery of the webhook created in the range.
+/// Resends every failed delivery of the webhook created from `since` up to and
+/// including `until` (default: now).
 pub async fn recover(
     key: AccountKey,
     State(state): State<AppState>,
@@ -330,8 +331,8 @@ pub async fn recover(
     let webhook = find(&state, &key, &id).await?;
     let now = state.clock.now();
     let until = body.until.unwrap_or(now);
-    if body.since >= until {
-        return Err(ApiError::field("since", "must be before until"));
+    if body.since > until {
+        return Err(ApiError::field("since", "must not be after until"));
     }
     let count = state
         .store

@@ -283,7 +283,7 @@ impl Store for SqliteStore {
     ) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = 'recover', lease_until = NULL \
-             WHERE webhook_id = ? AND account_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?",
+             WHERE webhook_id = ? AND account_id = ? AND status = 'failed' AND created_at >= ? AND created_at <= ?",
         )
         .bind(ms(now))
         .bind(webhook_id)

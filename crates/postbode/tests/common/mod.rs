@@ -1,0 +1,283 @@
+//! What the integration tests share: a real receiver on 127.0.0.1 that records every
+//! call, the real service started in-process on a free port with a test clock, and a
+//! small API client. Nothing of Postbode's own is mocked.
+
+#![allow(dead_code)]
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use postbode::app::Running;
+use postbode::config::Config;
+use postbode_core::clock::ManualClock;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+pub const ADMIN: &str = "test-operator-token";
+
+/// Waits until `check` returns `Some`, polling; panics with `what` after a generous
+/// bound (a hang guard, not a speed assertion).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "gave up waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Call {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+}
+
+/// How the receiver answers call number `n` (0-based).
+pub type Answer = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
+
+#[derive(Clone)]
+pub enum Reply {
+    Status(u16),
+    With { status: u16, headers: Vec<(&'static str, String)>, body: String },
+    /// Never answers (until the test ends).
+    Hang,
+    /// Answers 200 once the receiver's gate is opened.
+    WaitForGate,
+}
+
+struct ReceiverState {
+    calls: Mutex<Vec<Call>>,
+    answer: Mutex<Answer>,
+    gate: Notify,
+    gate_open: std::sync::atomic::AtomicBool,
+}
+
+/// A real HTTP receiver on 127.0.0.1.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    pub port: u16,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        Self::answering(|_| Reply::Status(200)).await
+    }
+
+    pub async fn answering(answer: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(ReceiverState {
+            calls: Mutex::new(Vec::new()),
+            answer: Mutex::new(Arc::new(answer)),
+            gate: Notify::new(),
+            gate_open: false.into(),
+        });
+        let app = axum::Router::new().fallback(receive).with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://127.0.0.1:{port}/hooks/receive.php"),
+            port,
+            state,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.calls.lock().unwrap().len()
+    }
+
+    pub fn set_answer(&self, answer: impl Fn(usize) -> Reply + Send + Sync + 'static) {
+        *self.state.answer.lock().unwrap() = Arc::new(answer);
+    }
+
+    pub fn open_gate(&self) {
+        self.state.gate_open.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.state.gate.notify_waiters();
+    }
+
+    pub async fn wait_for(&self, n: usize) -> Vec<Call> {
+        eventually(&format!("{n} calls at the receiver"), || async {
+            let calls = self.calls();
+            (calls.len() >= n).then_some(calls)
+        })
+        .await
+    }
+}
+
+async fn receive(State(state): State<Arc<ReceiverState>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let n = {
+        let mut calls = state.calls.lock().unwrap();
+        calls.push(Call {
+            path: uri.path().to_owned(),
+            headers,
+            body,
+        });
+        calls.len() - 1
+    };
+    let answer = state.answer.lock().unwrap().clone();
+    match answer(n) {
+        Reply::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
+        Reply::With { status, headers, body } => {
+            let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
+            for (name, value) in headers {
+                response.headers_mut().insert(name, value.parse().unwrap());
+            }
+            response
+        }
+        Reply::Hang => std::future::pending().await,
+        Reply::WaitForGate => {
+            while !state.gate_open.load(std::sync::atomic::Ordering::SeqCst) {
+                let notified = state.gate.notified();
+                if state.gate_open.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                notified.await;
+            }
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+/// Settings for tests: private targets allowed (receivers are on 127.0.0.1), a known
+/// operator token, a fast poll so a moved test clock is noticed quickly.
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = data_dir.to_owned();
+    config.admin_token = Some(ADMIN.into());
+    config.delivery.allow_private_targets = true;
+    config.delivery.poll_interval = Duration::from_millis(20);
+    config.delivery.retry.jitter = 0.0;
+    config.webhooks.require_verification = false;
+    config
+}
+
+/// The service, started in-process on a free port.
+pub struct Service {
+    pub url: String,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    running: Option<Running>,
+}
+
+impl Service {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let running = postbode::app::start(config, clock.clone()).await.unwrap();
+        Self {
+            url: format!("http://{}", running.addr),
+            clock,
+            dir,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            running: Some(running),
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Sends `body` (JSON, or raw text when a string) and returns status and JSON answer.
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            let raw = match body {
+                Value::String(raw) => raw,
+                other => other.to_string(),
+            };
+            request = request.header("content-type", "application/json").body(raw);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A new account; returns its API key.
+    pub async fn account(&self, name: &str) -> String {
+        let (status, body) = self.call("POST", "/v1/accounts", ADMIN, Some(json!({ "name": name }))).await;
+        assert_eq!(status, 201, "{body}");
+        body["api_key"].as_str().unwrap().to_owned()
+    }
+
+    /// A new webhook; returns its JSON (with the secret).
+    pub async fn webhook(&self, key: &str, settings: Value) -> Value {
+        let (status, body) = self.call("POST", "/v1/webhooks", key, Some(settings)).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    pub async fn send_event(&self, key: &str, event: Value) -> String {
+        let (status, body) = self.call("POST", "/v1/events", key, Some(event)).await;
+        assert_eq!(status, 202, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn event(&self, key: &str, id: &str) -> Value {
+        let (status, body) = self.call("GET", &format!("/v1/events/{id}"), key, None).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The event's only delivery, once `done` holds for it.
+    pub async fn delivery_when(&self, key: &str, event_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        eventually("the delivery to reach the expected state", || async {
+            let event = self.event(key, event_id).await;
+            let delivery = event["deliveries"][0].clone();
+            done(&delivery).then_some(delivery)
+        })
+        .await
+    }
+
+    pub async fn attempts(&self, key: &str, webhook_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call("GET", &format!("/v1/webhooks/{webhook_id}/attempts"), key, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].as_array().unwrap().clone()
+    }
+}

@@ -1,0 +1,426 @@
+//! The delivery engine end to end: real service, real receivers, a test clock.
+
+mod common;
+
+use common::{Receiver, Reply, Service, eventually};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_call_carries_the_exact_body_and_headers() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Acme").await;
+    let webhook = service
+        .webhook(&key, json!({ "url": receiver.url, "events": ["order.paid"], "headers": {"X-Team": "billing"} }))
+        .await;
+    let event_id = service
+        .send_event(&key, json!({ "type": "order.paid", "data": {"order": 42, "lines": ["a", "b"]} }))
+        .await;
+    let call = receiver.wait_for(1).await.remove(0);
+    let delivery = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+
+    let at = service.clock.now_for_tests();
+    assert_eq!(call.path, "/hooks/receive.php");
+    assert_eq!(
+        call.json(),
+        json!({
+            "id": event_id,
+            "type": "order.paid",
+            "timestamp": at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            "time": at.timestamp(),
+            "data": {"order": 42, "lines": ["a", "b"]},
+        })
+    );
+    let delivery_id = delivery["id"].as_str().unwrap();
+    assert_eq!(call.header("content-type"), "application/json");
+    assert_eq!(call.header("user-agent"), format!("Postbode/{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(call.header("x-postbode-delivery"), delivery_id);
+    assert_eq!(call.header("x-postbode-event"), "order.paid");
+    assert_eq!(call.header("webhook-id"), delivery_id);
+    assert_eq!(call.header("webhook-timestamp"), at.timestamp().to_string());
+    assert_eq!(call.header("date"), httpdate_of(at));
+    assert_eq!(call.header("x-team"), "billing");
+    assert_eq!(call.header("content-length"), call.body.len().to_string());
+    assert!(call.header("webhook-signature").starts_with("v1,"));
+
+    // Our own verifier agrees with the secret shown at creation.
+    let secret = postbode_signature::standard_webhooks::Secret::parse(webhook["secret"].as_str().unwrap()).unwrap();
+    postbode_signature::standard_webhooks::verify(
+        &[secret],
+        call.header("webhook-id"),
+        call.header("webhook-timestamp"),
+        call.header("webhook-signature"),
+        &call.body,
+        at.timestamp(),
+    )
+    .unwrap();
+}
+
+fn httpdate_of(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+trait Now {
+    fn now_for_tests(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl Now for postbode_core::ManualClock {
+    fn now_for_tests(&self) -> chrono::DateTime<chrono::Utc> {
+        postbode_core::Clock::now(self)
+    }
+}
+
+/// The signature is checked by the `standardwebhooks` package from PyPI, which nobody
+/// here wrote. Skipped when it is missing, except in CI.
+#[tokio::test]
+async fn the_standard_webhooks_signature_verifies_with_the_reference_library() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import standardwebhooks"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 with the standardwebhooks package is required in CI"
+        );
+        eprintln!("skipped: python3 -m pip install standardwebhooks");
+        return;
+    }
+    // Real time: the library checks the timestamp against its own clock.
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    service
+        .send_event(&key, json!({ "type": "profile.synced", "data": {"name": "Piet", "city": "Delft ✓"} }))
+        .await;
+    let call = receiver.wait_for(1).await.remove(0);
+    let input = json!({
+        "secret": webhook["secret"],
+        "body": String::from_utf8(call.body.to_vec()).unwrap(),
+        "headers": {
+            "webhook-id": call.header("webhook-id"),
+            "webhook-timestamp": call.header("webhook-timestamp"),
+            "webhook-signature": call.header("webhook-signature"),
+        },
+    });
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+given = json.load(sys.stdin)
+hook = Webhook(given["secret"])
+print(json.dumps(hook.verify(given["body"], given["headers"])))
+try:
+    hook.verify(given["body"] + " ", given["headers"])
+    print("tampered body accepted")
+    sys.exit(1)
+except Exception:
+    pass
+"#;
+    let verdict = run_python(script, &input.to_string());
+    assert_eq!(serde_json::from_str::<Value>(verdict.trim()).unwrap(), call.json());
+}
+
+fn run_python(script: &str, stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "python failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_call_is_retried_on_schedule_until_it_succeeds() {
+    let service = Service::start().await;
+    let receiver = Receiver::answering(|n| if n < 2 { Reply::Status(500) } else { Reply::Status(200) }).await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let event_id = service.send_event(&key, json!({ "type": "x", "data": {} })).await;
+
+    receiver.wait_for(1).await;
+    let d = service.delivery_when(&key, &event_id, |d| d["attempts"] == 1).await;
+    assert_eq!(d["status"], "pending");
+    assert_eq!(d["last_status_code"], 500);
+    // The default schedule: the second attempt 5 s after the first.
+    service.advance(Duration::from_secs(5));
+    receiver.wait_for(2).await;
+    service.delivery_when(&key, &event_id, |d| d["attempts"] == 2).await;
+    // The third 5 minutes later; nothing goes out before that is due.
+    service.advance(Duration::from_secs(299));
+    service.advance(Duration::from_secs(1));
+    let calls = receiver.wait_for(3).await;
+    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    assert_eq!(d["attempts"], 3);
+    assert_eq!(calls.len(), 3);
+    // Every attempt carries the same delivery id, so the receiver can drop duplicates.
+    assert!(calls.iter().all(|c| c.header("x-postbode-delivery") == d["id"]));
+
+    let attempts = service.attempts(&key, webhook["id"].as_str().unwrap()).await;
+    let codes: Vec<_> = attempts.iter().map(|a| (a["number"].clone(), a["status_code"].clone())).collect();
+    assert_eq!(codes, [(json!(3), json!(200)), (json!(2), json!(500)), (json!(1), json!(500))]);
+}
+
+#[tokio::test]
+async fn retry_after_sets_the_next_attempt() {
+    let service = Service::start().await;
+    let receiver = Receiver::answering(|n| {
+        if n == 0 {
+            Reply::With {
+                status: 429,
+                headers: vec![("retry-after", "120".into())],
+                body: "slow down".into(),
+            }
+        } else {
+            Reply::Status(200)
+        }
+    })
+    .await;
+    let key = service.account("Acme").await;
+    service.webhook(&key, json!({ "url": receiver.url })).await;
+    let started = postbode_core::Clock::now(service.clock.as_ref());
+    let event_id = service.send_event(&key, json!({ "type": "x" })).await;
+    let d = service.delivery_when(&key, &event_id, |d| d["attempts"] == 1).await;
+    let next: chrono::DateTime<chrono::Utc> = serde_json::from_value(d["next_attempt_at"].clone()).unwrap();
+    // Times are kept to the millisecond.
+    assert_eq!(
+        next.timestamp_millis() - started.timestamp_millis(),
+        120_000,
+        "not the 5 s of the schedule"
+    );
+    service.advance(Duration::from_secs(120));
+    service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    assert_eq!(receiver.count(), 2);
+}
+
+#[tokio::test]
+async fn a_delivery_fails_after_the_last_attempt() {
+    let service = Service::start_with(|c| {
+        c.delivery.retry.schedule = vec![Duration::from_secs(10), Duration::from_secs(60)];
+    })
+    .await;
+    let receiver = Receiver::answering(|_| Reply::Status(500)).await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let event_id = service.send_event(&key, json!({ "type": "x" })).await;
+    service.delivery_when(&key, &event_id, |d| d["attempts"] == 1).await;
+    service.advance(Duration::from_secs(10));
+    service.delivery_when(&key, &event_id, |d| d["attempts"] == 2).await;
+    service.advance(Duration::from_secs(60));
+    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "failed").await;
+    assert_eq!(d["attempts"], 3);
+    assert_eq!(d["next_attempt_at"], Value::Null);
+    assert_eq!(receiver.count(), 3);
+
+    let (_, stats) = service
+        .call("GET", &format!("/v1/webhooks/{}/stats", webhook["id"].as_str().unwrap()), &key, None)
+        .await;
+    assert_eq!(stats["data"][0]["failed"], 1);
+    assert_eq!(stats["data"][0]["attempts"], 3);
+    assert_eq!(stats["data"][0]["delivered"], 0);
+
+    // Resend gives the failed delivery one more attempt, under the same id.
+    receiver.set_answer(|_| Reply::Status(200));
+    let (status, _) = service
+        .call("POST", &format!("/v1/deliveries/{}/resend", d["id"].as_str().unwrap()), &key, None)
+        .await;
+    assert_eq!(status, 202);
+    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    assert_eq!(d["attempts"], 4);
+    let attempts = service.attempts(&key, webhook["id"].as_str().unwrap()).await;
+    assert_eq!(attempts[0]["trigger"], "resend");
+}
+
+#[tokio::test]
+async fn recover_resends_the_failed_deliveries_of_a_time_range() {
+    let service = Service::start_with(|c| c.delivery.retry.schedule = vec![]).await;
+    let receiver = Receiver::answering(|_| Reply::Status(503)).await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let since = postbode_core::Clock::now(service.clock.as_ref());
+    let mut events = Vec::new();
+    for n in 0..3 {
+        events.push(service.send_event(&key, json!({ "type": "x", "data": n })).await);
+    }
+    for id in &events {
+        service.delivery_when(&key, id, |d| d["status"] == "failed").await;
+    }
+    receiver.set_answer(|_| Reply::Status(200));
+    let (status, body) = service
+        .call(
+            "POST",
+            &format!("/v1/webhooks/{}/recover", webhook["id"].as_str().unwrap()),
+            &key,
+            Some(json!({ "since": since })),
+        )
+        .await;
+    assert_eq!((status, body), (202, json!({"deliveries": 3})));
+    for id in &events {
+        service.delivery_when(&key, id, |d| d["status"] == "delivered").await;
+    }
+    assert_eq!(receiver.count(), 6);
+}
+
+#[tokio::test]
+async fn gone_disables_the_webhook_and_its_deliveries_wait() {
+    let service = Service::start().await;
+    let receiver = Receiver::answering(|n| if n == 0 { Reply::Status(410) } else { Reply::Status(200) }).await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let id = webhook["id"].as_str().unwrap();
+    let event_id = service.send_event(&key, json!({ "type": "x" })).await;
+    let hook = eventually("the webhook to be disabled", || async {
+        let (_, hook) = service.call("GET", &format!("/v1/webhooks/{id}"), &key, None).await;
+        (hook["enabled"] == false).then_some(hook)
+    })
+    .await;
+    assert!(hook["disabled_reason"].as_str().unwrap().contains("410 Gone"), "{hook}");
+    let d = service.delivery_when(&key, &event_id, |d| d["attempts"] == 1).await;
+    assert_eq!(d["status"], "pending");
+
+    // While disabled, due time passes without attempts.
+    service.advance(Duration::from_secs(3600));
+    let (status, _) = service
+        .call("PATCH", &format!("/v1/webhooks/{id}"), &key, Some(json!({"enabled": true})))
+        .await;
+    assert_eq!(status, 200);
+    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    assert_eq!(d["attempts"], 2);
+    assert_eq!(receiver.count(), 2);
+}
+
+#[tokio::test]
+async fn a_webhook_failing_for_five_days_is_disabled() {
+    let service = Service::start().await;
+    let receiver = Receiver::answering(|_| Reply::Status(500)).await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let id = webhook["id"].as_str().unwrap();
+    let mut sent = 0;
+    // One failing event a day; the fifth day's failure crosses the threshold.
+    for day in 0..=5 {
+        let event_id = service.send_event(&key, json!({ "type": "x", "data": day })).await;
+        sent += 1;
+        receiver.wait_for(sent).await;
+        service.delivery_when(&key, &event_id, |d| d["attempts"] == 1).await;
+        let (_, hook) = service.call("GET", &format!("/v1/webhooks/{id}"), &key, None).await;
+        assert_eq!(hook["enabled"], day < 5, "day {day}: {hook}");
+        service.advance(Duration::from_secs(24 * 3600));
+        // Retries of earlier events fall due as days pass; wait for none in particular.
+        sent = receiver.count();
+    }
+    let (_, hook) = service.call("GET", &format!("/v1/webhooks/{id}"), &key, None).await;
+    assert!(hook["disabled_reason"].as_str().unwrap().starts_with("every call has failed since"), "{hook}");
+}
+
+#[tokio::test]
+async fn a_receiver_that_does_not_answer_times_out() {
+    let service = Service::start_with(|c| {
+        c.delivery.total_timeout = Duration::from_millis(300);
+        c.delivery.lease = Duration::from_secs(5);
+    })
+    .await;
+    let receiver = Receiver::answering(|_| Reply::Hang).await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let event_id = service.send_event(&key, json!({ "type": "x" })).await;
+    let d = service.delivery_when(&key, &event_id, |d| d["attempts"] == 1).await;
+    assert_eq!(d["status"], "pending");
+    let attempts = service.attempts(&key, webhook["id"].as_str().unwrap()).await;
+    assert_eq!(attempts[0]["error_kind"], "timeout");
+    assert_eq!(attempts[0]["status_code"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_slow_webhook_does_not_delay_a_fast_one() {
+    let service = Service::start().await;
+    let slow = Receiver::answering(|_| Reply::WaitForGate).await;
+    let fast = Receiver::start().await;
+    let key = service.account("Acme").await;
+    service.webhook(&key, json!({ "url": slow.url, "max_concurrency": 1 })).await;
+    service.webhook(&key, json!({ "url": fast.url })).await;
+    for n in 0..50 {
+        service.send_event(&key, json!({ "type": "x", "data": n })).await;
+    }
+    // Every call to the fast receiver arrives while the slow one still holds its first.
+    fast.wait_for(50).await;
+    assert_eq!(slow.count(), 1);
+    slow.open_gate();
+    slow.wait_for(50).await;
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_unless_allowed() {
+    let service = Service::start_with(|c| c.delivery.allow_private_targets = false).await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Acme").await;
+    let by_ip = service.webhook(&key, json!({ "url": receiver.url })).await;
+    // A name that resolves to a loopback address is refused at resolution.
+    let by_name = service
+        .webhook(&key, json!({ "url": format!("http://localhost:{}/hook", receiver.port) }))
+        .await;
+    let event_id = service.send_event(&key, json!({ "type": "x" })).await;
+    eventually("both deliveries attempted", || async {
+        let event = service.event(&key, &event_id).await;
+        let deliveries = event["deliveries"].as_array().unwrap().clone();
+        deliveries.iter().all(|d| d["attempts"] == 1).then_some(())
+    })
+    .await;
+    for hook in [by_ip, by_name] {
+        let attempts = service.attempts(&key, hook["id"].as_str().unwrap()).await;
+        assert_eq!(attempts[0]["error_kind"], "blocked", "{}", attempts[0]);
+    }
+    assert_eq!(receiver.count(), 0);
+}
+
+#[tokio::test]
+async fn the_attempt_log_exports_as_csv_and_json_lines() {
+    let service = Service::start().await;
+    let receiver = Receiver::answering(|_| Reply::With {
+        status: 200,
+        headers: vec![],
+        body: "=ok, \"fine\"".into(),
+    })
+    .await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let id = webhook["id"].as_str().unwrap();
+    for n in 0..3 {
+        service.send_event(&key, json!({ "type": "x", "data": n })).await;
+    }
+    receiver.wait_for(3).await;
+    eventually("three attempts logged", || async {
+        (service.attempts(&key, id).await.len() == 3).then_some(())
+    })
+    .await;
+    let (_, csv) = service
+        .call("GET", &format!("/v1/webhooks/{id}/attempts?format=csv"), &key, None)
+        .await;
+    let csv = csv.as_str().unwrap().to_owned();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0].starts_with("id,delivery_id,webhook_id"));
+    assert!(lines[1].ends_with(",200,,,\"'=ok, \"\"fine\"\"\""), "{}", lines[1]);
+    let (_, jsonl) = service
+        .call("GET", &format!("/v1/webhooks/{id}/attempts?format=jsonl&limit=1"), &key, None)
+        .await;
+    let rows: Vec<Value> = jsonl
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3, "the export pages through everything");
+    assert!(rows.iter().all(|r| r["status_code"] == 200));
+}
