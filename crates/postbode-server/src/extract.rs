@@ -38,6 +38,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .map_err(|_| ApiError::PayloadTooLarge {
                 limit: state.settings.max_body_bytes,
             })?;
+        // Every request body of the API is an object; serde would also read an array
+        // into a struct by position, which nobody means.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|e| not_json(&e))?;
+            return Err(ApiError::field("body", "the body must be a JSON object"));
+        }
         decode_json(&body).map(ApiJson)
     }
 }

@@ -1,0 +1,187 @@
+//! The real binary, killed: every event that got a 202 is delivered at least once after
+//! a `kill -9` and a restart; a graceful stop finishes what is in flight and loses
+//! nothing.
+
+mod common;
+
+use common::{ADMIN, Receiver, Reply, eventually};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+struct Binary {
+    child: Child,
+    url: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
+    let child = Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("POSTBODE_ADMIN_TOKEN", ADMIN)
+        .env("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true")
+        .env("POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION", "false")
+        .env("POSTBODE_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    eventually("the server to answer /health", || async {
+        client.get(format!("{url}/health")).send().await.ok().filter(|r| r.status().is_success()).map(drop)
+    })
+    .await;
+    Binary { child, url }
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> Result<(u16, Value), reqwest::Error> {
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.json().await?;
+    Ok((status, body))
+}
+
+async fn setup(binary: &Binary, receiver: &Receiver, max_concurrency: u32) -> String {
+    let client = reqwest::Client::new();
+    let (_, account) = post(&client, &format!("{}/v1/accounts", binary.url), ADMIN, json!({"name": "Acme"}))
+        .await
+        .unwrap();
+    let key = account["api_key"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &client,
+        &format!("{}/v1/webhooks", binary.url),
+        &key,
+        json!({ "url": receiver.url, "max_concurrency": max_concurrency }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    key
+}
+
+fn received_ids(receiver: &Receiver) -> HashSet<String> {
+    receiver
+        .calls()
+        .iter()
+        .map(|c| c.json()["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_events_stream_in_loses_no_accepted_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let receiver = Receiver::start().await;
+    let mut binary = start_binary(dir.path(), port).await;
+    let key = setup(&binary, &receiver, 16).await;
+
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut producers = Vec::new();
+    for producer in 0..16 {
+        let (accepted, key, url) = (accepted.clone(), key.clone(), format!("{}/v1/events", binary.url));
+        producers.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            for n in 0.. {
+                let body = json!({ "type": "stream", "data": {"producer": producer, "n": n} });
+                match post(&client, &url, &key, body).await {
+                    Ok((202, answer)) => accepted.lock().unwrap().push(answer["id"].as_str().unwrap().to_owned()),
+                    Ok((status, answer)) => panic!("unexpected {status}: {answer}"),
+                    // The server is gone: whatever got no 202 was never promised.
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    eventually("a few hundred events accepted", || async {
+        (accepted.lock().unwrap().len() >= 400).then_some(())
+    })
+    .await;
+    binary.child.kill().unwrap(); // SIGKILL: no chance to flush anything
+    binary.child.wait().unwrap();
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
+    assert!(accepted.len() >= 400);
+
+    let mut restarted = start_binary(dir.path(), port).await;
+    eventually("every accepted event delivered after the restart", || async {
+        let received = received_ids(&receiver);
+        accepted.is_subset(&received).then_some(())
+    })
+    .await;
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let receiver = Receiver::answering(|_| Reply::WaitForGate).await;
+    let mut binary = start_binary(dir.path(), port).await;
+    let key = setup(&binary, &receiver, 2).await;
+    let client = reqwest::Client::new();
+    let mut sent = HashSet::new();
+    for n in 0..20 {
+        let (status, answer) = post(&client, &format!("{}/v1/events", binary.url), &key, json!({"type": "x", "data": n}))
+            .await
+            .unwrap();
+        assert_eq!(status, 202);
+        sent.insert(answer["id"].as_str().unwrap().to_owned());
+    }
+    // Two calls are in flight (max_concurrency 2), the rest wait in the engine.
+    receiver.wait_for(2).await;
+    let pid = binary.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    receiver.open_gate();
+    let status = binary.child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+
+    let mut restarted = start_binary(dir.path(), port).await;
+    eventually("every event delivered after the restart", || async {
+        (received_ids(&receiver) == sent).then_some(())
+    })
+    .await;
+    // Released deliveries were claimable at once, and the calls that were in flight
+    // were recorded as delivered: no event went out twice.
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{}/v1/events/{}", restarted.url, sent.iter().next().unwrap()))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    eventually("all deliveries recorded", || async {
+        let mut all_delivered = true;
+        for id in &sent {
+            let event: Value = client
+                .get(format!("{}/v1/events/{id}", restarted.url))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            all_delivered &= event["deliveries"][0]["status"] == "delivered";
+        }
+        all_delivered.then_some(())
+    })
+    .await;
+    assert_eq!(receiver.count(), 20, "no call was made twice");
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
+}
