@@ -7,15 +7,7 @@ use crate::error::FieldError;
 
 /// The suite's own event types; each comes from its own route (tracking, reports,
 /// profile changes), so `POST /v1/events` refuses them.
-pub const MAIL_TYPES: &[&str] = &[
-    "open",
-    "click",
-    "delivery",
-    "bounce",
-    "failure",
-    "abuse",
-    "unsubscribe",
-];
+pub const MAIL_TYPES: &[&str] = &["open", "click", "delivery", "bounce", "failure", "abuse", "unsubscribe"];
 pub const PROFILE_TYPES: &[&str] = &["create", "update", "delete"];
 
 /// A webhook that lists this receives every type, custom ones included.

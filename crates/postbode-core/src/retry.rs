@@ -96,8 +96,14 @@ mod tests {
     #[test]
     fn retry_after_replaces_the_schedule_within_its_bound() {
         let policy = RetryPolicy::default();
-        assert_eq!(policy.next_delay(1, Some(Duration::from_secs(90))), Some(Duration::from_secs(90)));
-        assert_eq!(policy.next_delay(1, Some(Duration::from_secs(86_400))), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            policy.next_delay(1, Some(Duration::from_secs(90))),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            policy.next_delay(1, Some(Duration::from_secs(86_400))),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(policy.next_delay(8, Some(Duration::from_secs(1))), None);
     }
 }

@@ -114,8 +114,16 @@ fn is_reserved_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(
         name.as_str(),
-        "host" | "date" | "digest" | "signature" | "signature-input" | "user-agent" | "x-nonce" | "authorization-signature"
-            | "transfer-encoding" | "connection"
+        "host"
+            | "date"
+            | "digest"
+            | "signature"
+            | "signature-input"
+            | "user-agent"
+            | "x-nonce"
+            | "authorization-signature"
+            | "transfer-encoding"
+            | "connection"
     ) || name.starts_with("content-")
         || name.starts_with("x-postbode-")
         || name.starts_with("webhook-")
@@ -137,7 +145,10 @@ impl WebhookSettings {
             errors.push(e);
         }
         if self.description.len() > MAX_DESCRIPTION_LEN {
-            errors.push(FieldError::new("description", format!("at most {MAX_DESCRIPTION_LEN} bytes")));
+            errors.push(FieldError::new(
+                "description",
+                format!("at most {MAX_DESCRIPTION_LEN} bytes"),
+            ));
         }
         self.check_events(&mut errors);
         if self.database_id.is_some() {
@@ -147,7 +158,10 @@ impl WebhookSettings {
             errors.push(FieldError::new("collection_id", "no collection with this id exists"));
         }
         if !self.format.is_available() {
-            errors.push(FieldError::new("format", format!("the {} format is not available yet", self.format.as_str())));
+            errors.push(FieldError::new(
+                "format",
+                format!("the {} format is not available yet", self.format.as_str()),
+            ));
         }
         if self.condition.is_some() {
             errors.push(FieldError::new("condition", "conditions are not available yet"));
@@ -157,7 +171,10 @@ impl WebhookSettings {
         self.check_signatures(&mut errors);
         self.check_headers(&mut errors);
         if !(1..=MAX_CONCURRENCY).contains(&self.max_concurrency) {
-            errors.push(FieldError::new("max_concurrency", format!("between 1 and {MAX_CONCURRENCY}")));
+            errors.push(FieldError::new(
+                "max_concurrency",
+                format!("between 1 and {MAX_CONCURRENCY}"),
+            ));
         }
         if let Some(limit) = self.rate_limit
             && !(1..=100_000).contains(&limit.per_second)
@@ -213,8 +230,13 @@ impl WebhookSettings {
             if !is_header_name(name) {
                 errors.push(FieldError::new(field, "not a valid HTTP header name"));
             } else if is_reserved_header(name) {
-                errors.push(FieldError::new(field, "this header is set by Postbode and cannot be replaced"));
-            } else if value.len() > MAX_HEADER_VALUE_LEN || !value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+                errors.push(FieldError::new(
+                    field,
+                    "this header is set by Postbode and cannot be replaced",
+                ));
+            } else if value.len() > MAX_HEADER_VALUE_LEN
+                || !value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+            {
                 errors.push(FieldError::new(
                     field,
                     format!("a header value is at most {MAX_HEADER_VALUE_LEN} visible ASCII characters"),
@@ -339,12 +361,26 @@ mod tests {
         s.signatures = vec![SignatureScheme::Rfc9421];
         let errors = s.validate().unwrap_err().errors;
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["url", "events[1]", "signatures", "headers.Content-Type", "max_concurrency"]);
+        assert_eq!(
+            fields,
+            [
+                "url",
+                "events[1]",
+                "signatures",
+                "headers.Content-Type",
+                "max_concurrency"
+            ]
+        );
     }
 
     #[test]
     fn urls_must_be_absolute_http() {
-        for bad in ["/relative", "mailto:a@b.c", "http://user:pw@example.com/", "http://example.com/#x"] {
+        for bad in [
+            "/relative",
+            "mailto:a@b.c",
+            "http://user:pw@example.com/",
+            "http://example.com/#x",
+        ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         assert!(check_url("http://example.com:8080/a/b.php?x=1").is_ok());
@@ -361,8 +397,14 @@ mod tests {
         };
         assert_eq!(
             v.file_urls("https://example.com/dir/script.php?a=1"),
-            ["https://example.com/dir/postbode-abc.txt", "https://example.com/postbode-abc.txt"]
+            [
+                "https://example.com/dir/postbode-abc.txt",
+                "https://example.com/postbode-abc.txt"
+            ]
         );
-        assert_eq!(v.file_urls("https://example.com/hook"), ["https://example.com/postbode-abc.txt"]);
+        assert_eq!(
+            v.file_urls("https://example.com/hook"),
+            ["https://example.com/postbode-abc.txt"]
+        );
     }
 }

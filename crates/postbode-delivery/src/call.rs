@@ -46,7 +46,10 @@ pub fn build_request(
         headers.insert(name, header(value)?);
     }
     let timestamp = call.now.timestamp();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(webhook.settings.format.content_type()));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(webhook.settings.format.content_type()),
+    );
     headers.insert(http::header::DATE, header(&httpdate::fmt_http_date(call.now.into()))?);
     headers.insert("x-postbode-delivery", header(call.delivery_id)?);
     headers.insert("x-postbode-event", header(call.event_type)?);

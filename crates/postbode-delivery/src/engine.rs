@@ -216,7 +216,10 @@ async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>) {
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(left = tasks.len(), "shutdown grace period over; releasing the deliveries still in flight");
+        tracing::warn!(
+            left = tasks.len(),
+            "shutdown grace period over; releasing the deliveries still in flight"
+        );
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
@@ -312,9 +315,12 @@ async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> At
     AttemptResult {
         account_id: delivery.account_id.clone(),
         outcome: call::next_step(&verdict, number, &settings.retry, finished_at),
-        disable_webhook: verdict
-            .gone
-            .then(|| format!("the receiver answered 410 Gone at {}", finished_at.format("%Y-%m-%dT%H:%M:%SZ"))),
+        disable_webhook: verdict.gone.then(|| {
+            format!(
+                "the receiver answered 410 Gone at {}",
+                finished_at.format("%Y-%m-%dT%H:%M:%SZ")
+            )
+        }),
         disable_if_failing_since: finished_at - disable_after,
         attempt: record,
     }

@@ -164,8 +164,7 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(settings: HttpSettings) -> Result<Self, HttpError> {
-        let user_agent =
-            HeaderValue::from_str(&settings.user_agent).map_err(|_| HttpError::InvalidUserAgent)?;
+        let user_agent = HeaderValue::from_str(&settings.user_agent).map_err(|_| HttpError::InvalidUserAgent)?;
         let mut resolver = GuardedResolver::new(settings.allow_private_targets);
         let mut builder = reqwest::Client::builder()
             .no_proxy()
@@ -179,14 +178,11 @@ impl HttpClient {
             if let Some(Host::Domain(host)) = parsed.host() {
                 resolver = resolver.exempting(host);
             }
-            let proxy = reqwest::Proxy::all(parsed)
-                .map_err(|e| HttpError::InvalidProxy(error_chain(&e.without_url())))?;
+            let proxy =
+                reqwest::Proxy::all(parsed).map_err(|e| HttpError::InvalidProxy(error_chain(&e.without_url())))?;
             builder = builder.proxy(proxy);
         }
-        let client = builder
-            .dns_resolver(resolver)
-            .build()
-            .map_err(HttpError::Build)?;
+        let client = builder.dns_resolver(resolver).build().map_err(HttpError::Build)?;
         Ok(Self {
             client,
             total_timeout: settings.total_timeout,
@@ -219,9 +215,7 @@ impl HttpClient {
 
     async fn call(&self, request: OutboundRequest) -> Result<CallResponse, CallError> {
         self.check_url(&request.url)?;
-        let max = request
-            .max_response_bytes
-            .unwrap_or(self.max_response_bytes);
+        let max = request.max_response_bytes.unwrap_or(self.max_response_bytes);
         let mut response = self
             .client
             .request(request.method, request.url)
@@ -271,10 +265,7 @@ impl HttpClient {
     }
 }
 
-async fn read_capped(
-    response: &mut reqwest::Response,
-    max: usize,
-) -> Result<(Bytes, bool), CallError> {
+async fn read_capped(response: &mut reqwest::Response, max: usize) -> Result<(Bytes, bool), CallError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = response
         .chunk()
@@ -428,17 +419,12 @@ mod tests {
     #[tokio::test]
     async fn body_is_capped() {
         let addr = start_receiver().await;
-        let response = get_url(&client(true), &format!("http://{addr}/big"))
-            .await
-            .unwrap();
+        let response = get_url(&client(true), &format!("http://{addr}/big")).await.unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.body.len(), 64 * 1024);
         assert!(response.truncated);
 
-        let mut request = OutboundRequest::new(
-            Method::GET,
-            Url::parse(&format!("http://{addr}/big")).unwrap(),
-        );
+        let mut request = OutboundRequest::new(Method::GET, Url::parse(&format!("http://{addr}/big")).unwrap());
         request.max_response_bytes = Some(300 * 1024);
         let response = client(true).send(request).await.result.unwrap();
         assert_eq!(response.body.len(), 200 * 1024);
@@ -484,11 +470,7 @@ mod tests {
             format!("http://[::ffff:127.0.0.1]:{}/hello", addr.port()),
             "http://169.254.169.254/latest/meta-data/".to_owned(),
         ] {
-            assert_eq!(
-                kind(get_url(&client, &url).await),
-                ErrorKind::Blocked,
-                "{url}"
-            );
+            assert_eq!(kind(get_url(&client, &url).await), ErrorKind::Blocked, "{url}");
         }
     }
 
@@ -526,16 +508,8 @@ mod tests {
     #[tokio::test]
     async fn unsupported_urls_are_invalid() {
         let client = client(false);
-        for url in [
-            "ftp://example.com/file",
-            "file:///etc/passwd",
-            "data:text/plain,hi",
-        ] {
-            assert_eq!(
-                kind(get_url(&client, url).await),
-                ErrorKind::InvalidUrl,
-                "{url}"
-            );
+        for url in ["ftp://example.com/file", "file:///etc/passwd", "data:text/plain,hi"] {
+            assert_eq!(kind(get_url(&client, url).await), ErrorKind::InvalidUrl, "{url}");
         }
     }
 
@@ -545,18 +519,12 @@ mod tests {
             proxy: Some("not a url".to_owned()),
             ..HttpSettings::default()
         };
-        assert!(matches!(
-            HttpClient::new(bad_proxy),
-            Err(HttpError::InvalidProxy(_))
-        ));
+        assert!(matches!(HttpClient::new(bad_proxy), Err(HttpError::InvalidProxy(_))));
         let bad_agent = HttpSettings {
             user_agent: "bad\nagent".to_owned(),
             ..HttpSettings::default()
         };
-        assert!(matches!(
-            HttpClient::new(bad_agent),
-            Err(HttpError::InvalidUserAgent)
-        ));
+        assert!(matches!(HttpClient::new(bad_agent), Err(HttpError::InvalidUserAgent)));
         let proxied = HttpSettings {
             proxy: Some("http://egress.internal:3128".to_owned()),
             ..HttpSettings::default()

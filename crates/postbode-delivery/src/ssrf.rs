@@ -60,14 +60,9 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
 }
 
 fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    FORBIDDEN_V4.iter().any(|&(net, len)| {
-        in_prefix(
-            u128::from(u32::from(ip)),
-            u128::from(u32::from(net)),
-            len,
-            32,
-        )
-    })
+    FORBIDDEN_V4
+        .iter()
+        .any(|&(net, len)| in_prefix(u128::from(u32::from(ip)), u128::from(u32::from(net)), len, 32))
 }
 
 fn in_prefix(addr: u128, net: u128, len: u8, width: u32) -> bool {
@@ -82,9 +77,9 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let bits = u128::from(ip);
     let low32 = Ipv4Addr::from(bits as u32);
     let embeds_low32 = [
-        (Ipv6Addr::UNSPECIFIED, 96), // IPv4-compatible, incl. :: and ::1
-        (Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96), // IPv4-mapped
-        (Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0, 0), 96), // IPv4-translated (SIIT)
+        (Ipv6Addr::UNSPECIFIED, 96),                         // IPv4-compatible, incl. :: and ::1
+        (Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96),    // IPv4-mapped
+        (Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0, 0), 96),    // IPv4-translated (SIIT)
         (Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96), // NAT64
     ];
     if embeds_low32
@@ -114,11 +109,7 @@ pub struct BlockedAddress {
 
 impl fmt::Display for BlockedAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "refusing to connect to {}: not a public address (",
-            self.host
-        )?;
+        write!(f, "refusing to connect to {}: not a public address (", self.host)?;
         for (i, addr) in self.addrs.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
@@ -133,8 +124,7 @@ impl std::error::Error for BlockedAddress {}
 
 /// Keeps the permitted addresses of a resolution; fails when none are left.
 pub fn filter_addrs(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, BlockedAddress> {
-    let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
-        addrs.into_iter().partition(|a| !is_forbidden(a.ip()));
+    let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.into_iter().partition(|a| !is_forbidden(a.ip()));
     if allowed.is_empty() {
         return Err(BlockedAddress {
             host: host.to_owned(),
@@ -185,20 +175,11 @@ impl Resolve for GuardedResolver {
         let check = self.checks(&host);
         Box::pin(async move {
             // Port 0: reqwest substitutes the URL's port.
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addrs.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{host} has no addresses"),
-                )
-                .into());
+                return Err(io::Error::new(io::ErrorKind::NotFound, format!("{host} has no addresses")).into());
             }
-            let addrs = if check {
-                filter_addrs(&host, addrs)?
-            } else {
-                addrs
-            };
+            let addrs = if check { filter_addrs(&host, addrs)? } else { addrs };
             Ok::<Addrs, BoxError>(Box::new(addrs.into_iter()))
         })
     }
@@ -318,17 +299,11 @@ mod tests {
             Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
             Err(err) => err,
         };
-        let blocked = err
-            .downcast_ref::<BlockedAddress>()
-            .expect("BlockedAddress");
+        let blocked = err.downcast_ref::<BlockedAddress>().expect("BlockedAddress");
         assert_eq!(blocked.host, "localhost");
 
         let name = Name::from_str("localhost").unwrap();
-        let addrs: Vec<_> = GuardedResolver::new(true)
-            .resolve(name)
-            .await
-            .unwrap()
-            .collect();
+        let addrs: Vec<_> = GuardedResolver::new(true).resolve(name).await.unwrap().collect();
         assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
         assert!(!addrs.is_empty());
     }

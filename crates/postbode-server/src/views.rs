@@ -1,8 +1,8 @@
 //! The JSON shapes the API answers with (API.md), apart from the stored records.
 
 use chrono::{DateTime, Utc};
-use postbode_core::webhook::{Batch, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
 use postbode_core::render::Format;
+use postbode_core::webhook::{Batch, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -31,7 +31,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let store = SqliteStore::open(&url).await.with_context(|| format!("opening {url}"))?;
+    let store = SqliteStore::open(&url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
     Ok(Arc::new(store))
 }
 

@@ -91,7 +91,9 @@ impl Config {
             None => toml::Table::new(),
         };
         for (name, raw) in env {
-            let Some(key) = name.strip_prefix("POSTBODE_") else { continue };
+            let Some(key) = name.strip_prefix("POSTBODE_") else {
+                continue;
+            };
             let key = key.to_ascii_lowercase();
             let value = env_value(&raw);
             match key.split_once("__") {

@@ -15,17 +15,27 @@ async fn an_account_never_sees_another_accounts_data() {
     let hook = service.webhook(&alice, json!({ "url": receiver.url })).await;
     let hook_id = hook["id"].as_str().unwrap();
     let event_id = service.send_event(&alice, json!({ "type": "x" })).await;
-    let delivery = service.delivery_when(&alice, &event_id, |d| d["status"] == "delivered").await;
+    let delivery = service
+        .delivery_when(&alice, &event_id, |d| d["status"] == "delivered")
+        .await;
     let delivery_id = delivery["id"].as_str().unwrap();
 
     for (method, path, body) in [
         ("GET", format!("/v1/webhooks/{hook_id}"), None),
-        ("PATCH", format!("/v1/webhooks/{hook_id}"), Some(json!({"enabled": false}))),
+        (
+            "PATCH",
+            format!("/v1/webhooks/{hook_id}"),
+            Some(json!({"enabled": false})),
+        ),
         ("GET", format!("/v1/webhooks/{hook_id}/secret"), None),
         ("GET", format!("/v1/webhooks/{hook_id}/attempts"), None),
         ("GET", format!("/v1/webhooks/{hook_id}/stats"), None),
         ("GET", format!("/v1/webhooks/{hook_id}/verification-file"), None),
-        ("POST", format!("/v1/webhooks/{hook_id}/recover"), Some(json!({"since": "2020-01-01T00:00:00Z"}))),
+        (
+            "POST",
+            format!("/v1/webhooks/{hook_id}/recover"),
+            Some(json!({"since": "2020-01-01T00:00:00Z"})),
+        ),
         ("DELETE", format!("/v1/webhooks/{hook_id}"), None),
         ("GET", format!("/v1/events/{event_id}"), None),
         ("GET", format!("/v1/deliveries/{delivery_id}"), None),
@@ -39,14 +49,18 @@ async fn an_account_never_sees_another_accounts_data() {
     assert_eq!(list["data"], json!([]));
     // Bob's events do not reach Alice's webhook.
     service.send_event(&bob, json!({ "type": "x" })).await;
-    let (_, hook) = service.call("GET", &format!("/v1/webhooks/{hook_id}"), &alice, None).await;
+    let (_, hook) = service
+        .call("GET", &format!("/v1/webhooks/{hook_id}"), &alice, None)
+        .await;
     assert_eq!(hook["enabled"], true);
     assert_eq!(receiver.count(), 1);
 
     // Keys act inside their account only; the operator token manages accounts.
     let (status, _) = service.call("GET", "/v1/accounts", &alice, None).await;
     assert_eq!(status, 403);
-    let (status, _) = service.call("GET", "/v1/webhooks", "pb_key_01m84876wmysyaevdxh8bffc0f_wrong", None).await;
+    let (status, _) = service
+        .call("GET", "/v1/webhooks", "pb_key_01m84876wmysyaevdxh8bffc0f_wrong", None)
+        .await;
     assert_eq!(status, 401);
     let (status, _) = service.call("GET", "/v1/webhooks", "", None).await;
     assert_eq!(status, 401);
@@ -55,18 +69,33 @@ async fn an_account_never_sees_another_accounts_data() {
 #[tokio::test]
 async fn a_deleted_key_stops_working_and_a_new_one_works() {
     let service = Service::start().await;
-    let (_, account) = service.call("POST", "/v1/accounts", ADMIN, Some(json!({"name": "Acme"}))).await;
+    let (_, account) = service
+        .call("POST", "/v1/accounts", ADMIN, Some(json!({"name": "Acme"})))
+        .await;
     let account_id = account["id"].as_str().unwrap();
     let first = account["api_key"].as_str().unwrap();
-    let (status, second) = service.call("POST", &format!("/v1/accounts/{account_id}/keys"), ADMIN, None).await;
+    let (status, second) = service
+        .call("POST", &format!("/v1/accounts/{account_id}/keys"), ADMIN, None)
+        .await;
     assert_eq!(status, 201);
     let first_key_id = first.strip_prefix("pb_").unwrap().rsplit_once('_').unwrap().0;
     let (status, _) = service
-        .call("DELETE", &format!("/v1/accounts/{account_id}/keys/{first_key_id}"), ADMIN, None)
+        .call(
+            "DELETE",
+            &format!("/v1/accounts/{account_id}/keys/{first_key_id}"),
+            ADMIN,
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     assert_eq!(service.call("GET", "/v1/webhooks", first, None).await.0, 401);
-    assert_eq!(service.call("GET", "/v1/webhooks", second["api_key"].as_str().unwrap(), None).await.0, 200);
+    assert_eq!(
+        service
+            .call("GET", "/v1/webhooks", second["api_key"].as_str().unwrap(), None)
+            .await
+            .0,
+        200
+    );
 }
 
 /// Each bad request gets a 4xx problem document naming what is wrong, and changes nothing.
@@ -76,12 +105,19 @@ async fn bad_input_is_refused_and_stores_nothing() {
     let receiver = Receiver::start().await;
     let key = service.account("Acme").await;
     let url = receiver.url.clone();
-    let too_big = format!("{{\"url\": \"{url}\", \"description\": \"{}\"}}", "x".repeat(1024 * 1024));
+    let too_big = format!(
+        "{{\"url\": \"{url}\", \"description\": \"{}\"}}",
+        "x".repeat(1024 * 1024)
+    );
     let cases: Vec<(Value, u16, &str)> = vec![
         (Value::String("{\"url\": ".into()), 400, ""),
         (Value::String("[1, 2]".into()), 422, "body"),
         (json!({ "url": url, "colour": "red" }), 422, "colour"),
-        (json!({ "url": url, "max_concurrency": "eight" }), 422, "max_concurrency"),
+        (
+            json!({ "url": url, "max_concurrency": "eight" }),
+            422,
+            "max_concurrency",
+        ),
         (json!({ "url": url, "max_concurrency": 0 }), 422, "max_concurrency"),
         (json!({ "events": ["x"] }), 422, "url"),
         (json!({ "url": "/relative/path" }), 422, "url"),
@@ -90,9 +126,21 @@ async fn bad_input_is_refused_and_stores_nothing() {
         (json!({ "url": url, "events": ["no spaces"] }), 422, "events[0]"),
         (json!({ "url": url, "format": "yaml" }), 422, "format"),
         (json!({ "url": url, "signatures": ["rfc9421"] }), 422, "signatures"),
-        (json!({ "url": url, "headers": {"Content-Type": "text/plain"} }), 422, "headers.Content-Type"),
-        (json!({ "url": url, "condition": "fields.name == 'piet'" }), 422, "condition"),
-        (json!({ "url": url, "batch": {"max_events": 10, "max_wait_ms": 100} }), 422, "batch"),
+        (
+            json!({ "url": url, "headers": {"Content-Type": "text/plain"} }),
+            422,
+            "headers.Content-Type",
+        ),
+        (
+            json!({ "url": url, "condition": "fields.name == 'piet'" }),
+            422,
+            "condition",
+        ),
+        (
+            json!({ "url": url, "batch": {"max_events": 10, "max_wait_ms": 100} }),
+            422,
+            "batch",
+        ),
         (Value::String(too_big), 413, ""),
     ];
     for (body, status, field) in cases {
@@ -100,9 +148,17 @@ async fn bad_input_is_refused_and_stores_nothing() {
         let (got, problem) = service.call("POST", "/v1/webhooks", &key, Some(body)).await;
         assert_eq!(got, status, "{shown}: {problem}");
         assert_eq!(problem["status"], status);
-        assert!(problem["title"].is_string() && problem["detail"].is_string(), "{problem}");
+        assert!(
+            problem["title"].is_string() && problem["detail"].is_string(),
+            "{problem}"
+        );
         if !field.is_empty() {
-            let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+            let fields: Vec<&str> = problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect();
             assert!(fields.contains(&field), "{shown}: expected {field} in {problem}");
         }
     }
@@ -129,12 +185,22 @@ async fn bad_input_is_refused_and_stores_nothing() {
         }
     }
     let (got, problem) = service
-        .call("POST", "/v1/events/batch", &key, Some(json!({"events": [{"type": "x"}, {"type": "bad type"}]})))
+        .call(
+            "POST",
+            "/v1/events/batch",
+            &key,
+            Some(json!({"events": [{"type": "x"}, {"type": "bad type"}]})),
+        )
         .await;
     assert_eq!(got, 422);
     assert_eq!(problem["errors"][0]["field"], "events[1].type");
     let (got, _) = service
-        .call("POST", "/v1/events/batch", &key, Some(json!({"events": vec![json!({"type": "x"}); 1001]})))
+        .call(
+            "POST",
+            "/v1/events/batch",
+            &key,
+            Some(json!({"events": vec![json!({"type": "x"}); 1001]})),
+        )
         .await;
     assert_eq!(got, 422);
     // A wrong content type is refused before the body is read.
@@ -195,7 +261,12 @@ async fn an_idempotency_key_returns_the_first_event() {
     // Keys are per account.
     let other = service.account("Other").await;
     let (status, _) = service
-        .call("POST", "/v1/events", &other, Some(json!({ "type": "x", "idempotency_key": "order-1" })))
+        .call(
+            "POST",
+            "/v1/events",
+            &other,
+            Some(json!({ "type": "x", "idempotency_key": "order-1" })),
+        )
         .await;
     assert_eq!(status, 202);
 }
@@ -205,16 +276,32 @@ async fn a_batch_is_accepted_whole_and_delivered_whole() {
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Acme").await;
-    service.webhook(&key, json!({ "url": receiver.url, "events": ["a"] })).await;
-    service.webhook(&key, json!({ "url": receiver.url, "events": ["a", "b"] })).await;
-    let events: Vec<Value> = (0..300).map(|n| json!({ "type": if n % 2 == 0 { "a" } else { "b" }, "data": n })).collect();
-    let (status, body) = service.call("POST", "/v1/events/batch", &key, Some(json!({ "events": events }))).await;
+    service
+        .webhook(&key, json!({ "url": receiver.url, "events": ["a"] }))
+        .await;
+    service
+        .webhook(&key, json!({ "url": receiver.url, "events": ["a", "b"] }))
+        .await;
+    let events: Vec<Value> = (0..300)
+        .map(|n| json!({ "type": if n % 2 == 0 { "a" } else { "b" }, "data": n }))
+        .collect();
+    let (status, body) = service
+        .call("POST", "/v1/events/batch", &key, Some(json!({ "events": events })))
+        .await;
     assert_eq!(status, 202, "{body}");
-    let ids: Vec<String> = body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = body["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids.len(), 300);
     // 150 "a" events to two webhooks, 150 "b" events to one.
     let calls = receiver.wait_for(450).await;
-    let mut seen: Vec<String> = calls.iter().map(|c| c.json()["id"].as_str().unwrap().to_owned()).collect();
+    let mut seen: Vec<String> = calls
+        .iter()
+        .map(|c| c.json()["id"].as_str().unwrap().to_owned())
+        .collect();
     seen.sort();
     seen.dedup();
     let mut expected = ids.clone();
@@ -228,8 +315,14 @@ async fn a_batch_is_accepted_whole_and_delivered_whole() {
 #[tokio::test]
 async fn health_ready_and_unknown_routes() {
     let service = Service::start().await;
-    assert_eq!(service.call("GET", "/health", "", None).await, (200, json!({"status": "ok"})));
-    assert_eq!(service.call("GET", "/ready", "", None).await, (200, json!({"status": "ready"})));
+    assert_eq!(
+        service.call("GET", "/health", "", None).await,
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        service.call("GET", "/ready", "", None).await,
+        (200, json!({"status": "ready"}))
+    );
     let (status, problem) = service.call("GET", "/v1/nothing-here", "", None).await;
     assert_eq!(status, 404);
     assert_eq!(problem["type"], "/problems/not-found");

@@ -12,13 +12,21 @@ async fn a_call_carries_the_exact_body_and_headers() {
     let receiver = Receiver::start().await;
     let key = service.account("Acme").await;
     let webhook = service
-        .webhook(&key, json!({ "url": receiver.url, "events": ["order.paid"], "headers": {"X-Team": "billing"} }))
+        .webhook(
+            &key,
+            json!({ "url": receiver.url, "events": ["order.paid"], "headers": {"X-Team": "billing"} }),
+        )
         .await;
     let event_id = service
-        .send_event(&key, json!({ "type": "order.paid", "data": {"order": 42, "lines": ["a", "b"]} }))
+        .send_event(
+            &key,
+            json!({ "type": "order.paid", "data": {"order": 42, "lines": ["a", "b"]} }),
+        )
         .await;
     let call = receiver.wait_for(1).await.remove(0);
-    let delivery = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    let delivery = service
+        .delivery_when(&key, &event_id, |d| d["status"] == "delivered")
+        .await;
 
     let at = service.clock.now_for_tests();
     assert_eq!(call.path, "/hooks/receive.php");
@@ -34,7 +42,10 @@ async fn a_call_carries_the_exact_body_and_headers() {
     );
     let delivery_id = delivery["id"].as_str().unwrap();
     assert_eq!(call.header("content-type"), "application/json");
-    assert_eq!(call.header("user-agent"), format!("Postbode/{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        call.header("user-agent"),
+        format!("Postbode/{}", env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(call.header("x-postbode-delivery"), delivery_id);
     assert_eq!(call.header("x-postbode-event"), "order.paid");
     assert_eq!(call.header("webhook-id"), delivery_id);
@@ -92,7 +103,10 @@ async fn the_standard_webhooks_signature_verifies_with_the_reference_library() {
     let key = service.account("Acme").await;
     let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
     service
-        .send_event(&key, json!({ "type": "profile.synced", "data": {"name": "Piet", "city": "Delft ✓"} }))
+        .send_event(
+            &key,
+            json!({ "type": "profile.synced", "data": {"name": "Piet", "city": "Delft ✓"} }),
+        )
         .await;
     let call = receiver.wait_for(1).await.remove(0);
     let input = json!({
@@ -161,15 +175,23 @@ async fn a_failed_call_is_retried_on_schedule_until_it_succeeds() {
     service.advance(Duration::from_secs(299));
     service.advance(Duration::from_secs(1));
     let calls = receiver.wait_for(3).await;
-    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    let d = service
+        .delivery_when(&key, &event_id, |d| d["status"] == "delivered")
+        .await;
     assert_eq!(d["attempts"], 3);
     assert_eq!(calls.len(), 3);
     // Every attempt carries the same delivery id, so the receiver can drop duplicates.
     assert!(calls.iter().all(|c| c.header("x-postbode-delivery") == d["id"]));
 
     let attempts = service.attempts(&key, webhook["id"].as_str().unwrap()).await;
-    let codes: Vec<_> = attempts.iter().map(|a| (a["number"].clone(), a["status_code"].clone())).collect();
-    assert_eq!(codes, [(json!(3), json!(200)), (json!(2), json!(500)), (json!(1), json!(500))]);
+    let codes: Vec<_> = attempts
+        .iter()
+        .map(|a| (a["number"].clone(), a["status_code"].clone()))
+        .collect();
+    assert_eq!(
+        codes,
+        [(json!(3), json!(200)), (json!(2), json!(500)), (json!(1), json!(500))]
+    );
 }
 
 #[tokio::test]
@@ -200,7 +222,9 @@ async fn retry_after_sets_the_next_attempt() {
         "not the 5 s of the schedule"
     );
     service.advance(Duration::from_secs(120));
-    service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    service
+        .delivery_when(&key, &event_id, |d| d["status"] == "delivered")
+        .await;
     assert_eq!(receiver.count(), 2);
 }
 
@@ -218,13 +242,20 @@ async fn a_delivery_fails_after_the_last_attempt() {
     service.advance(Duration::from_secs(10));
     service.delivery_when(&key, &event_id, |d| d["attempts"] == 2).await;
     service.advance(Duration::from_secs(60));
-    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "failed").await;
+    let d = service
+        .delivery_when(&key, &event_id, |d| d["status"] == "failed")
+        .await;
     assert_eq!(d["attempts"], 3);
     assert_eq!(d["next_attempt_at"], Value::Null);
     assert_eq!(receiver.count(), 3);
 
     let (_, stats) = service
-        .call("GET", &format!("/v1/webhooks/{}/stats", webhook["id"].as_str().unwrap()), &key, None)
+        .call(
+            "GET",
+            &format!("/v1/webhooks/{}/stats", webhook["id"].as_str().unwrap()),
+            &key,
+            None,
+        )
         .await;
     assert_eq!(stats["data"][0]["failed"], 1);
     assert_eq!(stats["data"][0]["attempts"], 3);
@@ -233,10 +264,17 @@ async fn a_delivery_fails_after_the_last_attempt() {
     // Resend gives the failed delivery one more attempt, under the same id.
     receiver.set_answer(|_| Reply::Status(200));
     let (status, _) = service
-        .call("POST", &format!("/v1/deliveries/{}/resend", d["id"].as_str().unwrap()), &key, None)
+        .call(
+            "POST",
+            &format!("/v1/deliveries/{}/resend", d["id"].as_str().unwrap()),
+            &key,
+            None,
+        )
         .await;
     assert_eq!(status, 202);
-    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    let d = service
+        .delivery_when(&key, &event_id, |d| d["status"] == "delivered")
+        .await;
     assert_eq!(d["attempts"], 4);
     let attempts = service.attempts(&key, webhook["id"].as_str().unwrap()).await;
     assert_eq!(attempts[0]["trigger"], "resend");
@@ -292,10 +330,17 @@ async fn gone_disables_the_webhook_and_its_deliveries_wait() {
     // While disabled, due time passes without attempts.
     service.advance(Duration::from_secs(3600));
     let (status, _) = service
-        .call("PATCH", &format!("/v1/webhooks/{id}"), &key, Some(json!({"enabled": true})))
+        .call(
+            "PATCH",
+            &format!("/v1/webhooks/{id}"),
+            &key,
+            Some(json!({"enabled": true})),
+        )
         .await;
     assert_eq!(status, 200);
-    let d = service.delivery_when(&key, &event_id, |d| d["status"] == "delivered").await;
+    let d = service
+        .delivery_when(&key, &event_id, |d| d["status"] == "delivered")
+        .await;
     assert_eq!(d["attempts"], 2);
     assert_eq!(receiver.count(), 2);
 }
@@ -321,7 +366,13 @@ async fn a_webhook_failing_for_five_days_is_disabled() {
         sent = receiver.count();
     }
     let (_, hook) = service.call("GET", &format!("/v1/webhooks/{id}"), &key, None).await;
-    assert!(hook["disabled_reason"].as_str().unwrap().starts_with("every call has failed since"), "{hook}");
+    assert!(
+        hook["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("every call has failed since"),
+        "{hook}"
+    );
 }
 
 #[tokio::test]
@@ -348,7 +399,9 @@ async fn a_slow_webhook_does_not_delay_a_fast_one() {
     let slow = Receiver::answering(|_| Reply::WaitForGate).await;
     let fast = Receiver::start().await;
     let key = service.account("Acme").await;
-    service.webhook(&key, json!({ "url": slow.url, "max_concurrency": 1 })).await;
+    service
+        .webhook(&key, json!({ "url": slow.url, "max_concurrency": 1 }))
+        .await;
     service.webhook(&key, json!({ "url": fast.url })).await;
     for n in 0..50 {
         service.send_event(&key, json!({ "type": "x", "data": n })).await;
@@ -368,7 +421,10 @@ async fn private_addresses_are_refused_unless_allowed() {
     let by_ip = service.webhook(&key, json!({ "url": receiver.url })).await;
     // A name that resolves to a loopback address is refused at resolution.
     let by_name = service
-        .webhook(&key, json!({ "url": format!("http://localhost:{}/hook", receiver.port) }))
+        .webhook(
+            &key,
+            json!({ "url": format!("http://localhost:{}/hook", receiver.port) }),
+        )
         .await;
     let event_id = service.send_event(&key, json!({ "type": "x" })).await;
     eventually("both deliveries attempted", || async {
@@ -413,7 +469,12 @@ async fn the_attempt_log_exports_as_csv_and_json_lines() {
     assert!(lines[0].starts_with("id,delivery_id,webhook_id"));
     assert!(lines[1].ends_with(",200,,,\"'=ok, \"\"fine\"\"\""), "{}", lines[1]);
     let (_, jsonl) = service
-        .call("GET", &format!("/v1/webhooks/{id}/attempts?format=jsonl&limit=1"), &key, None)
+        .call(
+            "GET",
+            &format!("/v1/webhooks/{id}/attempts?format=jsonl&limit=1"),
+            &key,
+            None,
+        )
         .await;
     let rows: Vec<Value> = jsonl
         .as_str()

@@ -16,7 +16,11 @@ struct Binary {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
@@ -33,7 +37,13 @@ async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     eventually("the server to answer /health", || async {
-        client.get(format!("{url}/health")).send().await.ok().filter(|r| r.status().is_success()).map(drop)
+        client
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(drop)
     })
     .await;
     Binary { child, url }
@@ -54,9 +64,14 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> 
 
 async fn setup(binary: &Binary, receiver: &Receiver, max_concurrency: u32) -> String {
     let client = reqwest::Client::new();
-    let (_, account) = post(&client, &format!("{}/v1/accounts", binary.url), ADMIN, json!({"name": "Acme"}))
-        .await
-        .unwrap();
+    let (_, account) = post(
+        &client,
+        &format!("{}/v1/accounts", binary.url),
+        ADMIN,
+        json!({"name": "Acme"}),
+    )
+    .await
+    .unwrap();
     let key = account["api_key"].as_str().unwrap().to_owned();
     let (status, _) = post(
         &client,
@@ -135,9 +150,14 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
     let client = reqwest::Client::new();
     let mut sent = HashSet::new();
     for n in 0..20 {
-        let (status, answer) = post(&client, &format!("{}/v1/events", binary.url), &key, json!({"type": "x", "data": n}))
-            .await
-            .unwrap();
+        let (status, answer) = post(
+            &client,
+            &format!("{}/v1/events", binary.url),
+            &key,
+            json!({"type": "x", "data": n}),
+        )
+        .await
+        .unwrap();
         assert_eq!(status, 202);
         sent.insert(answer["id"].as_str().unwrap().to_owned());
     }

@@ -43,7 +43,10 @@ impl EventRequest {
         }
         event::check_type_name(&type_field, &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
         if self.profile_id.is_some() {
-            return Err(ApiError::field(format!("{field}profile_id"), "profiles are not available yet"));
+            return Err(ApiError::field(
+                format!("{field}profile_id"),
+                "profiles are not available yet",
+            ));
         }
         let idempotency = match &self.idempotency_key {
             None => None,
@@ -56,8 +59,10 @@ impl EventRequest {
             Some(key) => Some(IdempotencyKey {
                 key: key.clone(),
                 // The request as parsed, so a retry with other whitespace is the same request.
-                request_hash: sha256(&serde_json::to_vec(&self).map_err(|e| ApiError::Internal(e.to_string()))?).to_vec(),
-                expires_at: now + chrono::Duration::from_std(state.settings.idempotency_ttl).unwrap_or(chrono::Duration::MAX),
+                request_hash: sha256(&serde_json::to_vec(&self).map_err(|e| ApiError::Internal(e.to_string()))?)
+                    .to_vec(),
+                expires_at: now
+                    + chrono::Duration::from_std(state.settings.idempotency_ttl).unwrap_or(chrono::Duration::MAX),
             }),
         };
         let id = ids::new_id(ids::EVENT);
@@ -86,7 +91,9 @@ pub async fn create(
     let now = state.clock.now();
     let event = request.into_event("", &state, now)?;
     let mut outcome = state.store.ingest(&key.account_id, vec![event], now).await?;
-    let ingested = outcome.pop().ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?;
+    let ingested = outcome
+        .pop()
+        .ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {

@@ -80,7 +80,11 @@ async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Webhook
         .ok_or(ApiError::NotFound("webhook"))
 }
 
-pub async fn get(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<WebhookView>> {
+pub async fn get(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookView>> {
     Ok(Json(WebhookView::new(find(&state, &key, &id).await?, false)))
 }
 
@@ -210,7 +214,10 @@ pub async fn attempts(
                     query.page.after = page.next_cursor;
                     Some((Ok(chunk), (state, query, account_id, None, done)))
                 }
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), (state, query, account_id, None, true))),
+                Err(e) => Some((
+                    Err(std::io::Error::other(e.to_string())),
+                    (state, query, account_id, None, true),
+                )),
             }
         },
     );
@@ -224,8 +231,7 @@ pub async fn attempts(
         .into_response())
 }
 
-const CSV_HEADER: &str =
-    "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n";
+const CSV_HEADER: &str = "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n";
 
 fn export_line(format: ExportFormat, a: &Attempt) -> String {
     if format != ExportFormat::Csv {

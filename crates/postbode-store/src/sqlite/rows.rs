@@ -45,7 +45,8 @@ pub const DELIVERY_COLUMNS: &str =
 
 pub fn delivery(row: &SqliteRow) -> Result<Delivery> {
     let status: String = row.try_get("status")?;
-    let status = DeliveryStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?;
+    let status =
+        DeliveryStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?;
     let code: Option<i64> = row.try_get("last_status_code")?;
     Ok(Delivery {
         id: row.try_get("id")?,

@@ -126,7 +126,11 @@ async fn commit_group(conn: &mut SqliteConnection, ops: impl Iterator<Item = Wri
     }
     let made_work = group.makes_work();
     let committed = match group.flush(conn).await {
-        Ok(()) => sqlx::query("COMMIT").execute(&mut *conn).await.map(drop).map_err(StoreError::from),
+        Ok(()) => sqlx::query("COMMIT")
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from),
         Err(e) => Err(e),
     };
     match committed {
@@ -156,7 +160,9 @@ impl WriteOp {
         match self {
             WriteOp::Ingest { reply, .. } => drop(reply.send(Err(error()))),
             WriteOp::Claim { reply, .. } => drop(reply.send(Err(error()))),
-            WriteOp::Record { reply, .. } | WriteOp::Release { delivery_ids: _, reply } => drop(reply.send(Err(error()))),
+            WriteOp::Record { reply, .. } | WriteOp::Release { delivery_ids: _, reply } => {
+                drop(reply.send(Err(error())))
+            }
         }
     }
 }
@@ -418,7 +424,9 @@ async fn claim(conn: &mut SqliteConnection, request: ClaimRequest) -> Result<Cla
         }
         let webhook_id: String = row.try_get("webhook_id")?;
         let max_concurrency: i64 = row.try_get("max_concurrency")?;
-        let room = request.room_factor.saturating_mul(max_concurrency.clamp(1, 1024) as u32);
+        let room = request
+            .room_factor
+            .saturating_mul(max_concurrency.clamp(1, 1024) as u32);
         let held = request.held.get(&webhook_id).copied().unwrap_or(0);
         let taken = taken_per_webhook.entry(webhook_id).or_default();
         if held + *taken < room {
@@ -624,11 +632,12 @@ async fn write_webhook_health(conn: &mut SqliteConnection, webhook_id: &str, cha
 }
 
 async fn add_hour_stats(conn: &mut SqliteConnection, webhook_id: &str, hour: i64, add: HourStats) -> Result<()> {
-    let stored: Option<String> = sqlx::query_scalar("SELECT latency FROM webhook_stats WHERE webhook_id = ? AND hour = ?")
-        .bind(webhook_id)
-        .bind(hour)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT latency FROM webhook_stats WHERE webhook_id = ? AND hour = ?")
+            .bind(webhook_id)
+            .bind(hour)
+            .fetch_optional(&mut *conn)
+            .await?;
     let mut latency = match stored {
         Some(text) => serde_json::from_str(&text)?,
         None => LatencyHistogram::default(),

@@ -60,7 +60,11 @@ pub type Answer = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
 #[derive(Clone)]
 pub enum Reply {
     Status(u16),
-    With { status: u16, headers: Vec<(&'static str, String)>, body: String },
+    With {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    },
     /// Never answers (until the test ends).
     Hang,
     /// Answers 200 once the receiver's gate is opened.
@@ -131,7 +135,12 @@ impl Receiver {
     }
 }
 
-async fn receive(State(state): State<Arc<ReceiverState>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let n = {
         let mut calls = state.calls.lock().unwrap();
         calls.push(Call {
@@ -239,7 +248,9 @@ impl Service {
 
     /// A new account; returns its API key.
     pub async fn account(&self, name: &str) -> String {
-        let (status, body) = self.call("POST", "/v1/accounts", ADMIN, Some(json!({ "name": name }))).await;
+        let (status, body) = self
+            .call("POST", "/v1/accounts", ADMIN, Some(json!({ "name": name })))
+            .await;
         assert_eq!(status, 201, "{body}");
         body["api_key"].as_str().unwrap().to_owned()
     }

@@ -1,0 +1,440 @@
+//! `postbode bench`: Postbode measured end to end, from the API call to the receiver.
+//!
+//! A receiver runs in this process on 127.0.0.1; the server is a child process of the
+//! same binary with a temporary data directory (or, with `--target`, one that is already
+//! running). The bench makes an account and `--fanout` webhooks pointing at the
+//! receiver, pushes the events through the API, waits until the receiver has every
+//! delivery, and prints throughput, latency, losses, duplicates and server memory.
+//!
+//! `--backlog N` measures the other case: N deliveries are queued while the server's
+//! delivery is paused (`delivery.paused`), then the server is restarted with delivery on
+//! and the drain is timed from the restart.
+
+mod api;
+mod keys;
+mod load;
+mod receiver;
+mod report;
+mod server;
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use api::Api;
+use load::LoadPlan;
+use receiver::Receiver;
+use report::{DeliveryStats, Summary};
+use server::{ServerChild, ServerOptions};
+
+/// How long the warm-up event's deliveries may take.
+const WARM_UP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Measure Postbode end to end: events in through the API, deliveries out to a local
+/// receiver.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Events to send.
+    #[arg(short = 'n', long = "events", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    events: u64,
+    /// API calls in flight at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    concurrency: u32,
+    /// Events per call: 1 posts each to /v1/events, more go in one /v1/events/batch.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    batch: u32,
+    /// Events per second, paced evenly [default: as fast as the server answers].
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
+    /// Webhooks, each receiving every event: deliveries = events × fanout.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    fanout: u32,
+    /// Queue N deliveries while delivery is paused, then restart the server with delivery
+    /// on and time the drain from the restart (N / fanout events, instead of -n).
+    #[arg(long, value_name = "N", conflicts_with_all = ["events", "target"],
+          value_parser = clap::value_parser!(u64).range(1..))]
+    backlog: Option<u64>,
+    /// `max_concurrency` of each webhook: calls in flight to the receiver per webhook.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
+    max_concurrency: u32,
+    /// Bytes of filler in each event's data.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    payload: usize,
+    /// Measure a server that is already running at URL instead of starting one. It must
+    /// run on this machine (the receiver listens on 127.0.0.1), with
+    /// delivery.allow_private_targets on and webhooks.require_verification off.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// The operator token of the --target server (a started server gets a random one).
+    #[arg(long, env = "POSTBODE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Give up waiting when no delivery has arrived for this long.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// A setting for the started server, e.g. POSTBODE_DELIVERY__MAX_HELD=16384 (repeatable).
+    #[arg(long = "server-env", value_name = "NAME=VALUE", value_parser = env_pair, conflicts_with = "target")]
+    server_env: Vec<(String, String)>,
+    /// Keep the started server's data directory and logs, and print where they are.
+    #[arg(long, conflicts_with = "target")]
+    keep: bool,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err("a number of events per second above 0".into()),
+    }
+}
+
+fn env_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if name.starts_with("POSTBODE_") => Ok((name.to_owned(), value.to_owned())),
+        _ => Err("NAME=VALUE with a POSTBODE_ name".into()),
+    }
+}
+
+impl BenchArgs {
+    /// `single, 64 clients` and the like, for the report.
+    fn how(&self) -> String {
+        let mut how = match self.batch {
+            1 => "single".to_owned(),
+            n => format!("batch {n}"),
+        };
+        how.push_str(&format!(", {} clients", self.concurrency));
+        if let Some(rate) = self.rate {
+            how.push_str(&format!(", {rate}/s"));
+        }
+        if self.fanout > 1 {
+            how.push_str(&format!(", fan-out {}", self.fanout));
+        }
+        if self.backlog.is_some() {
+            how.push_str(", delivery paused");
+        }
+        how
+    }
+
+    fn plan(&self, events: u64) -> LoadPlan {
+        LoadPlan {
+            events,
+            batch: self.batch,
+            concurrency: self.concurrency as usize,
+            rate: self.rate,
+            payload: self.payload,
+        }
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let http = api::client()?;
+    let receiver = Arc::new(Receiver::start().await.context("starting the receiver")?);
+    if let Some(url) = &args.target {
+        let token = args
+            .admin_token
+            .clone()
+            .context("--target needs the server's operator token: --admin-token or POSTBODE_ADMIN_TOKEN")?;
+        return run_live(&args, Api::new(http, url), &token, &receiver, None).await;
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("postbode-bench-")
+        .tempdir()
+        .context("creating a data directory")?;
+    // Without --keep, the directory goes when `_cleanup` is dropped at the end.
+    let (data_dir, _cleanup) = if args.keep {
+        let path = temp.keep();
+        println!("data directory and server logs: {}", path.display());
+        (path, None)
+    } else {
+        (temp.path().to_owned(), Some(temp))
+    };
+    let options = |paused| ServerOptions {
+        data_dir: data_dir.clone(),
+        admin_token: args.admin_token.clone().unwrap_or_else(random_token),
+        paused,
+        extra_env: args.server_env.clone(),
+    };
+    if let Some(deliveries) = args.backlog {
+        return run_backlog(&args, http, deliveries, options(true), &receiver, &data_dir).await;
+    }
+    let options = options(false);
+    let child = ServerChild::start(&options, &http).await?;
+    run_live(
+        &args,
+        Api::new(http, &child.base_url),
+        &options.admin_token,
+        &receiver,
+        Some(child),
+    )
+    .await
+}
+
+/// The usual run: warm up, push the events, wait for every delivery.
+async fn run_live(
+    args: &BenchArgs,
+    api: Api,
+    admin_token: &str,
+    receiver: &Arc<Receiver>,
+    child: Option<ServerChild>,
+) -> anyhow::Result<()> {
+    print_header(args, args.events, child.as_ref(), receiver);
+    let key = set_up(&api, admin_token, receiver, args).await?;
+    warm_up(&api, &key, receiver, args.fanout).await?;
+    receiver.start_measuring();
+
+    let expected_total = args.events * u64::from(args.fanout);
+    let bars = Bars::new(args.events)?;
+    let delivered = bars.delivered(expected_total)?;
+    let ticker = Ticker::start(Some(receiver.clone()), delivered.clone(), child.as_ref());
+    let mut load = load::run(api, key, &args.plan(args.events), &bars.accepted).await;
+    bars.accepted.finish();
+    let expected = load.accepted() * u64::from(args.fanout);
+    let complete = wait_for_deliveries(receiver, expected, args.timeout).await;
+    drop(ticker);
+    delivered.set_position(receiver.unique());
+    delivered.finish();
+
+    let memory = match child {
+        Some(child) => vec![("", child.stop().await?)],
+        None => Vec::new(),
+    };
+    let stats = report::analyze(&mut load, args.fanout, receiver.take(), None);
+    Summary {
+        how: args.how(),
+        load: &load,
+        deliveries: &stats,
+        fanout: args.fanout,
+        restart: None,
+        memory,
+        receiver_accept_errors: receiver.accept_errors(),
+        rate: args.rate,
+    }
+    .print();
+    verdict(&stats, &load, complete, args.timeout)
+}
+
+/// Queue a backlog with delivery paused, restart with delivery on, time the drain.
+async fn run_backlog(
+    args: &BenchArgs,
+    http: reqwest::Client,
+    deliveries: u64,
+    paused: ServerOptions,
+    receiver: &Arc<Receiver>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let events = deliveries.div_ceil(u64::from(args.fanout));
+    let first = ServerChild::start(&paused, &http).await?;
+    print_header(args, events, Some(&first), receiver);
+    let api = Api::new(http.clone(), &first.base_url);
+    let key = set_up(&api, &paused.admin_token, receiver, args).await?;
+    // Nothing is sent while paused, so there is no warm-up: every call counts.
+    receiver.start_measuring();
+
+    let bars = Bars::new(events)?;
+    let ticker = Ticker::start(None, bars.accepted.clone(), Some(&first));
+    let mut load = load::run(api, key, &args.plan(events), &bars.accepted).await;
+    drop(ticker);
+    bars.accepted.finish();
+    let ingest_memory = first.stop().await.context("stopping the paused server")?;
+    if receiver.unique() > 0 {
+        anyhow::bail!("deliveries arrived while delivery was paused; is delivery.paused honoured?");
+    }
+
+    let expected = load.accepted() * u64::from(args.fanout);
+    let delivered = bars.delivered(expected)?;
+    let restart = Instant::now();
+    let options = ServerOptions {
+        paused: false,
+        ..paused
+    };
+    let second = ServerChild::start(&options, &http)
+        .await
+        .with_context(|| format!("restarting the server on {}", data_dir.display()))?;
+    let startup = second.startup;
+    let ticker = Ticker::start(Some(receiver.clone()), delivered.clone(), Some(&second));
+    let complete = wait_for_deliveries(receiver, expected, args.timeout).await;
+    drop(ticker);
+    delivered.set_position(receiver.unique());
+    delivered.finish();
+    let drain_memory = second.stop().await?;
+
+    let stats = report::analyze(&mut load, args.fanout, receiver.take(), Some(restart));
+    Summary {
+        how: args.how(),
+        load: &load,
+        deliveries: &stats,
+        fanout: args.fanout,
+        restart: Some((restart, startup)),
+        memory: vec![("ingest", ingest_memory), ("drain", drain_memory)],
+        receiver_accept_errors: receiver.accept_errors(),
+        rate: args.rate,
+    }
+    .print();
+    verdict(&stats, &load, complete, args.timeout)
+}
+
+fn print_header(args: &BenchArgs, events: u64, child: Option<&ServerChild>, receiver: &Receiver) {
+    let server = match child {
+        Some(child) => format!(
+            "started, pid {}, {} (healthy in {})",
+            child.pid(),
+            child.base_url,
+            report::duration(child.startup)
+        ),
+        None => args.target.clone().unwrap_or_default(),
+    };
+    println!(
+        "postbode bench: {events} events × {} webhook(s) ({}), max_concurrency {}",
+        args.fanout,
+        args.how(),
+        args.max_concurrency
+    );
+    println!("server:   {server}");
+    println!(
+        "receiver: {}",
+        receiver.url(0).trim_end_matches("/0").trim_end_matches("/hook")
+    );
+}
+
+/// A fresh account and `fanout` webhooks pointing at the receiver; returns the account key.
+async fn set_up(api: &Api, admin_token: &str, receiver: &Receiver, args: &BenchArgs) -> anyhow::Result<Arc<str>> {
+    let name = format!("bench {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+    let key = api.create_account(admin_token, &name).await?;
+    for n in 0..args.fanout {
+        api.create_webhook(&key, &receiver.url(n), args.max_concurrency).await?;
+    }
+    Ok(key.into())
+}
+
+/// One event end to end before the clock starts: proves that the server calls the
+/// receiver at all (a misconfigured server fails here, not after the timeout), and
+/// opens the connections.
+async fn warm_up(api: &Api, key: &str, receiver: &Receiver, fanout: u32) -> anyhow::Result<()> {
+    let body = serde_json::json!({ "type": "bench.warmup", "data": {} }).to_string();
+    let accepted = api
+        .post_event(key, body.into())
+        .await
+        .context("sending the warm-up event")?;
+    let made = accepted.deliveries.unwrap_or_default();
+    if made != u64::from(fanout) {
+        anyhow::bail!(
+            "the warm-up event made {made} deliveries instead of {fanout}: are the webhooks enabled, \
+             and is webhooks.require_verification off?"
+        );
+    }
+    let deadline = Instant::now() + WARM_UP_LIMIT;
+    while receiver.ignored_calls() < u64::from(fanout) {
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the warm-up event's deliveries did not arrive within {WARM_UP_LIMIT:?} ({} of {fanout}); \
+                 may the server call 127.0.0.1 (delivery.allow_private_targets)?",
+                receiver.ignored_calls()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Waits until `expected` deliveries are in, or none has come for `stall`. Returns
+/// whether all came.
+async fn wait_for_deliveries(receiver: &Receiver, expected: u64, stall: Duration) -> bool {
+    let mut seen = receiver.unique();
+    let mut progressed = Instant::now();
+    loop {
+        let now = receiver.unique();
+        if now >= expected {
+            return true;
+        }
+        if now != seen {
+            seen = now;
+            progressed = Instant::now();
+        } else if progressed.elapsed() > stall {
+            return false;
+        }
+        // Only the progress check waits on this; receipt times come from the receiver.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The exit status: a lost delivery or a refused call fails the run.
+fn verdict(stats: &DeliveryStats, load: &load::LoadResult, complete: bool, timeout: Duration) -> anyhow::Result<()> {
+    if stats.lost > 0 {
+        let why = if complete {
+            String::new()
+        } else {
+            format!(" (nothing more came for {})", humantime::format_duration(timeout))
+        };
+        anyhow::bail!("{} of {} deliveries never arrived{why}", stats.lost, stats.expected);
+    }
+    if load.failed_calls > 0 {
+        anyhow::bail!(
+            "{} API calls failed ({} events not accepted)",
+            load.failed_calls,
+            load.failed_events
+        );
+    }
+    Ok(())
+}
+
+fn random_token() -> String {
+    // The token only has to be unguessable for the few seconds the server runs; if the
+    // system's random source fails, a time-based one still keeps other local users out
+    // of a bench run in practice.
+    postbode_signature::random::string(postbode_signature::random::LOWER_ALNUM, 40)
+        .unwrap_or_else(|_| format!("bench{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()))
+}
+
+/// The progress bars: events accepted, then deliveries received.
+struct Bars {
+    multi: MultiProgress,
+    accepted: ProgressBar,
+}
+
+impl Bars {
+    fn new(events: u64) -> anyhow::Result<Self> {
+        let multi = MultiProgress::new();
+        let accepted = multi.add(bar(events, "accepted")?);
+        Ok(Self { multi, accepted })
+    }
+
+    fn delivered(&self, deliveries: u64) -> anyhow::Result<ProgressBar> {
+        Ok(self.multi.add(bar(deliveries, "delivered")?))
+    }
+}
+
+fn bar(len: u64, name: &'static str) -> anyhow::Result<ProgressBar> {
+    let style = ProgressStyle::with_template(
+        "{prefix:>9} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {per_sec:>12} {msg}",
+    )?;
+    Ok(ProgressBar::new(len).with_style(style).with_prefix(name))
+}
+
+/// Keeps a bar up to date: the deliveries received (when given the receiver) and the
+/// server's memory (when given the child). Stops when dropped.
+struct Ticker(tokio::task::JoinHandle<()>);
+
+impl Ticker {
+    fn start(receiver: Option<Arc<Receiver>>, bar: ProgressBar, child: Option<&ServerChild>) -> Self {
+        let rss = child.map(ServerChild::rss_gauge);
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                if let Some(receiver) = &receiver {
+                    bar.set_position(receiver.unique());
+                }
+                if let Some(rss) = &rss {
+                    bar.set_message(format!("server RSS {}", report::bytes(rss.load(Ordering::Relaxed))));
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

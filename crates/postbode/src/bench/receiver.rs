@@ -1,0 +1,237 @@
+//! The receiver: a small HTTP/1.1 server in the bench process that every webhook points
+//! at. It answers `204` at once and notes, per call, the delivery id (to count
+//! duplicates), the event id (to match the call with the moment its event was accepted)
+//! and the instant it arrived. Memory stays at a few dozen bytes per delivery: ids are
+//! kept as 128-bit keys, not strings.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+use super::keys::id_key;
+
+/// The header that carries a delivery's id; it stays the same across retries.
+const DELIVERY_HEADER: &str = "x-postbode-delivery";
+
+/// One first receipt of a delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// [`id_key`] of the event id in the body.
+    pub event: u128,
+    pub at: Instant,
+}
+
+/// What the receiver saw, handed over at the end of a run.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// First receipts, in arrival order.
+    pub arrivals: Vec<Arrival>,
+    /// Calls whose delivery id had been seen before.
+    pub duplicates: u64,
+    /// Calls without a delivery header or an event id in the body.
+    pub malformed: u64,
+}
+
+#[derive(Default)]
+struct Book {
+    /// Until [`Receiver::start_measuring`], every call is a warm-up call: its event is
+    /// put on `ignored`, so its late duplicates are not measured either.
+    measuring: bool,
+    seen: HashSet<u128>,
+    /// Events whose deliveries are not part of the measurement (the warm-up).
+    ignored: HashSet<u128>,
+    received: Received,
+}
+
+#[derive(Default)]
+struct Shared {
+    book: Mutex<Book>,
+    /// First receipts of measured deliveries, readable without the lock for progress.
+    unique: AtomicU64,
+    /// Receipts of ignored events' deliveries.
+    ignored_calls: AtomicU64,
+    /// Connections that could not be accepted.
+    accept_errors: AtomicU64,
+}
+
+impl Shared {
+    fn book(&self) -> MutexGuard<'_, Book> {
+        // A panic while the lock was held leaves plain counters behind: still usable.
+        self.book.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn record(&self, delivery: Option<u128>, event: Option<u128>, at: Instant) {
+        let mut book = self.book();
+        let (Some(delivery), Some(event)) = (delivery, event) else {
+            book.received.malformed += 1;
+            return;
+        };
+        if !book.measuring {
+            book.ignored.insert(event);
+        }
+        if book.ignored.contains(&event) {
+            self.ignored_calls.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if !book.seen.insert(delivery) {
+            book.received.duplicates += 1;
+            return;
+        }
+        book.received.arrivals.push(Arrival { event, at });
+        self.unique.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub struct Receiver {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Listens on a free port of 127.0.0.1 and serves until dropped.
+    pub async fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        let task = tokio::spawn(accept_loop(listener, shared.clone()));
+        Ok(Self { addr, shared, task })
+    }
+
+    /// The URL for webhook number `n` (the path only tells them apart in logs).
+    pub fn url(&self, n: u32) -> String {
+        format!("http://{}/hook/{n}", self.addr)
+    }
+
+    /// Deliveries received once or more, not counting ignored events.
+    pub fn unique(&self) -> u64 {
+        self.shared.unique.load(Ordering::Relaxed)
+    }
+
+    /// From now on, calls count, except those for events seen before (the warm-up).
+    pub fn start_measuring(&self) {
+        self.shared.book().measuring = true;
+    }
+
+    /// Calls for warm-up events.
+    pub fn ignored_calls(&self) -> u64 {
+        self.shared.ignored_calls.load(Ordering::Relaxed)
+    }
+
+    pub fn accept_errors(&self) -> u64 {
+        self.shared.accept_errors.load(Ordering::Relaxed)
+    }
+
+    /// Everything recorded so far; the receiver keeps answering (and counting
+    /// duplicates against the ids it has seen) afterwards.
+    pub fn take(&self) -> Received {
+        std::mem::take(&mut self.shared.book().received)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                // Typically out of file descriptors: counted for the report, and the
+                // server retries what it could not send.
+                shared.accept_errors.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // Small answers on a kept-alive connection: do not let Nagle hold them back.
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(shared.clone(), request));
+            // A connection the server drops mid-call is its business; it retries.
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Empty<Bytes>>, hyper::Error> {
+    // Arrival is when the call's head is here; the body follows on the same read in practice.
+    let at = Instant::now();
+    let delivery = request
+        .headers()
+        .get(DELIVERY_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(id_key);
+    let body = request.into_body().collect().await?.to_bytes();
+    let event = event_id(&body).map(|id| id_key(&id));
+    shared.record(delivery, event, at);
+    let mut response = Response::new(Empty::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// The event id of a delivery body. A JSON body starts with `{"id":"evt_...`, so that is
+/// read without parsing the rest; anything else is parsed properly.
+fn event_id(body: &[u8]) -> Option<String> {
+    const PREFIX: &[u8] = b"{\"id\":\"";
+    if let Some(rest) = body.strip_prefix(PREFIX) {
+        let end = rest.iter().position(|&b| b == b'"')?;
+        return std::str::from_utf8(&rest[..end]).ok().map(str::to_owned);
+    }
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    serde_json::from_slice::<IdOnly>(body).ok().map(|body| body.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_id_is_read_from_the_start_of_the_body() {
+        let body = br#"{"id":"evt_01hx","type":"bench.event","data":{"id":"other"}}"#;
+        assert_eq!(event_id(body).as_deref(), Some("evt_01hx"));
+        let spaced = br#"{ "type": "x", "id": "evt_2" }"#;
+        assert_eq!(event_id(spaced).as_deref(), Some("evt_2"));
+        assert_eq!(event_id(b"not json"), None);
+    }
+
+    #[test]
+    fn duplicates_and_ignored_events_are_kept_apart() {
+        let shared = Shared::default();
+        let now = Instant::now();
+        // A warm-up call, then its late duplicate once measuring.
+        shared.record(Some(3), Some(99), now);
+        shared.book().measuring = true;
+        shared.record(Some(4), Some(99), now);
+        shared.record(Some(1), Some(10), now);
+        shared.record(Some(1), Some(10), now);
+        shared.record(Some(2), Some(10), now);
+        shared.record(None, Some(10), now);
+        let book = shared.book();
+        assert_eq!(book.received.arrivals.len(), 2);
+        assert_eq!(book.received.duplicates, 1);
+        assert_eq!(book.received.malformed, 1);
+        assert_eq!(shared.unique.load(Ordering::Relaxed), 2);
+        assert_eq!(shared.ignored_calls.load(Ordering::Relaxed), 2);
+    }
+}

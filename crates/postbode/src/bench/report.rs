@@ -1,0 +1,348 @@
+//! Turning what the load generator and the receiver saw into the figures, and printing
+//! them.
+
+use std::time::{Duration, Instant};
+
+use super::load::LoadResult;
+use super::receiver::Received;
+use super::server::Memory;
+
+/// What became of the accepted events' deliveries.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    /// Accepted events × webhooks.
+    pub expected: u64,
+    /// First receipts of accepted events' deliveries, at most `fanout` per event.
+    pub received: u64,
+    pub lost: u64,
+    /// Calls that repeated a delivery id already received.
+    pub duplicates: u64,
+    /// More distinct deliveries of one event than there are webhooks.
+    pub extra: u64,
+    /// Deliveries of events this run never had accepted.
+    pub unexpected: u64,
+    /// Calls without a delivery id or event id.
+    pub malformed: u64,
+    /// Per delivery: from its origin (the `202`, or the restart) to its receipt; sorted.
+    pub latencies: Vec<Duration>,
+    pub last: Option<Instant>,
+}
+
+/// Matches every receipt with its event. `origin` replaces the accept instant as the
+/// start of every latency (a backlog is timed from the restart).
+pub fn analyze(load: &mut LoadResult, fanout: u32, received: Received, origin: Option<Instant>) -> DeliveryStats {
+    let mut stats = DeliveryStats {
+        expected: load.accepted() * u64::from(fanout),
+        duplicates: received.duplicates,
+        malformed: received.malformed,
+        latencies: Vec::with_capacity(received.arrivals.len()),
+        ..DeliveryStats::default()
+    };
+    for arrival in received.arrivals {
+        let Some(event) = load.events.get_mut(&arrival.event) else {
+            stats.unexpected += 1;
+            continue;
+        };
+        event.received += 1;
+        if event.received > fanout {
+            stats.extra += 1;
+            continue;
+        }
+        stats.received += 1;
+        // Receipt can beat the 202 to the client by a hair; that counts as no wait.
+        let start = origin.unwrap_or(event.at);
+        stats.latencies.push(arrival.at.saturating_duration_since(start));
+        stats.last = Some(stats.last.map_or(arrival.at, |last| last.max(arrival.at)));
+    }
+    stats.lost = stats.expected - stats.received;
+    stats.latencies.sort_unstable();
+    stats
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percentiles {
+    pub p50: Duration,
+    pub p90: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of sorted values; `None` when there are none.
+    pub fn of(sorted: &[Duration]) -> Option<Self> {
+        let rank = |p: f64| {
+            let index = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+            sorted[index.clamp(1, sorted.len()) - 1]
+        };
+        let max = *sorted.last()?;
+        Some(Self {
+            p50: rank(50.0),
+            p90: rank(90.0),
+            p99: rank(99.0),
+            max,
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "p50 {}  p90 {}  p99 {}  max {}",
+            duration(self.p50),
+            duration(self.p90),
+            duration(self.p99),
+            duration(self.max)
+        )
+    }
+}
+
+/// Everything the final block shows.
+pub struct Summary<'a> {
+    /// `single, 64 clients` or `batch 100, 64 clients`, plus the rate when fixed.
+    pub how: String,
+    pub load: &'a LoadResult,
+    pub deliveries: &'a DeliveryStats,
+    pub fanout: u32,
+    /// For a backlog: the restart instant and how long the server took to be healthy.
+    pub restart: Option<(Instant, Duration)>,
+    /// Server memory per phase (`""` for a single phase); empty with `--target`.
+    pub memory: Vec<(&'static str, Memory)>,
+    pub receiver_accept_errors: u64,
+    /// `--rate`, to show how well the schedule was kept.
+    pub rate: Option<f64>,
+}
+
+impl Summary<'_> {
+    pub fn print(&self) {
+        let load = self.load;
+        let d = self.deliveries;
+        let ingest = load.finished.saturating_duration_since(load.started);
+        if self.restart.is_some() {
+            row(
+                "backlog",
+                format!(
+                    "{} deliveries ({} events × {} webhook{}), queued with delivery paused",
+                    d.expected,
+                    load.accepted(),
+                    self.fanout,
+                    if self.fanout == 1 { "" } else { "s" }
+                ),
+            );
+        }
+        row(
+            "events accepted",
+            format!(
+                "{} in {}   {}   ({})",
+                load.accepted(),
+                duration(ingest),
+                rate(load.accepted(), ingest),
+                self.how
+            ),
+        );
+        if let Some(calls) = Percentiles::of(&sorted(&load.call_latencies)) {
+            row("API call → 202", calls.line());
+        }
+        if let Some(asked) = self.rate {
+            row(
+                "rate",
+                format!("{asked}/s asked; calls started at most {} late", duration(load.max_lag)),
+            );
+        }
+        if load.failed_calls > 0 {
+            row(
+                "failed calls",
+                format!(
+                    "{} ({} events), first: {}",
+                    load.failed_calls,
+                    load.failed_events,
+                    load.first_error.as_deref().unwrap_or("?")
+                ),
+            );
+        }
+        if let Some(reported) = load.deliveries_reported
+            && reported != d.expected
+        {
+            row(
+                "deliveries made",
+                format!("{reported} by the server's count, {} expected", d.expected),
+            );
+        }
+        let (origin, origin_name) = match self.restart {
+            Some((at, healthy_after)) => {
+                row("server restart", format!("healthy in {}", duration(healthy_after)));
+                (at, "from the restart")
+            }
+            None => (load.started, "from the first call"),
+        };
+        let span = d
+            .last
+            .map_or(Duration::ZERO, |last| last.saturating_duration_since(origin));
+        row(
+            "deliveries received",
+            format!(
+                "{} in {}   {}   ({origin_name})",
+                d.received,
+                duration(span),
+                rate(d.received, span)
+            ),
+        );
+        if let Some(latency) = Percentiles::of(&d.latencies) {
+            let label = if self.restart.is_some() {
+                "restart→receive"
+            } else {
+                "accept→receive"
+            };
+            row(label, latency.line());
+        }
+        let mut problems = format!("lost {}   duplicated {}", d.lost, d.duplicates);
+        for (count, what) in [
+            (d.extra, "extra"),
+            (d.unexpected, "unexpected"),
+            (d.malformed, "malformed"),
+            (self.receiver_accept_errors, "refused connections"),
+        ] {
+            if count > 0 {
+                problems.push_str(&format!("   {what} {count}"));
+            }
+        }
+        println!("{problems}");
+        for (phase, memory) in &self.memory {
+            let label = if phase.is_empty() {
+                "server peak RSS".to_owned()
+            } else {
+                format!("peak RSS, {phase}")
+            };
+            let peak = memory.peak.map_or_else(|| "?".to_owned(), bytes);
+            row(
+                &label,
+                format!(
+                    "{peak}   (sampled max {}, at the end {})",
+                    bytes(memory.sampled_max),
+                    memory.last.map_or_else(|| "?".to_owned(), bytes)
+                ),
+            );
+        }
+    }
+}
+
+fn row(label: &str, text: String) {
+    println!("{label:<20}{text}");
+}
+
+fn sorted(values: &[Duration]) -> Vec<Duration> {
+    let mut values = values.to_vec();
+    values.sort_unstable();
+    values
+}
+
+/// `0.4 ms`, `12.3 ms`, `310 ms`, `6.10 s`.
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 100.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+pub fn rate(count: u64, over: Duration) -> String {
+    if over.is_zero() {
+        return "-/s".into();
+    }
+    format!("{:.0}/s", count as f64 / over.as_secs_f64())
+}
+
+pub fn bytes(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::load::AcceptedEvent;
+    use crate::bench::receiver::Arrival;
+    use std::collections::HashMap;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<Duration> = (1..=100).map(ms).collect();
+        let p = Percentiles::of(&values).unwrap();
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (ms(50), ms(90), ms(99), ms(100)));
+        let one = Percentiles::of(&[ms(7)]).unwrap();
+        assert_eq!((one.p50, one.max), (ms(7), ms(7)));
+        assert_eq!(Percentiles::of(&[]), None);
+    }
+
+    #[test]
+    fn receipts_are_matched_with_their_events() {
+        let t0 = Instant::now();
+        let mut load = LoadResult {
+            events: HashMap::from([
+                (1, AcceptedEvent { at: t0, received: 0 }),
+                (
+                    2,
+                    AcceptedEvent {
+                        at: t0 + ms(5),
+                        received: 0,
+                    },
+                ),
+            ]),
+            started: t0,
+            finished: t0 + ms(5),
+            call_latencies: vec![],
+            deliveries_reported: None,
+            failed_calls: 0,
+            failed_events: 0,
+            first_error: None,
+            max_lag: Duration::ZERO,
+        };
+        let received = Received {
+            arrivals: vec![
+                Arrival {
+                    event: 1,
+                    at: t0 + ms(3),
+                },
+                Arrival {
+                    event: 1,
+                    at: t0 + ms(4),
+                },
+                Arrival {
+                    event: 1,
+                    at: t0 + ms(4),
+                },
+                // Before its 202 arrived: counted as no wait.
+                Arrival {
+                    event: 2,
+                    at: t0 + ms(4),
+                },
+                Arrival {
+                    event: 9,
+                    at: t0 + ms(4),
+                },
+            ],
+            duplicates: 1,
+            malformed: 0,
+        };
+        let stats = analyze(&mut load, 2, received, None);
+        assert_eq!(stats.expected, 4);
+        assert_eq!(stats.received, 3);
+        assert_eq!(stats.lost, 1);
+        assert_eq!(stats.extra, 1);
+        assert_eq!(stats.unexpected, 1);
+        assert_eq!(stats.duplicates, 1);
+        assert_eq!(stats.latencies, vec![ms(0), ms(3), ms(4)]);
+    }
+
+    #[test]
+    fn figures_read_well() {
+        assert_eq!(duration(Duration::from_micros(2100)), "2.1 ms");
+        assert_eq!(duration(ms(310)), "310 ms");
+        assert_eq!(duration(ms(6100)), "6.10 s");
+        assert_eq!(rate(100, ms(500)), "200/s");
+        assert_eq!(bytes(54 * 1024 * 1024 + 209715), "54.2 MiB");
+    }
+}

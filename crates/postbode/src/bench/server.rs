@@ -1,0 +1,252 @@
+//! The server under test, as a child process: the same binary, `serve`, on a free port
+//! of 127.0.0.1 with a data directory of its own. Its memory is read from
+//! `/proc/<pid>/status` while it runs.
+
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// How long a fresh server may take to answer `/health`.
+const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+/// How long a server may take to stop after SIGTERM before it is killed.
+const STOP_LIMIT: Duration = Duration::from_secs(60);
+const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(200);
+
+/// How to start the child.
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    pub admin_token: String,
+    /// `delivery.paused`: accept events, send nothing (to build a backlog).
+    pub paused: bool,
+    /// Extra `POSTBODE_*` settings from `--server-env`, applied last.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Memory figures of a child, in bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// `VmHWM`: the kernel's own peak resident set size.
+    pub peak: Option<u64>,
+    /// The largest `VmRSS` seen by sampling.
+    pub sampled_max: u64,
+    /// `VmRSS` just before the stop.
+    pub last: Option<u64>,
+}
+
+pub struct ServerChild {
+    child: Child,
+    pid: u32,
+    pub base_url: String,
+    /// How long it took from spawning to the first good `/health`.
+    pub startup: Duration,
+    log_path: PathBuf,
+    rss_max: Arc<AtomicU64>,
+    rss_now: Arc<AtomicU64>,
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl ServerChild {
+    /// Spawns `postbode serve` and waits until it answers `/health`.
+    pub async fn start(options: &ServerOptions, http: &reqwest::Client) -> anyhow::Result<Self> {
+        let spawned_at = Instant::now();
+        let port = free_port()?;
+        let listen = format!("127.0.0.1:{port}");
+        let exe = std::env::current_exe().context("finding the postbode binary to start the server")?;
+        // One log per start, so the second run of a backlog does not overwrite the first.
+        let log_path = next_log_path(&options.data_dir);
+        let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        let mut command = Command::new(exe);
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(&listen)
+            .arg("--data-dir")
+            .arg(&options.data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            // If the bench fails half-way, the server must not outlive it.
+            .kill_on_drop(true);
+        // The caller's own Postbode settings (a config file, a database URL) must not leak
+        // into the measured server.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("POSTBODE_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("POSTBODE_ADMIN_TOKEN", &options.admin_token)
+            .env("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true")
+            .env("POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION", "false")
+            .env(
+                "POSTBODE_DELIVERY__PAUSED",
+                if options.paused { "true" } else { "false" },
+            )
+            .env("POSTBODE_LOG", "warn");
+        for (name, value) in &options.extra_env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().context("starting the postbode server")?;
+        let pid = child.id().context("the server exited at once")?;
+        let base_url = format!("http://{listen}");
+        if let Err(e) = wait_healthy(&mut child, &base_url, http).await {
+            let _ = child.kill().await;
+            return Err(e.context(format!("the server did not start; its log:\n{}", log_tail(&log_path))));
+        }
+        let startup = spawned_at.elapsed();
+        let rss_max = Arc::new(AtomicU64::new(0));
+        let rss_now = Arc::new(AtomicU64::new(0));
+        let sampler = tokio::spawn(sample_rss(pid, rss_max.clone(), rss_now.clone()));
+        Ok(Self {
+            child,
+            pid,
+            base_url,
+            startup,
+            log_path,
+            rss_max,
+            rss_now,
+            sampler,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The latest sampled `VmRSS`, in bytes (0 before the first sample).
+    pub fn rss_gauge(&self) -> Arc<AtomicU64> {
+        self.rss_now.clone()
+    }
+
+    /// Stops the server with SIGTERM (a graceful stop: everything it answered 202 to is
+    /// committed) and returns its memory figures, read just before.
+    pub async fn stop(mut self) -> anyhow::Result<Memory> {
+        self.sampler.abort();
+        let status = read_status(self.pid);
+        let memory = Memory {
+            peak: status.as_deref().and_then(|s| status_kb(s, "VmHWM")),
+            last: status.as_deref().and_then(|s| status_kb(s, "VmRSS")),
+            sampled_max: self.rss_max.load(Ordering::Relaxed),
+        };
+        let signalled = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status()
+            .await
+            .is_ok_and(|status| status.success());
+        if !signalled {
+            self.child.kill().await.context("stopping the server")?;
+        }
+        match tokio::time::timeout(STOP_LIMIT, self.child.wait()).await {
+            Ok(Ok(status)) if status.success() => Ok(memory),
+            Ok(Ok(status)) => anyhow::bail!(
+                "the server ended with {status} when asked to stop; its log:\n{}",
+                log_tail(&self.log_path)
+            ),
+            Ok(Err(e)) => Err(e).context("waiting for the server to stop"),
+            Err(_) => {
+                self.child.kill().await.context("killing the server")?;
+                anyhow::bail!("the server did not stop within {STOP_LIMIT:?} of SIGTERM and was killed")
+            }
+        }
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        // The child itself is killed by `kill_on_drop` when the bench fails half-way.
+        self.sampler.abort();
+    }
+}
+
+/// A port nobody listens on right now. The listener is dropped before the server binds
+/// it; another process taking it in between is possible but unlikely on a test machine.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn next_log_path(dir: &Path) -> PathBuf {
+    (1..)
+        .map(|n| dir.join(format!("server-{n}.log")))
+        .find(|path| !path.exists())
+        .unwrap_or_else(|| dir.join("server.log"))
+}
+
+async fn wait_healthy(child: &mut Child, base_url: &str, http: &reqwest::Client) -> anyhow::Result<()> {
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    let url = format!("{base_url}/health");
+    loop {
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the server exited with {status}");
+        }
+        let answer = http.get(&url).timeout(Duration::from_secs(1)).send().await;
+        if answer.is_ok_and(|response| response.status().is_success()) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("no healthy answer from {url} within {STARTUP_LIMIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn sample_rss(pid: u32, max: Arc<AtomicU64>, now: Arc<AtomicU64>) {
+    let mut tick = tokio::time::interval(RSS_SAMPLE_EVERY);
+    loop {
+        tick.tick().await;
+        if let Some(rss) = read_status(pid).as_deref().and_then(|s| status_kb(s, "VmRSS")) {
+            now.store(rss, Ordering::Relaxed);
+            max.fetch_max(rss, Ordering::Relaxed);
+        }
+    }
+}
+
+fn read_status(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
+}
+
+/// A `Name:   1234 kB` line of `/proc/<pid>/status`, in bytes.
+fn status_kb(status: &str, name: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(':')?;
+        let kb = value.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+        Some(kb * 1024)
+    })
+}
+
+/// The end of a server log, for error messages.
+pub fn log_tail(path: &Path) -> String {
+    const LINES: usize = 20;
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
+            if tail.is_empty() { "(empty)".into() } else { tail }
+        }
+        Err(e) => format!("(could not read {}: {e})", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_are_read_in_bytes() {
+        let status = "Name:\tpostbode\nVmHWM:\t   54321 kB\nVmRSS:\t    1000 kB\n";
+        assert_eq!(status_kb(status, "VmHWM"), Some(54321 * 1024));
+        assert_eq!(status_kb(status, "VmRSS"), Some(1000 * 1024));
+        assert_eq!(status_kb(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn this_process_has_a_resident_set() {
+        let status = read_status(std::process::id()).unwrap();
+        assert!(status_kb(&status, "VmRSS").unwrap() > 0);
+    }
+}
