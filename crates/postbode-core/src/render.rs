@@ -57,7 +57,7 @@ pub fn render(format: Format, canonical_json: &[u8]) -> Result<Vec<u8>, RenderEr
     }
 }
 
-/// PHP bracket style (`fields[name]=Piet&tags[]=spring`): what PHP's `parse_str`
+/// PHP bracket style (`fields[name]=Piet&tags[]=spring`), fields in the body's order: what PHP's `parse_str`
 /// decodes equals the JSON shape with scalars as strings. Lists of scalars use `[]`;
 /// lists of objects need an index to keep each object's fields together. Nulls are
 /// left out; booleans are `1`/`0`.
@@ -118,14 +118,14 @@ mod tests {
         let encoded = form_encode(&body);
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(encoded.as_bytes()).into_owned().collect();
         let expect = [
-            ("fields[age]", "31"),
+            ("type", "open"),
             ("fields[name]", "Piet"),
+            ("fields[age]", "31"),
             ("fields[vip]", "1"),
-            ("rows[0][a]", "1"),
-            ("rows[1][a]", "2"),
             ("tags[]", "spring"),
             ("tags[]", "sale"),
-            ("type", "open"),
+            ("rows[0][a]", "1"),
+            ("rows[1][a]", "2"),
         ];
         let expect: Vec<(String, String)> = expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(pairs, expect);

@@ -485,3 +485,37 @@ async fn the_attempt_log_exports_as_csv_and_json_lines() {
     assert_eq!(rows.len(), 3, "the export pages through everything");
     assert!(rows.iter().all(|r| r["status_code"] == 200));
 }
+
+#[tokio::test]
+async fn a_form_webhook_gets_php_bracket_style_fields() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Acme").await;
+    service
+        .webhook(&key, json!({ "url": receiver.url, "format": "form" }))
+        .await;
+    let event_id = service
+        .send_event(
+            &key,
+            json!({ "type": "x", "data": {"name": "Piet", "vip": true, "tags": ["a", "b"], "none": null} }),
+        )
+        .await;
+    let call = receiver.wait_for(1).await.remove(0);
+    assert_eq!(call.header("content-type"), "application/x-www-form-urlencoded");
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&call.body).into_owned().collect();
+    let at = service.clock.now_for_tests();
+    let expected: Vec<(String, String)> = [
+        ("id", event_id.as_str()),
+        ("type", "x"),
+        ("timestamp", &at.format("%Y-%m-%d %H:%M:%S").to_string()),
+        ("time", &at.timestamp().to_string()),
+        ("data[name]", "Piet"),
+        ("data[vip]", "1"),
+        ("data[tags][]", "a"),
+        ("data[tags][]", "b"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(pairs, expected);
+}

@@ -15,6 +15,14 @@ struct Binary {
     url: String,
 }
 
+/// A failing test must not leave a server running.
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -98,7 +106,7 @@ async fn kill_9_while_events_stream_in_loses_no_accepted_event() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let receiver = Receiver::start().await;
-    let mut binary = start_binary(dir.path(), port).await;
+    let binary = start_binary(dir.path(), port).await;
     let key = setup(&binary, &receiver, 16).await;
 
     let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -122,22 +130,19 @@ async fn kill_9_while_events_stream_in_loses_no_accepted_event() {
         (accepted.lock().unwrap().len() >= 400).then_some(())
     })
     .await;
-    binary.child.kill().unwrap(); // SIGKILL: no chance to flush anything
-    binary.child.wait().unwrap();
+    drop(binary); // SIGKILL: no chance to flush anything
     for producer in producers {
         producer.await.unwrap();
     }
     let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
     assert!(accepted.len() >= 400);
 
-    let mut restarted = start_binary(dir.path(), port).await;
+    let _restarted = start_binary(dir.path(), port).await;
     eventually("every accepted event delivered after the restart", || async {
         let received = received_ids(&receiver);
         accepted.is_subset(&received).then_some(())
     })
     .await;
-    restarted.child.kill().unwrap();
-    restarted.child.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,10 +171,14 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
     let pid = binary.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     receiver.open_gate();
-    let status = binary.child.wait().unwrap();
+    let status = eventually("the server to exit", || {
+        let exited = binary.child.try_wait().unwrap();
+        async move { exited }
+    })
+    .await;
     assert!(status.success(), "exit status {status}");
 
-    let mut restarted = start_binary(dir.path(), port).await;
+    let restarted = start_binary(dir.path(), port).await;
     eventually("every event delivered after the restart", || async {
         (received_ids(&receiver) == sent).then_some(())
     })
@@ -202,6 +211,4 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
     })
     .await;
     assert_eq!(receiver.count(), 20, "no call was made twice");
-    restarted.child.kill().unwrap();
-    restarted.child.wait().unwrap();
 }

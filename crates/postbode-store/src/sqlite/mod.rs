@@ -48,6 +48,12 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
+        // An SQLite file has one service process (the data directory is not shared), so
+        // a lease found at open belongs to a process that died: its deliveries are due
+        // now, not when the lease would have run out.
+        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
+            .execute(&pool)
+            .await?;
         let connection = options.connect().await?;
         let (writer, ops) = mpsc::channel(writer::MAX_GROUP * 4);
         let work = Arc::new(Notify::new());

@@ -18,7 +18,8 @@ mod report;
 mod server;
 
 use anyhow::Context;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -195,7 +196,7 @@ async fn run_live(
     delivered.set_position(receiver.unique());
     delivered.finish();
 
-    let memory = match child {
+    let usage = match child {
         Some(child) => vec![("", child.stop().await?)],
         None => Vec::new(),
     };
@@ -206,7 +207,8 @@ async fn run_live(
         deliveries: &stats,
         fanout: args.fanout,
         restart: None,
-        memory,
+        usage,
+        bench_cpu: server::cpu_time("self"),
         receiver_accept_errors: receiver.accept_errors(),
         rate: args.rate,
     }
@@ -236,7 +238,7 @@ async fn run_backlog(
     let mut load = load::run(api, key, &args.plan(events), &bars.accepted).await;
     drop(ticker);
     bars.accepted.finish();
-    let ingest_memory = first.stop().await.context("stopping the paused server")?;
+    let ingest_usage = first.stop().await.context("stopping the paused server")?;
     if receiver.unique() > 0 {
         anyhow::bail!("deliveries arrived while delivery was paused; is delivery.paused honoured?");
     }
@@ -257,7 +259,7 @@ async fn run_backlog(
     drop(ticker);
     delivered.set_position(receiver.unique());
     delivered.finish();
-    let drain_memory = second.stop().await?;
+    let drain_usage = second.stop().await?;
 
     let stats = report::analyze(&mut load, args.fanout, receiver.take(), Some(restart));
     Summary {
@@ -266,7 +268,8 @@ async fn run_backlog(
         deliveries: &stats,
         fanout: args.fanout,
         restart: Some((restart, startup)),
-        memory: vec![("ingest", ingest_memory), ("drain", drain_memory)],
+        usage: vec![("ingest", ingest_usage), ("drain", drain_usage)],
+        bench_cpu: server::cpu_time("self"),
         receiver_accept_errors: receiver.accept_errors(),
         rate: args.rate,
     }
@@ -406,8 +409,12 @@ impl Bars {
 
 fn bar(len: u64, name: &'static str) -> anyhow::Result<ProgressBar> {
     let style = ProgressStyle::with_template(
-        "{prefix:>9} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {per_sec:>12} {msg}",
-    )?;
+        "{prefix:>9} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {rate:>8} {msg}",
+    )?
+    // indicatif's own `{per_sec}` prints every decimal of the rate.
+    .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.0}/s", state.per_sec());
+    });
     Ok(ProgressBar::new(len).with_style(style).with_prefix(name))
 }
 

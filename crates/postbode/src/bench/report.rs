@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::load::LoadResult;
 use super::receiver::Received;
-use super::server::Memory;
+use super::server::Usage;
 
 /// What became of the accepted events' deliveries.
 #[derive(Debug, Default)]
@@ -103,8 +103,10 @@ pub struct Summary<'a> {
     pub fanout: u32,
     /// For a backlog: the restart instant and how long the server took to be healthy.
     pub restart: Option<(Instant, Duration)>,
-    /// Server memory per phase (`""` for a single phase); empty with `--target`.
-    pub memory: Vec<(&'static str, Memory)>,
+    /// What the server used, per phase (`""` for a single phase); empty with `--target`.
+    pub usage: Vec<(&'static str, Usage)>,
+    /// The bench process's own processor time (load generator and receiver).
+    pub bench_cpu: Option<Duration>,
     pub receiver_accept_errors: u64,
     /// `--rate`, to show how well the schedule was kept.
     pub rate: Option<f64>,
@@ -185,12 +187,13 @@ impl Summary<'_> {
             ),
         );
         if let Some(latency) = Percentiles::of(&d.latencies) {
-            let label = if self.restart.is_some() {
-                "restart→receive"
-            } else {
-                "accept→receive"
-            };
-            row(label, latency.line());
+            match self.restart {
+                Some(_) => row(
+                    "restart→receive",
+                    format!("first {}  {}", duration(d.latencies[0]), latency.line()),
+                ),
+                None => row("accept→receive", latency.line()),
+            }
         }
         let mut problems = format!("lost {}   duplicated {}", d.lost, d.duplicates);
         for (count, what) in [
@@ -204,23 +207,60 @@ impl Summary<'_> {
             }
         }
         println!("{problems}");
-        for (phase, memory) in &self.memory {
+        for (phase, usage) in &self.usage {
             let label = if phase.is_empty() {
                 "server peak RSS".to_owned()
             } else {
                 format!("peak RSS, {phase}")
             };
-            let peak = memory.peak.map_or_else(|| "?".to_owned(), bytes);
+            let peak = usage.peak.map_or_else(|| "?".to_owned(), bytes);
             row(
                 &label,
                 format!(
                     "{peak}   (sampled max {}, at the end {})",
-                    bytes(memory.sampled_max),
-                    memory.last.map_or_else(|| "?".to_owned(), bytes)
+                    bytes(usage.sampled_max),
+                    usage.last.map_or_else(|| "?".to_owned(), bytes)
                 ),
             );
         }
+        self.print_cpu(ingest, span);
     }
+
+    /// Processor time of the server (per phase) and of the bench itself, also as cores
+    /// kept busy over the phase, to tell whether the machine was the limit.
+    fn print_cpu(&self, ingest: Duration, drain: Duration) {
+        let mut parts = Vec::new();
+        for (phase, usage) in &self.usage {
+            let Some(cpu) = usage.cpu else { continue };
+            let over = match *phase {
+                "ingest" => ingest,
+                "drain" => drain,
+                // One phase: the run from the first call to the last receipt, which is
+                // when nearly all of the server's work happened.
+                _ => drain.max(ingest),
+            };
+            let name = if phase.is_empty() {
+                "server".to_owned()
+            } else {
+                format!("server {phase}")
+            };
+            parts.push(format!("{name} {}{}", duration(cpu), cores(cpu, over)));
+        }
+        if let Some(cpu) = self.bench_cpu {
+            parts.push(format!("bench {}", duration(cpu)));
+        }
+        if !parts.is_empty() {
+            row("CPU time", parts.join("   "));
+        }
+    }
+}
+
+/// ` (1.3 cores)`: processor time over wall time.
+fn cores(cpu: Duration, over: Duration) -> String {
+    if over.is_zero() {
+        return String::new();
+    }
+    format!(" ({:.1} cores)", cpu.as_secs_f64() / over.as_secs_f64())
 }
 
 fn row(label: &str, text: String) {

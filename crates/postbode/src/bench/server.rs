@@ -26,15 +26,17 @@ pub struct ServerOptions {
     pub extra_env: Vec<(String, String)>,
 }
 
-/// Memory figures of a child, in bytes.
+/// What a child used: memory in bytes, and processor time.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Memory {
+pub struct Usage {
     /// `VmHWM`: the kernel's own peak resident set size.
     pub peak: Option<u64>,
     /// The largest `VmRSS` seen by sampling.
     pub sampled_max: u64,
     /// `VmRSS` just before the stop.
     pub last: Option<u64>,
+    /// User and system time over its whole life, all threads.
+    pub cpu: Option<Duration>,
 }
 
 pub struct ServerChild {
@@ -123,14 +125,15 @@ impl ServerChild {
     }
 
     /// Stops the server with SIGTERM (a graceful stop: everything it answered 202 to is
-    /// committed) and returns its memory figures, read just before.
-    pub async fn stop(mut self) -> anyhow::Result<Memory> {
+    /// committed) and returns what it used, read just before.
+    pub async fn stop(mut self) -> anyhow::Result<Usage> {
         self.sampler.abort();
         let status = read_status(self.pid);
-        let memory = Memory {
+        let memory = Usage {
             peak: status.as_deref().and_then(|s| status_kb(s, "VmHWM")),
             last: status.as_deref().and_then(|s| status_kb(s, "VmRSS")),
             sampled_max: self.rss_max.load(Ordering::Relaxed),
+            cpu: cpu_time(self.pid),
         };
         let signalled = Command::new("kill")
             .arg("-TERM")
@@ -219,6 +222,23 @@ fn status_kb(status: &str, name: &str) -> Option<u64> {
     })
 }
 
+/// User plus system time of a whole process, from `/proc/<pid>/stat` (or `self`).
+pub fn cpu_time(pid: impl std::fmt::Display) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_cpu(&stat)
+}
+
+/// Fields 14 and 15 (`utime`, `stime`) of a stat line, counted after the command name,
+/// which may itself hold spaces and parentheses. They are in USER_HZ ticks, which the
+/// kernel fixes at 100 a second for user space.
+fn stat_cpu(stat: &str) -> Option<Duration> {
+    const USER_HZ: u64 = 100;
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
+}
+
 /// The end of a server log, for error messages.
 pub fn log_tail(path: &Path) -> String {
     const LINES: usize = 20;
@@ -242,6 +262,13 @@ mod tests {
         assert_eq!(status_kb(status, "VmHWM"), Some(54321 * 1024));
         assert_eq!(status_kb(status, "VmRSS"), Some(1000 * 1024));
         assert_eq!(status_kb(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn processor_time_is_read_after_the_command_name() {
+        let stat = "42 (post bode) S 1 42 42 0 -1 4194560 1 0 0 0 250 130 0 0 20 0 9 0 1 2 3";
+        assert_eq!(stat_cpu(stat), Some(Duration::from_millis(3800)));
+        assert!(cpu_time("self").is_some());
     }
 
     #[test]
