@@ -9,6 +9,7 @@ pub mod event;
 pub mod ids;
 pub mod latency;
 pub mod page;
+pub mod probe;
 pub mod render;
 pub mod retry;
 pub mod webhook;

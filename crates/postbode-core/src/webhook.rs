@@ -326,13 +326,6 @@ pub struct Webhook {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Webhook {
-    /// Whether calls go out now: enabled, and verified unless the deployment waives that.
-    pub fn is_sending(&self, require_verification: bool) -> bool {
-        self.settings.enabled && (!require_verification || self.verification.status == VerificationStatus::Verified)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,15 +29,15 @@ pub enum CallBuildError {
     Header(String),
 }
 
-/// Renders, heads and signs the call. Signing happens here, at send time, so `Date`
-/// and `webhook-timestamp` are fresh on every attempt.
+/// Heads and signs the call with an already rendered body (see [`render::render`]).
+/// Signing happens here, at send time, so `Date` and `webhook-timestamp` are fresh on
+/// every attempt.
 pub fn build_request(
     webhook: &Webhook,
     secret: &Secret,
-    canonical_body: &[u8],
+    body: Vec<u8>,
     call: &CallContext<'_>,
 ) -> Result<OutboundRequest, CallBuildError> {
-    let body = render::render(webhook.settings.format, canonical_body)?;
     let url = url::Url::parse(&webhook.settings.url)?;
     let mut headers = HeaderMap::with_capacity(8 + webhook.settings.headers.len());
     // The webhook's own headers first, so none of ours can be shadowed by them.

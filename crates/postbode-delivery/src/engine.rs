@@ -121,6 +121,7 @@ struct Shared {
     clock: SharedClock,
     http: HttpClient,
     settings: DeliverySettings,
+    require_verification: bool,
     held: Mutex<Held>,
     /// Set at shutdown: no new claims, and deliveries not yet sent are given back.
     stopping: AtomicBool,
@@ -140,7 +141,13 @@ pub struct EngineHandle {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, clock: SharedClock, settings: DeliverySettings) -> Result<Self, EngineError> {
+    /// `require_verification`: deliveries of webhooks whose URL is not verified wait.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        settings: DeliverySettings,
+        require_verification: bool,
+    ) -> Result<Self, EngineError> {
         settings.validate().map_err(EngineError::Settings)?;
         let http = HttpClient::new(settings.http())?;
         Ok(Self {
@@ -149,6 +156,7 @@ impl Engine {
                 clock,
                 http,
                 settings,
+                require_verification,
                 held: Mutex::new(Held::default()),
                 stopping: AtomicBool::new(false),
                 freed: Notify::new(),
@@ -242,6 +250,7 @@ async fn claim(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> usize {
         limit: settings.claim_batch.min(room as u32),
         held,
         room_factor: settings.room_factor,
+        require_verification: shared.require_verification,
     };
     let claim = match shared.store.claim(request).await {
         Ok(claim) => claim,
@@ -295,7 +304,10 @@ async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> At
                 event_type: &delivery.event_type,
                 now: started_at,
             };
-            match call::build_request(webhook, secret, &delivery.body, &context) {
+            let request = postbode_core::render::render(webhook.settings.format, &delivery.body)
+                .map_err(call::CallBuildError::from)
+                .and_then(|body| call::build_request(webhook, secret, body, &context));
+            match request {
                 Ok(request) => shared.http.send(request).await,
                 Err(e) => not_sent(ErrorKind::Other, e.to_string()),
             }
@@ -326,7 +338,7 @@ async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> At
     }
 }
 
-fn not_sent(kind: ErrorKind, message: String) -> CallOutcome {
+pub(crate) fn not_sent(kind: ErrorKind, message: String) -> CallOutcome {
     CallOutcome {
         started_at: std::time::SystemTime::now(),
         duration: Duration::ZERO,

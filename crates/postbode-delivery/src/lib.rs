@@ -4,8 +4,10 @@
 pub mod call;
 pub mod engine;
 pub mod http;
+pub mod probe;
 pub mod settings;
 pub mod ssrf;
 
 pub use engine::{Engine, EngineError, EngineHandle};
+pub use probe::Probe;
 pub use settings::DeliverySettings;

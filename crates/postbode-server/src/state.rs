@@ -1,4 +1,5 @@
 use postbode_core::clock::SharedClock;
+use postbode_core::probe::WebhookProbe;
 use postbode_store::Store;
 use std::sync::Arc;
 
@@ -11,4 +12,8 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     /// SHA-256 of the operator token.
     pub operator_token_hash: Arc<[u8; 32]>,
+    /// Fetches ownership files and makes test calls (implemented by the delivery crate).
+    pub probe: Arc<dyn WebhookProbe>,
+    /// Only webhooks with a verified URL receive calls (`webhooks.require_verification`).
+    pub require_verification: bool,
 }

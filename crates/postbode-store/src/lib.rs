@@ -43,8 +43,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool>;
 
     /// Commits the events, all or nothing, with one pending delivery per matching
-    /// enabled webhook. Returns one outcome per event, in order.
-    async fn ingest(&self, account_id: &str, events: Vec<NewEvent>, now: DateTime<Utc>) -> Result<Vec<Ingested>>;
+    /// enabled webhook (and verified, when `require_verification`; an unverified one is
+    /// counted as `skipped_unverified` instead). Returns one outcome per event, in order.
+    async fn ingest(
+        &self,
+        account_id: &str,
+        events: Vec<NewEvent>,
+        now: DateTime<Utc>,
+        require_verification: bool,
+    ) -> Result<Vec<Ingested>>;
     async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
     async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
     /// Makes the delivery due now for one more attempt, whatever its state.
@@ -60,7 +67,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64>;
 
     // The delivery engine's side.
-    /// Leases due deliveries of enabled webhooks, at most `room` per webhook.
+    /// Leases due deliveries of enabled (and, when required, verified) webhooks, within
+    /// each webhook's room.
     async fn claim(&self, request: ClaimRequest) -> Result<Claim>;
     async fn record_attempt(&self, result: AttemptResult) -> Result<()>;
     /// Gives leased deliveries back (shutdown), so another node may claim them at once.

@@ -164,6 +164,8 @@ pub struct ClaimRequest {
     /// A webhook is held at most `room_factor × max_concurrency` deliveries, so a slow
     /// receiver's backlog stays in the database instead of in memory and leases.
     pub room_factor: u32,
+    /// Deliveries of webhooks whose URL is not verified wait.
+    pub require_verification: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +246,8 @@ pub struct StatsBucket {
     pub delivered: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Events the webhook wanted but did not get because its URL is not verified.
+    pub skipped_unverified: u64,
     pub attempts: u64,
     pub latency_p50_ms: Option<u64>,
     pub latency_p99_ms: Option<u64>,

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use postbode_core::clock::SharedClock;
-use postbode_delivery::{Engine, EngineHandle};
+use postbode_delivery::{Engine, EngineHandle, Probe};
 use postbode_server::AppState;
 use postbode_store::Store;
 use postbode_store::sqlite::SqliteStore;
@@ -45,8 +45,16 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         clock: clock.clone(),
         settings: Arc::new(config.server.clone()),
         operator_token_hash: Arc::new(postbode_server::auth::sha256(admin_token.as_bytes())),
+        probe: Arc::new(Probe::new(clock.clone(), &config.delivery)?),
+        require_verification: config.webhooks.require_verification,
     };
-    let engine = Engine::new(store, clock, config.delivery.clone())?.start();
+    let engine = Engine::new(
+        store,
+        clock,
+        config.delivery.clone(),
+        config.webhooks.require_verification,
+    )?
+    .start();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

@@ -90,7 +90,10 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let now = state.clock.now();
     let event = request.into_event("", &state, now)?;
-    let mut outcome = state.store.ingest(&key.account_id, vec![event], now).await?;
+    let mut outcome = state
+        .store
+        .ingest(&key.account_id, vec![event], now, state.require_verification)
+        .await?;
     let ingested = outcome
         .pop()
         .ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?;
@@ -131,7 +134,10 @@ pub async fn create_batch(
         .enumerate()
         .map(|(i, e)| e.into_event(&format!("events[{i}]."), &state, now))
         .collect::<ApiResult<Vec<_>>>()?;
-    let outcome = state.store.ingest(&key.account_id, events, now).await?;
+    let outcome = state
+        .store
+        .ingest(&key.account_id, events, now, state.require_verification)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(BatchAccepted {

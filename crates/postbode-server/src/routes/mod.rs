@@ -1,4 +1,5 @@
 mod accounts;
+mod checks;
 mod events;
 mod health;
 mod webhooks;
@@ -21,6 +22,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}/keys", post(accounts::create_key))
         .route("/v1/accounts/{id}/keys/{key_id}", delete(accounts::delete_key))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/check", post(checks::check_all))
+        .route("/v1/webhooks/{id}/verify", post(checks::verify))
+        .route("/v1/webhooks/{id}/test", post(checks::test))
         .route(
             "/v1/webhooks/{id}",
             get(webhooks::get).patch(webhooks::update).delete(webhooks::delete),

@@ -69,7 +69,7 @@ pub async fn list(
 }
 
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
-async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Webhook> {
+pub(super) async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Webhook> {
     if !ids::has_kind(id, ids::WEBHOOK) {
         return Err(ApiError::NotFound("webhook"));
     }
@@ -108,12 +108,34 @@ pub async fn update(
         webhook.disabled_reason = None;
         webhook.failing_since = None;
     }
+    if !same_origin_and_directory(&webhook.settings.url, &settings.url) {
+        // The proof covered the old place only.
+        webhook.verification.status = VerificationStatus::Pending;
+        webhook.verification.checked_at = None;
+        webhook.verification.outcome = None;
+    }
     webhook.settings = settings;
     webhook.updated_at = state.clock.now();
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
     Ok(Json(WebhookView::new(webhook, false)))
+}
+
+/// Whether two callback URLs share scheme, host, port and directory: what a verified
+/// ownership file proves.
+fn same_origin_and_directory(old: &str, new: &str) -> bool {
+    let directory = |raw: &str| {
+        url::Url::parse(raw).ok().and_then(|u| u.join("./").ok()).map(|u| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_owned),
+                u.port_or_known_default(),
+                u.path().to_owned(),
+            )
+        })
+    };
+    directory(old).is_some_and(|d| Some(d) == directory(new))
 }
 
 pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {

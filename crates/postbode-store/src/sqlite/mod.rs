@@ -213,11 +213,18 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn ingest(&self, account_id: &str, events: Vec<NewEvent>, now: DateTime<Utc>) -> Result<Vec<Ingested>> {
+    async fn ingest(
+        &self,
+        account_id: &str,
+        events: Vec<NewEvent>,
+        now: DateTime<Utc>,
+        require_verification: bool,
+    ) -> Result<Vec<Ingested>> {
         self.write(|reply| WriteOp::Ingest {
             account_id: account_id.to_owned(),
             events,
             now,
+            require_verification,
             reply,
         })
         .await
@@ -350,7 +357,8 @@ impl Store for SqliteStore {
 
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>> {
         let rows = sqlx::query(
-            "SELECT s.hour, s.delivered, s.failed, s.skipped, s.attempts, s.latency FROM webhook_stats s \
+            "SELECT s.hour, s.delivered, s.failed, s.skipped, s.skipped_unverified, s.attempts, s.latency \
+             FROM webhook_stats s \
              JOIN webhooks w ON w.id = s.webhook_id \
              WHERE s.webhook_id = ? AND w.account_id = ? AND s.hour >= ? AND s.hour < ? ORDER BY s.hour",
         )
@@ -378,6 +386,7 @@ impl Store for SqliteStore {
             bucket.delivered += row.try_get::<i64, _>("delivered")? as u64;
             bucket.failed += row.try_get::<i64, _>("failed")? as u64;
             bucket.skipped += row.try_get::<i64, _>("skipped")? as u64;
+            bucket.skipped_unverified += row.try_get::<i64, _>("skipped_unverified")? as u64;
             bucket.attempts += row.try_get::<i64, _>("attempts")? as u64;
             let latency: postbode_core::latency::LatencyHistogram = serde_json::from_str(row.try_get("latency")?)?;
             bucket.latency.merge(&latency);

@@ -26,12 +26,14 @@ use crate::{Result, StoreError};
 pub const MAX_GROUP: usize = 2048;
 /// Rows per multi-row INSERT; keeps the statement under SQLite's variable limit.
 const ROWS_PER_INSERT: usize = 1000;
+const HOUR_MS: i64 = 3_600_000;
 
 pub enum WriteOp {
     Ingest {
         account_id: String,
         events: Vec<NewEvent>,
         now: DateTime<Utc>,
+        require_verification: bool,
         reply: oneshot::Sender<Result<Vec<Ingested>>>,
     },
     Claim {
@@ -99,8 +101,9 @@ async fn commit_group(conn: &mut SqliteConnection, ops: impl Iterator<Item = Wri
                 account_id,
                 events,
                 now,
+                require_verification,
                 reply,
-            } => match group.ingest(conn, &account_id, events, now).await {
+            } => match group.ingest(conn, &account_id, events, now, require_verification).await {
                 Ok(outcome) => replies.push(Reply::Ingest(reply, outcome)),
                 Err(e) => drop(reply.send(Err(e))),
             },
@@ -197,7 +200,9 @@ struct StagedKey {
 struct Group {
     /// The enabled webhooks of each account seen in this group. Webhooks cannot change
     /// under the group: it holds SQLite's write lock.
-    webhooks: HashMap<String, Vec<(String, WebhookSettings)>>,
+    webhooks: HashMap<String, Vec<EnabledWebhook>>,
+    /// Events wanted by unverified webhooks, per webhook and hour.
+    skipped_unverified: HashMap<(String, i64), i64>,
     events: Vec<StagedEvent>,
     deliveries: Vec<StagedDelivery>,
     keys: Vec<StagedKey>,
@@ -217,6 +222,7 @@ impl Group {
         account_id: &str,
         events: Vec<NewEvent>,
         now: DateTime<Utc>,
+        require_verification: bool,
     ) -> Result<Vec<Ingested>> {
         if !self.webhooks.contains_key(account_id) {
             let listed = enabled_webhooks(conn, account_id).await?;
@@ -225,6 +231,7 @@ impl Group {
         let webhooks = self.webhooks.get(account_id).map(Vec::as_slice).unwrap_or_default();
         let mut outcomes = Vec::with_capacity(events.len());
         let (mut events_out, mut deliveries_out, mut keys_out) = (Vec::new(), Vec::new(), Vec::<StagedKey>::new());
+        let mut skipped = Vec::new();
         for event in events {
             if let Some(key) = &event.idempotency {
                 let earlier = match keys_out
@@ -249,14 +256,19 @@ impl Group {
             }
             let created_at = ms(event.created_at);
             let mut count = 0;
-            for (webhook_id, settings) in webhooks {
-                if settings.wants(&event.event_type) {
+            for webhook in webhooks {
+                if !webhook.settings.wants(&event.event_type) {
+                    continue;
+                }
+                if require_verification && !webhook.verified {
+                    skipped.push((webhook.id.clone(), created_at - created_at.rem_euclid(HOUR_MS)));
+                } else {
                     count += 1;
                     deliveries_out.push(StagedDelivery {
                         id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
                         account_id: account_id.to_owned(),
                         event_id: event.id.clone(),
-                        webhook_id: webhook_id.clone(),
+                        webhook_id: webhook.id.clone(),
                         due_at: created_at,
                     });
                 }
@@ -287,6 +299,9 @@ impl Group {
         self.events.append(&mut events_out);
         self.deliveries.append(&mut deliveries_out);
         self.keys.append(&mut keys_out);
+        for key in skipped {
+            *self.skipped_unverified.entry(key).or_default() += 1;
+        }
         Ok(outcomes)
     }
 
@@ -350,6 +365,18 @@ impl Group {
             let results = std::mem::take(&mut self.results);
             write_results(conn, &results).await?;
         }
+        for ((webhook_id, hour), count) in self.skipped_unverified.drain() {
+            sqlx::query(
+                "INSERT INTO webhook_stats (webhook_id, hour, skipped_unverified) VALUES (?, ?, ?) \
+                 ON CONFLICT (webhook_id, hour) DO UPDATE SET \
+                 skipped_unverified = skipped_unverified + excluded.skipped_unverified",
+            )
+            .bind(webhook_id)
+            .bind(hour)
+            .bind(count)
+            .execute(&mut *conn)
+            .await?;
+        }
         if !self.released.is_empty() {
             let ids = serde_json::to_string(&std::mem::take(&mut self.released))?;
             sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?))")
@@ -361,13 +388,28 @@ impl Group {
     }
 }
 
-async fn enabled_webhooks(conn: &mut SqliteConnection, account_id: &str) -> Result<Vec<(String, WebhookSettings)>> {
-    let rows = sqlx::query("SELECT id, settings FROM webhooks WHERE account_id = ? AND enabled = 1")
-        .bind(account_id)
-        .fetch_all(&mut *conn)
-        .await?;
+struct EnabledWebhook {
+    id: String,
+    settings: WebhookSettings,
+    verified: bool,
+}
+
+async fn enabled_webhooks(conn: &mut SqliteConnection, account_id: &str) -> Result<Vec<EnabledWebhook>> {
+    let rows = sqlx::query(
+        "SELECT id, settings, verification ->> '$.status' = 'verified' AS verified \
+         FROM webhooks WHERE account_id = ? AND enabled = 1",
+    )
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
-        .map(|row| Ok((row.try_get("id")?, serde_json::from_str(row.try_get("settings")?)?)))
+        .map(|row| {
+            Ok(EnabledWebhook {
+                id: row.try_get("id")?,
+                settings: serde_json::from_str(row.try_get("settings")?)?,
+                verified: row.try_get("verified")?,
+            })
+        })
         .collect()
 }
 
@@ -407,6 +449,7 @@ async fn claim(conn: &mut SqliteConnection, request: ClaimRequest) -> Result<Cla
          FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
            AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND w.enabled = 1 \
+           AND (?5 = 0 OR w.verification ->> '$.status' = 'verified') \
            AND COALESCE(?3 ->> ('$.' || d.webhook_id), 0) < ?4 * CAST(w.settings ->> '$.max_concurrency' AS INTEGER) \
          ORDER BY d.next_attempt_at LIMIT ?2",
     )
@@ -414,6 +457,7 @@ async fn claim(conn: &mut SqliteConnection, request: ClaimRequest) -> Result<Cla
     .bind(i64::from(request.limit) * 4)
     .bind(held)
     .bind(request.room_factor)
+    .bind(request.require_verification)
     .fetch_all(&mut *conn)
     .await?;
     let mut taken_per_webhook: HashMap<String, u32> = HashMap::new();
@@ -537,8 +581,13 @@ async fn write_results(conn: &mut SqliteConnection, results: &[AttemptResult]) -
     let mut stats: HashMap<(&str, i64), HourStats> = HashMap::new();
     for r in results {
         let a = &r.attempt;
+        // A test call is the user trying things out: it is logged, but it neither
+        // counts in the statistics nor moves the webhook towards being disabled.
+        if a.trigger == Trigger::Test {
+            continue;
+        }
         let started = ms(a.started_at);
-        let hour = started - started.rem_euclid(3_600_000);
+        let hour = started - started.rem_euclid(HOUR_MS);
         let hour_stats = stats.entry((a.webhook_id.as_str(), hour)).or_default();
         hour_stats.attempts += 1;
         hour_stats.latency.record(a.duration_ms);

@@ -73,6 +73,9 @@ pub enum Reply {
 
 struct ReceiverState {
     calls: Mutex<Vec<Call>>,
+    /// What a GET of each path answers (the URL ownership file); other GETs are 404.
+    files: Mutex<std::collections::HashMap<String, Reply>>,
+    fetches: Mutex<Vec<String>>,
     answer: Mutex<Answer>,
     gate: Notify,
     gate_open: std::sync::atomic::AtomicBool,
@@ -96,6 +99,8 @@ impl Receiver {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(ReceiverState {
             calls: Mutex::new(Vec::new()),
+            files: Mutex::default(),
+            fetches: Mutex::default(),
             answer: Mutex::new(Arc::new(answer)),
             gate: Notify::new(),
             gate_open: false.into(),
@@ -121,6 +126,16 @@ impl Receiver {
         *self.state.answer.lock().unwrap() = Arc::new(answer);
     }
 
+    /// Serves `reply` to GET `path`.
+    pub fn serve_file(&self, path: &str, reply: Reply) {
+        self.state.files.lock().unwrap().insert(path.to_owned(), reply);
+    }
+
+    /// The paths fetched with GET, in order.
+    pub fn fetches(&self) -> Vec<String> {
+        self.state.fetches.lock().unwrap().clone()
+    }
+
     pub fn open_gate(&self) {
         self.state.gate_open.store(true, std::sync::atomic::Ordering::SeqCst);
         self.state.gate.notify_waiters();
@@ -137,10 +152,19 @@ impl Receiver {
 
 async fn receive(
     State(state): State<Arc<ReceiverState>>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == axum::http::Method::GET {
+        state.fetches.lock().unwrap().push(uri.path().to_owned());
+        let file = state.files.lock().unwrap().get(uri.path()).cloned();
+        return match file {
+            Some(reply) => answer_with(&state, reply).await,
+            None => StatusCode::NOT_FOUND.into_response(),
+        };
+    }
     let n = {
         let mut calls = state.calls.lock().unwrap();
         calls.push(Call {
@@ -151,7 +175,11 @@ async fn receive(
         calls.len() - 1
     };
     let answer = state.answer.lock().unwrap().clone();
-    match answer(n) {
+    answer_with(&state, answer(n)).await
+}
+
+async fn answer_with(state: &ReceiverState, reply: Reply) -> Response {
+    match reply {
         Reply::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
         Reply::With { status, headers, body } => {
             let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();

@@ -1,0 +1,238 @@
+//! URL ownership verification and the test tool: calls made at once, on request.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use postbode_core::event::{self, CustomEventBody};
+use postbode_core::ids;
+use postbode_core::page::{MAX_LIMIT, PageRequest};
+use postbode_core::probe::{FileCheck, TestBody, TestReport};
+use postbode_core::webhook::{VerificationStatus, Webhook};
+use postbode_store::{Attempt, AttemptOutcome, AttemptResult, Trigger};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::webhooks::find;
+use crate::auth::AccountKey;
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Webhooks checked at the same time by `POST /v1/webhooks/check`.
+const CHECK_CONCURRENCY: usize = 8;
+
+#[derive(Serialize)]
+pub struct VerifyAnswer {
+    status: VerificationStatus,
+    checked: Vec<FileCheck>,
+}
+
+pub async fn verify(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VerifyAnswer>> {
+    let webhook = find(&state, &key, &id).await?;
+    Ok(Json(verify_webhook(&state, webhook).await?))
+}
+
+/// Fetches the ownership file and stores the result. A webhook that was verified stays
+/// verified when a later check fails: the owner may delete the file after success.
+async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> ApiResult<VerifyAnswer> {
+    let report = state.probe.verify(&webhook).await;
+    let verified = report.verified();
+    let was_verified = webhook.verification.status == VerificationStatus::Verified;
+    let v = &mut webhook.verification;
+    v.checked_at = Some(report.checked_at);
+    v.outcome = Some(if !verified && was_verified {
+        format!("re-check failed, the webhook stays verified: {}", report.summary())
+    } else {
+        report.summary()
+    });
+    if verified {
+        v.status = VerificationStatus::Verified;
+    } else if !was_verified {
+        v.status = VerificationStatus::Failed;
+    }
+    webhook.updated_at = state.clock.now();
+    if !state.store.update_webhook(&webhook).await? {
+        return Err(ApiError::NotFound("webhook"));
+    }
+    Ok(VerifyAnswer {
+        status: if verified {
+            VerificationStatus::Verified
+        } else {
+            VerificationStatus::Failed
+        },
+        checked: report.checked,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    /// Rendered in the webhook's format like a real event of `type`.
+    data: Option<Value>,
+    /// Raw post data, sent as typed with the webhook's content type.
+    body: Option<String>,
+}
+
+pub async fn test(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<TestRequest>,
+) -> ApiResult<Json<TestReport>> {
+    let webhook = find(&state, &key, &id).await?;
+    if state.require_verification && webhook.verification.status != VerificationStatus::Verified {
+        return Err(ApiError::Conflict(format!(
+            "the webhook's URL is not verified yet, and nothing is sent to an unverified URL: place the file {} \
+             (GET /v1/webhooks/{}/verification-file) at {} and call POST /v1/webhooks/{}/verify",
+            webhook.verification.file_name,
+            webhook.id,
+            webhook.verification.file_urls(&webhook.settings.url).join(" or "),
+            webhook.id
+        )));
+    }
+    let event_type = request.event_type.unwrap_or_else(|| "test".to_owned());
+    event::check_type_name("type", &event_type).map_err(|e| ApiError::Invalid(e.into()))?;
+    let body = match (request.data, request.body) {
+        (Some(_), Some(_)) => return Err(ApiError::field("body", "send either data or body, not both")),
+        (data, None) => {
+            let data = data.unwrap_or(Value::Object(Default::default()));
+            let event_id = ids::new_id(ids::EVENT);
+            let canonical_json = CustomEventBody::new(&event_id, &event_type, state.clock.now(), &data).to_bytes();
+            TestBody::Event {
+                event_type,
+                canonical_json,
+            }
+        }
+        (None, Some(raw)) => TestBody::Raw {
+            event_type,
+            body: raw.into_bytes(),
+        },
+    };
+    Ok(Json(test_webhook(&state, &key.account_id, &webhook, body).await?))
+}
+
+/// One real, signed call now, logged as a test attempt and never retried.
+async fn test_webhook(state: &AppState, account_id: &str, webhook: &Webhook, body: TestBody) -> ApiResult<TestReport> {
+    let delivery_id = ids::new_id(ids::DELIVERY);
+    let report = state.probe.test_call(webhook, body, &delivery_id).await;
+    let succeeded = report.status_code.is_some_and(|c| (200..300).contains(&c));
+    let attempt = Attempt {
+        id: ids::new_id(ids::ATTEMPT),
+        delivery_id: None,
+        webhook_id: webhook.id.clone(),
+        event_id: None,
+        number: 1,
+        trigger: Trigger::Test,
+        started_at: report.started_at,
+        duration_ms: report.duration_ms,
+        status_code: report.status_code,
+        error_kind: report.error_kind.clone(),
+        error: report.error.clone(),
+        response_body: report.response_body.as_ref().map(|b| b.chars().take(4096).collect()),
+    };
+    state
+        .store
+        .record_attempt(AttemptResult {
+            account_id: account_id.to_owned(),
+            attempt,
+            outcome: if succeeded {
+                AttemptOutcome::Delivered
+            } else {
+                AttemptOutcome::Failed
+            },
+            disable_webhook: None,
+            disable_if_failing_since: DateTime::<Utc>::MIN_UTC,
+        })
+        .await?;
+    Ok(report)
+}
+
+#[derive(Serialize)]
+pub struct CheckLine {
+    webhook_id: String,
+    url: String,
+    /// `test` for a verified webhook, `verify` for the others.
+    action: &'static str,
+    ok: bool,
+    outcome: String,
+}
+
+#[derive(Serialize)]
+pub struct CheckAnswer {
+    data: Vec<CheckLine>,
+}
+
+/// The suite's "check now": a test call to every verified webhook, a new ownership check
+/// for the others.
+pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
+    let mut webhooks = Vec::new();
+    let mut page = PageRequest {
+        after: None,
+        limit: MAX_LIMIT,
+    };
+    loop {
+        let listed = state.store.list_webhooks(&key.account_id, &page).await?;
+        webhooks.extend(listed.data);
+        match listed.next_cursor {
+            Some(cursor) => page.after = Some(cursor),
+            None => break,
+        }
+    }
+    let lines: Vec<ApiResult<CheckLine>> = futures_util::stream::iter(webhooks)
+        .map(|webhook| check_one(&state, &key.account_id, webhook))
+        .buffered(CHECK_CONCURRENCY)
+        .collect()
+        .await;
+    Ok(Json(CheckAnswer {
+        data: lines.into_iter().collect::<ApiResult<Vec<_>>>()?,
+    }))
+}
+
+async fn check_one(state: &AppState, account_id: &str, webhook: Webhook) -> ApiResult<CheckLine> {
+    let (webhook_id, url) = (webhook.id.clone(), webhook.settings.url.clone());
+    if webhook.verification.status == VerificationStatus::Verified {
+        let data = Value::Object(Default::default());
+        let canonical_json =
+            CustomEventBody::new(&ids::new_id(ids::EVENT), "test", state.clock.now(), &data).to_bytes();
+        let body = TestBody::Event {
+            event_type: "test".into(),
+            canonical_json,
+        };
+        let report = test_webhook(state, account_id, &webhook, body).await?;
+        let ok = report.status_code.is_some_and(|c| (200..300).contains(&c));
+        let outcome = match (report.status_code, &report.error) {
+            (Some(code), _) => format!("HTTP {code} in {} ms", report.duration_ms),
+            (None, Some(error)) => error.clone(),
+            (None, None) => "no answer".into(),
+        };
+        Ok(CheckLine {
+            webhook_id,
+            url,
+            action: "test",
+            ok,
+            outcome,
+        })
+    } else {
+        let answer = verify_webhook(state, webhook).await?;
+        let outcome = answer
+            .checked
+            .iter()
+            .map(|c| format!("{}: {}", c.url, c.outcome))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(CheckLine {
+            webhook_id,
+            url,
+            action: "verify",
+            ok: answer.status == VerificationStatus::Verified,
+            outcome,
+        })
+    }
+}
