@@ -54,6 +54,9 @@ enum Command {
     Migrate(ServiceArgs),
     /// Measure throughput and latency end to end against a local receiver.
     Bench(postbode::bench::BenchArgs),
+    /// Verify, test and check webhooks of a running Postbode.
+    #[command(subcommand)]
+    Webhook(postbode::cli::webhook::WebhookCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +76,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Bench(args) => postbode::bench::run(args).await,
+            Command::Webhook(command) => postbode::cli::webhook::run(command).await,
         }
     })
 }

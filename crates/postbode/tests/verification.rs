@@ -438,3 +438,64 @@ async fn check_all_tests_verified_webhooks_and_verifies_the_others() {
     );
     assert_eq!(receiver.count(), 1, "one test call, to the verified webhook");
 }
+
+/// The command line prints what a person wants to read.
+#[tokio::test]
+async fn the_cli_verifies_tests_and_checks() {
+    let service = verifying_service().await;
+    let key = service.account("Acme").await;
+    let receiver = Receiver::answering(|_| Reply::With {
+        status: 200,
+        headers: vec![],
+        body: "hello from php".into(),
+    })
+    .await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let id = webhook["id"].as_str().unwrap();
+    let cli = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_postbode"));
+        command
+            .args(args)
+            .env("POSTBODE_URL", &service.url)
+            .env("POSTBODE_API_KEY", &key);
+        async move {
+            let output = command.output().await.unwrap();
+            (
+                output.status.success(),
+                String::from_utf8(output.stdout).unwrap(),
+                String::from_utf8(output.stderr).unwrap(),
+            )
+        }
+    };
+
+    let (ok, out, _) = cli(&["webhook", "verify", id]).await;
+    assert!(ok);
+    assert!(out.starts_with("Not verified."), "{out}");
+    assert!(out.contains("not found (HTTP 404)"), "{out}");
+    let (ok, _, err) = cli(&["webhook", "test", id]).await;
+    assert!(!ok);
+    assert!(err.contains("409"), "{err}");
+
+    let (name, content) = file(&webhook);
+    receiver.serve_file(
+        &format!("/{name}"),
+        Reply::With {
+            status: 200,
+            headers: vec![],
+            body: content,
+        },
+    );
+    let (ok, out, _) = cli(&["webhook", "verify", id]).await;
+    assert!(ok);
+    assert!(out.starts_with("Verified."), "{out}");
+
+    let (ok, out, _) = cli(&["webhook", "test", id, "--data", r#"{"n": 1}"#]).await;
+    assert!(ok);
+    assert!(out.starts_with("HTTP 200 in "), "{out}");
+    assert!(out.trim_end().ends_with("hello from php"), "{out}");
+    assert_eq!(receiver.calls()[0].json()["data"], json!({"n": 1}));
+
+    let (ok, out, _) = cli(&["webhook", "check"]).await;
+    assert!(ok);
+    assert!(out.starts_with(&format!("ok   {id} test")), "{out}");
+}

@@ -1,0 +1,53 @@
+//! Commands that talk to a running Postbode over its API, for people at a terminal.
+
+pub mod webhook;
+
+use anyhow::Context;
+use serde_json::Value;
+
+/// Where the API is and who is asking.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// The Postbode API.
+    #[arg(long, env = "POSTBODE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// An account API key (`pb_...`).
+    #[arg(long, env = "POSTBODE_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+pub struct Api {
+    args: ApiArgs,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(args: ApiArgs) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self { args, http })
+    }
+
+    /// Sends a request and returns the JSON answer; a problem document becomes an error
+    /// that says what the server said.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.args.url.trim_end_matches('/'));
+        let mut request = self.http.request(method, &url).bearer_auth(&self.args.api_key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.with_context(|| format!("calling {url}"))?;
+        let status = response.status();
+        let text = response.text().await.context("reading the answer")?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !status.is_success() {
+            let detail = value["detail"]
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            anyhow::bail!("{status}: {detail}");
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,131 @@
+//! `postbode webhook verify | test | check`.
+
+use anyhow::Context;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+use super::{Api, ApiArgs};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Fetch the URL ownership file now and say where it was found, or why not.
+    Verify {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Make one real, signed call now and show the receiver's answer.
+    Test {
+        id: String,
+        /// The event type of the call.
+        #[arg(long = "type", default_value = "test")]
+        event_type: String,
+        /// JSON data, rendered in the webhook's format like a real event.
+        #[arg(long, conflicts_with = "body")]
+        data: Option<String>,
+        /// Raw post data, sent exactly as given.
+        #[arg(long)]
+        body: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Test every verified webhook and re-check the ownership file of the others.
+    Check {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+pub async fn run(command: WebhookCommand) -> anyhow::Result<()> {
+    let text = match command {
+        WebhookCommand::Verify { id, api } => {
+            let answer = Api::new(api)?
+                .call(Method::POST, &format!("/v1/webhooks/{id}/verify"), None)
+                .await?;
+            verification_text(&answer)
+        }
+        WebhookCommand::Test {
+            id,
+            event_type,
+            data,
+            body,
+            api,
+        } => {
+            let mut request = json!({ "type": event_type });
+            if let Some(data) = data {
+                request["data"] = serde_json::from_str(&data).context("--data is not valid JSON")?;
+            }
+            if let Some(body) = body {
+                request["body"] = Value::String(body);
+            }
+            let answer = Api::new(api)?
+                .call(Method::POST, &format!("/v1/webhooks/{id}/test"), Some(&request))
+                .await?;
+            test_text(&answer)
+        }
+        WebhookCommand::Check { api } => {
+            let answer = Api::new(api)?.call(Method::POST, "/v1/webhooks/check", None).await?;
+            check_text(&answer)
+        }
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn verification_text(answer: &Value) -> String {
+    let mut out = String::new();
+    let verified = answer["status"] == "verified";
+    let _ = writeln!(out, "{}", if verified { "Verified." } else { "Not verified." });
+    for check in answer["checked"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {}  {}",
+            check["url"].as_str().unwrap_or(""),
+            check["outcome"].as_str().unwrap_or("")
+        );
+    }
+    out
+}
+
+fn test_text(report: &Value) -> String {
+    let mut out = String::new();
+    match report["status_code"].as_u64() {
+        Some(code) => {
+            let _ = writeln!(out, "HTTP {code} in {} ms", report["duration_ms"]);
+            for (name, value) in report["response_headers"].as_object().into_iter().flatten() {
+                let _ = writeln!(out, "{name}: {}", value.as_str().unwrap_or(""));
+            }
+            let _ = writeln!(out);
+            let _ = writeln!(out, "{}", report["response_body"].as_str().unwrap_or(""));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "No answer after {} ms: {}",
+                report["duration_ms"],
+                report["error"].as_str().unwrap_or("unknown error")
+            );
+        }
+    }
+    out
+}
+
+fn check_text(answer: &Value) -> String {
+    let mut out = String::new();
+    for line in answer["data"].as_array().into_iter().flatten() {
+        let mark = if line["ok"] == true { "ok  " } else { "FAIL" };
+        let _ = writeln!(
+            out,
+            "{mark} {} {:<6} {}  {}",
+            line["webhook_id"].as_str().unwrap_or(""),
+            line["action"].as_str().unwrap_or(""),
+            line["url"].as_str().unwrap_or(""),
+            line["outcome"].as_str().unwrap_or("")
+        );
+    }
+    if out.is_empty() {
+        out.push_str("No webhooks.\n");
+    }
+    out
+}
