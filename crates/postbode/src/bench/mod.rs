@@ -19,7 +19,6 @@ mod server;
 
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -195,10 +194,15 @@ async fn run_live(
     drop(ticker);
     delivered.set_position(receiver.unique());
     delivered.finish();
+    bars.clear();
 
-    let usage = match child {
-        Some(child) => vec![("", child.stop().await?)],
-        None => Vec::new(),
+    // A server that stops badly still gets its figures printed; the error comes after.
+    let (usage, stop_error) = match child {
+        Some(child) => match child.stop().await {
+            Ok(usage) => (vec![("", usage)], None),
+            Err(e) => (Vec::new(), Some(e)),
+        },
+        None => (Vec::new(), None),
     };
     let stats = report::analyze(&mut load, args.fanout, receiver.take(), None);
     Summary {
@@ -213,6 +217,9 @@ async fn run_live(
         rate: args.rate,
     }
     .print();
+    if let Some(e) = stop_error {
+        return Err(e);
+    }
     verdict(&stats, &load, complete, args.timeout)
 }
 
@@ -259,7 +266,12 @@ async fn run_backlog(
     drop(ticker);
     delivered.set_position(receiver.unique());
     delivered.finish();
-    let drain_usage = second.stop().await?;
+    bars.clear();
+    // A server that stops badly still gets its figures printed; the error comes after.
+    let (usage, stop_error) = match second.stop().await {
+        Ok(drain_usage) => (vec![("ingest", ingest_usage), ("drain", drain_usage)], None),
+        Err(e) => (vec![("ingest", ingest_usage)], Some(e)),
+    };
 
     let stats = report::analyze(&mut load, args.fanout, receiver.take(), Some(restart));
     Summary {
@@ -268,12 +280,15 @@ async fn run_backlog(
         deliveries: &stats,
         fanout: args.fanout,
         restart: Some((restart, startup)),
-        usage: vec![("ingest", ingest_usage), ("drain", drain_usage)],
+        usage,
         bench_cpu: server::cpu_time("self"),
         receiver_accept_errors: receiver.accept_errors(),
         rate: args.rate,
     }
     .print();
+    if let Some(e) = stop_error {
+        return Err(e);
+    }
     verdict(&stats, &load, complete, args.timeout)
 }
 
@@ -294,10 +309,7 @@ fn print_header(args: &BenchArgs, events: u64, child: Option<&ServerChild>, rece
         args.max_concurrency
     );
     println!("server:   {server}");
-    println!(
-        "receiver: {}",
-        receiver.url(0).trim_end_matches("/0").trim_end_matches("/hook")
-    );
+    println!("receiver: {}", receiver.base_url());
 }
 
 /// A fresh account and `fanout` webhooks pointing at the receiver; returns the account key.
@@ -404,6 +416,12 @@ impl Bars {
 
     fn delivered(&self, deliveries: u64) -> anyhow::Result<ProgressBar> {
         Ok(self.multi.add(bar(deliveries, "delivered")?))
+    }
+
+    /// Takes the bars off the screen; the summary repeats their figures.
+    fn clear(&self) {
+        // Only a terminal write can fail here, and the summary follows anyway.
+        let _ = self.multi.clear();
     }
 }
 

@@ -108,9 +108,13 @@ impl Receiver {
         Ok(Self { addr, shared, task })
     }
 
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// The URL for webhook number `n` (the path only tells them apart in logs).
     pub fn url(&self, n: u32) -> String {
-        format!("http://{}/hook/{n}", self.addr)
+        format!("{}/hook/{n}", self.base_url())
     }
 
     /// Deliveries received once or more, not counting ignored events.

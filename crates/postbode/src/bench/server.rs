@@ -88,7 +88,10 @@ impl ServerChild {
                 "POSTBODE_DELIVERY__PAUSED",
                 if options.paused { "true" } else { "false" },
             )
-            .env("POSTBODE_LOG", "warn");
+            .env("POSTBODE_LOG", "warn")
+            // A start-up error in the log should be its message, not an anyhow backtrace
+            // that the tail shown on failure would cut to frames.
+            .env("RUST_LIB_BACKTRACE", "0");
         for (name, value) in &options.extra_env {
             command.env(name, value);
         }
