@@ -80,11 +80,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Held {
     gates: HashMap<String, Arc<Gate>>,
     deliveries: HashMap<String, HashSet<String>>,
+    total: usize,
 }
 
 impl Held {
-    fn total(&self) -> usize {
-        self.deliveries.values().map(HashSet::len).sum()
+    fn hold(&mut self, webhook_id: &str, delivery_id: &str) {
+        if self
+            .deliveries
+            .entry(webhook_id.to_owned())
+            .or_default()
+            .insert(delivery_id.to_owned())
+        {
+            self.total += 1;
+        }
     }
 
     fn counts(&self) -> HashMap<String, u32> {
@@ -105,14 +113,20 @@ impl Held {
         }
     }
 
-    fn finish(&mut self, webhook_id: &str, delivery_id: &str) {
-        if let Some(ids) = self.deliveries.get_mut(webhook_id) {
-            ids.remove(delivery_id);
-            if ids.is_empty() {
-                self.deliveries.remove(webhook_id);
-                self.gates.remove(webhook_id);
-            }
+    /// Forgets a finished delivery; returns how many of its webhook are still held.
+    fn finish(&mut self, webhook_id: &str, delivery_id: &str) -> usize {
+        let Some(ids) = self.deliveries.get_mut(webhook_id) else {
+            return 0;
+        };
+        if ids.remove(delivery_id) {
+            self.total -= 1;
         }
+        let left = ids.len();
+        if left == 0 {
+            self.deliveries.remove(webhook_id);
+            self.gates.remove(webhook_id);
+        }
+        left
     }
 }
 
@@ -125,7 +139,8 @@ struct Shared {
     held: Mutex<Held>,
     /// Set at shutdown: no new claims, and deliveries not yet sent are given back.
     stopping: AtomicBool,
-    /// Woken when a delivery task ends, so room freed by it is claimed again.
+    /// Woken when a webhook's held deliveries fall to half its room, so the room freed
+    /// is claimed again in one go rather than one claim per finished call.
     freed: Notify,
 }
 
@@ -215,7 +230,6 @@ async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>) {
             () = shared.freed.notified() => {}
             () = stop.notified() => {}
             () = tokio::time::sleep(settings.poll_interval) => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
     // Shutting down: calls in flight may finish within the grace period.
@@ -238,7 +252,7 @@ async fn claim(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> usize {
     let settings = &shared.settings;
     let (room, held) = {
         let held = lock(&shared.held);
-        ((settings.max_held as usize).saturating_sub(held.total()), held.counts())
+        ((settings.max_held as usize).saturating_sub(held.total), held.counts())
     };
     if room == 0 {
         return 0;
@@ -266,10 +280,7 @@ async fn claim(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> usize {
             continue;
         };
         let gate = held.gate_for(webhook);
-        held.deliveries
-            .entry(delivery.webhook_id.clone())
-            .or_default()
-            .insert(delivery.delivery_id.clone());
+        held.hold(&delivery.webhook_id, &delivery.delivery_id);
         tasks.spawn(deliver(shared.clone(), gate, delivery));
     }
     count
@@ -285,12 +296,20 @@ async fn deliver(shared: Arc<Shared>, gate: Arc<Gate>, delivery: ClaimedDelivery
     gate.pace().await;
     let result = attempt(&shared, &gate, &delivery).await;
     drop(permit);
+    // The room is free as soon as the call is done: the delivery stays leased in the
+    // database until its result is committed, so no claim can take it twice meanwhile.
+    let (left, total) = {
+        let mut held = lock(&shared.held);
+        (held.finish(&delivery.webhook_id, &delivery.delivery_id), held.total)
+    };
+    let room = shared.settings.room_factor as usize * gate.webhook.settings.max_concurrency as usize;
+    if left == room / 2 || total == shared.settings.max_held as usize / 2 {
+        shared.freed.notify_one();
+    }
     if let Err(e) = shared.store.record_attempt(result).await {
         // The lease runs out and the delivery is tried again: at least once, never lost.
         tracing::error!(error = %e, delivery = %delivery.delivery_id, "recording an attempt failed");
     }
-    lock(&shared.held).finish(&delivery.webhook_id, &delivery.delivery_id);
-    shared.freed.notify_one();
 }
 
 async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> AttemptResult {

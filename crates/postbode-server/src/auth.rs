@@ -84,7 +84,14 @@ impl FromRequestParts<AppState> for AccountKey {
         if !postbode_core::ids::has_kind(key_id, postbode_core::ids::API_KEY) {
             return Err(ApiError::Unauthorized);
         }
-        let key = state.store.find_api_key(key_id).await?.ok_or(ApiError::Unauthorized)?;
+        let key = match state.keys.get(key_id) {
+            Some(key) => key,
+            None => {
+                let key = state.store.find_api_key(key_id).await?.ok_or(ApiError::Unauthorized)?;
+                state.keys.put(key.clone());
+                key
+            }
+        };
         if same(&sha256(secret.as_bytes()), &key.secret_hash) {
             Ok(AccountKey {
                 account_id: key.account_id,
@@ -92,5 +99,47 @@ impl FromRequestParts<AppState> for AccountKey {
         } else {
             Err(ApiError::Unauthorized)
         }
+    }
+}
+
+/// Recently used API keys (their hashes), so a busy client does not cost a database
+/// read per request. A deleted key is dropped here at once; another node of the same
+/// database stops honouring it within [`KeyCache::TTL`].
+#[derive(Default)]
+pub struct KeyCache {
+    keys: std::sync::Mutex<std::collections::HashMap<String, (postbode_store::ApiKey, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(10);
+    /// Bounds the memory a flood of distinct (valid) keys can take.
+    const MAX_KEYS: usize = 10_000;
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (postbode_store::ApiKey, std::time::Instant)>>
+    {
+        self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, key_id: &str) -> Option<postbode_store::ApiKey> {
+        let keys = self.lock();
+        let (key, fetched) = keys.get(key_id)?;
+        (fetched.elapsed() < Self::TTL).then(|| key.clone())
+    }
+
+    fn put(&self, key: postbode_store::ApiKey) {
+        let mut keys = self.lock();
+        if keys.len() >= Self::MAX_KEYS {
+            keys.retain(|_, (_, fetched)| fetched.elapsed() < Self::TTL);
+            if keys.len() >= Self::MAX_KEYS {
+                keys.clear();
+            }
+        }
+        keys.insert(key.id.clone(), (key, std::time::Instant::now()));
+    }
+
+    pub fn forget(&self, key_id: &str) {
+        self.lock().remove(key_id);
     }
 }

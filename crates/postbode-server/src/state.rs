@@ -3,6 +3,7 @@ use postbode_core::probe::WebhookProbe;
 use postbode_store::Store;
 use std::sync::Arc;
 
+use crate::auth::KeyCache;
 use crate::settings::ServerSettings;
 
 #[derive(Clone)]
@@ -16,4 +17,5 @@ pub struct AppState {
     pub probe: Arc<dyn WebhookProbe>,
     /// Only webhooks with a verified URL receive calls (`webhooks.require_verification`).
     pub require_verification: bool,
+    pub keys: Arc<KeyCache>,
 }

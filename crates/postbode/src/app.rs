@@ -47,6 +47,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         operator_token_hash: Arc::new(postbode_server::auth::sha256(admin_token.as_bytes())),
         probe: Arc::new(Probe::new(clock.clone(), &config.delivery)?),
         require_verification: config.webhooks.require_verification,
+        keys: Arc::default(),
     };
     let engine = Engine::new(
         store,

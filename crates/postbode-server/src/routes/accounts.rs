@@ -113,6 +113,7 @@ pub async fn delete_key(
     Path((account_id, key_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     if state.store.delete_api_key(&account_id, &key_id).await? {
+        state.keys.forget(&key_id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("API key"))

@@ -54,10 +54,37 @@ impl SqliteStore {
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
             .execute(&pool)
             .await?;
-        let connection = options.connect().await?;
         let (writer, ops) = mpsc::channel(writer::MAX_GROUP * 4);
         let work = Arc::new(Notify::new());
-        tokio::spawn(writer::run(connection, ops, work.clone()));
+        // The writer gets a thread and runtime of its own: every statement is a round
+        // trip to SQLite's worker thread, and on the shared runtime each of those waits
+        // behind the HTTP traffic, which is what made groups slow under load.
+        let (ready, opened) = oneshot::channel();
+        let signal = work.clone();
+        std::thread::Builder::new()
+            .name("postbode-writer".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(StoreError::Commit(format!("starting the writer: {e}"))));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match options.connect().await {
+                        Ok(connection) => {
+                            let _ = ready.send(Ok(()));
+                            writer::run(connection, ops, signal).await;
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e.into()));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| StoreError::Commit(format!("starting the writer thread: {e}")))?;
+        opened.await.map_err(|_| StoreError::Closed)??;
         Ok(Self { pool, writer, work })
     }
 

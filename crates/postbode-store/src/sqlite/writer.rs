@@ -72,7 +72,14 @@ impl Reply {
 pub async fn run(mut conn: SqliteConnection, mut ops: mpsc::Receiver<WriteOp>, work: Arc<Notify>) {
     let mut batch = Vec::with_capacity(MAX_GROUP);
     while ops.recv_many(&mut batch, MAX_GROUP).await > 0 {
+        let started = std::time::Instant::now();
+        let size = batch.len();
         let made_work = commit_group(&mut conn, batch.drain(..)).await;
+        tracing::debug!(
+            ops = size,
+            micros = started.elapsed().as_micros() as u64,
+            "write group committed"
+        );
         if made_work {
             work.notify_one();
         }
