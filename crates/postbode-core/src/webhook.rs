@@ -317,8 +317,13 @@ pub struct Webhook {
     pub account_id: String,
     pub settings: WebhookSettings,
     pub disabled_reason: Option<String>,
-    /// The current `whsec_` secret.
+    /// The current `whsec_` secret, sealed with the master key (see
+    /// `postbode_signature::sealed`); only the delivery engine and the secret's own
+    /// routes open it.
     pub secret: String,
+    /// After a rotation, the previous secret (sealed) keeps signing beside the new one
+    /// until the given time, so receivers can switch without missing a call.
+    pub previous_secret: Option<(String, DateTime<Utc>)>,
     pub verification: Verification,
     /// When the run of failed calls that is still going on began; `None` after a success.
     pub failing_since: Option<DateTime<Utc>>,

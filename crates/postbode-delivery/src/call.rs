@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use postbode_core::render;
 use postbode_core::webhook::Webhook;
+use postbode_signature::sealed::MasterKey;
 use postbode_signature::standard_webhooks::{self, Secret};
 use postbode_store::{Attempt, AttemptOutcome};
 use std::time::Duration;
@@ -27,6 +28,45 @@ pub enum CallBuildError {
     Render(#[from] render::RenderError),
     #[error("a header value is not valid: {0}")]
     Header(String),
+    #[error("the webhook's secret cannot be opened: {0}")]
+    Secret(String),
+}
+
+/// A webhook's secrets, opened with the master key: the current one, and the previous
+/// one with the end of its overlap after a rotation.
+pub struct WebhookSecrets {
+    current: Secret,
+    previous: Option<(Secret, DateTime<Utc>)>,
+}
+
+impl WebhookSecrets {
+    pub fn open(webhook: &Webhook, master: &MasterKey) -> Result<Self, CallBuildError> {
+        let open = |sealed: &str| {
+            let plain = master
+                .open(sealed, &webhook.id)
+                .map_err(|e| CallBuildError::Secret(e.to_string()))?;
+            let text = String::from_utf8(plain).map_err(|e| CallBuildError::Secret(e.to_string()))?;
+            Secret::parse(&text).map_err(|e| CallBuildError::Secret(e.to_string()))
+        };
+        Ok(Self {
+            current: open(&webhook.secret)?,
+            previous: match &webhook.previous_secret {
+                Some((sealed, until)) => Some((open(sealed)?, *until)),
+                None => None,
+            },
+        })
+    }
+
+    /// The secrets that sign a call made at `now`.
+    pub fn signing(&self, now: DateTime<Utc>) -> Vec<Secret> {
+        let mut secrets = vec![self.current.clone()];
+        if let Some((previous, until)) = &self.previous
+            && now < *until
+        {
+            secrets.push(previous.clone());
+        }
+        secrets
+    }
 }
 
 /// Heads and signs the call with an already rendered body (see [`render::render`]).
@@ -34,7 +74,7 @@ pub enum CallBuildError {
 /// every attempt.
 pub fn build_request(
     webhook: &Webhook,
-    secret: &Secret,
+    secrets: &[Secret],
     body: Vec<u8>,
     call: &CallContext<'_>,
 ) -> Result<OutboundRequest, CallBuildError> {
@@ -57,7 +97,12 @@ pub fn build_request(
     headers.insert("webhook-timestamp", header(&timestamp.to_string())?);
     headers.insert(
         "webhook-signature",
-        header(&standard_webhooks::sign(secret, call.delivery_id, timestamp, &body))?,
+        header(&standard_webhooks::sign_all(
+            secrets,
+            call.delivery_id,
+            timestamp,
+            &body,
+        ))?,
     );
     let mut request = OutboundRequest::new(Method::POST, url);
     request.headers = headers;

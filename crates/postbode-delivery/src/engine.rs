@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use postbode_core::clock::SharedClock;
 use postbode_core::webhook::Webhook;
-use postbode_signature::standard_webhooks::Secret;
+use postbode_signature::sealed::MasterKey;
 use postbode_store::{AttemptResult, ClaimRequest, ClaimedDelivery, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,14 +37,14 @@ struct Gate {
     /// The earliest instant the next call may start, when the webhook has a rate limit.
     next_slot: Mutex<Instant>,
     interval: Option<Duration>,
-    secret: Option<Secret>,
+    secrets: Result<call::WebhookSecrets, String>,
     /// The webhook as last claimed; a changed webhook gets a new gate.
     webhook: Webhook,
 }
 
 impl Gate {
-    fn new(webhook: Webhook) -> Self {
-        let secret = Secret::parse(&webhook.secret).ok();
+    fn new(webhook: Webhook, master: &MasterKey) -> Self {
+        let secrets = call::WebhookSecrets::open(&webhook, master).map_err(|e| e.to_string());
         Self {
             permits: Semaphore::new(webhook.settings.max_concurrency as usize),
             next_slot: Mutex::new(Instant::now()),
@@ -52,7 +52,7 @@ impl Gate {
                 .settings
                 .rate_limit
                 .map(|limit| Duration::from_secs_f64(1.0 / f64::from(limit.per_second.max(1)))),
-            secret,
+            secrets,
             webhook,
         }
     }
@@ -102,11 +102,11 @@ impl Held {
             .collect()
     }
 
-    fn gate_for(&mut self, webhook: &Webhook) -> Arc<Gate> {
+    fn gate_for(&mut self, webhook: &Webhook, master: &MasterKey) -> Arc<Gate> {
         match self.gates.get(&webhook.id) {
             Some(gate) if gate.webhook == *webhook => gate.clone(),
             _ => {
-                let gate = Arc::new(Gate::new(webhook.clone()));
+                let gate = Arc::new(Gate::new(webhook.clone(), master));
                 self.gates.insert(webhook.id.clone(), gate.clone());
                 gate
             }
@@ -136,6 +136,7 @@ struct Shared {
     http: HttpClient,
     settings: DeliverySettings,
     require_verification: bool,
+    master: Arc<MasterKey>,
     held: Mutex<Held>,
     /// Set at shutdown: no new claims, and deliveries not yet sent are given back.
     stopping: AtomicBool,
@@ -162,6 +163,7 @@ impl Engine {
         clock: SharedClock,
         settings: DeliverySettings,
         require_verification: bool,
+        master: Arc<MasterKey>,
     ) -> Result<Self, EngineError> {
         settings.validate().map_err(EngineError::Settings)?;
         let http = HttpClient::new(settings.http())?;
@@ -172,6 +174,7 @@ impl Engine {
                 http,
                 settings,
                 require_verification,
+                master,
                 held: Mutex::new(Held::default()),
                 stopping: AtomicBool::new(false),
                 freed: Notify::new(),
@@ -279,7 +282,7 @@ async fn claim(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> usize {
         let Some(webhook) = claim.webhooks.get(&delivery.webhook_id) else {
             continue;
         };
-        let gate = held.gate_for(webhook);
+        let gate = held.gate_for(webhook, &shared.master);
         held.hold(&delivery.webhook_id, &delivery.delivery_id);
         tasks.spawn(deliver(shared.clone(), gate, delivery));
     }
@@ -316,8 +319,8 @@ async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> At
     let settings = &shared.settings;
     let webhook = &gate.webhook;
     let started_at = shared.clock.now();
-    let outcome = match &gate.secret {
-        Some(secret) => {
+    let outcome = match &gate.secrets {
+        Ok(secrets) => {
             let context = CallContext {
                 delivery_id: &delivery.delivery_id,
                 event_type: &delivery.event_type,
@@ -325,13 +328,13 @@ async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> At
             };
             let request = postbode_core::render::render(webhook.settings.format, &delivery.body)
                 .map_err(call::CallBuildError::from)
-                .and_then(|body| call::build_request(webhook, secret, body, &context));
+                .and_then(|body| call::build_request(webhook, &secrets.signing(started_at), body, &context));
             match request {
                 Ok(request) => shared.http.send(request).await,
                 Err(e) => not_sent(ErrorKind::Other, e.to_string()),
             }
         }
-        None => not_sent(ErrorKind::Other, "the webhook's secret is malformed".into()),
+        Err(e) => not_sent(ErrorKind::Other, e.clone()),
     };
     let number = delivery.attempts + 1;
     let verdict = call::judge(&outcome);

@@ -8,8 +8,9 @@ use postbode_core::clock::SharedClock;
 use postbode_core::probe::{BoxFuture, FileCheck, TestBody, TestReport, VerificationReport, WebhookProbe};
 use postbode_core::render;
 use postbode_core::webhook::Webhook;
-use postbode_signature::standard_webhooks::Secret;
+use postbode_signature::sealed::MasterKey;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::{self, CallBuildError, CallContext};
@@ -24,13 +25,19 @@ const FILE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Probe {
     http: HttpClient,
     clock: SharedClock,
+    master: Arc<MasterKey>,
 }
 
 impl Probe {
-    pub fn new(clock: SharedClock, settings: &DeliverySettings) -> Result<Self, crate::http::HttpError> {
+    pub fn new(
+        clock: SharedClock,
+        settings: &DeliverySettings,
+        master: Arc<MasterKey>,
+    ) -> Result<Self, crate::http::HttpError> {
         Ok(Self {
             http: HttpClient::new(settings.http())?,
             clock,
+            master,
         })
     }
 
@@ -115,14 +122,13 @@ impl WebhookProbe for Probe {
                 TestBody::Raw { event_type, body } => (event_type, Ok(body)),
             };
             let request = rendered.and_then(|body| {
-                let secret = Secret::parse(&webhook.secret)
-                    .map_err(|_| CallBuildError::Header("the webhook's secret is malformed".into()))?;
+                let secrets = call::WebhookSecrets::open(webhook, &self.master)?;
                 let context = CallContext {
                     delivery_id,
                     event_type: &event_type,
                     now: started_at,
                 };
-                call::build_request(webhook, &secret, body, &context)
+                call::build_request(webhook, &secrets.signing(started_at), body, &context)
             });
             let outcome = match request {
                 Ok(request) => self.http.send(request).await,

@@ -1,5 +1,6 @@
 use postbode_core::clock::SharedClock;
 use postbode_core::probe::WebhookProbe;
+use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
 use std::sync::Arc;
 
@@ -18,4 +19,8 @@ pub struct AppState {
     /// Only webhooks with a verified URL receive calls (`webhooks.require_verification`).
     pub require_verification: bool,
     pub keys: Arc<KeyCache>,
+    /// Seals and opens webhook secrets at rest.
+    pub master: Arc<MasterKey>,
+    /// How long the previous secret keeps signing after a rotation.
+    pub secret_overlap: std::time::Duration,
 }

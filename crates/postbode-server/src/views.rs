@@ -43,7 +43,8 @@ pub struct WebhookView {
 }
 
 impl WebhookView {
-    pub fn new(webhook: Webhook, with_secret: bool) -> Self {
+    /// `secret`: the opened secret, for the answers that show it.
+    pub fn new(webhook: Webhook, secret: Option<String>) -> Self {
         let file_urls = webhook.verification.file_urls(&webhook.settings.url);
         let s = webhook.settings;
         let v = webhook.verification;
@@ -64,7 +65,7 @@ impl WebhookView {
             batch: s.batch,
             enabled: s.enabled,
             disabled_reason: webhook.disabled_reason,
-            secret: with_secret.then_some(webhook.secret),
+            secret,
             verification: VerificationView {
                 status: v.status,
                 file_name: v.file_name,

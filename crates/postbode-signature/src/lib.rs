@@ -94,6 +94,7 @@ pub mod keys;
 pub mod nonce;
 pub mod random;
 pub mod rfc9421;
+pub mod sealed;
 pub mod standard_webhooks;
 
 mod digest;

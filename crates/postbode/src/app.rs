@@ -5,6 +5,7 @@ use anyhow::Context;
 use postbode_core::clock::SharedClock;
 use postbode_delivery::{Engine, EngineHandle, Probe};
 use postbode_server::AppState;
+use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
 use postbode_store::sqlite::SqliteStore;
 use std::net::SocketAddr;
@@ -40,20 +41,24 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running> {
     let store = open_store(&config).await?;
     let (admin_token, new_admin_token) = admin_token(&config)?;
+    let master = Arc::new(master_key(&config)?);
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),
         settings: Arc::new(config.server.clone()),
         operator_token_hash: Arc::new(postbode_server::auth::sha256(admin_token.as_bytes())),
-        probe: Arc::new(Probe::new(clock.clone(), &config.delivery)?),
+        probe: Arc::new(Probe::new(clock.clone(), &config.delivery, master.clone())?),
         require_verification: config.webhooks.require_verification,
         keys: Arc::default(),
+        master: master.clone(),
+        secret_overlap: config.webhooks.secret_overlap,
     };
     let engine = Engine::new(
         store,
         clock,
         config.delivery.clone(),
         config.webhooks.require_verification,
+        master,
     )?
     .start();
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -109,6 +114,23 @@ fn admin_token(config: &Config) -> anyhow::Result<(String, Option<String>)> {
     );
     write_private(&path, &token)?;
     Ok((token.clone(), Some(token)))
+}
+
+/// The master key that seals secrets at rest: from the configuration
+/// (`POSTBODE_MASTER_KEY`), else from `<data_dir>/master-key`, else newly generated
+/// into that file (mode 0600). Losing it makes the stored secrets unreadable.
+fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(text) = &config.master_key {
+        return MasterKey::parse(text).context("POSTBODE_MASTER_KEY");
+    }
+    let path = config.data_dir.join("master-key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return MasterKey::parse(&text).with_context(|| format!("{} is not a master key", path.display()));
+    }
+    let (key, text) = MasterKey::generate()?;
+    write_private(&path, &text)?;
+    Ok(key)
 }
 
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {

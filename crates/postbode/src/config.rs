@@ -20,6 +20,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The operator token; generated into `<data_dir>/admin-token` when unset.
     pub admin_token: Option<String>,
+    /// Base64 of 32 bytes that seals secrets at rest; generated into
+    /// `<data_dir>/master-key` when unset.
+    pub master_key: Option<String>,
     pub server: ServerSettings,
     pub delivery: DeliverySettings,
     pub webhooks: WebhookSettings,
@@ -34,6 +37,7 @@ impl Default for Config {
             database_url: None,
             public_url: None,
             admin_token: None,
+            master_key: None,
             server: ServerSettings::default(),
             delivery: DeliverySettings::default(),
             webhooks: WebhookSettings::default(),
@@ -48,12 +52,17 @@ pub struct WebhookSettings {
     /// Only webhooks whose owner proved the URL is theirs receive calls. Turn off only
     /// for trusted internal deployments.
     pub require_verification: bool,
+    /// After `POST /v1/webhooks/{id}/secret/rotate`, the previous secret keeps signing
+    /// beside the new one this long.
+    #[serde(with = "humantime_serde")]
+    pub secret_overlap: std::time::Duration,
 }
 
 impl Default for WebhookSettings {
     fn default() -> Self {
         Self {
             require_verification: true,
+            secret_overlap: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -77,7 +86,14 @@ impl Default for LogSettings {
 }
 
 /// Top-level keys that have an environment variable of their own.
-const TOP_LEVEL: &[&str] = &["listen", "data_dir", "database_url", "public_url", "admin_token"];
+const TOP_LEVEL: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "admin_token",
+    "master_key",
+];
 
 impl Config {
     /// Loads the file (if any), overlays `POSTBODE_*` variables from `env`, and checks it.

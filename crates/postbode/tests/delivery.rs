@@ -519,3 +519,64 @@ async fn a_form_webhook_gets_php_bracket_style_fields() {
     .collect();
     assert_eq!(pairs, expected);
 }
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_old_one_for_the_overlap() {
+    use postbode_signature::standard_webhooks::{Secret, verify};
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Acme").await;
+    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    let id = webhook["id"].as_str().unwrap();
+    let old = webhook["secret"].as_str().unwrap().to_owned();
+    let (status, rotated) = service
+        .call("POST", &format!("/v1/webhooks/{id}/secret/rotate"), &key, None)
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(old, new);
+    let (_, shown) = service
+        .call("GET", &format!("/v1/webhooks/{id}/secret"), &key, None)
+        .await;
+    assert_eq!(
+        (shown["secret"].as_str(), shown["previous_secret"].as_str()),
+        (Some(new.as_str()), Some(old.as_str()))
+    );
+
+    let check = |call: &common::Call, secret: &str| {
+        verify(
+            &[Secret::parse(secret).unwrap()],
+            call.header("webhook-id"),
+            call.header("webhook-timestamp"),
+            call.header("webhook-signature"),
+            &call.body,
+            call.header("webhook-timestamp").parse().unwrap(),
+        )
+    };
+    service.send_event(&key, json!({ "type": "x" })).await;
+    let call = receiver.wait_for(1).await.remove(0);
+    assert_eq!(call.header("webhook-signature").split(' ').count(), 2);
+    check(&call, &old).unwrap();
+    check(&call, &new).unwrap();
+
+    service.advance(Duration::from_secs(24 * 3600 + 1));
+    service.send_event(&key, json!({ "type": "x" })).await;
+    let call = receiver.wait_for(2).await.remove(1);
+    assert_eq!(call.header("webhook-signature").split(' ').count(), 1);
+    check(&call, &new).unwrap();
+    assert!(check(&call, &old).is_err(), "the old secret no longer signs");
+
+    // At rest the secrets are sealed with the master key: the database never holds them.
+    let mut stored = Vec::new();
+    for name in ["postbode.db", "postbode.db-wal"] {
+        stored.extend(std::fs::read(service.dir.path().join(name)).unwrap_or_default());
+    }
+    assert!(!stored.is_empty());
+    for secret in [&old, &new] {
+        let needle = secret.as_bytes();
+        assert!(
+            !stored.windows(needle.len()).any(|w| w == needle),
+            "a secret is stored in the clear"
+        );
+    }
+}

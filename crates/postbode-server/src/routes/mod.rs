@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::get).patch(webhooks::update).delete(webhooks::delete),
         )
         .route("/v1/webhooks/{id}/secret", get(webhooks::secret))
+        .route("/v1/webhooks/{id}/secret/rotate", post(webhooks::rotate_secret))
         .route("/v1/webhooks/{id}/verification-file", get(webhooks::verification_file))
         .route("/v1/webhooks/{id}/attempts", get(webhooks::attempts))
         .route("/v1/webhooks/{id}/stats", get(webhooks::stats))

@@ -35,12 +35,15 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     settings.validate()?;
     let now = state.clock.now();
+    let id = ids::new_id(ids::WEBHOOK);
+    let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
     let webhook = Webhook {
-        id: ids::new_id(ids::WEBHOOK),
+        secret: state.master.seal(secret.as_bytes(), &id).map_err(internal)?,
+        previous_secret: None,
+        id,
         account_id: key.account_id,
         settings,
         disabled_reason: None,
-        secret: Secret::generate().map_err(internal)?.as_str().to_owned(),
         verification: Verification {
             status: VerificationStatus::Pending,
             file_name: format!(
@@ -56,7 +59,7 @@ pub async fn create(
         updated_at: now,
     };
     state.store.create_webhook(&webhook).await?;
-    Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, true))))
+    Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))))
 }
 
 pub async fn list(
@@ -65,7 +68,7 @@ pub async fn list(
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<WebhookView>>> {
     let page = state.store.list_webhooks(&key.account_id, &paging.request()?).await?;
-    Ok(Json(page.map(|w| WebhookView::new(w, false))))
+    Ok(Json(page.map(|w| WebhookView::new(w, None))))
 }
 
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
@@ -85,7 +88,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<WebhookView>> {
-    Ok(Json(WebhookView::new(find(&state, &key, &id).await?, false)))
+    Ok(Json(WebhookView::new(find(&state, &key, &id).await?, None)))
 }
 
 /// Merges the given fields into the current settings and checks the result as a whole.
@@ -119,7 +122,7 @@ pub async fn update(
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
-    Ok(Json(WebhookView::new(webhook, false)))
+    Ok(Json(WebhookView::new(webhook, None)))
 }
 
 /// Whether two callback URLs share scheme, host, port and directory: what a verified
@@ -146,9 +149,43 @@ pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Pa
     }
 }
 
+fn open_secret(state: &AppState, webhook_id: &str, sealed: &str) -> ApiResult<String> {
+    let plain = state.master.open(sealed, webhook_id).map_err(internal)?;
+    String::from_utf8(plain).map_err(internal)
+}
+
 pub async fn secret(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let webhook = find(&state, &key, &id).await?;
-    Ok(Json(json!({ "secret": webhook.secret })))
+    let now = state.clock.now();
+    let previous = match &webhook.previous_secret {
+        Some((sealed, until)) if *until > now => Some((open_secret(&state, &webhook.id, sealed)?, *until)),
+        _ => None,
+    };
+    Ok(Json(json!({
+        "secret": open_secret(&state, &webhook.id, &webhook.secret)?,
+        "previous_secret": previous.as_ref().map(|(secret, _)| secret),
+        "previous_secret_expires_at": previous.map(|(_, until)| until),
+    })))
+}
+
+/// A new secret; the old one keeps signing beside it for the overlap
+/// (`webhooks.secret_overlap`, 24 h by default), so receivers can switch at leisure.
+pub async fn rotate_secret(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let mut webhook = find(&state, &key, &id).await?;
+    let now = state.clock.now();
+    let until = now + chrono::Duration::from_std(state.secret_overlap).unwrap_or(chrono::Duration::MAX);
+    let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
+    let sealed = state.master.seal(secret.as_bytes(), &webhook.id).map_err(internal)?;
+    webhook.previous_secret = Some((std::mem::replace(&mut webhook.secret, sealed), until));
+    webhook.updated_at = now;
+    if !state.store.update_webhook(&webhook).await? {
+        return Err(ApiError::NotFound("webhook"));
+    }
+    Ok(Json(json!({ "secret": secret, "previous_secret_expires_at": until })))
 }
 
 pub async fn verification_file(

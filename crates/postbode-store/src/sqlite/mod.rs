@@ -164,7 +164,7 @@ impl Store for SqliteStore {
 
     async fn create_webhook(&self, webhook: &Webhook) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO webhooks ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO webhooks ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows::WEBHOOK_COLUMNS
         ))
         .bind(&webhook.id)
@@ -177,6 +177,8 @@ impl Store for SqliteStore {
         .bind(webhook.failing_since.map(ms))
         .bind(ms(webhook.created_at))
         .bind(ms(webhook.updated_at))
+        .bind(webhook.previous_secret.as_ref().map(|(sealed, _)| sealed))
+        .bind(webhook.previous_secret.as_ref().map(|(_, until)| ms(*until)))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -211,7 +213,8 @@ impl Store for SqliteStore {
     async fn update_webhook(&self, webhook: &Webhook) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE webhooks SET settings = ?, enabled = ?, disabled_reason = ?, secret = ?, verification = ?, \
-             failing_since = ?, updated_at = ? WHERE id = ? AND account_id = ?",
+             failing_since = ?, updated_at = ?, previous_secret = ?, previous_secret_until = ? \
+             WHERE id = ? AND account_id = ?",
         )
         .bind(serde_json::to_string(&webhook.settings)?)
         .bind(webhook.settings.enabled)
@@ -220,6 +223,8 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&webhook.verification)?)
         .bind(webhook.failing_since.map(ms))
         .bind(ms(webhook.updated_at))
+        .bind(webhook.previous_secret.as_ref().map(|(sealed, _)| sealed))
+        .bind(webhook.previous_secret.as_ref().map(|(_, until)| ms(*until)))
         .bind(&webhook.id)
         .bind(&webhook.account_id)
         .execute(&self.pool)

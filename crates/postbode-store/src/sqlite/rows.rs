@@ -20,8 +20,8 @@ pub fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.map(time)
 }
 
-pub const WEBHOOK_COLUMNS: &str =
-    "id, account_id, settings, enabled, disabled_reason, secret, verification, failing_since, created_at, updated_at";
+pub const WEBHOOK_COLUMNS: &str = "id, account_id, settings, enabled, disabled_reason, secret, verification, failing_since, created_at, updated_at, \
+     previous_secret, previous_secret_until";
 
 pub fn webhook(row: &SqliteRow) -> Result<Webhook> {
     let mut settings: WebhookSettings = serde_json::from_str(row.try_get("settings")?)?;
@@ -33,6 +33,13 @@ pub fn webhook(row: &SqliteRow) -> Result<Webhook> {
         settings,
         disabled_reason: row.try_get("disabled_reason")?,
         secret: row.try_get("secret")?,
+        previous_secret: match (
+            row.try_get::<Option<String>, _>("previous_secret")?,
+            opt_time(row.try_get("previous_secret_until")?),
+        ) {
+            (Some(sealed), Some(until)) => Some((sealed, until)),
+            _ => None,
+        },
         verification,
         failing_since: opt_time(row.try_get("failing_since")?),
         created_at: time(row.try_get("created_at")?),
