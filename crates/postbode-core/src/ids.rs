@@ -8,6 +8,7 @@ pub const WEBHOOK: &str = "wh";
 pub const EVENT: &str = "evt";
 pub const DELIVERY: &str = "dlv";
 pub const ATTEMPT: &str = "att";
+pub const SIGNING_KEY: &str = "sk";
 
 pub fn new_id(kind: &str) -> String {
     format!("{kind}_{}", ulid::Ulid::new().to_string().to_ascii_lowercase())

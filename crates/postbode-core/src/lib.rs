@@ -12,6 +12,7 @@ pub mod page;
 pub mod probe;
 pub mod render;
 pub mod retry;
+pub mod signing_keys;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -43,7 +43,7 @@ impl SignatureScheme {
     }
 
     pub fn is_available(self) -> bool {
-        matches!(self, SignatureScheme::StandardWebhooks)
+        true
     }
 }
 
@@ -211,6 +211,15 @@ impl WebhookSettings {
         }
         self.signatures.sort_by_key(|s| *s as u8);
         self.signatures.dedup();
+        if self.signatures.contains(&SignatureScheme::HttpSignature)
+            && self.signatures.contains(&SignatureScheme::Rfc9421)
+        {
+            // Both schemes put their signature in a header named `Signature`.
+            errors.push(FieldError::new(
+                "signatures",
+                "http-signature and rfc9421 cannot be combined: both use the Signature header",
+            ));
+        }
         for scheme in &self.signatures {
             if !scheme.is_available() {
                 errors.push(FieldError::new(
@@ -356,7 +365,7 @@ mod tests {
         s.events = vec!["open".into(), "bad type".into()];
         s.max_concurrency = 0;
         s.headers.insert("Content-Type".into(), "text/plain".into());
-        s.signatures = vec![SignatureScheme::Rfc9421];
+        s.signatures = vec![SignatureScheme::Rfc9421, SignatureScheme::HttpSignature];
         let errors = s.validate().unwrap_err().errors;
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(

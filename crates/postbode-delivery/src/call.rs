@@ -5,17 +5,21 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use postbode_core::render;
-use postbode_core::webhook::Webhook;
+use postbode_core::signing_keys::SignatureSettings;
+use postbode_core::webhook::{SignatureScheme, Webhook};
 use postbode_signature::sealed::MasterKey;
 use postbode_signature::standard_webhooks::{self, Secret};
+use postbode_signature::{Request as SignedRequest, http_signature, rfc9421};
 use postbode_store::{Attempt, AttemptOutcome};
 use std::time::Duration;
 
 use crate::http::{CallOutcome, OutboundRequest};
+use crate::keys::ActiveKeys;
 
 /// What a receiver needs to know about a call besides its body.
 pub struct CallContext<'a> {
     pub delivery_id: &'a str,
+    pub account_id: &'a str,
     pub event_type: &'a str,
     pub now: DateTime<Utc>,
 }
@@ -30,6 +34,10 @@ pub enum CallBuildError {
     Header(String),
     #[error("the webhook's secret cannot be opened: {0}")]
     Secret(String),
+    #[error("no active {0} signing key")]
+    NoKey(&'static str),
+    #[error("signing failed: {0}")]
+    Sign(String),
 }
 
 /// A webhook's secrets, opened with the master key: the current one, and the previous
@@ -69,12 +77,20 @@ impl WebhookSecrets {
     }
 }
 
+/// What a call is signed with.
+pub struct Signing<'a> {
+    /// The webhook's HMAC secrets (several during a rotation).
+    pub secrets: &'a [Secret],
+    pub keys: &'a ActiveKeys,
+    pub settings: &'a SignatureSettings,
+}
+
 /// Heads and signs the call with an already rendered body (see [`render::render`]).
-/// Signing happens here, at send time, so `Date` and `webhook-timestamp` are fresh on
+/// Signing happens here, at send time, so `Date`, nonces and timestamps are fresh on
 /// every attempt.
 pub fn build_request(
     webhook: &Webhook,
-    secrets: &[Secret],
+    signing: &Signing<'_>,
     body: Vec<u8>,
     call: &CallContext<'_>,
 ) -> Result<OutboundRequest, CallBuildError> {
@@ -86,24 +102,73 @@ pub fn build_request(
         headers.insert(name, header(value)?);
     }
     let timestamp = call.now.timestamp();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static(webhook.settings.format.content_type()),
-    );
+    let content_type = webhook.settings.format.content_type();
+    // Host and Content-Length are set here, as signed, so the wire carries exactly them.
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let length = body.len().to_string();
+    headers.insert(http::header::HOST, header(&host)?);
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(http::header::CONTENT_LENGTH, header(&length)?);
     headers.insert(http::header::DATE, header(&httpdate::fmt_http_date(call.now.into()))?);
     headers.insert("x-postbode-delivery", header(call.delivery_id)?);
     headers.insert("x-postbode-event", header(call.event_type)?);
-    headers.insert("webhook-id", header(call.delivery_id)?);
-    headers.insert("webhook-timestamp", header(&timestamp.to_string())?);
-    headers.insert(
-        "webhook-signature",
-        header(&standard_webhooks::sign_all(
-            secrets,
-            call.delivery_id,
-            timestamp,
-            &body,
-        ))?,
-    );
+    let schemes = &webhook.settings.signatures;
+    if schemes.contains(&SignatureScheme::StandardWebhooks) {
+        headers.insert("webhook-id", header(call.delivery_id)?);
+        headers.insert("webhook-timestamp", header(&timestamp.to_string())?);
+        let signature = standard_webhooks::sign_all(signing.secrets, call.delivery_id, timestamp, &body);
+        headers.insert("webhook-signature", header(&signature)?);
+    }
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let account = http_signature::account_value(&signing.settings.account_prefix, call.account_id);
+    let signed_headers = [
+        ("Host", host.as_str()),
+        ("Content-Type", content_type),
+        ("Content-Length", length.as_str()),
+    ];
+    let request = SignedRequest {
+        method: "POST",
+        target: &target,
+        headers: &signed_headers,
+        body: &body,
+    };
+    let mut added: Vec<(String, String)> = Vec::new();
+    if schemes.contains(&SignatureScheme::HttpSignature) {
+        let (key_id, key) = signing.keys.rsa.as_ref().ok_or(CallBuildError::NoKey("RSA"))?;
+        let signer = http_signature::Signer {
+            key,
+            key_id,
+            account_header: &signing.settings.account_header,
+            account_value: &account,
+        };
+        let signed = signer
+            .sign(&request, timestamp)
+            .map_err(|e| CallBuildError::Sign(e.to_string()))?;
+        added.extend(signed.pairs());
+    }
+    if schemes.contains(&SignatureScheme::Rfc9421) {
+        let (key_id, key) = signing.keys.ed25519.as_ref().ok_or(CallBuildError::NoKey("Ed25519"))?;
+        let signer = rfc9421::Signer {
+            key,
+            key_id,
+            account_header: &signing.settings.account_header,
+            account_value: &account,
+        };
+        let signed = signer
+            .sign(&request, url.scheme(), timestamp)
+            .map_err(|e| CallBuildError::Sign(e.to_string()))?;
+        added.extend(signed.pairs());
+    }
+    for (name, value) in added {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| CallBuildError::Header(e.to_string()))?;
+        headers.insert(name, header(&value)?);
+    }
     let mut request = OutboundRequest::new(Method::POST, url);
     request.headers = headers;
     request.body = Bytes::from(body);

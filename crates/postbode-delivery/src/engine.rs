@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::call::{self, CallContext};
 use crate::http::{CallError, CallOutcome, ErrorKind, HttpClient};
+use crate::keys::KeyRing;
 use crate::settings::DeliverySettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +137,7 @@ struct Shared {
     http: HttpClient,
     settings: DeliverySettings,
     require_verification: bool,
-    master: Arc<MasterKey>,
+    keyring: Arc<KeyRing>,
     held: Mutex<Held>,
     /// Set at shutdown: no new claims, and deliveries not yet sent are given back.
     stopping: AtomicBool,
@@ -163,7 +164,7 @@ impl Engine {
         clock: SharedClock,
         settings: DeliverySettings,
         require_verification: bool,
-        master: Arc<MasterKey>,
+        keyring: Arc<KeyRing>,
     ) -> Result<Self, EngineError> {
         settings.validate().map_err(EngineError::Settings)?;
         let http = HttpClient::new(settings.http())?;
@@ -174,7 +175,7 @@ impl Engine {
                 http,
                 settings,
                 require_verification,
-                master,
+                keyring,
                 held: Mutex::new(Held::default()),
                 stopping: AtomicBool::new(false),
                 freed: Notify::new(),
@@ -282,7 +283,7 @@ async fn claim(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> usize {
         let Some(webhook) = claim.webhooks.get(&delivery.webhook_id) else {
             continue;
         };
-        let gate = held.gate_for(webhook, &shared.master);
+        let gate = held.gate_for(webhook, &shared.keyring.master);
         held.hold(&delivery.webhook_id, &delivery.delivery_id);
         tasks.spawn(deliver(shared.clone(), gate, delivery));
     }
@@ -323,12 +324,19 @@ async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> At
         Ok(secrets) => {
             let context = CallContext {
                 delivery_id: &delivery.delivery_id,
+                account_id: &delivery.account_id,
                 event_type: &delivery.event_type,
                 now: started_at,
             };
+            let keys = shared.keyring.active(started_at).await;
+            let signing = call::Signing {
+                secrets: &secrets.signing(started_at),
+                keys: &keys,
+                settings: &shared.keyring.settings,
+            };
             let request = postbode_core::render::render(webhook.settings.format, &delivery.body)
                 .map_err(call::CallBuildError::from)
-                .and_then(|body| call::build_request(webhook, &secrets.signing(started_at), body, &context));
+                .and_then(|body| call::build_request(webhook, &signing, body, &context));
             match request {
                 Ok(request) => shared.http.send(request).await,
                 Err(e) => not_sent(ErrorKind::Other, e.to_string()),

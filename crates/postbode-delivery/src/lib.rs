@@ -4,10 +4,12 @@
 pub mod call;
 pub mod engine;
 pub mod http;
+pub mod keys;
 pub mod probe;
 pub mod settings;
 pub mod ssrf;
 
 pub use engine::{Engine, EngineError, EngineHandle};
+pub use keys::KeyRing;
 pub use probe::Probe;
 pub use settings::DeliverySettings;

@@ -8,7 +8,6 @@ use postbode_core::clock::SharedClock;
 use postbode_core::probe::{BoxFuture, FileCheck, TestBody, TestReport, VerificationReport, WebhookProbe};
 use postbode_core::render;
 use postbode_core::webhook::Webhook;
-use postbode_signature::sealed::MasterKey;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use std::time::Duration;
 use crate::call::{self, CallBuildError, CallContext};
 use crate::engine::not_sent;
 use crate::http::{CallOutcome, ErrorKind, HttpClient, OutboundRequest};
+use crate::keys::KeyRing;
 use crate::settings::DeliverySettings;
 
 /// The ownership file is small; anything larger is not it.
@@ -25,19 +25,19 @@ const FILE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Probe {
     http: HttpClient,
     clock: SharedClock,
-    master: Arc<MasterKey>,
+    keyring: Arc<KeyRing>,
 }
 
 impl Probe {
     pub fn new(
         clock: SharedClock,
         settings: &DeliverySettings,
-        master: Arc<MasterKey>,
+        keyring: Arc<KeyRing>,
     ) -> Result<Self, crate::http::HttpError> {
         Ok(Self {
             http: HttpClient::new(settings.http())?,
             clock,
-            master,
+            keyring,
         })
     }
 
@@ -121,14 +121,21 @@ impl WebhookProbe for Probe {
                 }
                 TestBody::Raw { event_type, body } => (event_type, Ok(body)),
             };
+            let keys = self.keyring.active(started_at).await;
             let request = rendered.and_then(|body| {
-                let secrets = call::WebhookSecrets::open(webhook, &self.master)?;
+                let secrets = call::WebhookSecrets::open(webhook, &self.keyring.master)?;
                 let context = CallContext {
                     delivery_id,
+                    account_id: &webhook.account_id,
                     event_type: &event_type,
                     now: started_at,
                 };
-                call::build_request(webhook, &secrets.signing(started_at), body, &context)
+                let signing = call::Signing {
+                    secrets: &secrets.signing(started_at),
+                    keys: &keys,
+                    settings: &self.keyring.settings,
+                };
+                call::build_request(webhook, &signing, body, &context)
             });
             let outcome = match request {
                 Ok(request) => self.http.send(request).await,

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod problem;
 mod routes;
 pub mod settings;
+pub mod signing_keys;
 mod state;
 mod views;
 

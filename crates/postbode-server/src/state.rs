@@ -1,5 +1,6 @@
 use postbode_core::clock::SharedClock;
 use postbode_core::probe::WebhookProbe;
+use postbode_core::signing_keys::SignatureSettings;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
 use std::sync::Arc;
@@ -23,4 +24,7 @@ pub struct AppState {
     pub master: Arc<MasterKey>,
     /// How long the previous secret keeps signing after a rotation.
     pub secret_overlap: std::time::Duration,
+    pub signature: Arc<SignatureSettings>,
+    /// `signature.key_domain`, or the public URL's host.
+    pub key_domain: Arc<str>,
 }

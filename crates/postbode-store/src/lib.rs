@@ -76,6 +76,15 @@ pub trait Store: Send + Sync + 'static {
     /// Notified after a commit that made deliveries due, so the engine need not poll.
     fn work_signal(&self) -> Arc<Notify>;
 
+    // Postbode's signing keys.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Adds new keys and reschedules existing ones (by id), in one transaction.
+    async fn save_signing_keys(
+        &self,
+        new: &[SigningKeyRecord],
+        rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
+    ) -> Result<()>;
+
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;

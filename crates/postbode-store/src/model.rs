@@ -254,3 +254,18 @@ pub struct StatsBucket {
     #[serde(skip)]
     pub latency: LatencyHistogram,
 }
+
+/// One of Postbode's signing keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKeyRecord {
+    pub id: String,
+    /// `rsa` or `ed25519` (the DKIM `k=` names).
+    pub algorithm: String,
+    pub selector: String,
+    /// PKCS#8, sealed with the master key (context: the key's id).
+    pub sealed_private_key: String,
+    /// DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    pub schedule: postbode_core::signing_keys::KeySchedule,
+    pub created_at: DateTime<Utc>,
+}

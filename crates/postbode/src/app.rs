@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use postbode_core::clock::SharedClock;
-use postbode_delivery::{Engine, EngineHandle, Probe};
+use postbode_core::signing_keys::SignatureSettings;
+use postbode_delivery::{Engine, EngineHandle, KeyRing, Probe};
 use postbode_server::AppState;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
@@ -21,6 +22,7 @@ pub struct Running {
     /// The operator token, when it was generated on this start (to print once).
     pub new_admin_token: Option<String>,
     engine: EngineHandle,
+    key_upkeep: tokio::task::JoinHandle<()>,
     stop_http: oneshot::Sender<()>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -42,23 +44,41 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     let store = open_store(&config).await?;
     let (admin_token, new_admin_token) = admin_token(&config)?;
     let master = Arc::new(master_key(&config)?);
+    let key_domain = config.key_domain();
+    postbode_server::signing_keys::maintain(store.as_ref(), &master, clock.now(), &config.signature)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the signing keys: {e}"))?;
+    let keyring = Arc::new(KeyRing::new(
+        store.clone(),
+        master.clone(),
+        config.signature.clone(),
+        key_domain.clone(),
+    ));
+    let key_upkeep = tokio::spawn(keep_keys(
+        store.clone(),
+        master.clone(),
+        clock.clone(),
+        config.signature.clone(),
+    ));
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),
         settings: Arc::new(config.server.clone()),
         operator_token_hash: Arc::new(postbode_server::auth::sha256(admin_token.as_bytes())),
-        probe: Arc::new(Probe::new(clock.clone(), &config.delivery, master.clone())?),
+        probe: Arc::new(Probe::new(clock.clone(), &config.delivery, keyring.clone())?),
         require_verification: config.webhooks.require_verification,
         keys: Arc::default(),
-        master: master.clone(),
+        master,
         secret_overlap: config.webhooks.secret_overlap,
+        signature: Arc::new(config.signature.clone()),
+        key_domain: key_domain.into(),
     };
     let engine = Engine::new(
         store,
         clock,
         config.delivery.clone(),
         config.webhooks.require_verification,
-        master,
+        keyring,
     )?
     .start();
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -80,6 +100,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         addr,
         new_admin_token,
         engine,
+        key_upkeep,
         stop_http,
         http,
     })
@@ -91,6 +112,7 @@ impl Running {
     /// the rest is released for the next start.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop_http.send(());
+        self.key_upkeep.abort();
         let (http, ()) = tokio::join!(self.http, self.engine.shutdown());
         http.context("the HTTP server task failed")??;
         Ok(())
@@ -114,6 +136,18 @@ fn admin_token(config: &Config) -> anyhow::Result<(String, Option<String>)> {
     );
     write_private(&path, &token)?;
     Ok((token.clone(), Some(token)))
+}
+
+/// Creates the next signing key when one is due (hourly: the pre-publication period is
+/// days, so an hour late is never late).
+async fn keep_keys(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: SharedClock, settings: SignatureSettings) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = postbode_server::signing_keys::maintain(store.as_ref(), &master, clock.now(), &settings).await {
+            tracing::error!(error = %e, "signing key upkeep failed");
+        }
+    }
 }
 
 /// The master key that seals secrets at rest: from the configuration

@@ -3,6 +3,7 @@
 //! `postbode.example.toml` at the repository root.
 
 use anyhow::Context;
+use postbode_core::signing_keys::SignatureSettings;
 use postbode_delivery::DeliverySettings;
 use postbode_server::ServerSettings;
 use serde::Deserialize;
@@ -26,6 +27,7 @@ pub struct Config {
     pub server: ServerSettings,
     pub delivery: DeliverySettings,
     pub webhooks: WebhookSettings,
+    pub signature: SignatureSettings,
     pub log: LogSettings,
 }
 
@@ -41,6 +43,7 @@ impl Default for Config {
             server: ServerSettings::default(),
             delivery: DeliverySettings::default(),
             webhooks: WebhookSettings::default(),
+            signature: SignatureSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -133,6 +136,22 @@ impl Config {
             .context("the configuration is not valid")?;
         config.delivery.validate().map_err(anyhow::Error::msg)?;
         Ok(config)
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// `signature.key_domain`, else the public URL's host.
+    pub fn key_domain(&self) -> String {
+        self.signature.key_domain.clone().unwrap_or_else(|| {
+            url::Url::parse(&self.public_url())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "localhost".to_owned())
+        })
     }
 
     pub fn database_url(&self) -> String {

@@ -2,6 +2,7 @@ mod accounts;
 mod checks;
 mod events;
 mod health;
+mod keys;
 mod webhooks;
 
 use axum::Router;
@@ -18,6 +19,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/.well-known/postbode/keys", get(keys::well_known))
+        .route("/v1/signing-keys", get(keys::list))
+        .route("/v1/signing-keys/rotate", post(keys::rotate))
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/v1/accounts/{id}/keys", post(accounts::create_key))
         .route("/v1/accounts/{id}/keys/{key_id}", delete(accounts::delete_key))

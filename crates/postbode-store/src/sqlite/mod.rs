@@ -364,6 +364,68 @@ impl Store for SqliteStore {
         self.work.clone()
     }
 
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, algorithm, selector, private_key, public_key, activates_at, retires_at, expires_at, created_at \
+             FROM signing_keys ORDER BY activates_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SigningKeyRecord {
+                    id: row.try_get("id")?,
+                    algorithm: row.try_get("algorithm")?,
+                    selector: row.try_get("selector")?,
+                    sealed_private_key: row.try_get("private_key")?,
+                    public_key: row.try_get("public_key")?,
+                    schedule: postbode_core::signing_keys::KeySchedule {
+                        activates_at: rows::time(row.try_get("activates_at")?),
+                        retires_at: rows::time(row.try_get("retires_at")?),
+                        expires_at: rows::time(row.try_get("expires_at")?),
+                    },
+                    created_at: rows::time(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn save_signing_keys(
+        &self,
+        new: &[SigningKeyRecord],
+        rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, schedule) in rescheduled {
+            sqlx::query("UPDATE signing_keys SET activates_at = ?, retires_at = ?, expires_at = ? WHERE id = ?")
+                .bind(ms(schedule.activates_at))
+                .bind(ms(schedule.retires_at))
+                .bind(ms(schedule.expires_at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for key in new {
+            sqlx::query(
+                "INSERT INTO signing_keys (id, algorithm, selector, private_key, public_key, activates_at, retires_at, \
+                 expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&key.id)
+            .bind(&key.algorithm)
+            .bind(&key.selector)
+            .bind(&key.sealed_private_key)
+            .bind(&key.public_key)
+            .bind(ms(key.schedule.activates_at))
+            .bind(ms(key.schedule.retires_at))
+            .bind(ms(key.schedule.expires_at))
+            .bind(ms(key.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>> {
         let status_filter = match query.status {
             None => "",

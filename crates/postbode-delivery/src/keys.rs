@@ -1,0 +1,116 @@
+//! The signing keys the engine signs with now, opened from the store.
+
+use chrono::{DateTime, Utc};
+use postbode_core::signing_keys::KeyPhase;
+use postbode_signature::dkim;
+use postbode_signature::keys::{Ed25519Key, KeyAlgorithm, RsaKey};
+use postbode_signature::sealed::MasterKey;
+use postbode_store::{SigningKeyRecord, Store};
+
+/// Keys are looked at again at least this often, so a rotation made on another node
+/// or through the API is picked up.
+const RELOAD: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The active key of each algorithm, with its published key id.
+pub struct ActiveKeys {
+    pub rsa: Option<(String, RsaKey)>,
+    pub ed25519: Option<(String, Ed25519Key)>,
+    /// When a key activates or retires next (or the reload interval ends).
+    pub valid_until: DateTime<Utc>,
+}
+
+impl ActiveKeys {
+    pub fn none(now: DateTime<Utc>) -> Self {
+        Self {
+            rsa: None,
+            ed25519: None,
+            valid_until: now,
+        }
+    }
+
+    pub async fn load(
+        store: &dyn Store,
+        master: &MasterKey,
+        now: DateTime<Utc>,
+        key_domain: &str,
+    ) -> Result<Self, String> {
+        let records = store.list_signing_keys().await.map_err(|e| e.to_string())?;
+        let mut keys = Self::none(now + RELOAD);
+        for record in &records {
+            let s = record.schedule;
+            for at in [s.activates_at, s.retires_at] {
+                if at > now && at < keys.valid_until {
+                    keys.valid_until = at;
+                }
+            }
+        }
+        let active = |algorithm: KeyAlgorithm| {
+            records
+                .iter()
+                .filter(|r| r.algorithm == algorithm.dkim_name() && r.schedule.phase(now) == KeyPhase::Active)
+                .max_by_key(|r| r.schedule.activates_at)
+        };
+        let open = |record: &SigningKeyRecord| -> Result<(String, Vec<u8>), String> {
+            let der = master
+                .open(&record.sealed_private_key, &record.id)
+                .map_err(|e| format!("signing key {}: {e}", record.id))?;
+            Ok((dkim::key_id(&record.selector, key_domain), der))
+        };
+        if let Some(record) = active(KeyAlgorithm::Rsa) {
+            let (key_id, der) = open(record)?;
+            keys.rsa = Some((key_id, RsaKey::from_pkcs8(&der).map_err(|e| e.to_string())?));
+        }
+        if let Some(record) = active(KeyAlgorithm::Ed25519) {
+            let (key_id, der) = open(record)?;
+            keys.ed25519 = Some((key_id, Ed25519Key::from_pkcs8(&der).map_err(|e| e.to_string())?));
+        }
+        Ok(keys)
+    }
+}
+
+/// Everything a call is signed with besides the webhook's own secrets: the master key
+/// (to open those), the active signing keys (reloaded when they may have changed) and
+/// the signature settings. Shared by the engine and the test tool.
+pub struct KeyRing {
+    store: std::sync::Arc<dyn Store>,
+    pub master: std::sync::Arc<MasterKey>,
+    pub settings: postbode_core::signing_keys::SignatureSettings,
+    pub key_domain: String,
+    current: std::sync::Mutex<std::sync::Arc<ActiveKeys>>,
+}
+
+impl KeyRing {
+    pub fn new(
+        store: std::sync::Arc<dyn Store>,
+        master: std::sync::Arc<MasterKey>,
+        settings: postbode_core::signing_keys::SignatureSettings,
+        key_domain: String,
+    ) -> Self {
+        Self {
+            store,
+            master,
+            settings,
+            key_domain,
+            current: std::sync::Mutex::new(std::sync::Arc::new(ActiveKeys::none(DateTime::<Utc>::MIN_UTC))),
+        }
+    }
+
+    /// The keys active at `now`; read from the store only when they may have changed.
+    pub async fn active(&self, now: DateTime<Utc>) -> std::sync::Arc<ActiveKeys> {
+        let cached = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if now < cached.valid_until {
+            return cached;
+        }
+        match ActiveKeys::load(self.store.as_ref(), &self.master, now, &self.key_domain).await {
+            Ok(keys) => {
+                let keys = std::sync::Arc::new(keys);
+                *self.current.lock().unwrap_or_else(|p| p.into_inner()) = keys.clone();
+                keys
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "loading the signing keys failed; keeping the previous ones");
+                cached
+            }
+        }
+    }
+}
