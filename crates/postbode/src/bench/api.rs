@@ -64,7 +64,13 @@ impl Api {
     }
 
     /// A webhook for every event type, pointing at `url`; returns its id.
-    pub async fn create_webhook(&self, key: &str, url: &str, max_concurrency: u32) -> anyhow::Result<String> {
+    pub async fn create_webhook(
+        &self,
+        key: &str,
+        url: &str,
+        max_concurrency: u32,
+        signatures: &[String],
+    ) -> anyhow::Result<String> {
         #[derive(Deserialize)]
         struct Created {
             id: String,
@@ -74,6 +80,7 @@ impl Api {
             "description": "postbode bench",
             "events": ["all"],
             "max_concurrency": max_concurrency,
+            "signatures": signatures,
         });
         let (_, answer) = self
             .call(

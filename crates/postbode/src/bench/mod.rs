@@ -60,6 +60,10 @@ pub struct BenchArgs {
     /// `max_concurrency` of each webhook: calls in flight to the receiver per webhook.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
     max_concurrency: u32,
+    /// The webhooks' signature schemes, comma-separated: standard-webhooks (the default),
+    /// http-signature (RSA-2048, about 0.3 ms of CPU per call) or rfc9421 (Ed25519).
+    #[arg(long, value_delimiter = ',', default_value = "standard-webhooks")]
+    signatures: Vec<String>,
     /// Bytes of filler in each event's data.
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     payload: usize,
@@ -303,10 +307,11 @@ fn print_header(args: &BenchArgs, events: u64, child: Option<&ServerChild>, rece
         None => args.target.clone().unwrap_or_default(),
     };
     println!(
-        "postbode bench: {events} events × {} webhook(s) ({}), max_concurrency {}",
+        "postbode bench: {events} events × {} webhook(s) ({}), max_concurrency {}, signatures {}",
         args.fanout,
         args.how(),
-        args.max_concurrency
+        args.max_concurrency,
+        args.signatures.join(",")
     );
     println!("server:   {server}");
     println!("receiver: {}", receiver.base_url());
@@ -317,7 +322,8 @@ async fn set_up(api: &Api, admin_token: &str, receiver: &Receiver, args: &BenchA
     let name = format!("bench {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
     let key = api.create_account(admin_token, &name).await?;
     for n in 0..args.fanout {
-        api.create_webhook(&key, &receiver.url(n), args.max_concurrency).await?;
+        api.create_webhook(&key, &receiver.url(n), args.max_concurrency, &args.signatures)
+            .await?;
     }
     Ok(key.into())
 }
