@@ -125,7 +125,11 @@ async fn bad_input_is_refused_and_stores_nothing() {
         (json!({ "url": url, "events": [] }), 422, "events"),
         (json!({ "url": url, "events": ["no spaces"] }), 422, "events[0]"),
         (json!({ "url": url, "format": "yaml" }), 422, "format"),
-        (json!({ "url": url, "signatures": ["rfc9421", "http-signature"] }), 422, "signatures"),
+        (
+            json!({ "url": url, "signatures": ["rfc9421", "http-signature"] }),
+            422,
+            "signatures",
+        ),
         (json!({ "url": url, "signatures": ["hmac-md5"] }), 422, "signatures[0]"),
         (
             json!({ "url": url, "headers": {"Content-Type": "text/plain"} }),
