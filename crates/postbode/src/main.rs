@@ -57,6 +57,13 @@ enum Command {
     /// Verify, test and check webhooks of a running Postbode.
     #[command(subcommand)]
     Webhook(postbode::cli::webhook::WebhookCommand),
+    /// Check a captured call's signatures, every scheme it carries, and say why one fails.
+    Verify(postbode::cli::verify::VerifyArgs),
+    /// Run a local receiver that prints every call with its signature checks.
+    Listen(postbode::cli::listen::ListenArgs),
+    /// Show, rotate and check Postbode's signing keys (operator).
+    #[command(subcommand)]
+    Keys(postbode::cli::keys::KeysCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,6 +84,9 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Bench(args) => postbode::bench::run(args).await,
             Command::Webhook(command) => postbode::cli::webhook::run(command).await,
+            Command::Verify(args) => postbode::cli::verify::run(args).await,
+            Command::Listen(args) => postbode::cli::listen::run(args).await,
+            Command::Keys(command) => postbode::cli::keys::run(command).await,
         }
     })
 }

@@ -1,5 +1,10 @@
-//! Commands that talk to a running Postbode over its API, for people at a terminal.
+//! The command line for people at a terminal: commands that talk to a running Postbode
+//! over its API (`webhook`, `keys`), and tools for receivers (`verify`, `listen`).
 
+pub mod dns;
+pub mod keys;
+pub mod listen;
+pub mod verify;
 pub mod webhook;
 
 use anyhow::Context;
@@ -16,25 +21,45 @@ pub struct ApiArgs {
     pub api_key: String,
 }
 
+/// Where the API is, with the operator token (for the operator's commands).
+#[derive(clap::Args, Debug, Clone)]
+pub struct OperatorArgs {
+    /// The Postbode API.
+    #[arg(long, env = "POSTBODE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The operator token (printed at first start, kept in <data-dir>/admin-token).
+    #[arg(long, env = "POSTBODE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: String,
+}
+
 pub struct Api {
-    args: ApiArgs,
+    url: String,
+    token: String,
     http: reqwest::Client,
 }
 
 impl Api {
     pub fn new(args: ApiArgs) -> anyhow::Result<Self> {
+        Self::with_token(args.url, args.api_key)
+    }
+
+    pub fn operator(args: OperatorArgs) -> anyhow::Result<Self> {
+        Self::with_token(args.url, args.admin_token)
+    }
+
+    fn with_token(url: String, token: String) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(120))
             .build()
             .context("building the HTTP client")?;
-        Ok(Self { args, http })
+        Ok(Self { url, token, http })
     }
 
     /// Sends a request and returns the JSON answer; a problem document becomes an error
     /// that says what the server said.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.args.url.trim_end_matches('/'));
-        let mut request = self.http.request(method, &url).bearer_auth(&self.args.api_key);
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -1,0 +1,112 @@
+//! `postbode keys show | rotate | check`: the operator's view of the signing keys.
+
+use anyhow::Context;
+use reqwest::Method;
+use serde_json::Value;
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use super::{Api, OperatorArgs, dns};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeysCommand {
+    /// List the published keys and the DNS TXT records to publish for them.
+    Show {
+        #[command(flatten)]
+        api: OperatorArgs,
+    },
+    /// Start a rotation now: a new key per algorithm, signing after the pre-publication period.
+    Rotate {
+        #[command(flatten)]
+        api: OperatorArgs,
+    },
+    /// Look the keys up in DNS and say which are published; fails while an active or
+    /// next key is not.
+    Check {
+        /// The DNS server to ask [default: the first nameserver of /etc/resolv.conf].
+        #[arg(long)]
+        resolver: Option<SocketAddr>,
+        #[command(flatten)]
+        api: OperatorArgs,
+    },
+}
+
+pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Show { api } => {
+            let keys = Api::operator(api)?.call(Method::GET, "/v1/signing-keys", None).await?;
+            print!("{}", show_text(&keys));
+        }
+        KeysCommand::Rotate { api } => {
+            let keys = Api::operator(api)?
+                .call(Method::POST, "/v1/signing-keys/rotate", None)
+                .await?;
+            print!("{}", show_text(&keys));
+        }
+        KeysCommand::Check { resolver, api } => {
+            let keys = Api::operator(api)?.call(Method::GET, "/v1/signing-keys", None).await?;
+            let resolver = match resolver {
+                Some(resolver) => resolver,
+                None => dns::system_resolver()?,
+            };
+            let (text, all_live) = check(&keys, resolver).await?;
+            print!("{text}");
+            if !all_live {
+                anyhow::bail!("a key that signs or is about to sign is not published in DNS");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn field<'a>(key: &'a Value, name: &str) -> &'a str {
+    key[name].as_str().unwrap_or("")
+}
+
+fn show_text(keys: &Value) -> String {
+    let mut out = String::new();
+    for key in keys["data"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "{} {:<7} {:<7} signs {} → {}, published until {}",
+            field(key, "selector"),
+            field(key, "algorithm"),
+            field(key, "state"),
+            field(key, "activates_at"),
+            field(key, "retires_at"),
+            field(key, "expires_at"),
+        );
+        let _ = writeln!(
+            out,
+            "  {}. IN TXT {}",
+            key["dns"]["name"].as_str().unwrap_or(""),
+            key["dns"]["zone_text"].as_str().unwrap_or("")
+        );
+    }
+    out
+}
+
+async fn check(keys: &Value, resolver: SocketAddr) -> anyhow::Result<(String, bool)> {
+    let mut out = String::new();
+    let mut all_live = true;
+    for key in keys["data"].as_array().into_iter().flatten() {
+        let name = key["dns"]["name"].as_str().context("a key without a DNS name")?;
+        let expected = key["dns"]["text"].as_str().unwrap_or("");
+        let found = dns::txt_records(resolver, name)
+            .await
+            .with_context(|| format!("looking up {name}"))?;
+        let verdict = if found.iter().any(|t| t == expected) {
+            "published"
+        } else if found.is_empty() {
+            "MISSING"
+        } else {
+            "DIFFERENT"
+        };
+        let state = field(key, "state");
+        if verdict != "published" && matches!(state, "active" | "next") {
+            all_live = false;
+        }
+        let _ = writeln!(out, "{verdict:<9} {state:<7} {name}");
+    }
+    Ok((out, all_live))
+}
