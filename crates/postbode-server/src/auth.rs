@@ -7,6 +7,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use postbode_signature::random;
+use postbode_store::ApiKey;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -107,28 +111,25 @@ impl FromRequestParts<AppState> for AccountKey {
 /// database stops honouring it within [`KeyCache::TTL`].
 #[derive(Default)]
 pub struct KeyCache {
-    keys: std::sync::Mutex<std::collections::HashMap<String, (postbode_store::ApiKey, std::time::Instant)>>,
+    keys: Mutex<HashMap<String, (ApiKey, Instant)>>,
 }
 
 impl KeyCache {
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(10);
+    pub const TTL: Duration = Duration::from_secs(10);
     /// Bounds the memory a flood of distinct (valid) keys can take.
     const MAX_KEYS: usize = 10_000;
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (postbode_store::ApiKey, std::time::Instant)>>
-    {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, (ApiKey, Instant)>> {
         self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn get(&self, key_id: &str) -> Option<postbode_store::ApiKey> {
+    fn get(&self, key_id: &str) -> Option<ApiKey> {
         let keys = self.lock();
         let (key, fetched) = keys.get(key_id)?;
         (fetched.elapsed() < Self::TTL).then(|| key.clone())
     }
 
-    fn put(&self, key: postbode_store::ApiKey) {
+    fn put(&self, key: ApiKey) {
         let mut keys = self.lock();
         if keys.len() >= Self::MAX_KEYS {
             keys.retain(|_, (_, fetched)| fetched.elapsed() < Self::TTL);
@@ -136,7 +137,7 @@ impl KeyCache {
                 keys.clear();
             }
         }
-        keys.insert(key.id.clone(), (key, std::time::Instant::now()));
+        keys.insert(key.id.clone(), (key, Instant::now()));
     }
 
     pub fn forget(&self, key_id: &str) {

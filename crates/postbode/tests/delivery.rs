@@ -443,12 +443,7 @@ async fn private_addresses_are_refused_unless_allowed() {
 #[tokio::test]
 async fn the_attempt_log_exports_as_csv_and_json_lines() {
     let service = Service::start().await;
-    let receiver = Receiver::answering(|_| Reply::With {
-        status: 200,
-        headers: vec![],
-        body: "=ok, \"fine\"".into(),
-    })
-    .await;
+    let receiver = Receiver::answering(|_| Reply::body("=ok, \"fine\"")).await;
     let key = service.account("Acme").await;
     let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
     let id = webhook["id"].as_str().unwrap();

@@ -91,28 +91,14 @@ async fn the_file_is_found_in_the_script_directory_or_the_web_root() {
 
     let in_dir = service.webhook(&key, json!({ "url": receiver.url })).await;
     let (name, content) = file(&in_dir);
-    receiver.serve_file(
-        &format!("/hooks/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: format!("  {content}\n"),
-        },
-    );
+    receiver.serve_file(&format!("/hooks/{name}"), Reply::body(format!("  {content}\n")));
     let answer = verify(&service, &key, &in_dir).await;
     assert_eq!(answer["status"], "verified");
     assert_eq!(outcomes(&answer), ["found"]);
 
     let in_root = service.webhook(&key, json!({ "url": receiver.url })).await;
     let (name, content) = file(&in_root);
-    receiver.serve_file(
-        &format!("/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: content,
-        },
-    );
+    receiver.serve_file(&format!("/{name}"), Reply::body(content));
     let answer = verify(&service, &key, &in_root).await;
     assert_eq!(answer["status"], "verified");
     assert_eq!(outcomes(&answer), ["not found (HTTP 404)", "found"]);
@@ -144,21 +130,10 @@ async fn verification_fails_with_a_reason_per_url() {
     let receiver = Receiver::start().await;
     type FileReply = Box<dyn Fn(&str) -> Reply>;
     let cases: Vec<(FileReply, &str)> = vec![
-        (
-            Box::new(|_| Reply::With {
-                status: 200,
-                headers: vec![],
-                body: "something else".into(),
-            }),
-            "wrong content",
-        ),
+        (Box::new(|_| Reply::body("something else")), "wrong content"),
         (Box::new(|_| Reply::Status(404)), "not found (HTTP 404)"),
         (
-            Box::new(|content| Reply::With {
-                status: 200,
-                headers: vec![],
-                body: format!("{content}{}", " ".repeat(5000)),
-            }),
+            Box::new(|content| Reply::body(format!("{content}{}", " ".repeat(5000)))),
             "too large (more than 4096 bytes)",
         ),
         (
@@ -200,14 +175,7 @@ async fn a_private_address_is_not_fetched_unless_allowed() {
     let receiver = Receiver::start().await;
     let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
     let (name, content) = file(&webhook);
-    receiver.serve_file(
-        &format!("/hooks/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: content,
-        },
-    );
+    receiver.serve_file(&format!("/hooks/{name}"), Reply::body(content));
     let answer = verify(&service, &key, &webhook).await;
     assert_eq!(answer["status"], "failed");
     assert!(outcomes(&answer).iter().all(|o| o.starts_with("blocked")), "{answer}");
@@ -223,14 +191,7 @@ async fn only_verified_webhooks_receive_calls() {
     let verified = service.webhook(&key, json!({ "url": verified_receiver.url })).await;
     let unverified = service.webhook(&key, json!({ "url": unverified_receiver.url })).await;
     let (name, content) = file(&verified);
-    verified_receiver.serve_file(
-        &format!("/hooks/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: content,
-        },
-    );
+    verified_receiver.serve_file(&format!("/hooks/{name}"), Reply::body(content));
     assert_eq!(verify(&service, &key, &verified).await["status"], "verified");
 
     for n in 0..10 {
@@ -308,14 +269,7 @@ async fn the_test_tool_shows_the_receivers_real_answer() {
     assert_eq!(receiver.count(), 0);
 
     let (name, content) = file(&webhook);
-    receiver.serve_file(
-        &format!("/hooks/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: content,
-        },
-    );
+    receiver.serve_file(&format!("/hooks/{name}"), Reply::body(content));
     verify(&service, &key, &webhook).await;
 
     let (status, report) = service
@@ -402,25 +356,11 @@ async fn check_all_tests_verified_webhooks_and_verifies_the_others() {
     let verified = service.webhook(&key, json!({ "url": receiver.url })).await;
     let pending = service.webhook(&key, json!({ "url": receiver.url })).await;
     let (name, content) = file(&verified);
-    receiver.serve_file(
-        &format!("/hooks/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: content,
-        },
-    );
+    receiver.serve_file(&format!("/hooks/{name}"), Reply::body(content));
     verify(&service, &key, &verified).await;
     // The owner of the second places its file now; "check now" picks it up.
     let (name, content) = file(&pending);
-    receiver.serve_file(
-        &format!("/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: content,
-        },
-    );
+    receiver.serve_file(&format!("/{name}"), Reply::body(content));
 
     let (status, answer) = service.call("POST", "/v1/webhooks/check", &key, None).await;
     assert_eq!(status, 200, "{answer}");
@@ -444,12 +384,7 @@ async fn check_all_tests_verified_webhooks_and_verifies_the_others() {
 async fn the_cli_verifies_tests_and_checks() {
     let service = verifying_service().await;
     let key = service.account("Acme").await;
-    let receiver = Receiver::answering(|_| Reply::With {
-        status: 200,
-        headers: vec![],
-        body: "hello from php".into(),
-    })
-    .await;
+    let receiver = Receiver::answering(|_| Reply::body("hello from php")).await;
     let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
     let id = webhook["id"].as_str().unwrap();
     let cli = |args: &[&str]| {
@@ -477,14 +412,7 @@ async fn the_cli_verifies_tests_and_checks() {
     assert!(err.contains("409"), "{err}");
 
     let (name, content) = file(&webhook);
-    receiver.serve_file(
-        &format!("/{name}"),
-        Reply::With {
-            status: 200,
-            headers: vec![],
-            body: content,
-        },
-    );
+    receiver.serve_file(&format!("/{name}"), Reply::body(content));
     let (ok, out, _) = cli(&["webhook", "verify", id]).await;
     assert!(ok);
     assert!(out.starts_with("Verified."), "{out}");

@@ -71,6 +71,17 @@ pub enum Reply {
     WaitForGate,
 }
 
+impl Reply {
+    /// 200 with `body`.
+    pub fn body(body: impl Into<String>) -> Self {
+        Reply::With {
+            status: 200,
+            headers: vec![],
+            body: body.into(),
+        }
+    }
+}
+
 struct ReceiverState {
     calls: Mutex<Vec<Call>>,
     /// What a GET of each path answers (the URL ownership file); other GETs are 404.
