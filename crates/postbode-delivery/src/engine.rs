@@ -141,8 +141,8 @@ struct Shared {
     held: Mutex<Held>,
     /// Set at shutdown: no new claims, and deliveries not yet sent are given back.
     stopping: AtomicBool,
-    /// Woken when a webhook's held deliveries fall to half its room, so the room freed
-    /// is claimed again in one go rather than one claim per finished call.
+    /// Woken when a webhook's held deliveries fall below half its room, so the room
+    /// freed is claimed again in one go rather than one claim per finished call.
     freed: Notify,
 }
 
@@ -306,8 +306,11 @@ async fn deliver(shared: Arc<Shared>, gate: Arc<Gate>, delivery: ClaimedDelivery
         let mut held = lock(&shared.held);
         (held.finish(&delivery.webhook_id, &delivery.delivery_id), held.total)
     };
+    // Claim again when this call takes the webhook (or the engine) below half its room:
+    // exactly once per crossing, however the claims and completions interleave.
     let room = shared.settings.room_factor as usize * gate.webhook.settings.max_concurrency as usize;
-    if left == room / 2 || total == shared.settings.max_held as usize / 2 {
+    let below_half = |held: usize, room: usize| held + 1 == (room / 2).max(1);
+    if below_half(left, room) || below_half(total, shared.settings.max_held as usize) {
         shared.freed.notify_one();
     }
     if let Err(e) = shared.store.record_attempt(result).await {
