@@ -4,6 +4,7 @@
 //! shared by the server, the store and the delivery engine.
 
 pub mod clock;
+pub mod condition;
 pub mod error;
 pub mod event;
 pub mod ids;
