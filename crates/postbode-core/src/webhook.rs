@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::condition::{Condition, ConditionError};
 use crate::error::{FieldError, ValidationError};
 use crate::event::{self, ALL};
 use crate::render::Format;
@@ -163,8 +164,10 @@ impl WebhookSettings {
                 format!("the {} format is not available yet", self.format.as_str()),
             ));
         }
-        if self.condition.is_some() {
-            errors.push(FieldError::new("condition", "conditions are not available yet"));
+        if let Some(source) = &self.condition
+            && let Err(e) = Condition::compile(source)
+        {
+            errors.push(FieldError::new("condition", condition_message(&e)));
         }
         self.ignore_sources.sort_by_key(|s| *s as u8);
         self.ignore_sources.dedup();
@@ -256,6 +259,13 @@ impl WebhookSettings {
 
     pub fn wants(&self, event_type: &str) -> bool {
         self.events.iter().any(|e| e == ALL || e == event_type)
+    }
+}
+
+fn condition_message(error: &ConditionError) -> String {
+    match error {
+        ConditionError::Syntax { message, position } => format!("at character {position}: {message}"),
+        other => other.to_string(),
     }
 }
 
@@ -366,6 +376,7 @@ mod tests {
         s.max_concurrency = 0;
         s.headers.insert("Content-Type".into(), "text/plain".into());
         s.signatures = vec![SignatureScheme::Rfc9421, SignatureScheme::HttpSignature];
+        s.condition = Some("fields.name == ".into());
         let errors = s.validate().unwrap_err().errors;
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -373,10 +384,16 @@ mod tests {
             [
                 "url",
                 "events[1]",
+                "condition",
                 "signatures",
                 "headers.Content-Type",
                 "max_concurrency"
             ]
+        );
+        assert!(
+            errors[2].message.starts_with("at character 16:"),
+            "{}",
+            errors[2].message
         );
     }
 

@@ -248,6 +248,8 @@ pub struct StatsBucket {
     pub skipped: u64,
     /// Events the webhook wanted but did not get because its URL is not verified.
     pub skipped_unverified: u64,
+    /// Events the webhook's condition could not be evaluated for; they were not sent.
+    pub condition_errors: u64,
     pub attempts: u64,
     pub latency_p50_ms: Option<u64>,
     pub latency_p99_ms: Option<u64>,

@@ -137,7 +137,7 @@ async fn bad_input_is_refused_and_stores_nothing() {
             "headers.Content-Type",
         ),
         (
-            json!({ "url": url, "condition": "fields.name == 'piet'" }),
+            json!({ "url": url, "condition": "fields.name = 'piet'" }),
             422,
             "condition",
         ),

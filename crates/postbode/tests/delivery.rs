@@ -597,3 +597,58 @@ async fn a_backlog_larger_than_the_room_drains_without_polling() {
     ids.sort();
     assert_eq!(ids, (0..200).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_condition_filters_events_and_its_errors_are_counted() {
+    let service = Service::start().await;
+    let by_type = Receiver::start().await;
+    let by_field = Receiver::start().await;
+    let key = service.account("Acme").await;
+    service
+        .webhook(
+            &key,
+            json!({ "url": by_type.url, "condition": "type == 'order.paid' || type.startsWith('refund.')" }),
+        )
+        .await;
+    // Custom events carry no profile fields, so this cannot be evaluated for them.
+    let failing = service
+        .webhook(
+            &key,
+            json!({ "url": by_field.url, "condition": "fields.name == 'piet'" }),
+        )
+        .await;
+    for event_type in ["order.paid", "order.created", "refund.issued"] {
+        service.send_event(&key, json!({ "type": event_type })).await;
+    }
+    let calls = by_type.wait_for(2).await;
+    let types: Vec<Value> = calls.iter().map(|c| c.json()["type"].clone()).collect();
+    assert_eq!(types, [json!("order.paid"), json!("refund.issued")]);
+    let (_, stats) = service
+        .call(
+            "GET",
+            &format!("/v1/webhooks/{}/stats", failing["id"].as_str().unwrap()),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(stats["data"][0]["condition_errors"], 3, "{stats}");
+    assert_eq!(by_field.count(), 0);
+
+    let (status, problem) = service
+        .call(
+            "POST",
+            "/v1/webhooks",
+            &key,
+            Some(json!({ "url": by_type.url, "condition": "fields.name == " })),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "condition");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("at character 16"),
+        "{problem}"
+    );
+}

@@ -451,7 +451,8 @@ impl Store for SqliteStore {
 
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>> {
         let rows = sqlx::query(
-            "SELECT s.hour, s.delivered, s.failed, s.skipped, s.skipped_unverified, s.attempts, s.latency \
+            "SELECT s.hour, s.delivered, s.failed, s.skipped, s.skipped_unverified, s.condition_errors, s.attempts, \
+             s.latency \
              FROM webhook_stats s \
              JOIN webhooks w ON w.id = s.webhook_id \
              WHERE s.webhook_id = ? AND w.account_id = ? AND s.hour >= ? AND s.hour < ? ORDER BY s.hour",
@@ -481,6 +482,7 @@ impl Store for SqliteStore {
             bucket.failed += row.try_get::<i64, _>("failed")? as u64;
             bucket.skipped += row.try_get::<i64, _>("skipped")? as u64;
             bucket.skipped_unverified += row.try_get::<i64, _>("skipped_unverified")? as u64;
+            bucket.condition_errors += row.try_get::<i64, _>("condition_errors")? as u64;
             bucket.attempts += row.try_get::<i64, _>("attempts")? as u64;
             let latency: postbode_core::latency::LatencyHistogram = serde_json::from_str(row.try_get("latency")?)?;
             bucket.latency.merge(&latency);

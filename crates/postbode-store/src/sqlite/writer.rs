@@ -11,6 +11,7 @@
 //! row, so it never spoils the others in its group.
 
 use chrono::{DateTime, Utc};
+use postbode_core::condition::{Condition, ConditionContext, ConditionError};
 use postbode_core::latency::LatencyHistogram;
 use postbode_core::webhook::{Webhook, WebhookSettings};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -177,6 +178,11 @@ impl WriteOp {
     }
 }
 
+enum Skip {
+    Unverified,
+    ConditionError,
+}
+
 struct StagedEvent {
     id: String,
     account_id: String,
@@ -208,8 +214,9 @@ struct Group {
     /// The enabled webhooks of each account seen in this group. Webhooks cannot change
     /// under the group: it holds SQLite's write lock.
     webhooks: HashMap<String, Vec<EnabledWebhook>>,
-    /// Events wanted by unverified webhooks, per webhook and hour.
-    skipped_unverified: HashMap<(String, i64), i64>,
+    /// Per webhook and hour: events wanted by an unverified webhook, and events its
+    /// condition could not be evaluated for.
+    skipped: HashMap<(String, i64), (i64, i64)>,
     events: Vec<StagedEvent>,
     deliveries: Vec<StagedDelivery>,
     keys: Vec<StagedKey>,
@@ -267,17 +274,27 @@ impl Group {
                 if !webhook.settings.wants(&event.event_type) {
                     continue;
                 }
+                let hour = created_at - created_at.rem_euclid(HOUR_MS);
                 if require_verification && !webhook.verified {
-                    skipped.push((webhook.id.clone(), created_at - created_at.rem_euclid(HOUR_MS)));
-                } else {
-                    count += 1;
-                    deliveries_out.push(StagedDelivery {
-                        id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
-                        account_id: account_id.to_owned(),
-                        event_id: event.id.clone(),
-                        webhook_id: webhook.id.clone(),
-                        due_at: created_at,
-                    });
+                    skipped.push(((webhook.id.clone(), hour), Skip::Unverified));
+                    continue;
+                }
+                match webhook.accepts(&event.event_type) {
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::debug!(webhook = %webhook.id, error = %e, "condition could not be evaluated");
+                        skipped.push(((webhook.id.clone(), hour), Skip::ConditionError));
+                    }
+                    Ok(true) => {
+                        count += 1;
+                        deliveries_out.push(StagedDelivery {
+                            id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
+                            account_id: account_id.to_owned(),
+                            event_id: event.id.clone(),
+                            webhook_id: webhook.id.clone(),
+                            due_at: created_at,
+                        });
+                    }
                 }
             }
             if let Some(key) = event.idempotency {
@@ -306,8 +323,12 @@ impl Group {
         self.events.append(&mut events_out);
         self.deliveries.append(&mut deliveries_out);
         self.keys.append(&mut keys_out);
-        for key in skipped {
-            *self.skipped_unverified.entry(key).or_default() += 1;
+        for (key, why) in skipped {
+            let counts = self.skipped.entry(key).or_default();
+            match why {
+                Skip::Unverified => counts.0 += 1,
+                Skip::ConditionError => counts.1 += 1,
+            }
         }
         Ok(outcomes)
     }
@@ -372,15 +393,17 @@ impl Group {
             let results = std::mem::take(&mut self.results);
             write_results(conn, &results).await?;
         }
-        for ((webhook_id, hour), count) in self.skipped_unverified.drain() {
+        for ((webhook_id, hour), (unverified, condition_errors)) in self.skipped.drain() {
             sqlx::query(
-                "INSERT INTO webhook_stats (webhook_id, hour, skipped_unverified) VALUES (?, ?, ?) \
-                 ON CONFLICT (webhook_id, hour) DO UPDATE SET \
-                 skipped_unverified = skipped_unverified + excluded.skipped_unverified",
+                "INSERT INTO webhook_stats (webhook_id, hour, skipped_unverified, condition_errors) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (webhook_id, hour) DO UPDATE SET \
+                 skipped_unverified = skipped_unverified + excluded.skipped_unverified, \
+                 condition_errors = condition_errors + excluded.condition_errors",
             )
             .bind(webhook_id)
             .bind(hour)
-            .bind(count)
+            .bind(unverified)
+            .bind(condition_errors)
             .execute(&mut *conn)
             .await?;
         }
@@ -399,6 +422,30 @@ struct EnabledWebhook {
     id: String,
     settings: WebhookSettings,
     verified: bool,
+    /// Compiled once per group; `Err` (a condition stored by an older version that no
+    /// longer compiles) counts as an evaluation error for every event.
+    condition: Option<Result<Condition, ConditionError>>,
+}
+
+impl EnabledWebhook {
+    /// Whether the webhook's condition holds for an event; `Err` when it cannot be
+    /// evaluated, which skips the webhook for this event and is counted.
+    fn accepts(&self, event_type: &str) -> Result<bool, ConditionError> {
+        let Some(condition) = &self.condition else {
+            return Ok(true);
+        };
+        let condition = condition.as_ref().map_err(Clone::clone)?;
+        // Custom events carry no profile: their conditions see `type` and empty fields.
+        let fields = serde_json::Map::new();
+        condition.evaluate(&ConditionContext {
+            fields: &fields,
+            previous: None,
+            profile: None,
+            subprofile: None,
+            source: None,
+            event_type,
+        })
+    }
 }
 
 async fn enabled_webhooks(conn: &mut SqliteConnection, account_id: &str) -> Result<Vec<EnabledWebhook>> {
@@ -411,9 +458,11 @@ async fn enabled_webhooks(conn: &mut SqliteConnection, account_id: &str) -> Resu
     .await?;
     rows.iter()
         .map(|row| {
+            let settings: WebhookSettings = serde_json::from_str(row.try_get("settings")?)?;
             Ok(EnabledWebhook {
                 id: row.try_get("id")?,
-                settings: serde_json::from_str(row.try_get("settings")?)?,
+                condition: settings.condition.as_deref().map(Condition::compile),
+                settings,
                 verified: row.try_get("verified")?,
             })
         })
