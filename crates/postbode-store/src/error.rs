@@ -10,6 +10,8 @@ pub enum StoreError {
     IdempotencyConflict { key: String },
     #[error("the write could not be committed: {0}")]
     Commit(String),
+    #[error("{0} is in use by another Postbode process")]
+    InUse(String),
     #[error("the store is shutting down")]
     Closed,
     #[error("unsupported database URL {0:?}: use sqlite://PATH")]

@@ -332,3 +332,22 @@ async fn health_ready_and_unknown_routes() {
     assert_eq!(status, 404);
     assert_eq!(problem["type"], "/problems/not-found");
 }
+
+/// One process per SQLite file: a second start on the same data directory is refused
+/// with a clear reason instead of clearing the first one's leases.
+#[tokio::test]
+async fn a_second_process_cannot_open_the_same_database() {
+    let service = Service::start().await;
+    let config = common::test_config(service.dir.path());
+    let clock = std::sync::Arc::new(postbode_core::SystemClock);
+    let error = postbode::app::start(config, clock)
+        .await
+        .err()
+        .expect("the second start must fail");
+    assert!(
+        format!("{error:#}").contains("in use by another Postbode process"),
+        "{error:#}"
+    );
+    // The first one is unharmed.
+    assert_eq!(service.call("GET", "/ready", "", None).await.0, 200);
+}

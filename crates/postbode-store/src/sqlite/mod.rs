@@ -27,6 +27,31 @@ pub struct SqliteStore {
     pool: SqlitePool,
     writer: mpsc::Sender<WriteOp>,
     work: Arc<Notify>,
+    /// Held for the store's lifetime: one process per SQLite file (see `open`).
+    _lock: Option<std::fs::File>,
+}
+
+/// Takes `<database file>.lock` exclusively, so a second process cannot open the same
+/// file: the store clears leases at open on the understanding that it is alone. The
+/// operating system releases the lock when the process dies, even by `kill -9`.
+fn lock_database(options: &SqliteConnectOptions) -> Result<Option<std::fs::File>> {
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Commit(format!("opening {}: {e}", std::path::Path::new(&lock_path).display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(path.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Commit(format!("locking {}: {e}", path.display()))),
+    }
 }
 
 impl SqliteStore {
@@ -42,6 +67,7 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000")
             .log_statements(tracing::log::LevelFilter::Trace);
+        let lock = lock_database(&options)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -85,7 +111,12 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Commit(format!("starting the writer thread: {e}")))?;
         opened.await.map_err(|_| StoreError::Closed)??;
-        Ok(Self { pool, writer, work })
+        Ok(Self {
+            pool,
+            writer,
+            work,
+            _lock: lock,
+        })
     }
 
     async fn write<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteOp) -> Result<T> {
