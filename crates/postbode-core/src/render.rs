@@ -24,20 +24,6 @@ impl Format {
             Format::Xml => "application/xml",
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Form => "form",
-            Format::Xml => "xml",
-        }
-    }
-
-    /// Formats whose rendering is built; the others are refused when a webhook is saved.
-    /// All three are built now; the check stays so a future format can be added before its renderer.
-    pub fn is_available(self) -> bool {
-        matches!(self, Format::Json | Format::Form | Format::Xml)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -286,11 +272,6 @@ mod tests {
             b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<event/>".as_slice()
         );
         assert!(matches!(render(Format::Xml, b"{"), Err(RenderError::Body(_))));
-        assert!(
-            [Format::Json, Format::Form, Format::Xml]
-                .iter()
-                .all(|f| f.is_available())
-        );
     }
 
     #[test]

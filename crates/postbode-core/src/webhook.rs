@@ -34,20 +34,6 @@ pub enum SignatureScheme {
     Rfc9421,
 }
 
-impl SignatureScheme {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignatureScheme::HttpSignature => "http-signature",
-            SignatureScheme::StandardWebhooks => "standard-webhooks",
-            SignatureScheme::Rfc9421 => "rfc9421",
-        }
-    }
-
-    pub fn is_available(self) -> bool {
-        true
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
@@ -158,12 +144,6 @@ impl WebhookSettings {
         if self.collection_id.is_some() {
             errors.push(FieldError::new("collection_id", "no collection with this id exists"));
         }
-        if !self.format.is_available() {
-            errors.push(FieldError::new(
-                "format",
-                format!("the {} format is not available yet", self.format.as_str()),
-            ));
-        }
         if let Some(source) = &self.condition
             && let Err(e) = Condition::compile(source)
         {
@@ -222,14 +202,6 @@ impl WebhookSettings {
                 "signatures",
                 "http-signature and rfc9421 cannot be combined: both use the Signature header",
             ));
-        }
-        for scheme in &self.signatures {
-            if !scheme.is_available() {
-                errors.push(FieldError::new(
-                    "signatures",
-                    format!("the {} scheme is not available yet", scheme.as_str()),
-                ));
-            }
         }
     }
 
