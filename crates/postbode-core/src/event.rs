@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::condition::ConditionContext;
 use crate::error::FieldError;
+use crate::profile::Values;
+use crate::webhook::Source;
 
 /// The suite's own event types; each comes from its own route (tracking, reports,
 /// profile changes), so `POST /v1/events` refuses them.
@@ -48,6 +51,39 @@ pub fn check_type_name(field: &str, event_type: &str) -> Result<(), FieldError> 
             field,
             format!("an event type is 1 to {MAX_TYPE_LEN} characters of letters, digits, '.', '_', '-' and ':'"),
         ))
+    }
+}
+
+/// What a webhook's scope, `ignore_sources` and condition look at, besides the type.
+/// Made with the event at ingest (the body is opaque bytes by then).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventScope {
+    /// The database of the profile the event concerns.
+    pub database_id: Option<String>,
+    /// The collection of the subprofile the event concerns.
+    pub collection_id: Option<String>,
+    /// True for a subprofile's `create`/`update`/`delete`.
+    pub subprofile_change: bool,
+    /// Where a profile change came from.
+    pub source: Option<Source>,
+    pub profile_id: Option<String>,
+    pub subprofile_id: Option<String>,
+    /// Every defined field, `null` when empty: what a condition's `fields` sees.
+    pub fields: Values,
+    /// The old values of an update's changed fields.
+    pub previous: Option<Values>,
+}
+
+impl EventScope {
+    pub fn condition_context<'a>(&'a self, event_type: &'a str) -> ConditionContext<'a> {
+        ConditionContext {
+            fields: &self.fields,
+            previous: self.previous.as_ref(),
+            profile: self.profile_id.as_deref(),
+            subprofile: self.subprofile_id.as_deref(),
+            source: self.source.map(Source::as_str),
+            event_type,
+        }
     }
 }
 

@@ -9,6 +9,11 @@ pub const EVENT: &str = "evt";
 pub const DELIVERY: &str = "dlv";
 pub const ATTEMPT: &str = "att";
 pub const SIGNING_KEY: &str = "sk";
+pub const DATABASE: &str = "db";
+pub const COLLECTION: &str = "col";
+pub const PROFILE: &str = "prf";
+pub const SUBPROFILE: &str = "sub";
+pub const MESSAGE: &str = "msg";
 
 pub fn new_id(kind: &str) -> String {
     format!("{kind}_{}", ulid::Ulid::new().to_string().to_ascii_lowercase())

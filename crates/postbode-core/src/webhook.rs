@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::condition::{Condition, ConditionError};
 use crate::error::{FieldError, ValidationError};
-use crate::event::{self, ALL};
+use crate::event::{self, ALL, EventScope};
 use crate::render::Format;
 
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 8;
@@ -24,6 +24,17 @@ pub enum Source {
     Dashboard,
     Import,
     Unsubscribe,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Dashboard => "dashboard",
+            Source::Import => "import",
+            Source::Unsubscribe => "unsubscribe",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,12 +149,6 @@ impl WebhookSettings {
             ));
         }
         self.check_events(&mut errors);
-        if self.database_id.is_some() {
-            errors.push(FieldError::new("database_id", "no database with this id exists"));
-        }
-        if self.collection_id.is_some() {
-            errors.push(FieldError::new("collection_id", "no collection with this id exists"));
-        }
         if let Some(source) = &self.condition
             && let Err(e) = Condition::compile(source)
         {
@@ -231,6 +236,24 @@ impl WebhookSettings {
 
     pub fn wants(&self, event_type: &str) -> bool {
         self.events.iter().any(|e| e == ALL || e == event_type)
+    }
+
+    /// Whether an event falls inside the webhook's scope and sources (PAYLOADS.md): one
+    /// limited to a collection gets that collection's subprofile changes and the mail
+    /// events of messages sent to its subprofiles; one limited to a database gets that
+    /// database's profile changes and the mail events of messages sent to its profiles;
+    /// a custom event is in a database's scope when it names one of its profiles.
+    pub fn in_scope(&self, scope: &EventScope) -> bool {
+        if scope.source.is_some_and(|source| self.ignore_sources.contains(&source)) {
+            return false;
+        }
+        if let Some(collection) = &self.collection_id {
+            return scope.collection_id.as_deref() == Some(collection.as_str());
+        }
+        if let Some(database) = &self.database_id {
+            return !scope.subprofile_change && scope.database_id.as_deref() == Some(database.as_str());
+        }
+        true
     }
 }
 
