@@ -14,6 +14,9 @@ pub const MASTER_KEY_LEN: usize = 32;
 
 pub struct MasterKey {
     key: LessSafeKey,
+    /// Derives the keys of other purposes (tracking tokens), so the operator keeps one
+    /// secret and no derived key can open a sealed value.
+    derive: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -47,7 +50,21 @@ impl MasterKey {
         let key = UnboundKey::new(&AES_256_GCM, raw).map_err(|_| Error::Crypto)?;
         Ok(Self {
             key: LessSafeKey::new(key),
+            derive: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, raw),
         })
+    }
+
+    /// A 32-byte key for `purpose`: HMAC-SHA256 of the master key over a label naming
+    /// the purpose (HKDF-Expand with one block), the same for the same master key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut label = Vec::with_capacity(purpose.len() + 24);
+        label.extend_from_slice(b"postbode derive v1\0");
+        label.extend_from_slice(purpose.as_bytes());
+        label.push(1);
+        let tag = aws_lc_rs::hmac::sign(&self.derive, &label);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 
     /// `sealed:v1:<base64 of nonce ‖ ciphertext ‖ tag>`.
@@ -91,6 +108,16 @@ impl MasterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_depend_on_the_master_key_and_the_purpose() {
+        let (key, text) = MasterKey::generate().unwrap();
+        let again = MasterKey::parse(&text).unwrap();
+        assert_eq!(key.derive("tracking"), again.derive("tracking"));
+        assert_ne!(key.derive("tracking"), key.derive("tracking2"));
+        let (other, _) = MasterKey::generate().unwrap();
+        assert_ne!(key.derive("tracking"), other.derive("tracking"));
+    }
 
     #[test]
     fn sealed_values_open_only_with_their_key_and_context() {
