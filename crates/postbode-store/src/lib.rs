@@ -85,6 +85,34 @@ pub trait Store: Send + Sync + 'static {
         rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
     ) -> Result<()>;
 
+    // Profile data. Changes to profiles and subprofiles go through `change_profiles`,
+    // which commits each change with its event and deliveries.
+    async fn create_database(&self, database: &Database) -> Result<()>;
+    async fn get_database(&self, account_id: &str, id: &str) -> Result<Option<Database>>;
+    async fn list_databases(&self, account_id: &str, page: &PageRequest) -> Result<Page<Database>>;
+    async fn update_database(&self, database: &Database) -> Result<bool>;
+    /// Deletes the database with its collections, profiles and subprofiles (no events).
+    async fn delete_database(&self, account_id: &str, id: &str) -> Result<bool>;
+    async fn create_collection(&self, collection: &Collection) -> Result<()>;
+    async fn get_collection(&self, account_id: &str, id: &str) -> Result<Option<Collection>>;
+    async fn list_collections(&self, account_id: &str, database_id: &str, page: &PageRequest)
+    -> Result<Page<Collection>>;
+    async fn update_collection(&self, collection: &Collection) -> Result<bool>;
+    async fn delete_collection(&self, account_id: &str, id: &str) -> Result<bool>;
+    async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>>;
+    async fn list_profiles(&self, account_id: &str, database_id: &str, query: &ProfileQuery) -> Result<Page<Profile>>;
+    async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>>;
+    async fn list_subprofiles(&self, account_id: &str, profile_id: &str) -> Result<Vec<Subprofile>>;
+    /// Applies the changes in order, all or nothing, each with its event and deliveries.
+    async fn change_profiles(&self, request: ChangeRequest) -> Result<Vec<ChangeOutcome>>;
+
+    // Sent messages.
+    async fn create_message(&self, message: &Message) -> Result<()>;
+    /// The message with its profile data as it is now, from any account: tracking
+    /// requests carry no key (their token's MAC proves them), so callers check the
+    /// account where one is known.
+    async fn message_context(&self, id: &str) -> Result<Option<MessageContext>>;
+
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;

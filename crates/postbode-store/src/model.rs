@@ -3,6 +3,10 @@
 use chrono::{DateTime, Utc};
 use postbode_core::latency::LatencyHistogram;
 use postbode_core::page::PageRequest;
+use postbode_core::event::EventScope;
+use postbode_core::mail::Mailing;
+use postbode_core::profile::{Edit, Schema, State, UnsubscribeBehaviour, Values};
+use postbode_core::webhook::Source;
 use postbode_core::webhook::Webhook;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -31,6 +35,8 @@ pub struct NewEvent {
     pub body: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub idempotency: Option<IdempotencyKey>,
+    /// What webhooks' scopes, sources and conditions are matched against.
+    pub scope: EventScope,
 }
 
 #[derive(Debug, Clone)]
@@ -270,4 +276,156 @@ pub struct SigningKeyRecord {
     pub public_key: Vec<u8>,
     pub schedule: postbode_core::signing_keys::KeySchedule,
     pub created_at: DateTime<Utc>,
+}
+
+/// A database of profiles: the fields its profiles have, and what an unsubscribe does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Database {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub fields: Schema,
+    pub unsubscribe: UnsubscribeBehaviour,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A collection inside a database: its subprofiles are profiles' rows in it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Collection {
+    pub id: String,
+    pub account_id: String,
+    pub database_id: String,
+    pub name: String,
+    pub fields: Schema,
+    pub unsubscribe: UnsubscribeBehaviour,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub id: String,
+    pub account_id: String,
+    pub database_id: String,
+    pub state: State,
+    pub sequence: u64,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subprofile {
+    pub id: String,
+    pub account_id: String,
+    pub profile_id: String,
+    pub database_id: String,
+    pub collection_id: String,
+    /// Subprofiles have no interests.
+    pub values: Values,
+    pub sequence: u64,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+}
+
+/// A profile or subprofile as a change left it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Profile(Profile),
+    Subprofile(Subprofile),
+}
+
+/// One change to profile data. Values are already checked against the schema.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// An event committed together with the changes (an unsubscribe report with the
+    /// change its behaviour makes).
+    Event(Box<NewEvent>),
+    CreateProfile {
+        id: String,
+        database_id: String,
+        values: Values,
+        interests: Vec<String>,
+    },
+    EditProfile {
+        id: String,
+        edit: Edit,
+        values: Values,
+        interests: Option<Vec<String>>,
+    },
+    DeleteProfile {
+        id: String,
+    },
+    CreateSubprofile {
+        id: String,
+        profile_id: String,
+        collection_id: String,
+        values: Values,
+    },
+    EditSubprofile {
+        id: String,
+        edit: Edit,
+        values: Values,
+    },
+    DeleteSubprofile {
+        id: String,
+    },
+    /// Merges into the profile of the database whose `key` field equals `values[key]`,
+    /// or creates one (imports).
+    Upsert {
+        database_id: String,
+        key: String,
+        values: Values,
+        interests: Option<Vec<String>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ChangeRequest {
+    pub account_id: String,
+    pub source: Source,
+    pub changes: Vec<Change>,
+    pub now: DateTime<Utc>,
+    pub require_verification: bool,
+}
+
+/// What one [`Change`] did, in the order of the request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeOutcome {
+    Created(Record),
+    Updated(Record),
+    /// The change set what was already there: nothing fired.
+    Unchanged(Record),
+    Deleted,
+    /// No such profile, subprofile, database or collection in the account.
+    NotFound,
+    /// An [`Change::Event`] was stored.
+    Ingested(Ingested),
+}
+
+/// A sent message, to which opens, clicks and reports refer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub account_id: String,
+    pub mailing: Mailing,
+    pub email: String,
+    pub profile_id: Option<String>,
+    pub subprofile_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message with the profile data its events are enriched with, as they are now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageContext {
+    pub message: Message,
+    pub profile: Option<(Profile, Database)>,
+    pub subprofile: Option<(Subprofile, Collection)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileQuery {
+    /// Profiles whose field equals the value (as the field's type reads it).
+    pub field: Option<(String, serde_json::Value)>,
+    pub page: PageRequest,
 }

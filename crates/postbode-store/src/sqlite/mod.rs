@@ -2,6 +2,8 @@
 //! writer task for the hot path (see [`writer`]), a pool of connections for reads and
 //! for the rare management writes (which wait their turn through `busy_timeout`).
 
+mod changes;
+mod profiles;
 mod rows;
 mod writer;
 
@@ -132,6 +134,79 @@ fn page_limit(page: &PageRequest) -> i64 {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn create_database(&self, database: &Database) -> Result<()> {
+        profiles::create_database(&self.pool, database).await
+    }
+
+    async fn get_database(&self, account_id: &str, id: &str) -> Result<Option<Database>> {
+        profiles::get_database(&self.pool, account_id, id).await
+    }
+
+    async fn list_databases(&self, account_id: &str, page: &PageRequest) -> Result<Page<Database>> {
+        profiles::list_databases(&self.pool, account_id, page).await
+    }
+
+    async fn update_database(&self, database: &Database) -> Result<bool> {
+        profiles::update_database(&self.pool, database).await
+    }
+
+    async fn delete_database(&self, account_id: &str, id: &str) -> Result<bool> {
+        profiles::delete_in_account(&self.pool, "databases", account_id, id).await
+    }
+
+    async fn create_collection(&self, collection: &Collection) -> Result<()> {
+        profiles::create_collection(&self.pool, collection).await
+    }
+
+    async fn get_collection(&self, account_id: &str, id: &str) -> Result<Option<Collection>> {
+        profiles::get_collection(&self.pool, account_id, id).await
+    }
+
+    async fn list_collections(
+        &self,
+        account_id: &str,
+        database_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Collection>> {
+        profiles::list_collections(&self.pool, account_id, database_id, page).await
+    }
+
+    async fn update_collection(&self, collection: &Collection) -> Result<bool> {
+        profiles::update_collection(&self.pool, collection).await
+    }
+
+    async fn delete_collection(&self, account_id: &str, id: &str) -> Result<bool> {
+        profiles::delete_in_account(&self.pool, "collections", account_id, id).await
+    }
+
+    async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>> {
+        profiles::get_profile(&self.pool, account_id, id).await
+    }
+
+    async fn list_profiles(&self, account_id: &str, database_id: &str, query: &ProfileQuery) -> Result<Page<Profile>> {
+        profiles::list_profiles(&self.pool, account_id, database_id, query).await
+    }
+
+    async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>> {
+        profiles::get_subprofile(&self.pool, account_id, id).await
+    }
+
+    async fn list_subprofiles(&self, account_id: &str, profile_id: &str) -> Result<Vec<Subprofile>> {
+        profiles::list_subprofiles(&self.pool, account_id, profile_id).await
+    }
+
+    async fn change_profiles(&self, request: ChangeRequest) -> Result<Vec<ChangeOutcome>> {
+        self.write(|reply| WriteOp::Change { request, reply }).await
+    }
+
+    async fn create_message(&self, message: &Message) -> Result<()> {
+        profiles::create_message(&self.pool, message).await
+    }
+
+    async fn message_context(&self, id: &str) -> Result<Option<MessageContext>> {
+        profiles::message_context(&self.pool, id).await
+    }
+
     async fn create_account(&self, account: &Account, first_key: &ApiKey) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")

@@ -5,7 +5,8 @@ use postbode_core::webhook::{Verification, Webhook, WebhookSettings};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::model::{Attempt, Delivery, DeliveryStatus, Trigger};
+use crate::model::{Attempt, Collection, Database, Delivery, DeliveryStatus, Message, Profile, Subprofile, Trigger};
+use postbode_core::profile::State;
 use crate::{Result, StoreError};
 
 pub fn ms(at: DateTime<Utc>) -> i64 {
@@ -91,5 +92,82 @@ pub fn attempt(row: &SqliteRow) -> Result<Attempt> {
         error_kind: row.try_get("error_kind")?,
         error: row.try_get("error")?,
         response_body: row.try_get("response_body")?,
+    })
+}
+
+pub const PROFILE_COLUMNS: &str = "id, account_id, database_id, fields, interests, sequence, created_at, modified_at";
+
+pub fn profile(row: &SqliteRow) -> Result<Profile> {
+    Ok(Profile {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        database_id: row.try_get("database_id")?,
+        state: State {
+            values: serde_json::from_str(row.try_get("fields")?)?,
+            interests: serde_json::from_str(row.try_get("interests")?)?,
+        },
+        sequence: row.try_get::<i64, _>("sequence")? as u64,
+        created_at: time(row.try_get("created_at")?),
+        modified_at: time(row.try_get("modified_at")?),
+    })
+}
+
+pub const SUBPROFILE_COLUMNS: &str =
+    "id, account_id, profile_id, database_id, collection_id, fields, sequence, created_at, modified_at";
+
+pub fn subprofile(row: &SqliteRow) -> Result<Subprofile> {
+    Ok(Subprofile {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        profile_id: row.try_get("profile_id")?,
+        database_id: row.try_get("database_id")?,
+        collection_id: row.try_get("collection_id")?,
+        values: serde_json::from_str(row.try_get("fields")?)?,
+        sequence: row.try_get::<i64, _>("sequence")? as u64,
+        created_at: time(row.try_get("created_at")?),
+        modified_at: time(row.try_get("modified_at")?),
+    })
+}
+
+pub const DATABASE_COLUMNS: &str = "id, account_id, name, fields, unsubscribe, created_at, updated_at";
+
+pub fn database(row: &SqliteRow) -> Result<Database> {
+    Ok(Database {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        fields: serde_json::from_str(row.try_get("fields")?)?,
+        unsubscribe: serde_json::from_str(row.try_get("unsubscribe")?)?,
+        created_at: time(row.try_get("created_at")?),
+        updated_at: time(row.try_get("updated_at")?),
+    })
+}
+
+pub const COLLECTION_COLUMNS: &str = "id, account_id, database_id, name, fields, unsubscribe, created_at, updated_at";
+
+pub fn collection(row: &SqliteRow) -> Result<Collection> {
+    Ok(Collection {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        database_id: row.try_get("database_id")?,
+        name: row.try_get("name")?,
+        fields: serde_json::from_str(row.try_get("fields")?)?,
+        unsubscribe: serde_json::from_str(row.try_get("unsubscribe")?)?,
+        created_at: time(row.try_get("created_at")?),
+        updated_at: time(row.try_get("updated_at")?),
+    })
+}
+
+pub const MESSAGE_COLUMNS: &str = "id, account_id, mailing, email, profile_id, subprofile_id, created_at";
+
+pub fn message(row: &SqliteRow) -> Result<Message> {
+    Ok(Message {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        mailing: serde_json::from_str(row.try_get("mailing")?)?,
+        email: row.try_get("email")?,
+        profile_id: row.try_get("profile_id")?,
+        subprofile_id: row.try_get("subprofile_id")?,
+        created_at: time(row.try_get("created_at")?),
     })
 }

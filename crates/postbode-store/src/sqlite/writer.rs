@@ -11,7 +11,7 @@
 //! row, so it never spoils the others in its group.
 
 use chrono::{DateTime, Utc};
-use postbode_core::condition::{Condition, ConditionContext, ConditionError};
+use postbode_core::condition::{Condition, ConditionError};
 use postbode_core::latency::LatencyHistogram;
 use postbode_core::webhook::{Webhook, WebhookSettings};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -49,12 +49,17 @@ pub enum WriteOp {
         delivery_ids: Vec<String>,
         reply: oneshot::Sender<Result<()>>,
     },
+    Change {
+        request: ChangeRequest,
+        reply: oneshot::Sender<Result<Vec<ChangeOutcome>>>,
+    },
 }
 
 /// An answer held back until the group has committed.
 enum Reply {
     Ingest(oneshot::Sender<Result<Vec<Ingested>>>, Vec<Ingested>),
     Claim(oneshot::Sender<Result<Claim>>, Claim),
+    Change(oneshot::Sender<Result<Vec<ChangeOutcome>>>, Vec<ChangeOutcome>),
     Done(oneshot::Sender<Result<()>>),
 }
 
@@ -65,6 +70,7 @@ impl Reply {
         match self {
             Reply::Ingest(tx, v) => drop(tx.send(failure.map_or(Ok(v), |m| Err(fail(m))))),
             Reply::Claim(tx, v) => drop(tx.send(failure.map_or(Ok(v), |m| Err(fail(m))))),
+            Reply::Change(tx, v) => drop(tx.send(failure.map_or(Ok(v), |m| Err(fail(m))))),
             Reply::Done(tx) => drop(tx.send(failure.map_or(Ok(()), |m| Err(fail(m))))),
         }
     }
@@ -125,6 +131,10 @@ async fn commit_group(conn: &mut SqliteConnection, ops: impl Iterator<Item = Wri
                     Err(e) => drop(reply.send(Err(e))),
                 }
             }
+            WriteOp::Change { request, reply } => match group.change(conn, request).await {
+                Ok(outcome) => replies.push(Reply::Change(reply, outcome)),
+                Err(e) => drop(reply.send(Err(e))),
+            },
             WriteOp::Record { result, reply } => {
                 group.record(*result);
                 replies.push(Reply::Done(reply));
@@ -171,6 +181,7 @@ impl WriteOp {
         match self {
             WriteOp::Ingest { reply, .. } => drop(reply.send(Err(error()))),
             WriteOp::Claim { reply, .. } => drop(reply.send(Err(error()))),
+            WriteOp::Change { reply, .. } => drop(reply.send(Err(error()))),
             WriteOp::Record { reply, .. } | WriteOp::Release { delivery_ids: _, reply } => {
                 drop(reply.send(Err(error())))
             }
@@ -210,7 +221,7 @@ struct StagedKey {
 
 /// Rows and changes staged by the ops of one group, written by [`Group::flush`].
 #[derive(Default)]
-struct Group {
+pub(super) struct Group {
     /// The enabled webhooks of each account seen in this group. Webhooks cannot change
     /// under the group: it holds SQLite's write lock.
     webhooks: HashMap<String, Vec<EnabledWebhook>>,
@@ -238,10 +249,7 @@ impl Group {
         now: DateTime<Utc>,
         require_verification: bool,
     ) -> Result<Vec<Ingested>> {
-        if !self.webhooks.contains_key(account_id) {
-            let listed = enabled_webhooks(conn, account_id).await?;
-            self.webhooks.insert(account_id.to_owned(), listed);
-        }
+        self.webhooks_of(conn, account_id).await?;
         let webhooks = self.webhooks.get(account_id).map(Vec::as_slice).unwrap_or_default();
         let mut outcomes = Vec::with_capacity(events.len());
         let (mut events_out, mut deliveries_out, mut keys_out) = (Vec::new(), Vec::new(), Vec::<StagedKey>::new());
@@ -269,34 +277,7 @@ impl Group {
                 }
             }
             let created_at = ms(event.created_at);
-            let mut count = 0;
-            for webhook in webhooks {
-                if !webhook.settings.wants(&event.event_type) {
-                    continue;
-                }
-                let hour = created_at - created_at.rem_euclid(HOUR_MS);
-                if require_verification && !webhook.verified {
-                    skipped.push(((webhook.id.clone(), hour), Skip::Unverified));
-                    continue;
-                }
-                match webhook.accepts(&event.event_type) {
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::debug!(webhook = %webhook.id, error = %e, "condition could not be evaluated");
-                        skipped.push(((webhook.id.clone(), hour), Skip::ConditionError));
-                    }
-                    Ok(true) => {
-                        count += 1;
-                        deliveries_out.push(StagedDelivery {
-                            id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
-                            account_id: account_id.to_owned(),
-                            event_id: event.id.clone(),
-                            webhook_id: webhook.id.clone(),
-                            due_at: created_at,
-                        });
-                    }
-                }
-            }
+            let count = route(webhooks, &event, account_id, require_verification, &mut deliveries_out, &mut skipped);
             if let Some(key) = event.idempotency {
                 keys_out.push(StagedKey {
                     account_id: account_id.to_owned(),
@@ -323,6 +304,11 @@ impl Group {
         self.events.append(&mut events_out);
         self.deliveries.append(&mut deliveries_out);
         self.keys.append(&mut keys_out);
+        self.count_skips(skipped);
+        Ok(outcomes)
+    }
+
+    fn count_skips(&mut self, skipped: Vec<((String, i64), Skip)>) {
         for (key, why) in skipped {
             let counts = self.skipped.entry(key).or_default();
             match why {
@@ -330,7 +316,38 @@ impl Group {
                 Skip::ConditionError => counts.1 += 1,
             }
         }
-        Ok(outcomes)
+    }
+
+    /// The enabled webhooks of an account, read once per group.
+    pub(super) async fn webhooks_of(&mut self, conn: &mut SqliteConnection, account_id: &str) -> Result<()> {
+        if !self.webhooks.contains_key(account_id) {
+            let listed = enabled_webhooks(conn, account_id).await?;
+            self.webhooks.insert(account_id.to_owned(), listed);
+        }
+        Ok(())
+    }
+
+    /// Stages an event made inside the writer (a profile change) with its deliveries,
+    /// once [`Group::webhooks_of`] has read the account's webhooks.
+    pub(super) fn stage_routed(&mut self, account_id: &str, event: NewEvent, require_verification: bool) -> Ingested {
+        let webhooks = self.webhooks.get(account_id).map(Vec::as_slice).unwrap_or_default();
+        let (mut deliveries, mut skipped) = (Vec::new(), Vec::new());
+        let count = route(webhooks, &event, account_id, require_verification, &mut deliveries, &mut skipped);
+        self.deliveries.append(&mut deliveries);
+        self.count_skips(skipped);
+        let ingested = Ingested {
+            event_id: event.id.clone(),
+            deliveries: count,
+            duplicate: false,
+        };
+        self.events.push(StagedEvent {
+            id: event.id,
+            account_id: account_id.to_owned(),
+            event_type: event.event_type,
+            body: event.body,
+            created_at: ms(event.created_at),
+        });
+        ingested
     }
 
     fn record(&mut self, result: AttemptResult) {
@@ -430,22 +447,55 @@ struct EnabledWebhook {
 impl EnabledWebhook {
     /// Whether the webhook's condition holds for an event; `Err` when it cannot be
     /// evaluated, which skips the webhook for this event and is counted.
-    fn accepts(&self, event_type: &str) -> Result<bool, ConditionError> {
+    fn accepts(&self, event: &NewEvent) -> Result<bool, ConditionError> {
         let Some(condition) = &self.condition else {
             return Ok(true);
         };
         let condition = condition.as_ref().map_err(Clone::clone)?;
-        // Custom events carry no profile: their conditions see `type` and empty fields.
-        let fields = serde_json::Map::new();
-        condition.evaluate(&ConditionContext {
-            fields: &fields,
-            previous: None,
-            profile: None,
-            subprofile: None,
-            source: None,
-            event_type,
-        })
+        condition.evaluate(&event.scope.condition_context(&event.event_type))
     }
+}
+
+/// Stages one delivery per webhook that wants the event (type, scope, sources,
+/// verification, condition); returns how many.
+fn route(
+    webhooks: &[EnabledWebhook],
+    event: &NewEvent,
+    account_id: &str,
+    require_verification: bool,
+    deliveries: &mut Vec<StagedDelivery>,
+    skipped: &mut Vec<((String, i64), Skip)>,
+) -> u32 {
+    let created_at = ms(event.created_at);
+    let hour = created_at - created_at.rem_euclid(HOUR_MS);
+    let mut count = 0;
+    for webhook in webhooks {
+        if !webhook.settings.wants(&event.event_type) || !webhook.settings.in_scope(&event.scope) {
+            continue;
+        }
+        if require_verification && !webhook.verified {
+            skipped.push(((webhook.id.clone(), hour), Skip::Unverified));
+            continue;
+        }
+        match webhook.accepts(event) {
+            Ok(false) => {}
+            Err(e) => {
+                tracing::debug!(webhook = %webhook.id, error = %e, "condition could not be evaluated");
+                skipped.push(((webhook.id.clone(), hour), Skip::ConditionError));
+            }
+            Ok(true) => {
+                count += 1;
+                deliveries.push(StagedDelivery {
+                    id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
+                    account_id: account_id.to_owned(),
+                    event_id: event.id.clone(),
+                    webhook_id: webhook.id.clone(),
+                    due_at: created_at,
+                });
+            }
+        }
+    }
+    count
 }
 
 async fn enabled_webhooks(conn: &mut SqliteConnection, account_id: &str) -> Result<Vec<EnabledWebhook>> {
