@@ -9,6 +9,7 @@ mod routes;
 pub mod settings;
 pub mod signing_keys;
 mod state;
+pub mod tracking;
 mod views;
 
 pub use routes::router;

@@ -12,6 +12,11 @@ pub struct ServerSettings {
     /// How long an `idempotency_key` keeps answering with the first event.
     #[serde(with = "humantime_serde")]
     pub idempotency_ttl: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (a load balancer in front); the client
+    /// IP of a tracking request is otherwise the connection's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// An import body (`POST /v1/databases/{id}/import`) larger than this is cut off.
+    pub max_import_bytes: u64,
 }
 
 impl Default for ServerSettings {
@@ -20,6 +25,8 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             max_batch_events: 1000,
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            trusted_proxies: Vec::new(),
+            max_import_bytes: 1 << 30,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::auth::KeyCache;
 use crate::settings::ServerSettings;
+use crate::tracking::TrackingKey;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,4 +28,8 @@ pub struct AppState {
     pub signature: Arc<SignatureSettings>,
     /// `signature.key_domain`, or the public URL's host.
     pub key_domain: Arc<str>,
+    /// The address the outside world uses (no trailing slash); tracking URLs start with it.
+    pub public_url: Arc<str>,
+    /// Makes and checks the MACs of tracking tokens.
+    pub tracking: Arc<TrackingKey>,
 }

@@ -1,8 +1,10 @@
 //! The JSON shapes the API answers with (API.md), apart from the stored records.
 
 use chrono::{DateTime, Utc};
+use postbode_core::profile::{Schema, Values};
 use postbode_core::render::Format;
 use postbode_core::webhook::{Batch, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
+use postbode_store::{Profile, Subprofile};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -76,6 +78,59 @@ impl WebhookView {
             },
             created_at: webhook.created_at,
             updated_at: webhook.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ProfileView {
+    pub id: String,
+    pub database_id: String,
+    /// Every field the database defines, `null` when empty.
+    pub fields: Values,
+    pub interests: Vec<String>,
+    pub sequence: u64,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+impl ProfileView {
+    pub fn new(profile: Profile, schema: &Schema) -> Self {
+        Self {
+            fields: schema.complete(&profile.state.values),
+            id: profile.id,
+            database_id: profile.database_id,
+            interests: profile.state.interests,
+            sequence: profile.sequence,
+            created: profile.created_at,
+            modified: profile.modified_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SubprofileView {
+    pub id: String,
+    pub profile_id: String,
+    pub database_id: String,
+    pub collection_id: String,
+    pub fields: Values,
+    pub sequence: u64,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+impl SubprofileView {
+    pub fn new(subprofile: Subprofile, schema: &Schema) -> Self {
+        Self {
+            fields: schema.complete(&subprofile.values),
+            id: subprofile.id,
+            profile_id: subprofile.profile_id,
+            database_id: subprofile.database_id,
+            collection_id: subprofile.collection_id,
+            sequence: subprofile.sequence,
+            created: subprofile.created_at,
+            modified: subprofile.modified_at,
         }
     }
 }

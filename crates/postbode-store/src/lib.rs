@@ -37,7 +37,14 @@ pub trait Store: Send + Sync + 'static {
     // Webhooks.
     async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
     async fn get_webhook(&self, account_id: &str, id: &str) -> Result<Option<Webhook>>;
-    async fn list_webhooks(&self, account_id: &str, page: &PageRequest) -> Result<Page<Webhook>>;
+    /// The account's webhooks, only those limited to the filter's database or collection
+    /// when it names one.
+    async fn list_webhooks(
+        &self,
+        account_id: &str,
+        filter: &WebhookFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Webhook>>;
     /// Replaces the stored webhook with the same id and account; false when there is none.
     async fn update_webhook(&self, webhook: &Webhook) -> Result<bool>;
     async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool>;
@@ -95,8 +102,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_database(&self, account_id: &str, id: &str) -> Result<bool>;
     async fn create_collection(&self, collection: &Collection) -> Result<()>;
     async fn get_collection(&self, account_id: &str, id: &str) -> Result<Option<Collection>>;
-    async fn list_collections(&self, account_id: &str, database_id: &str, page: &PageRequest)
-    -> Result<Page<Collection>>;
+    async fn list_collections(
+        &self,
+        account_id: &str,
+        database_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Collection>>;
     async fn update_collection(&self, collection: &Collection) -> Result<bool>;
     async fn delete_collection(&self, account_id: &str, id: &str) -> Result<bool>;
     async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>>;

@@ -1,10 +1,10 @@
 //! The records the store reads and writes.
 
 use chrono::{DateTime, Utc};
-use postbode_core::latency::LatencyHistogram;
-use postbode_core::page::PageRequest;
 use postbode_core::event::EventScope;
+use postbode_core::latency::LatencyHistogram;
 use postbode_core::mail::Mailing;
+use postbode_core::page::PageRequest;
 use postbode_core::profile::{Edit, Schema, State, UnsubscribeBehaviour, Values};
 use postbode_core::webhook::Source;
 use postbode_core::webhook::Webhook;
@@ -428,4 +428,10 @@ pub struct ProfileQuery {
     /// Profiles whose field equals the value (as the field's type reads it).
     pub field: Option<(String, serde_json::Value)>,
     pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WebhookFilter {
+    pub database_id: Option<String>,
+    pub collection_id: Option<String>,
 }

@@ -6,6 +6,7 @@ use postbode_core::clock::SharedClock;
 use postbode_core::signing_keys::SignatureSettings;
 use postbode_delivery::{Engine, EngineHandle, KeyRing, Probe};
 use postbode_server::AppState;
+use postbode_server::tracking::TrackingKey;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
 use postbode_store::sqlite::SqliteStore;
@@ -60,6 +61,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         clock.clone(),
         config.signature.clone(),
     ));
+    let tracking = Arc::new(TrackingKey::new(&master));
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),
@@ -72,6 +74,8 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         secret_overlap: config.webhooks.secret_overlap,
         signature: Arc::new(config.signature.clone()),
         key_domain: key_domain.into(),
+        public_url: config.public_url().trim_end_matches('/').into(),
+        tracking,
     };
     let engine = Engine::new(
         store,
@@ -88,7 +92,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     let (stop_http, stopped) = oneshot::channel::<()>();
     let app = postbode_server::router(state);
     let http = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
                 // A dropped sender also means stop.
                 let _ = stopped.await;

@@ -178,7 +178,10 @@ pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiRes
         limit: MAX_LIMIT,
     };
     loop {
-        let listed = state.store.list_webhooks(&key.account_id, &page).await?;
+        let listed = state
+            .store
+            .list_webhooks(&key.account_id, &Default::default(), &page)
+            .await?;
         webhooks.extend(listed.data);
         match listed.next_cursor {
             Some(cursor) => page.after = Some(cursor),

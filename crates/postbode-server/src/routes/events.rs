@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use postbode_core::event::{self, CustomEventBody};
+use postbode_core::event::{self, CustomEventBody, EventScope};
 use postbode_core::ids;
 use postbode_store::{Delivery, IdempotencyKey, NewEvent};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,13 @@ pub struct EventRequest {
 impl EventRequest {
     /// Checks the request and turns it into the event to store; `field` prefixes the
     /// names of bad fields (`events[3].`) in a batch.
-    fn into_event(self, field: &str, state: &AppState, now: DateTime<Utc>) -> ApiResult<NewEvent> {
+    async fn into_event(
+        self,
+        field: &str,
+        state: &AppState,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<NewEvent> {
         let type_field = format!("{field}type");
         if let Some(route) = event::route_for_builtin(&self.event_type) {
             return Err(ApiError::field(
@@ -42,12 +48,12 @@ impl EventRequest {
             ));
         }
         event::check_type_name(&type_field, &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
-        if self.profile_id.is_some() {
-            return Err(ApiError::field(
-                format!("{field}profile_id"),
-                "profiles are not available yet",
-            ));
-        }
+        let scope = match &self.profile_id {
+            None => EventScope::default(),
+            Some(id) => profile_scope(state, account_id, id)
+                .await?
+                .ok_or_else(|| ApiError::field(format!("{field}profile_id"), "no profile with this id"))?,
+        };
         let idempotency = match &self.idempotency_key {
             None => None,
             Some(key) if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN => {
@@ -73,8 +79,29 @@ impl EventRequest {
             body,
             created_at: now,
             idempotency,
+            scope,
         })
     }
+}
+
+/// A custom event that names a profile is in that profile's database's scope, and its
+/// webhooks' conditions see the profile's fields.
+async fn profile_scope(state: &AppState, account_id: &str, profile_id: &str) -> ApiResult<Option<EventScope>> {
+    if !ids::has_kind(profile_id, ids::PROFILE) {
+        return Ok(None);
+    }
+    let Some(profile) = state.store.get_profile(account_id, profile_id).await? else {
+        return Ok(None);
+    };
+    let Some(database) = state.store.get_database(account_id, &profile.database_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(EventScope {
+        fields: database.fields.complete(&profile.state.values),
+        database_id: Some(profile.database_id),
+        profile_id: Some(profile.id),
+        ..EventScope::default()
+    }))
 }
 
 #[derive(Serialize)]
@@ -89,7 +116,7 @@ pub async fn create(
     ApiJson(request): ApiJson<EventRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let now = state.clock.now();
-    let event = request.into_event("", &state, now)?;
+    let event = request.into_event("", &state, &key.account_id, now).await?;
     let mut outcome = state
         .store
         .ingest(&key.account_id, vec![event], now, state.require_verification)
@@ -128,12 +155,13 @@ pub async fn create_batch(
         return Err(ApiError::field("events", format!("1 to {max} events")));
     }
     let now = state.clock.now();
-    let events = request
-        .events
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| e.into_event(&format!("events[{i}]."), &state, now))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let mut events = Vec::with_capacity(request.events.len());
+    for (i, e) in request.events.into_iter().enumerate() {
+        events.push(
+            e.into_event(&format!("events[{i}]."), &state, &key.account_id, now)
+                .await?,
+        );
+    }
     let outcome = state
         .store
         .ingest(&key.account_id, events, now, state.require_verification)

@@ -1,12 +1,18 @@
 mod accounts;
 mod checks;
+mod databases;
 mod events;
 mod health;
+mod import;
 mod keys;
+mod messages;
+mod profiles;
+mod tracking;
 mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::DefaultBodyLimit as BodyLimit;
 use axum::routing::{delete, get, post};
 use postbode_core::page::{DEFAULT_LIMIT, MAX_LIMIT, PageRequest};
 use serde::Deserialize;
@@ -44,6 +50,57 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/{id}", get(events::get))
         .route("/v1/deliveries/{id}", get(events::get_delivery))
         .route("/v1/deliveries/{id}/resend", post(events::resend))
+        .route("/v1/databases", post(databases::create).get(databases::list))
+        .route(
+            "/v1/databases/{id}",
+            get(databases::get).patch(databases::update).delete(databases::delete),
+        )
+        .route(
+            "/v1/databases/{id}/collections",
+            post(databases::create_collection).get(databases::list_collections),
+        )
+        .route(
+            "/v1/collections/{id}",
+            get(databases::get_collection)
+                .patch(databases::update_collection)
+                .delete(databases::delete_collection),
+        )
+        .route(
+            "/v1/databases/{id}/profiles",
+            post(profiles::create).get(profiles::list),
+        )
+        // The import body is streamed and bounded by `server.max_import_bytes` instead.
+        .route(
+            "/v1/databases/{id}/import",
+            post(import::import).layer(BodyLimit::disable()),
+        )
+        .route(
+            "/v1/profiles/{id}",
+            get(profiles::get)
+                .put(profiles::replace)
+                .patch(profiles::merge)
+                .delete(profiles::delete),
+        )
+        .route(
+            "/v1/profiles/{id}/subprofiles",
+            post(profiles::create_subprofile).get(profiles::list_subprofiles),
+        )
+        .route(
+            "/v1/subprofiles/{id}",
+            get(profiles::get_subprofile)
+                .put(profiles::replace_subprofile)
+                .patch(profiles::merge_subprofile)
+                .delete(profiles::delete_subprofile),
+        )
+        .route("/v1/messages", post(messages::create))
+        .route("/v1/messages/{id}/links", post(messages::link))
+        .route("/v1/messages/{id}/deliveries", post(messages::delivery))
+        .route("/v1/messages/{id}/bounces", post(messages::bounce))
+        .route("/v1/messages/{id}/failures", post(messages::failure))
+        .route("/v1/messages/{id}/abuses", post(messages::abuse))
+        .route("/v1/messages/{id}/unsubscribes", post(messages::unsubscribe_report))
+        .route("/t/o/{token}", get(tracking::open))
+        .route("/t/c/{token}", get(tracking::click))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

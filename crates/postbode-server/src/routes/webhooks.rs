@@ -11,7 +11,7 @@ use postbode_core::page::{Page, PageRequest};
 use postbode_core::webhook::{Verification, VerificationStatus, Webhook, WebhookSettings};
 use postbode_signature::random;
 use postbode_signature::standard_webhooks::Secret;
-use postbode_store::{Attempt, AttemptFilter, AttemptQuery, Bucket, StatsBucket, StatsQuery};
+use postbode_store::{Attempt, AttemptFilter, AttemptQuery, Bucket, StatsBucket, StatsQuery, WebhookFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -34,6 +34,7 @@ pub async fn create(
     ApiJson(mut settings): ApiJson<WebhookSettings>,
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     settings.validate()?;
+    check_scope(&state, &key.account_id, &settings).await?;
     let now = state.clock.now();
     let id = ids::new_id(ids::WEBHOOK);
     let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
@@ -62,13 +63,58 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    database_id: Option<String>,
+    collection_id: Option<String>,
+}
+
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
-    ApiQuery(paging): ApiQuery<Paging>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<WebhookView>>> {
-    let page = state.store.list_webhooks(&key.account_id, &paging.request()?).await?;
+    let paging = Paging {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let filter = WebhookFilter {
+        database_id: query.database_id,
+        collection_id: query.collection_id,
+    };
+    let page = state
+        .store
+        .list_webhooks(&key.account_id, &filter, &paging.request()?)
+        .await?;
     Ok(Json(page.map(|w| WebhookView::new(w, None))))
+}
+
+/// A webhook may be limited to a database or collection of its own account only; with
+/// both, the collection must be in the database.
+async fn check_scope(state: &AppState, account_id: &str, settings: &WebhookSettings) -> ApiResult<()> {
+    let database = match &settings.database_id {
+        None => None,
+        Some(id) => Some(
+            super::databases::find_database(state, account_id, id)
+                .await
+                .map_err(|_| ApiError::field("database_id", "no database with this id"))?,
+        ),
+    };
+    if let Some(id) = &settings.collection_id {
+        let collection = super::databases::find_collection(state, account_id, id)
+            .await
+            .map_err(|_| ApiError::field("collection_id", "no collection with this id"))?;
+        if database.is_some_and(|d| d.id != collection.database_id) {
+            return Err(ApiError::field(
+                "collection_id",
+                "this collection is not in the database_id",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
@@ -106,6 +152,7 @@ pub async fn update(
     merged.extend(patch);
     let mut settings: WebhookSettings = decode_json(&serde_json::to_vec(&merged).map_err(internal)?)?;
     settings.validate()?;
+    check_scope(&state, &key.account_id, &settings).await?;
     if settings.enabled && !webhook.settings.enabled {
         // Re-enabling starts a fresh run: the old failures no longer count against it.
         webhook.disabled_reason = None;

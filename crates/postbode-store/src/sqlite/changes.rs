@@ -141,7 +141,10 @@ impl<'r> Work<'r> {
                 let Some(profile) = self.profile(conn, &profile_id).await? else {
                     return Ok(ChangeOutcome::NotFound);
                 };
-                let Some(schema) = self.collection_schema(conn, &collection_id, &profile.database_id).await? else {
+                let Some(schema) = self
+                    .collection_schema(conn, &collection_id, &profile.database_id)
+                    .await?
+                else {
                     return Ok(ChangeOutcome::NotFound);
                 };
                 let subprofile = Subprofile {
@@ -270,7 +273,11 @@ impl<'r> Work<'r> {
         .await?;
         for row in &rows {
             let stored = rows::subprofile(row)?;
-            let current = self.subprofiles.entry(stored.id.clone()).or_insert(Some(stored)).clone();
+            let current = self
+                .subprofiles
+                .entry(stored.id.clone())
+                .or_insert(Some(stored))
+                .clone();
             if let Some(subprofile) = current {
                 self.delete_subprofile(conn, subprofile).await?;
             }
@@ -290,7 +297,14 @@ impl<'r> Work<'r> {
         Ok(())
     }
 
-    fn fire_profile(&mut self, kind: ChangeKind, profile: &Profile, schema: &Schema, given: &Values, previous: &Values) {
+    fn fire_profile(
+        &mut self,
+        kind: ChangeKind,
+        profile: &Profile,
+        schema: &Schema,
+        given: &Values,
+        previous: &Values,
+    ) {
         let subject = Subject::Profile {
             profile_id: profile.id.clone(),
             database_id: profile.database_id.clone(),
@@ -429,8 +443,13 @@ impl<'r> Work<'r> {
     }
 
     async fn database_schema(&mut self, conn: &mut SqliteConnection, id: &str) -> Result<Option<Schema>> {
-        self.schema(conn, "SELECT fields FROM databases WHERE id = ? AND account_id = ?", id, None)
-            .await
+        self.schema(
+            conn,
+            "SELECT fields FROM databases WHERE id = ? AND account_id = ?",
+            id,
+            None,
+        )
+        .await
     }
 
     /// A collection's fields, when it belongs to the account and to `database_id`.
@@ -488,7 +507,10 @@ impl<'r> Work<'r> {
         let mut wanted: HashMap<(&str, &str), Vec<&Value>> = HashMap::new();
         for change in changes {
             if let Change::Upsert {
-                database_id, key, values, ..
+                database_id,
+                key,
+                values,
+                ..
             } = change
                 && let Some(value) = values.get(key).filter(|v| !v.is_null())
             {
@@ -520,8 +542,8 @@ impl<'r> Work<'r> {
                 let key_json: String = row.try_get("key_json")?;
                 let slot = (database_id.to_owned(), key.to_owned(), canonical_json(&key_json));
                 // Two profiles may share a value (the API does not forbid it): the oldest wins.
-                if !self.keyed.contains_key(&slot) {
-                    self.keyed.insert(slot, profile.id.clone());
+                if let std::collections::hash_map::Entry::Vacant(entry) = self.keyed.entry(slot) {
+                    entry.insert(profile.id.clone());
                     self.profiles.entry(profile.id.clone()).or_insert(Some(profile));
                 }
             }

@@ -302,12 +302,22 @@ impl Store for SqliteStore {
         row.as_ref().map(rows::webhook).transpose()
     }
 
-    async fn list_webhooks(&self, account_id: &str, page: &PageRequest) -> Result<Page<Webhook>> {
+    async fn list_webhooks(
+        &self,
+        account_id: &str,
+        filter: &WebhookFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Webhook>> {
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM webhooks WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?",
+            "SELECT {} FROM webhooks WHERE account_id = ?1 \
+             AND (?2 IS NULL OR settings ->> '$.database_id' = ?2) \
+             AND (?3 IS NULL OR settings ->> '$.collection_id' = ?3) \
+             AND id > ?4 ORDER BY id LIMIT ?5",
             rows::WEBHOOK_COLUMNS
         ))
         .bind(account_id)
+        .bind(&filter.database_id)
+        .bind(&filter.collection_id)
         .bind(page.after.as_deref().unwrap_or(""))
         .bind(page_limit(page))
         .fetch_all(&self.pool)

@@ -6,8 +6,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::model::{Attempt, Collection, Database, Delivery, DeliveryStatus, Message, Profile, Subprofile, Trigger};
-use postbode_core::profile::State;
 use crate::{Result, StoreError};
+use postbode_core::profile::State;
 
 pub fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()

@@ -277,7 +277,14 @@ impl Group {
                 }
             }
             let created_at = ms(event.created_at);
-            let count = route(webhooks, &event, account_id, require_verification, &mut deliveries_out, &mut skipped);
+            let count = route(
+                webhooks,
+                &event,
+                account_id,
+                require_verification,
+                &mut deliveries_out,
+                &mut skipped,
+            );
             if let Some(key) = event.idempotency {
                 keys_out.push(StagedKey {
                     account_id: account_id.to_owned(),
@@ -332,7 +339,14 @@ impl Group {
     pub(super) fn stage_routed(&mut self, account_id: &str, event: NewEvent, require_verification: bool) -> Ingested {
         let webhooks = self.webhooks.get(account_id).map(Vec::as_slice).unwrap_or_default();
         let (mut deliveries, mut skipped) = (Vec::new(), Vec::new());
-        let count = route(webhooks, &event, account_id, require_verification, &mut deliveries, &mut skipped);
+        let count = route(
+            webhooks,
+            &event,
+            account_id,
+            require_verification,
+            &mut deliveries,
+            &mut skipped,
+        );
         self.deliveries.append(&mut deliveries);
         self.count_skips(skipped);
         let ingested = Ingested {

@@ -1,0 +1,285 @@
+//! Databases and collections: the field definitions profiles and subprofiles follow,
+//! and what an unsubscribe does to them.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use postbode_core::FieldError;
+use postbode_core::ValidationError;
+use postbode_core::ids;
+use postbode_core::page::Page;
+use postbode_core::profile::{Schema, UnsubscribeBehaviour};
+use postbode_store::{Collection, Database};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Paging;
+use crate::auth::AccountKey;
+use crate::extract::{ApiJson, ApiQuery, decode_json};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const MAX_NAME_LEN: usize = 200;
+
+/// What a user sets on a database or a collection; `PATCH` merges into it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    name: String,
+    #[serde(default)]
+    fields: Schema,
+    #[serde(default)]
+    unsubscribe: UnsubscribeBehaviour,
+}
+
+impl Definition {
+    fn validate(&mut self) -> Result<(), ValidationError> {
+        let mut errors = Vec::new();
+        if self.name.trim().is_empty() || self.name.len() > MAX_NAME_LEN {
+            errors.push(FieldError::new("name", format!("1 to {MAX_NAME_LEN} bytes")));
+        }
+        if let Err(e) = self.fields.validate("fields") {
+            errors.extend(e.errors);
+        } else if let Err(e) = self.unsubscribe.validate("unsubscribe", &self.fields) {
+            errors.extend(e.errors);
+        }
+        ValidationError::check(errors)
+    }
+
+    /// The stored definition with `patch` merged in, checked as a whole.
+    fn merged(current: Definition, patch: Map<String, Value>) -> ApiResult<Definition> {
+        let mut merged = match serde_json::to_value(current).map_err(internal)? {
+            Value::Object(map) => map,
+            _ => return Err(internal("a definition is an object")),
+        };
+        merged.extend(patch);
+        let mut definition: Definition = decode_json(&serde_json::to_vec(&merged).map_err(internal)?)?;
+        definition.validate()?;
+        Ok(definition)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+#[derive(Serialize)]
+pub struct DatabaseView {
+    id: String,
+    name: String,
+    fields: Schema,
+    unsubscribe: UnsubscribeBehaviour,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Database> for DatabaseView {
+    fn from(d: Database) -> Self {
+        Self {
+            id: d.id,
+            name: d.name,
+            fields: d.fields,
+            unsubscribe: d.unsubscribe,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct CollectionView {
+    id: String,
+    database_id: String,
+    name: String,
+    fields: Schema,
+    unsubscribe: UnsubscribeBehaviour,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Collection> for CollectionView {
+    fn from(c: Collection) -> Self {
+        Self {
+            id: c.id,
+            database_id: c.database_id,
+            name: c.name,
+            fields: c.fields,
+            unsubscribe: c.unsubscribe,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// The caller's database, or 404: another account's does not exist for it.
+pub(super) async fn find_database(state: &AppState, account_id: &str, id: &str) -> ApiResult<Database> {
+    if !ids::has_kind(id, ids::DATABASE) {
+        return Err(ApiError::NotFound("database"));
+    }
+    state
+        .store
+        .get_database(account_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("database"))
+}
+
+pub(super) async fn find_collection(state: &AppState, account_id: &str, id: &str) -> ApiResult<Collection> {
+    if !ids::has_kind(id, ids::COLLECTION) {
+        return Err(ApiError::NotFound("collection"));
+    }
+    state
+        .store
+        .get_collection(account_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("collection"))
+}
+
+pub async fn create(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiJson(mut definition): ApiJson<Definition>,
+) -> ApiResult<(StatusCode, Json<DatabaseView>)> {
+    definition.validate()?;
+    let now = state.clock.now();
+    let database = Database {
+        id: ids::new_id(ids::DATABASE),
+        account_id: key.account_id,
+        name: definition.name,
+        fields: definition.fields,
+        unsubscribe: definition.unsubscribe,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_database(&database).await?;
+    Ok((StatusCode::CREATED, Json(database.into())))
+}
+
+pub async fn list(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> ApiResult<Json<Page<DatabaseView>>> {
+    let page = state.store.list_databases(&key.account_id, &paging.request()?).await?;
+    Ok(Json(page.map(DatabaseView::from)))
+}
+
+pub async fn get(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DatabaseView>> {
+    Ok(Json(find_database(&state, &key.account_id, &id).await?.into()))
+}
+
+pub async fn update(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<Map<String, Value>>,
+) -> ApiResult<Json<DatabaseView>> {
+    let mut database = find_database(&state, &key.account_id, &id).await?;
+    let current = Definition {
+        name: database.name.clone(),
+        fields: database.fields.clone(),
+        unsubscribe: database.unsubscribe.clone(),
+    };
+    let definition = Definition::merged(current, patch)?;
+    database.name = definition.name;
+    database.fields = definition.fields;
+    database.unsubscribe = definition.unsubscribe;
+    database.updated_at = state.clock.now();
+    if !state.store.update_database(&database).await? {
+        return Err(ApiError::NotFound("database"));
+    }
+    Ok(Json(database.into()))
+}
+
+/// Deletes the database with everything in it. No `delete` event is fired per profile:
+/// this is a bulk action of the account itself, not a change to a profile.
+pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    find_database(&state, &key.account_id, &id).await?;
+    if !state.store.delete_database(&key.account_id, &id).await? {
+        return Err(ApiError::NotFound("database"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn create_collection(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(database_id): Path<String>,
+    ApiJson(mut definition): ApiJson<Definition>,
+) -> ApiResult<(StatusCode, Json<CollectionView>)> {
+    let database = find_database(&state, &key.account_id, &database_id).await?;
+    definition.validate()?;
+    let now = state.clock.now();
+    let collection = Collection {
+        id: ids::new_id(ids::COLLECTION),
+        account_id: key.account_id,
+        database_id: database.id,
+        name: definition.name,
+        fields: definition.fields,
+        unsubscribe: definition.unsubscribe,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_collection(&collection).await?;
+    Ok((StatusCode::CREATED, Json(collection.into())))
+}
+
+pub async fn list_collections(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(database_id): Path<String>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> ApiResult<Json<Page<CollectionView>>> {
+    let database = find_database(&state, &key.account_id, &database_id).await?;
+    let page = state
+        .store
+        .list_collections(&key.account_id, &database.id, &paging.request()?)
+        .await?;
+    Ok(Json(page.map(CollectionView::from)))
+}
+
+pub async fn get_collection(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CollectionView>> {
+    Ok(Json(find_collection(&state, &key.account_id, &id).await?.into()))
+}
+
+pub async fn update_collection(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<Map<String, Value>>,
+) -> ApiResult<Json<CollectionView>> {
+    let mut collection = find_collection(&state, &key.account_id, &id).await?;
+    let current = Definition {
+        name: collection.name.clone(),
+        fields: collection.fields.clone(),
+        unsubscribe: collection.unsubscribe.clone(),
+    };
+    let definition = Definition::merged(current, patch)?;
+    collection.name = definition.name;
+    collection.fields = definition.fields;
+    collection.unsubscribe = definition.unsubscribe;
+    collection.updated_at = state.clock.now();
+    if !state.store.update_collection(&collection).await? {
+        return Err(ApiError::NotFound("collection"));
+    }
+    Ok(Json(collection.into()))
+}
+
+pub async fn delete_collection(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    find_collection(&state, &key.account_id, &id).await?;
+    if !state.store.delete_collection(&key.account_id, &id).await? {
+        return Err(ApiError::NotFound("collection"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,377 @@
+//! Bulk import: `POST /v1/databases/{id}/import?key=<field>` with a CSV file (header row)
+//! or JSON lines. The body is parsed as it arrives, on a blocking thread, and handed
+//! over in batches through a channel of two: memory stays bounded whatever the size of
+//! the file, and each batch is one store request (rows resolved by key in one query,
+//! written with multi-row statements). A batch commits on its own, so rows before a
+//! broken connection stay imported; importing the same file again changes nothing.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use futures_util::TryStreamExt;
+use postbode_core::ids;
+use postbode_core::profile::{Schema, Values, check_interests};
+use postbode_core::webhook::Source;
+use postbode_store::{Change, ChangeOutcome, ChangeRequest};
+use serde::Serialize;
+use serde_json::Value;
+use std::io::BufRead;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::databases::find_database;
+use crate::auth::AccountKey;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const ROWS_PER_BATCH: usize = 500;
+/// Rejected lines listed in the answer; the rest are only counted.
+const MAX_LISTED_REJECTIONS: usize = 1000;
+/// The CSV column (or JSON key) that holds interests; in CSV separated by `;`.
+const INTERESTS: &str = "interests";
+
+#[derive(Debug, Serialize, Default)]
+pub struct ImportSummary {
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+    rejected: Vec<Rejection>,
+    /// All rejected rows, also those beyond the listed ones.
+    rejected_count: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rejection {
+    line: u64,
+    error: String,
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Csv,
+    JsonLines,
+}
+
+/// One row as read: raw values (CSV cells are strings) and its interests.
+struct Row {
+    line: u64,
+    read: Result<(Values, Option<Vec<String>>), String>,
+}
+
+enum Parsed {
+    Rows(Vec<Row>),
+    /// The file cannot be read at all (a bad header): nothing has been imported.
+    Refused(ApiError),
+    /// The body broke off (too large, connection lost) after the rows before it.
+    Broken(String),
+}
+
+pub async fn import(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(database_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<ImportSummary>> {
+    let database = find_database(&state, &key.account_id, &database_id).await?;
+    let mut key_field = None;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
+            "key" if database.fields.get(&value).is_some() => key_field = Some(value.into_owned()),
+            "key" => return Err(ApiError::field("key", "no such field in this database")),
+            other => return Err(ApiError::field(other, "unknown query parameter")),
+        }
+    }
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let format = match mime.as_str() {
+        "text/csv" => Format::Csv,
+        "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => Format::JsonLines,
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "send text/csv (with a header row) or application/x-ndjson (one JSON object per line)".into(),
+            ));
+        }
+    };
+    let limit = state.settings.max_import_bytes;
+    let seen = Arc::new(AtomicU64::new(0));
+    let counted = seen.clone();
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .and_then(move |chunk| {
+            let total = counted.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+            let result = if total > limit {
+                Err(std::io::Error::other(format!("the body is larger than {limit} bytes")))
+            } else {
+                Ok(chunk)
+            };
+            std::future::ready(result)
+        });
+    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    let (batches, mut incoming) = mpsc::channel(2);
+    let schema = database.fields.clone();
+    let parser = tokio::task::spawn_blocking(move || match format {
+        Format::Csv => parse_csv(reader, &schema, &batches),
+        Format::JsonLines => parse_json_lines(reader, &batches),
+    });
+    let mut summary = ImportSummary::default();
+    let mut broken = None;
+    while let Some(parsed) = incoming.recv().await {
+        match parsed {
+            Parsed::Refused(e) => return Err(e),
+            Parsed::Broken(why) => broken = Some(why),
+            Parsed::Rows(rows) => {
+                commit_batch(
+                    &state,
+                    &key.account_id,
+                    &database.id,
+                    &database.fields,
+                    key_field.as_deref(),
+                    rows,
+                    &mut summary,
+                )
+                .await?
+            }
+        }
+    }
+    parser.await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(why) = broken {
+        return Err(ApiError::BadRequest {
+            detail: format!(
+                "the import stopped: {why}; {} rows before it were imported ({} created, {} updated, {} unchanged)",
+                summary.created + summary.updated + summary.unchanged,
+                summary.created,
+                summary.updated,
+                summary.unchanged
+            ),
+            errors: Vec::new(),
+        });
+    }
+    Ok(Json(summary))
+}
+
+async fn commit_batch(
+    state: &AppState,
+    account_id: &str,
+    database_id: &str,
+    schema: &Schema,
+    key: Option<&str>,
+    rows: Vec<Row>,
+    summary: &mut ImportSummary,
+) -> ApiResult<()> {
+    let mut changes = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row
+            .read
+            .and_then(|(values, interests)| to_change(database_id, schema, key, values, interests))
+        {
+            Ok(change) => changes.push(change),
+            Err(error) => reject(summary, row.line, error),
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let outcomes = state
+        .store
+        .change_profiles(ChangeRequest {
+            account_id: account_id.to_owned(),
+            source: Source::Import,
+            changes,
+            now: state.clock.now(),
+            require_verification: state.require_verification,
+        })
+        .await?;
+    for outcome in outcomes {
+        match outcome {
+            ChangeOutcome::Created(_) => summary.created += 1,
+            ChangeOutcome::Updated(_) => summary.updated += 1,
+            ChangeOutcome::Unchanged(_) => summary.unchanged += 1,
+            _ => return Err(ApiError::NotFound("database")),
+        }
+    }
+    Ok(())
+}
+
+fn reject(summary: &mut ImportSummary, line: u64, error: String) {
+    summary.rejected_count += 1;
+    if summary.rejected.len() < MAX_LISTED_REJECTIONS {
+        summary.rejected.push(Rejection { line, error });
+    }
+}
+
+fn to_change(
+    database_id: &str,
+    schema: &Schema,
+    key: Option<&str>,
+    values: Values,
+    interests: Option<Vec<String>>,
+) -> Result<Change, String> {
+    let values = schema.check_values("fields", &values).map_err(|e| e.to_string())?;
+    let interests = interests
+        .map(|list| check_interests(INTERESTS, &list))
+        .transpose()
+        .map_err(|e| format!("{}: {}", e.field, e.message))?;
+    Ok(match key {
+        Some(key) => {
+            if values.get(key).is_none_or(Value::is_null) {
+                return Err(format!("the key field {key:?} is empty"));
+            }
+            Change::Upsert {
+                database_id: database_id.to_owned(),
+                key: key.to_owned(),
+                values,
+                interests,
+            }
+        }
+        None => Change::CreateProfile {
+            id: ids::new_id(ids::PROFILE),
+            database_id: database_id.to_owned(),
+            values,
+            interests: interests.unwrap_or_default(),
+        },
+    })
+}
+
+/// Sends a full batch; false when the request is gone (nobody reads any more).
+fn flush(rows: &mut Vec<Row>, out: &mpsc::Sender<Parsed>) -> bool {
+    if rows.is_empty() {
+        return true;
+    }
+    out.blocking_send(Parsed::Rows(std::mem::take(rows))).is_ok()
+}
+
+fn parse_csv(reader: impl std::io::Read, schema: &Schema, out: &mpsc::Sender<Parsed>) {
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let columns: Vec<String> = match csv.headers() {
+        Ok(header) => header.iter().map(|c| c.trim().to_owned()).collect(),
+        Err(e) => {
+            let _ = out.blocking_send(Parsed::Refused(ApiError::BadRequest {
+                detail: format!("the header row cannot be read: {e}"),
+                errors: Vec::new(),
+            }));
+            return;
+        }
+    };
+    let unknown: Vec<&str> = columns
+        .iter()
+        .map(String::as_str)
+        .filter(|c| *c != INTERESTS && schema.get(c).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        let _ = out.blocking_send(Parsed::Refused(ApiError::field(
+            "header",
+            format!("columns that are not fields of this database: {}", unknown.join(", ")),
+        )));
+        return;
+    }
+    let mut rows = Vec::with_capacity(ROWS_PER_BATCH);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(line, |p| p.line());
+                let mut values = Values::new();
+                let mut interests = None;
+                for (column, cell) in columns.iter().zip(record.iter()) {
+                    if column == INTERESTS {
+                        interests = Some(
+                            cell.split(';')
+                                .map(str::trim)
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_owned)
+                                .collect(),
+                        );
+                    } else {
+                        values.insert(column.clone(), Value::String(cell.to_owned()));
+                    }
+                }
+                rows.push(Row {
+                    line,
+                    read: Ok((values, interests)),
+                });
+            }
+            Err(e) if e.is_io_error() => {
+                let _ = flush(&mut rows, out);
+                let _ = out.blocking_send(Parsed::Broken(e.to_string()));
+                return;
+            }
+            Err(e) => {
+                let line = e.position().map_or(line + 1, |p| p.line());
+                rows.push(Row {
+                    line,
+                    read: Err(format!("not a CSV row: {}", csv_error_kind(&e))),
+                });
+            }
+        }
+        if rows.len() >= ROWS_PER_BATCH && !flush(&mut rows, out) {
+            return;
+        }
+    }
+    let _ = flush(&mut rows, out);
+}
+
+fn csv_error_kind(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("{len} cells where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn parse_json_lines(reader: impl std::io::Read, out: &mpsc::Sender<Parsed>) {
+    let mut lines = std::io::BufReader::new(reader);
+    let mut rows = Vec::with_capacity(ROWS_PER_BATCH);
+    let mut buffer = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buffer.clear();
+        match lines.read_until(b'\n', &mut buffer) {
+            Ok(0) => break,
+            Ok(_) => line += 1,
+            Err(e) => {
+                let _ = flush(&mut rows, out);
+                let _ = out.blocking_send(Parsed::Broken(e.to_string()));
+                return;
+            }
+        }
+        if buffer.trim_ascii().is_empty() {
+            continue;
+        }
+        rows.push(Row {
+            line,
+            read: json_row(&buffer),
+        });
+        if rows.len() >= ROWS_PER_BATCH && !flush(&mut rows, out) {
+            return;
+        }
+    }
+    let _ = flush(&mut rows, out);
+}
+
+/// A line is an object of field values, with `interests` as a list of strings.
+fn json_row(line: &[u8]) -> Result<(Values, Option<Vec<String>>), String> {
+    let mut values: Values = match serde_json::from_slice(line) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err("not a JSON object".into()),
+        Err(e) => return Err(format!("not JSON: {e}")),
+    };
+    let interests = match values.remove(INTERESTS) {
+        None | Some(Value::Null) => None,
+        Some(list) => Some(serde_json::from_value(list).map_err(|_| "interests: a list of strings".to_owned())?),
+    };
+    Ok((values, interests))
+}

@@ -1,0 +1,347 @@
+//! Profiles and subprofiles. Every change goes to the store as a [`Change`], which
+//! commits it together with its `create`/`update`/`delete` event and deliveries.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use postbode_core::ValidationError;
+use postbode_core::ids;
+use postbode_core::page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
+use postbode_core::profile::{Edit, Values, check_interests};
+use postbode_core::webhook::Source;
+use postbode_store::{Change, ChangeOutcome, ChangeRequest, Profile, ProfileQuery, Record, Subprofile};
+use serde::Deserialize;
+
+use super::databases::{find_collection, find_database};
+use crate::auth::AccountKey;
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::views::{ProfileView, SubprofileView};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    #[serde(default)]
+    fields: Values,
+    #[serde(default)]
+    interests: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubprofileRequest {
+    collection_id: String,
+    #[serde(default)]
+    fields: Values,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubprofileEdit {
+    #[serde(default)]
+    fields: Values,
+}
+
+/// Commits API changes (source `api`) and returns their outcomes.
+pub(super) async fn commit(state: &AppState, account_id: &str, changes: Vec<Change>) -> ApiResult<Vec<ChangeOutcome>> {
+    Ok(state
+        .store
+        .change_profiles(ChangeRequest {
+            account_id: account_id.to_owned(),
+            source: Source::Api,
+            changes,
+            now: state.clock.now(),
+            require_verification: state.require_verification,
+        })
+        .await?)
+}
+
+fn single(mut outcomes: Vec<ChangeOutcome>, what: &'static str) -> ApiResult<ChangeOutcome> {
+    match outcomes.pop() {
+        Some(ChangeOutcome::NotFound) => Err(ApiError::NotFound(what)),
+        Some(outcome) => Ok(outcome),
+        None => Err(ApiError::Internal("a change answered nothing".into())),
+    }
+}
+
+fn record(outcome: ChangeOutcome, what: &'static str) -> ApiResult<Record> {
+    match outcome {
+        ChangeOutcome::Created(r) | ChangeOutcome::Updated(r) | ChangeOutcome::Unchanged(r) => Ok(r),
+        ChangeOutcome::NotFound | ChangeOutcome::Deleted => Err(ApiError::NotFound(what)),
+        ChangeOutcome::Ingested(_) => Err(ApiError::Internal("a change answered with an event".into())),
+    }
+}
+
+fn profile_of(outcome: ChangeOutcome) -> ApiResult<Profile> {
+    match record(outcome, "profile")? {
+        Record::Profile(p) => Ok(p),
+        Record::Subprofile(_) => Err(ApiError::Internal("a profile change answered a subprofile".into())),
+    }
+}
+
+fn subprofile_of(outcome: ChangeOutcome) -> ApiResult<Subprofile> {
+    match record(outcome, "subprofile")? {
+        Record::Subprofile(s) => Ok(s),
+        Record::Profile(_) => Err(ApiError::Internal("a subprofile change answered a profile".into())),
+    }
+}
+
+async fn find_profile(state: &AppState, account_id: &str, id: &str) -> ApiResult<Profile> {
+    if !ids::has_kind(id, ids::PROFILE) {
+        return Err(ApiError::NotFound("profile"));
+    }
+    state
+        .store
+        .get_profile(account_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("profile"))
+}
+
+async fn find_subprofile(state: &AppState, account_id: &str, id: &str) -> ApiResult<Subprofile> {
+    if !ids::has_kind(id, ids::SUBPROFILE) {
+        return Err(ApiError::NotFound("subprofile"));
+    }
+    state
+        .store
+        .get_subprofile(account_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("subprofile"))
+}
+
+fn checked_interests(interests: Option<Vec<String>>) -> Result<Option<Vec<String>>, ValidationError> {
+    interests
+        .map(|list| check_interests("interests", &list))
+        .transpose()
+        .map_err(ValidationError::from)
+}
+
+pub async fn create(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(database_id): Path<String>,
+    ApiJson(request): ApiJson<ProfileRequest>,
+) -> ApiResult<(StatusCode, Json<ProfileView>)> {
+    let database = find_database(&state, &key.account_id, &database_id).await?;
+    let values = database.fields.check_values("fields", &request.fields)?;
+    let interests = checked_interests(request.interests)?.unwrap_or_default();
+    let change = Change::CreateProfile {
+        id: ids::new_id(ids::PROFILE),
+        database_id: database.id.clone(),
+        values,
+        interests,
+    };
+    let outcome = single(commit(&state, &key.account_id, vec![change]).await?, "database")?;
+    let profile = profile_of(outcome)?;
+    Ok((StatusCode::CREATED, Json(ProfileView::new(profile, &database.fields))))
+}
+
+/// `?limit=`, `?cursor=` and at most one `?fields.<name>=<value>`.
+pub async fn list(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(database_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Page<ProfileView>>> {
+    let database = find_database(&state, &key.account_id, &database_id).await?;
+    let mut page = PageRequest {
+        after: None,
+        limit: DEFAULT_LIMIT,
+    };
+    let mut field = None;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
+            "limit" => {
+                page.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or_else(|| ApiError::field("limit", format!("between 1 and {MAX_LIMIT}")))?;
+            }
+            "cursor" => page.after = Some(value.into_owned()),
+            other => {
+                let Some(field_name) = other.strip_prefix("fields.") else {
+                    return Err(ApiError::field(other, "unknown query parameter"));
+                };
+                let def = database
+                    .fields
+                    .get(field_name)
+                    .ok_or_else(|| ApiError::field(other, "no such field in this database"))?;
+                if field.is_some() {
+                    return Err(ApiError::field(other, "filter on one field at a time"));
+                }
+                let typed = def
+                    .field_type
+                    .coerce(&serde_json::Value::String(value.into_owned()))
+                    .map_err(|message| ApiError::field(other, message))?;
+                field = Some((field_name.to_owned(), typed));
+            }
+        }
+    }
+    let listed = state
+        .store
+        .list_profiles(&key.account_id, &database.id, &ProfileQuery { field, page })
+        .await?;
+    Ok(Json(listed.map(|p| ProfileView::new(p, &database.fields))))
+}
+
+pub async fn get(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProfileView>> {
+    let profile = find_profile(&state, &key.account_id, &id).await?;
+    let database = find_database(&state, &key.account_id, &profile.database_id).await?;
+    Ok(Json(ProfileView::new(profile, &database.fields)))
+}
+
+pub async fn replace(
+    key: AccountKey,
+    state: State<AppState>,
+    id: Path<String>,
+    request: ApiJson<ProfileRequest>,
+) -> ApiResult<Json<ProfileView>> {
+    edit(key, state, id, request, Edit::Replace).await
+}
+
+pub async fn merge(
+    key: AccountKey,
+    state: State<AppState>,
+    id: Path<String>,
+    request: ApiJson<ProfileRequest>,
+) -> ApiResult<Json<ProfileView>> {
+    edit(key, state, id, request, Edit::Merge).await
+}
+
+async fn edit(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<ProfileRequest>,
+    edit: Edit,
+) -> ApiResult<Json<ProfileView>> {
+    let profile = find_profile(&state, &key.account_id, &id).await?;
+    let database = find_database(&state, &key.account_id, &profile.database_id).await?;
+    let values = database.fields.check_values("fields", &request.fields)?;
+    let interests = checked_interests(request.interests)?;
+    let change = Change::EditProfile {
+        id,
+        edit,
+        values,
+        interests,
+    };
+    let outcome = single(commit(&state, &key.account_id, vec![change]).await?, "profile")?;
+    Ok(Json(ProfileView::new(profile_of(outcome)?, &database.fields)))
+}
+
+pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    find_profile(&state, &key.account_id, &id).await?;
+    single(
+        commit(&state, &key.account_id, vec![Change::DeleteProfile { id }]).await?,
+        "profile",
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn create_subprofile(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(profile_id): Path<String>,
+    ApiJson(request): ApiJson<SubprofileRequest>,
+) -> ApiResult<(StatusCode, Json<SubprofileView>)> {
+    let profile = find_profile(&state, &key.account_id, &profile_id).await?;
+    let collection = match find_collection(&state, &key.account_id, &request.collection_id).await {
+        Ok(c) if c.database_id == profile.database_id => c,
+        _ => {
+            return Err(ApiError::field(
+                "collection_id",
+                "no collection with this id in the profile's database",
+            ));
+        }
+    };
+    let values = collection.fields.check_values("fields", &request.fields)?;
+    let change = Change::CreateSubprofile {
+        id: ids::new_id(ids::SUBPROFILE),
+        profile_id: profile.id,
+        collection_id: collection.id.clone(),
+        values,
+    };
+    let outcome = single(commit(&state, &key.account_id, vec![change]).await?, "profile")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SubprofileView::new(subprofile_of(outcome)?, &collection.fields)),
+    ))
+}
+
+pub async fn list_subprofiles(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(profile_id): Path<String>,
+) -> ApiResult<Json<Page<SubprofileView>>> {
+    let profile = find_profile(&state, &key.account_id, &profile_id).await?;
+    let mut views = Vec::new();
+    for subprofile in state.store.list_subprofiles(&key.account_id, &profile.id).await? {
+        let collection = find_collection(&state, &key.account_id, &subprofile.collection_id).await?;
+        views.push(SubprofileView::new(subprofile, &collection.fields));
+    }
+    Ok(Json(Page {
+        data: views,
+        next_cursor: None,
+    }))
+}
+
+pub async fn get_subprofile(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubprofileView>> {
+    let subprofile = find_subprofile(&state, &key.account_id, &id).await?;
+    let collection = find_collection(&state, &key.account_id, &subprofile.collection_id).await?;
+    Ok(Json(SubprofileView::new(subprofile, &collection.fields)))
+}
+
+pub async fn replace_subprofile(
+    key: AccountKey,
+    state: State<AppState>,
+    id: Path<String>,
+    request: ApiJson<SubprofileEdit>,
+) -> ApiResult<Json<SubprofileView>> {
+    edit_subprofile(key, state, id, request, Edit::Replace).await
+}
+
+pub async fn merge_subprofile(
+    key: AccountKey,
+    state: State<AppState>,
+    id: Path<String>,
+    request: ApiJson<SubprofileEdit>,
+) -> ApiResult<Json<SubprofileView>> {
+    edit_subprofile(key, state, id, request, Edit::Merge).await
+}
+
+async fn edit_subprofile(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<SubprofileEdit>,
+    edit: Edit,
+) -> ApiResult<Json<SubprofileView>> {
+    let subprofile = find_subprofile(&state, &key.account_id, &id).await?;
+    let collection = find_collection(&state, &key.account_id, &subprofile.collection_id).await?;
+    let values = collection.fields.check_values("fields", &request.fields)?;
+    let change = Change::EditSubprofile { id, edit, values };
+    let outcome = single(commit(&state, &key.account_id, vec![change]).await?, "subprofile")?;
+    Ok(Json(SubprofileView::new(subprofile_of(outcome)?, &collection.fields)))
+}
+
+pub async fn delete_subprofile(
+    key: AccountKey,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    find_subprofile(&state, &key.account_id, &id).await?;
+    single(
+        commit(&state, &key.account_id, vec![Change::DeleteSubprofile { id }]).await?,
+        "subprofile",
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,163 @@
+//! The public tracking endpoints a sent e-mail points at: the open pixel and click
+//! redirects. They need no key: the token's MAC proves it (see `crate::tracking`).
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use postbode_core::mail::{MailEvent, Visit};
+use std::net::{IpAddr, SocketAddr};
+
+use super::messages::mail_event;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// A transparent 1×1 GIF.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
+    0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+/// Header values longer than this are cut, so a request cannot bloat an event.
+const MAX_HEADER_TEXT: usize = 1024;
+
+/// Every open is answered with the pixel, whatever the token: a mail client shows no
+/// broken image, and a prober learns nothing about which tokens are genuine.
+pub async fn open(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(message_id) = state.tracking.open(&token) {
+        let visit = visit(&state, peer.ip(), &headers);
+        record(&state, &message_id, MailEvent::Open(visit)).await;
+    }
+    let mut response = (StatusCode::OK, PIXEL).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    no_cache(headers);
+    response
+}
+
+/// A genuine click token redirects to the destination it was made for; any other is a
+/// 404, never a redirect.
+pub async fn click(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((message_id, url)) = state.tracking.click(&token) else {
+        return ApiError::NotFound("link").into_response();
+    };
+    let Ok(location) = HeaderValue::from_str(&url) else {
+        return ApiError::NotFound("link").into_response();
+    };
+    let visit = visit(&state, peer.ip(), &headers);
+    record(&state, &message_id, MailEvent::Click { visit, original: url }).await;
+    let mut response = StatusCode::FOUND.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    no_cache(response.headers_mut());
+    response
+}
+
+fn no_cache(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, must-revalidate, max-age=0"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
+}
+
+/// Commits the event before the answer, so a tracked open is never lost; a message
+/// that is gone makes no event. A store error is logged, and the visitor still gets
+/// the pixel or the redirect.
+async fn record(state: &AppState, message_id: &str, event: MailEvent) {
+    let now: DateTime<Utc> = state.clock.now();
+    let context = match state.store.message_context(message_id).await {
+        Ok(Some(context)) => context,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(error = %e, message = message_id, "reading a tracked message");
+            return;
+        }
+    };
+    let new_event = mail_event(&context, &event, now);
+    if let Err(e) = state
+        .store
+        .ingest(
+            &context.message.account_id,
+            vec![new_event],
+            now,
+            state.require_verification,
+        )
+        .await
+    {
+        tracing::error!(error = %e, message = message_id, "recording a tracked {}", event.event_type());
+    }
+}
+
+fn visit(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Visit {
+    let text = |name: header::HeaderName| {
+        headers.get(name).map(|v| {
+            let s = String::from_utf8_lossy(v.as_bytes());
+            s.chars().take(MAX_HEADER_TEXT).collect::<String>()
+        })
+    };
+    Visit {
+        ip: client_ip(peer, headers, &state.settings.trusted_proxies).to_string(),
+        useragent: text(header::USER_AGENT),
+        referer: text(header::REFERER),
+    }
+}
+
+/// The connection's address, unless it is a trusted proxy: then the right-most address
+/// in `X-Forwarded-For` that is not itself a trusted proxy (entries to its left could
+/// have been written by the client).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(forwarded.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 192.0.2.7, 10.1.1.1"),
+        );
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            client_ip(proxy, &headers, &trusted),
+            "192.0.2.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(stranger, &headers, &trusted), stranger);
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &headers, &[]), proxy);
+    }
+}

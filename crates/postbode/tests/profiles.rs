@@ -1,0 +1,578 @@
+//! Profile data through the API: every change fires its event with the fields
+//! PAYLOADS.md gives it, committed with the change; scopes, sources and conditions
+//! decide which webhooks hear of it; bad input changes nothing.
+
+mod common;
+
+use common::{Receiver, Service, eventually};
+use serde_json::{Value, json};
+
+/// A database with typed fields and one collection; returns (database id, collection id).
+async fn database(service: &Service, key: &str) -> (String, String) {
+    let (status, db) = service
+        .call(
+            "POST",
+            "/v1/databases",
+            key,
+            Some(json!({
+                "name": "customers",
+                "fields": [
+                    {"name": "email", "type": "email"},
+                    {"name": "name", "type": "text"},
+                    {"name": "age", "type": "integer"},
+                    {"name": "city", "type": "text", "default": "Delft"},
+                ],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{db}");
+    let db_id = db["id"].as_str().unwrap().to_owned();
+    let (status, col) = service
+        .call(
+            "POST",
+            &format!("/v1/databases/{db_id}/collections"),
+            key,
+            Some(json!({"name": "orders", "fields": [{"name": "total", "type": "float"}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{col}");
+    (db_id, col["id"].as_str().unwrap().to_owned())
+}
+
+async fn create_profile(service: &Service, key: &str, db: &str, fields: Value) -> Value {
+    let (status, profile) = service
+        .call(
+            "POST",
+            &format!("/v1/databases/{db}/profiles"),
+            key,
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(status, 201, "{profile}");
+    profile
+}
+
+fn bodies(receiver: &Receiver) -> Vec<Value> {
+    receiver.calls().iter().map(|c| c.json()).collect()
+}
+
+#[tokio::test]
+async fn create_update_delete_fire_events_with_sequence_previous_and_parameters() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Shop").await;
+    let (db, _) = database(&service, &key).await;
+    service
+        .webhook(
+            &key,
+            json!({"url": receiver.url, "events": ["create", "update", "delete"]}),
+        )
+        .await;
+
+    let profile = create_profile(
+        &service,
+        &key,
+        &db,
+        json!({"email": "piet@example.com", "name": "Piet", "age": "31"}),
+    )
+    .await;
+    let id = profile["id"].as_str().unwrap();
+    assert_eq!(
+        profile["fields"],
+        json!({"email": "piet@example.com", "name": "Piet", "age": 31, "city": "Delft"})
+    );
+    let created = &receiver.wait_for(1).await[0];
+    assert_eq!(created.header("x-postbode-event"), "create");
+    let body = created.json();
+    assert_eq!(body["type"], "create");
+    assert_eq!(body["id"], id);
+    assert_eq!(body["profile"], id);
+    assert_eq!(body["database"], db.as_str());
+    assert_eq!(body["sequence"], 1);
+    assert_eq!(body["source"], "api");
+    assert_eq!(
+        body["parameters"],
+        json!({"email": "piet@example.com", "name": "Piet", "age": 31})
+    );
+    assert_eq!(body["fields"]["city"], "Delft");
+    assert!(body.get("previous").is_none());
+
+    // PATCH merges; the update names what changed and what it was.
+    let (status, patched) = service
+        .call(
+            "PATCH",
+            &format!("/v1/profiles/{id}"),
+            &key,
+            Some(json!({"fields": {"age": 32, "name": "Piet"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["fields"]["email"], "piet@example.com");
+    let update = receiver.wait_for(2).await[1].json();
+    assert_eq!(update["type"], "update");
+    assert_eq!(update["sequence"], 2);
+    assert_eq!(update["parameters"], json!({"age": 32, "name": "Piet"}));
+    assert_eq!(update["previous"], json!({"age": 31}));
+    assert_eq!(update["fields"]["age"], 32);
+
+    // A change that changes nothing fires nothing, and leaves the sequence alone.
+    let (status, same) = service
+        .call(
+            "PATCH",
+            &format!("/v1/profiles/{id}"),
+            &key,
+            Some(json!({"fields": {"age": 32}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(same["sequence"], 2);
+
+    // PUT replaces: what is not given is cleared.
+    let (status, replaced) = service
+        .call(
+            "PUT",
+            &format!("/v1/profiles/{id}"),
+            &key,
+            Some(json!({"fields": {"email": "piet@example.com"}, "interests": ["news"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(replaced["fields"]["name"], Value::Null);
+    assert_eq!(replaced["interests"], json!(["news"]));
+    let update = receiver.wait_for(3).await[2].json();
+    assert_eq!(update["sequence"], 3);
+    assert_eq!(update["previous"], json!({"name": "Piet", "age": 32, "city": "Delft"}));
+    assert_eq!(update["interests"], json!(["news"]));
+
+    let (status, _) = service.call("DELETE", &format!("/v1/profiles/{id}"), &key, None).await;
+    assert_eq!(status, 204);
+    let delete = receiver.wait_for(4).await[3].json();
+    assert_eq!(delete["type"], "delete");
+    assert_eq!(delete["sequence"], 4);
+    assert_eq!(delete["fields"]["email"], "piet@example.com");
+    assert!(delete.get("parameters").is_none());
+    let (status, _) = service.call("GET", &format!("/v1/profiles/{id}"), &key, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(receiver.count(), 4, "the unchanged PATCH fired nothing");
+}
+
+#[tokio::test]
+async fn subprofiles_fire_their_own_events_and_go_with_their_profile() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Shop").await;
+    let (db, col) = database(&service, &key).await;
+    let profile = create_profile(&service, &key, &db, json!({"email": "a@example.com"})).await;
+    let profile_id = profile["id"].as_str().unwrap();
+    service
+        .webhook(
+            &key,
+            json!({"url": receiver.url, "events": ["create", "update", "delete"]}),
+        )
+        .await;
+
+    let (status, sub) = service
+        .call(
+            "POST",
+            &format!("/v1/profiles/{profile_id}/subprofiles"),
+            &key,
+            Some(json!({"collection_id": col, "fields": {"total": "19.5"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{sub}");
+    let sub_id = sub["id"].as_str().unwrap();
+    assert_eq!(sub["fields"], json!({"total": 19.5}));
+    let created = receiver.wait_for(1).await[0].json();
+    assert_eq!(created["subprofile"], sub_id);
+    assert_eq!(created["profile"], profile_id);
+    assert_eq!(created["collection"], col.as_str());
+    assert!(created.get("interests").is_none());
+
+    let (status, _) = service
+        .call(
+            "PATCH",
+            &format!("/v1/subprofiles/{sub_id}"),
+            &key,
+            Some(json!({"fields": {"total": 20}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let update = receiver.wait_for(2).await[1].json();
+    assert_eq!(update["previous"], json!({"total": 19.5}));
+
+    // Deleting the profile deletes its subprofile, each with a delete event.
+    let (status, _) = service
+        .call("DELETE", &format!("/v1/profiles/{profile_id}"), &key, None)
+        .await;
+    assert_eq!(status, 204);
+    let calls = receiver.wait_for(4).await;
+    let deleted: Vec<Value> = calls[2..].iter().map(|c| c.json()).collect();
+    assert_eq!(deleted[0]["subprofile"], sub_id);
+    assert_eq!(deleted[1]["id"], profile_id);
+    assert!(deleted.iter().all(|d| d["type"] == "delete"));
+    let (status, _) = service
+        .call("GET", &format!("/v1/subprofiles/{sub_id}"), &key, None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn scope_limits_a_webhook_to_its_database_or_collection() {
+    let service = Service::start().await;
+    let all = Receiver::start().await;
+    let only_db = Receiver::start().await;
+    let only_other_db = Receiver::start().await;
+    let only_col = Receiver::start().await;
+    let key = service.account("Shop").await;
+    let (db, col) = database(&service, &key).await;
+    let (other_db, _) = database(&service, &key).await;
+    service.webhook(&key, json!({"url": all.url})).await;
+    service
+        .webhook(&key, json!({"url": only_db.url, "database_id": db}))
+        .await;
+    service
+        .webhook(&key, json!({"url": only_other_db.url, "database_id": other_db}))
+        .await;
+    let col_hook = service
+        .webhook(&key, json!({"url": only_col.url, "collection_id": col}))
+        .await;
+
+    let profile = create_profile(&service, &key, &db, json!({"email": "a@example.com"})).await;
+    let (status, _) = service
+        .call(
+            "POST",
+            &format!("/v1/profiles/{}/subprofiles", profile["id"].as_str().unwrap()),
+            &key,
+            Some(json!({"collection_id": col, "fields": {}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // A custom event marks the end: it reaches only the unscoped webhook.
+    service.send_event(&key, json!({"type": "end"})).await;
+    let calls = all.wait_for(3).await;
+    assert_eq!(calls[2].header("x-postbode-event"), "end");
+    only_db.wait_for(1).await;
+    only_col.wait_for(1).await;
+    // The deliveries of every webhook were committed with the events `all` got; a
+    // wrong one would be delivered beside the right ones, and is looked for here.
+    assert!(
+        only_db.calls()[0].json().get("subprofile").is_none(),
+        "profile events only"
+    );
+    assert!(
+        only_col.calls()[0].json().get("subprofile").is_some(),
+        "subprofile events only"
+    );
+    assert_eq!(only_db.count(), 1);
+    assert_eq!(only_col.count(), 1);
+    assert_eq!(only_other_db.count(), 0);
+
+    let (_, listed) = service
+        .call("GET", &format!("/v1/webhooks?collection_id={col}"), &key, None)
+        .await;
+    let ids: Vec<&Value> = listed["data"].as_array().unwrap().iter().map(|w| &w["id"]).collect();
+    assert_eq!(ids, [&col_hook["id"]]);
+
+    // A scope must name the account's own database, and a collection of that database.
+    let stranger = service.account("Stranger").await;
+    let (status, problem) = service
+        .call(
+            "POST",
+            "/v1/webhooks",
+            &stranger,
+            Some(json!({"url": all.url, "database_id": db})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "database_id");
+    let (status, problem) = service
+        .call(
+            "POST",
+            "/v1/webhooks",
+            &key,
+            Some(json!({"url": all.url, "database_id": other_db, "collection_id": col})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "collection_id");
+}
+
+#[tokio::test]
+async fn ignore_sources_drops_api_changes_but_not_imports() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Shop").await;
+    let (db, _) = database(&service, &key).await;
+    service
+        .webhook(
+            &key,
+            json!({"url": receiver.url, "events": ["create", "update"], "ignore_sources": ["api"]}),
+        )
+        .await;
+    create_profile(&service, &key, &db, json!({"email": "api@example.com"})).await;
+    let response = service
+        .http
+        .post(format!("{}/v1/databases/{db}/import?key=email", service.url))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body("email,name\nimported@example.com,Imp\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let calls = receiver.wait_for(1).await;
+    let body = calls[0].json();
+    assert_eq!(body["source"], "import");
+    assert_eq!(body["fields"]["email"], "imported@example.com");
+    // The API's create was committed before the import's; had it been sent, it would
+    // have been first.
+    assert_eq!(receiver.count(), 1);
+}
+
+#[tokio::test]
+async fn conditions_are_evaluated_over_the_profile_fields() {
+    let service = Service::start().await;
+    let piets = Receiver::start().await;
+    let older = Receiver::start().await;
+    let broken = Receiver::start().await;
+    let key = service.account("Shop").await;
+    let (db, _) = database(&service, &key).await;
+    service
+        .webhook(
+            &key,
+            json!({"url": piets.url, "events": ["create"], "condition": "fields.name == 'piet'"}),
+        )
+        .await;
+    service
+        .webhook(
+            &key,
+            json!({"url": older.url, "events": ["update"], "condition": "fields.age > previous.age"}),
+        )
+        .await;
+    // Comparing a number with a string cannot be evaluated: skipped and counted.
+    let broken_hook = service
+        .webhook(
+            &key,
+            json!({"url": broken.url, "events": ["create"], "condition": "fields.age > 'x'"}),
+        )
+        .await;
+
+    let jan = create_profile(&service, &key, &db, json!({"name": "jan", "age": 40})).await;
+    create_profile(&service, &key, &db, json!({"name": "piet", "age": 30})).await;
+    let jan_id = jan["id"].as_str().unwrap();
+    for age in [39, 41] {
+        let (status, _) = service
+            .call(
+                "PATCH",
+                &format!("/v1/profiles/{jan_id}"),
+                &key,
+                Some(json!({"fields": {"age": age}})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let got = piets.wait_for(1).await;
+    assert_eq!(got[0].json()["fields"]["name"], "piet");
+    let got = older.wait_for(1).await;
+    assert_eq!(got[0].json()["fields"]["age"], 41);
+    let hook_id = broken_hook["id"].as_str().unwrap();
+    let errors = eventually("condition errors counted", || async {
+        let (_, stats) = service
+            .call("GET", &format!("/v1/webhooks/{hook_id}/stats"), &key, None)
+            .await;
+        let total: u64 = stats["data"]
+            .as_array()?
+            .iter()
+            .map(|b| b["condition_errors"].as_u64().unwrap_or(0))
+            .sum();
+        (total == 2).then_some(total)
+    })
+    .await;
+    assert_eq!(errors, 2);
+    assert_eq!(broken.count(), 0);
+    assert_eq!(piets.count(), 1);
+    assert_eq!(older.count(), 1);
+}
+
+#[tokio::test]
+async fn bad_profile_input_is_refused_and_changes_nothing() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Shop").await;
+    let (db, col) = database(&service, &key).await;
+    service.webhook(&key, json!({"url": receiver.url})).await;
+    let profile = create_profile(&service, &key, &db, json!({"email": "a@example.com", "age": 3})).await;
+    let id = profile["id"].as_str().unwrap();
+    let _ = receiver.wait_for(1).await;
+
+    for (method, path, body, field) in [
+        (
+            "POST",
+            format!("/v1/databases/{db}/profiles"),
+            json!({"fields": {"shoe": 42}}),
+            "fields.shoe",
+        ),
+        (
+            "POST",
+            format!("/v1/databases/{db}/profiles"),
+            json!({"fields": {"age": "old"}}),
+            "fields.age",
+        ),
+        (
+            "POST",
+            format!("/v1/databases/{db}/profiles"),
+            json!({"fields": {"email": "nope"}}),
+            "fields.email",
+        ),
+        (
+            "POST",
+            format!("/v1/databases/{db}/profiles"),
+            json!({"fields": {}, "extra": 1}),
+            "extra",
+        ),
+        (
+            "PATCH",
+            format!("/v1/profiles/{id}"),
+            json!({"fields": {"age": 1.5}}),
+            "fields.age",
+        ),
+        (
+            "PUT",
+            format!("/v1/profiles/{id}"),
+            json!({"fields": {}, "interests": [""]}),
+            "interests[0]",
+        ),
+        (
+            "POST",
+            format!("/v1/profiles/{id}/subprofiles"),
+            json!({"collection_id": "col_00000000000000000000000000", "fields": {}}),
+            "collection_id",
+        ),
+        (
+            "POST",
+            format!("/v1/profiles/{id}/subprofiles"),
+            json!({"collection_id": col, "fields": {"total": "lots"}}),
+            "fields.total",
+        ),
+        (
+            "POST",
+            "/v1/databases".to_owned(),
+            json!({"name": "x", "fields": [{"name": "a b", "type": "text"}]}),
+            "fields[0].name",
+        ),
+        (
+            "POST",
+            "/v1/databases".to_owned(),
+            json!({"name": "x", "fields": [{"name": "a", "type": "colour"}]}),
+            "fields[0].type",
+        ),
+        (
+            "PATCH",
+            format!("/v1/databases/{db}"),
+            json!({"unsubscribe": {"action": "update", "fields": {"shoe": 1}}}),
+            "unsubscribe.fields.shoe",
+        ),
+    ] {
+        let (status, problem) = service.call(method, &path, &key, Some(body.clone())).await;
+        assert_eq!(status, 422, "{method} {path} {body}: {problem}");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            fields.iter().any(|f| f.starts_with(field)),
+            "{method} {path}: {field} not in {fields:?}"
+        );
+    }
+    let (_, listed) = service
+        .call("GET", &format!("/v1/databases/{db}/profiles"), &key, None)
+        .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    let (_, same) = service.call("GET", &format!("/v1/profiles/{id}"), &key, None).await;
+    assert_eq!(same["sequence"], 1);
+    assert_eq!(same["fields"]["age"], 3);
+
+    // Another account's data does not exist for this key.
+    let other = service.account("Other").await;
+    for (method, path) in [
+        ("GET", format!("/v1/profiles/{id}")),
+        ("DELETE", format!("/v1/profiles/{id}")),
+        ("GET", format!("/v1/databases/{db}")),
+        ("GET", format!("/v1/databases/{db}/profiles")),
+        ("GET", format!("/v1/collections/{col}")),
+        ("DELETE", format!("/v1/databases/{db}")),
+    ] {
+        let (status, _) = service.call(method, &path, &other, None).await;
+        assert_eq!(status, 404, "{method} {path}");
+    }
+    let (status, _) = service
+        .call(
+            "PATCH",
+            &format!("/v1/profiles/{id}"),
+            &other,
+            Some(json!({"fields": {"age": 9}})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(bodies(&receiver).len(), 1, "no refused change fired anything");
+}
+
+#[tokio::test]
+async fn profiles_are_listed_with_paging_and_a_field_filter() {
+    let service = Service::start().await;
+    let key = service.account("Shop").await;
+    let (db, _) = database(&service, &key).await;
+    for i in 0..5 {
+        create_profile(
+            &service,
+            &key,
+            &db,
+            json!({"email": format!("p{i}@example.com"), "age": i % 2}),
+        )
+        .await;
+    }
+    let (status, page) = service
+        .call("GET", &format!("/v1/databases/{db}/profiles?limit=2"), &key, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = service
+        .call(
+            "GET",
+            &format!("/v1/databases/{db}/profiles?limit=10&cursor={cursor}"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(rest["data"].as_array().unwrap().len(), 3);
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    let (_, odd) = service
+        .call("GET", &format!("/v1/databases/{db}/profiles?fields.age=1"), &key, None)
+        .await;
+    let emails: Vec<&str> = odd["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["fields"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["p1@example.com", "p3@example.com"]);
+    let (_, one) = service
+        .call(
+            "GET",
+            &format!("/v1/databases/{db}/profiles?fields.email=p4%40example.com"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(one["data"].as_array().unwrap().len(), 1);
+    for bad in ["fields.shoe=1", "fields.age=old", "colour=red"] {
+        let (status, _) = service
+            .call("GET", &format!("/v1/databases/{db}/profiles?{bad}"), &key, None)
+            .await;
+        assert_eq!(status, 422, "{bad}");
+    }
+}
