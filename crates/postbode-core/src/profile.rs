@@ -294,7 +294,10 @@ pub fn apply(current: &State, edit: Edit, values: &Values, interests: Option<&[S
     };
     let changed = !previous.is_empty() || interests != current.interests;
     Applied {
-        state: State { values: next, interests },
+        state: State {
+            values: next,
+            interests,
+        },
         previous,
         changed,
     }
@@ -462,7 +465,13 @@ mod tests {
         let named: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             named,
-            ["fields.age", "fields.born", "fields.email", "fields.shoe", "fields.name"]
+            [
+                "fields.age",
+                "fields.born",
+                "fields.email",
+                "fields.shoe",
+                "fields.name"
+            ]
         );
     }
 
@@ -496,7 +505,12 @@ mod tests {
         assert_eq!(Value::Object(replaced.previous), json!({"name": "Piet"}));
         assert!(replaced.state.interests.is_empty());
 
-        let same = apply(&current, Edit::Merge, &values(json!({"name": "Piet"})), Some(&["news".into()]));
+        let same = apply(
+            &current,
+            Edit::Merge,
+            &values(json!({"name": "Piet"})),
+            Some(&["news".into()]),
+        );
         assert!(!same.changed);
         let cleared = apply(&current, Edit::Merge, &values(json!({"name": null})), None);
         assert_eq!(Value::Object(cleared.previous), json!({"name": "Piet"}));
