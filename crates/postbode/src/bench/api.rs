@@ -1,9 +1,11 @@
-//! The Postbode API calls the bench makes: an account, its webhooks, and the events.
+//! The Postbode API calls the bench makes: an account, its webhooks, and the events; for
+//! the opens scenario also a database, its profiles, their messages and the open pixels.
 
 use anyhow::Context;
 use bytes::Bytes;
 use reqwest::StatusCode;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 
 /// A generous limit for one API call, so a stuck server fails the run instead of hanging it.
@@ -21,13 +23,20 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
         .context("building the HTTP client")
 }
 
+/// The answer to a `POST` that made something with an id.
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base_url: String,
 }
 
-/// The ids of the events one call made, and when its `202` arrived.
+/// The ids of the events one call made, and when its `202` arrived. For an open, the
+/// "id" is the user agent it was sent with, which is what its delivery is matched by.
 pub struct Accepted {
     pub ids: Vec<String>,
     /// Deliveries the server says it made (single-event calls only).
@@ -63,22 +72,20 @@ impl Api {
         Ok(serde_json::from_slice::<Created>(&answer)?.api_key)
     }
 
-    /// A webhook for every event type, pointing at `url`; returns its id.
+    /// A webhook for the `events` types (`["all"]` for every type), pointing at `url`;
+    /// returns its id.
     pub async fn create_webhook(
         &self,
         key: &str,
         url: &str,
+        events: &[&str],
         max_concurrency: u32,
         signatures: &[String],
     ) -> anyhow::Result<String> {
-        #[derive(Deserialize)]
-        struct Created {
-            id: String,
-        }
         let body = serde_json::json!({
             "url": url,
             "description": "postbode bench",
-            "events": ["all"],
+            "events": events,
             "max_concurrency": max_concurrency,
             "signatures": signatures,
         });
@@ -93,6 +100,74 @@ impl Api {
             .await
             .context("creating a webhook")?;
         Ok(serde_json::from_slice::<Created>(&answer)?.id)
+    }
+
+    /// `POST /v1/databases`; returns the database's id.
+    pub async fn create_database(&self, key: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        let created: Created = self
+            .create(key, "/v1/databases", body)
+            .await
+            .context("creating a database")?;
+        Ok(created.id)
+    }
+
+    /// `POST /v1/databases/{id}/profiles`; returns the profile's id.
+    pub async fn create_profile(&self, key: &str, database: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        let created: Created = self
+            .create(key, &format!("/v1/databases/{database}/profiles"), body)
+            .await
+            .context("creating a profile")?;
+        Ok(created.id)
+    }
+
+    /// `POST /v1/messages`; returns the message's open pixel URL.
+    pub async fn create_message(&self, key: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        #[derive(Deserialize)]
+        struct Message {
+            open_url: String,
+        }
+        let message: Message = self
+            .create(key, "/v1/messages", body)
+            .await
+            .context("creating a message")?;
+        Ok(message.open_url)
+    }
+
+    /// `GET` of an open pixel as a mail client would, with `agent` as the User-Agent.
+    /// Anything but a `200` with a GIF is an error: a mail client would show a broken image.
+    pub async fn open(&self, url: &str, agent: String) -> anyhow::Result<Accepted> {
+        let response = self
+            .http
+            .get(url)
+            .header(reqwest::header::USER_AGENT, &agent)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        let at = Instant::now();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let answer = response
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer to GET {url}"))?;
+        if status != StatusCode::OK {
+            anyhow::bail!("GET {url} answered {status}: {}", String::from_utf8_lossy(&answer));
+        }
+        let media_type = content_type.as_deref().and_then(|t| t.split(';').next()).map(str::trim);
+        if !media_type.is_some_and(|t| t.eq_ignore_ascii_case("image/gif")) {
+            anyhow::bail!(
+                "GET {url} answered 200 with content-type {} instead of image/gif",
+                content_type.as_deref().unwrap_or("(none)")
+            );
+        }
+        Ok(Accepted {
+            ids: vec![agent],
+            deliveries: None,
+            at,
+        })
     }
 
     /// `POST /v1/events` with one event's JSON.
@@ -126,6 +201,14 @@ impl Api {
             deliveries: None,
             at,
         })
+    }
+
+    /// A `POST` that must answer `201`, and its answer.
+    async fn create<T: DeserializeOwned>(&self, key: &str, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
+        let (_, answer) = self
+            .call("POST", path, key, body.to_string().into(), StatusCode::CREATED)
+            .await?;
+        serde_json::from_slice(&answer).with_context(|| format!("reading the answer to POST {path}"))
     }
 
     /// One call; returns when its answer's head arrived, and the answer's body. Any

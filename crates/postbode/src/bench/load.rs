@@ -1,5 +1,6 @@
-//! The load generator: N events through the API, one per call or in batches, with a
-//! bounded number of calls in flight, as fast as the server answers or at a fixed rate.
+//! The load generator: N events through the API, one per call or in batches, or N opens
+//! of messages' open pixels, with a bounded number of calls in flight, as fast as the
+//! server answers or at a fixed rate.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -12,20 +13,36 @@ use super::api::{Accepted, Api};
 use super::keys::id_key;
 
 pub const EVENT_TYPE: &str = "bench.event";
+/// The User-Agent of the warm-up open; no measured open has it.
+pub const WARM_UP_AGENT: &str = "postbode-bench/warm-up";
 
-pub struct LoadPlan {
-    pub events: u64,
-    /// Events per call; 1 means `POST /v1/events`, more means `POST /v1/events/batch`.
-    pub batch: u32,
-    /// Calls in flight at most.
-    pub concurrency: usize,
-    /// Events per second, or as fast as possible.
-    pub rate: Option<f64>,
-    /// Bytes of filler in each event's data.
-    pub payload: usize,
+/// What each call does.
+#[derive(Clone)]
+pub enum Work {
+    /// Custom events, `batch` per call (1 means `POST /v1/events`, more means
+    /// `POST /v1/events/batch`), with `filler` in each event's data.
+    Events { batch: u32, filler: Arc<str> },
+    /// One `GET` per open, of these open pixel URLs in turn.
+    Opens { urls: Arc<[String]> },
 }
 
-/// An accepted event: when its `202` arrived, and how many of its deliveries came in.
+pub struct LoadPlan {
+    /// Events, or opens.
+    pub events: u64,
+    pub work: Work,
+    /// Calls in flight at most.
+    pub concurrency: usize,
+    /// Events (or opens) per second, or as fast as possible.
+    pub rate: Option<f64>,
+}
+
+/// The User-Agent of open number `seq`: the only part of a request that comes back in its
+/// `open` body unchanged and unique, so it is what the receiver matches the body by.
+pub fn open_agent(seq: u64) -> String {
+    format!("postbode-bench/{seq}")
+}
+
+/// An accepted event (or a handled open): when its `202` (`200`) arrived, and how many of its deliveries came in.
 #[derive(Debug, Clone, Copy)]
 pub struct AcceptedEvent {
     pub at: Instant,
@@ -33,12 +50,12 @@ pub struct AcceptedEvent {
 }
 
 pub struct LoadResult {
-    /// By [`id_key`] of the event id.
+    /// By [`id_key`] of the event id (of the user agent, for opens).
     pub events: HashMap<u128, AcceptedEvent>,
     pub started: Instant,
-    /// When the last `202` arrived.
+    /// When the last `202` (or `200`) arrived.
     pub finished: Instant,
-    /// Time from sending each call to its `202`.
+    /// Time from sending each call to its `202` (or `200`).
     pub call_latencies: Vec<Duration>,
     /// Deliveries the server reported making (single-event calls only).
     pub deliveries_reported: Option<u64>,
@@ -49,11 +66,13 @@ pub struct LoadResult {
     pub max_lag: Duration,
 }
 
-/// Sends every event of `plan`, counting accepted events on `bar`.
+/// Makes every call of `plan`, counting accepted events (handled opens) on `bar`.
 pub async fn run(api: Api, key: Arc<str>, plan: &LoadPlan, bar: &ProgressBar) -> LoadResult {
-    let batch = u64::from(plan.batch.max(1));
+    let batch = match &plan.work {
+        Work::Events { batch, .. } => u64::from((*batch).max(1)),
+        Work::Opens { .. } => 1,
+    };
     let calls = plan.events.div_ceil(batch);
-    let filler: Arc<str> = "x".repeat(plan.payload).into();
     // A call's events, by sequence number: every call but the last is full.
     let call_range = move |n: u64| (n * batch)..((n + 1) * batch).min(plan.events);
     let interval = plan.rate.map(|rate| Duration::from_secs_f64(batch as f64 / rate));
@@ -63,16 +82,15 @@ pub async fn run(api: Api, key: Arc<str>, plan: &LoadPlan, bar: &ProgressBar) ->
         started,
         finished: started,
         call_latencies: Vec::with_capacity(calls as usize),
-        deliveries_reported: (batch == 1).then_some(0),
+        deliveries_reported: matches!(plan.work, Work::Events { batch: 1, .. }).then_some(0),
         failed_calls: 0,
         failed_events: 0,
         first_error: None,
         max_lag: Duration::ZERO,
     };
-    let single = batch == 1;
     let mut answers = futures_util::stream::iter(0..calls)
         .map(|n| {
-            let (api, key, filler) = (api.clone(), key.clone(), filler.clone());
+            let (api, key, work) = (api.clone(), key.clone(), plan.work.clone());
             let due = interval.map(|interval| started + interval.mul_f64(n as f64));
             async move {
                 if let Some(due) = due {
@@ -85,10 +103,21 @@ pub async fn run(api: Api, key: Arc<str>, plan: &LoadPlan, bar: &ProgressBar) ->
                 // Each call on a task of its own, so building bodies and reading answers
                 // runs on every core rather than on this loop's.
                 let outcome = tokio::spawn(async move {
-                    if single {
-                        api.post_event(&key, event_json(range.start, &filler)).await
-                    } else {
-                        api.post_batch(&key, batch_json(range, &filler)).await
+                    match work {
+                        Work::Events { batch: 1, filler } => {
+                            api.post_event(&key, event_json(range.start, &filler)).await
+                        }
+                        Work::Events { filler, .. } => api.post_batch(&key, batch_json(range, &filler)).await,
+                        Work::Opens { urls } => {
+                            // Round robin, so every message is opened about as often.
+                            let url = usize::try_from(range.start)
+                                .ok()
+                                .and_then(|seq| urls.get(seq % urls.len().max(1)));
+                            match url {
+                                Some(url) => api.open(url, open_agent(range.start)).await,
+                                None => Err(anyhow::anyhow!("no open pixel URL to call")),
+                            }
+                        }
                     }
                 })
                 .await;

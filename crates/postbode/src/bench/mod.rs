@@ -6,6 +6,12 @@
 //! receiver, pushes the events through the API, waits until the receiver has every
 //! delivery, and prints throughput, latency, losses, duplicates and server memory.
 //!
+//! `--scenario opens` measures tracking instead of the events API: it makes a database,
+//! profiles and a message for each, points the webhooks at `open` only, and GETs the
+//! messages' open pixels; every open must come out as an `open` delivery that carries
+//! the recipient and the profile's fields. Each GET has a User-Agent of its own, which
+//! comes back in the body and ties the delivery to its request.
+//!
 //! `--backlog N` measures the other case: N deliveries are queued while the server's
 //! delivery is paused (`delivery.paused`), then the server is restarted with delivery on
 //! and the drain is timed from the restart.
@@ -18,42 +24,88 @@ mod report;
 mod server;
 
 use anyhow::Context;
+use futures_util::{StreamExt, TryStreamExt};
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use api::Api;
-use load::LoadPlan;
-use receiver::Receiver;
+use load::{LoadPlan, Work};
+use receiver::{MatchBy, Receiver};
 use report::{DeliveryStats, Summary};
 use server::{ServerChild, ServerOptions};
 
 /// How long the warm-up event's deliveries may take.
 const WARM_UP_LIMIT: Duration = Duration::from_secs(30);
+/// Calls in flight while making profiles and messages: enough to hide the round trips,
+/// and the set-up is not what is measured.
+const SET_UP_CONCURRENCY: usize = 16;
 
-/// Measure Postbode end to end: events in through the API, deliveries out to a local
-/// receiver.
+/// What the bench pushes through the server.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Custom events through POST /v1/events (or /v1/events/batch with --batch).
+    Events,
+    /// Tracking: GETs of messages' open pixels, each to arrive as an `open` delivery with the
+    /// recipient and the profile's fields (a database, --profiles profiles and a message for
+    /// each are made first).
+    Opens,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Events => "events",
+            Scenario::Opens => "opens",
+        }
+    }
+
+    fn webhook_events(self) -> &'static [&'static str] {
+        match self {
+            Scenario::Events => &["all"],
+            Scenario::Opens => &["open"],
+        }
+    }
+
+    fn match_by(self) -> MatchBy {
+        match self {
+            Scenario::Events => MatchBy::EventId,
+            Scenario::Opens => MatchBy::UserAgent,
+        }
+    }
+}
+
+/// Measure Postbode end to end: events in through the API (or opens through the tracking
+/// pixel), deliveries out to a local receiver.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Events to send.
+    /// What to send: `events` posts custom events to the API; `opens` GETs messages' open
+    /// pixels and checks the `open` deliveries' enrichment.
+    #[arg(long, value_enum, default_value_t = Scenario::Events)]
+    scenario: Scenario,
+    /// Events to send (opens, with --scenario opens).
     #[arg(short = 'n', long = "events", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
-    /// API calls in flight at once.
+    /// With --scenario opens: profiles to make, each with one message; the opens go round
+    /// them (at most -n are made).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    profiles: u64,
+    /// Calls in flight at once (API calls, or open pixel GETs).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     concurrency: u32,
     /// Events per call: 1 posts each to /v1/events, more go in one /v1/events/batch.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     batch: u32,
-    /// Events per second, paced evenly [default: as fast as the server answers].
+    /// Events (or opens) per second, paced evenly [default: as fast as the server answers].
     #[arg(long, value_parser = positive_rate)]
     rate: Option<f64>,
-    /// Webhooks, each receiving every event: deliveries = events × fanout.
+    /// Webhooks, each receiving every event (open): deliveries = events × fanout.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     fanout: u32,
     /// Queue N deliveries while delivery is paused, then restart the server with delivery
-    /// on and time the drain from the restart (N / fanout events, instead of -n).
+    /// on and time the drain from the restart (N / fanout events or opens, instead of -n).
     #[arg(long, value_name = "N", conflicts_with_all = ["events", "target"],
           value_parser = clap::value_parser!(u64).range(1..))]
     backlog: Option<u64>,
@@ -103,37 +155,51 @@ fn env_pair(text: &str) -> Result<(String, String), String> {
 impl BenchArgs {
     /// `single, 64 clients` and the like, for the report.
     fn how(&self) -> String {
-        let mut how = match self.batch {
-            1 => "single".to_owned(),
-            n => format!("batch {n}"),
-        };
-        how.push_str(&format!(", {} clients", self.concurrency));
+        let mut how = Vec::new();
+        match (self.scenario, self.batch) {
+            (Scenario::Opens, _) => {}
+            (Scenario::Events, 1) => how.push("single".to_owned()),
+            (Scenario::Events, n) => how.push(format!("batch {n}")),
+        }
+        how.push(format!("{} clients", self.concurrency));
         if let Some(rate) = self.rate {
-            how.push_str(&format!(", {rate}/s"));
+            how.push(format!("{rate}/s"));
         }
         if self.fanout > 1 {
-            how.push_str(&format!(", fan-out {}", self.fanout));
+            how.push(format!("fan-out {}", self.fanout));
         }
         if self.backlog.is_some() {
-            how.push_str(", delivery paused");
+            how.push("delivery paused".to_owned());
         }
-        how
+        how.join(", ")
     }
 
-    fn plan(&self, events: u64) -> LoadPlan {
+    fn plan(&self, events: u64, work: Work) -> LoadPlan {
         LoadPlan {
             events,
-            batch: self.batch,
+            work,
             concurrency: self.concurrency as usize,
             rate: self.rate,
-            payload: self.payload,
         }
+    }
+
+    /// Options that only the events scenario has.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.scenario == Scenario::Opens && (self.batch != 1 || self.payload != 0) {
+            anyhow::bail!("--batch and --payload are for --scenario events; an open is one GET without a body");
+        }
+        Ok(())
     }
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    args.check()?;
     let http = api::client()?;
-    let receiver = Arc::new(Receiver::start().await.context("starting the receiver")?);
+    let receiver = Arc::new(
+        Receiver::start(args.scenario.match_by())
+            .await
+            .context("starting the receiver")?,
+    );
     if let Some(url) = &args.target {
         let token = args
             .admin_token
@@ -184,14 +250,15 @@ async fn run_live(
 ) -> anyhow::Result<()> {
     print_header(args, args.events, child.as_ref(), receiver);
     let key = set_up(&api, admin_token, receiver, args).await?;
-    warm_up(&api, &key, receiver, args.fanout).await?;
+    let work = prepare(&api, &key, args, args.events).await?;
+    warm_up(&api, &key, &work, receiver, args.fanout).await?;
     receiver.start_measuring();
 
     let expected_total = args.events * u64::from(args.fanout);
-    let bars = Bars::new(args.events)?;
+    let bars = Bars::new(args.events, args.scenario)?;
     let delivered = bars.delivered(expected_total)?;
     let ticker = Ticker::start(Some(receiver.clone()), delivered.clone(), child.as_ref());
-    let mut load = load::run(api, key, &args.plan(args.events), &bars.accepted).await;
+    let mut load = load::run(api, key, &args.plan(args.events, work), &bars.accepted).await;
     bars.accepted.finish();
     let expected = load.accepted() * u64::from(args.fanout);
     let complete = wait_for_deliveries(receiver, expected, args.timeout).await;
@@ -210,6 +277,7 @@ async fn run_live(
     };
     let stats = report::analyze(&mut load, args.fanout, receiver.take(), None);
     Summary {
+        scenario: args.scenario,
         how: args.how(),
         load: &load,
         deliveries: &stats,
@@ -241,12 +309,13 @@ async fn run_backlog(
     print_header(args, events, Some(&first), receiver);
     let api = Api::new(http.clone(), &first.base_url);
     let key = set_up(&api, &paused.admin_token, receiver, args).await?;
+    let work = prepare(&api, &key, args, events).await?;
     // Nothing is sent while paused, so there is no warm-up: every call counts.
     receiver.start_measuring();
 
-    let bars = Bars::new(events)?;
+    let bars = Bars::new(events, args.scenario)?;
     let ticker = Ticker::start(None, bars.accepted.clone(), Some(&first));
-    let mut load = load::run(api, key, &args.plan(events), &bars.accepted).await;
+    let mut load = load::run(api, key, &args.plan(events, work), &bars.accepted).await;
     drop(ticker);
     bars.accepted.finish();
     let ingest_usage = first.stop().await.context("stopping the paused server")?;
@@ -279,6 +348,7 @@ async fn run_backlog(
 
     let stats = report::analyze(&mut load, args.fanout, receiver.take(), Some(restart));
     Summary {
+        scenario: args.scenario,
         how: args.how(),
         load: &load,
         deliveries: &stats,
@@ -297,6 +367,7 @@ async fn run_backlog(
 }
 
 fn print_header(args: &BenchArgs, events: u64, child: Option<&ServerChild>, receiver: &Receiver) {
+    let scenario = args.scenario.name();
     let server = match child {
         Some(child) => format!(
             "started, pid {}, {} (healthy in {})",
@@ -307,7 +378,8 @@ fn print_header(args: &BenchArgs, events: u64, child: Option<&ServerChild>, rece
         None => args.target.clone().unwrap_or_default(),
     };
     println!(
-        "postbode bench: {events} events × {} webhook(s) ({}), max_concurrency {}, signatures {}",
+        "postbode bench, scenario {scenario}: {events} {scenario} × {} webhook(s) ({}), max_concurrency {}, \
+         signatures {}",
         args.fanout,
         args.how(),
         args.max_concurrency,
@@ -322,27 +394,98 @@ async fn set_up(api: &Api, admin_token: &str, receiver: &Receiver, args: &BenchA
     let name = format!("bench {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
     let key = api.create_account(admin_token, &name).await?;
     for n in 0..args.fanout {
-        api.create_webhook(&key, &receiver.url(n), args.max_concurrency, &args.signatures)
-            .await?;
+        api.create_webhook(
+            &key,
+            &receiver.url(n),
+            args.scenario.webhook_events(),
+            args.max_concurrency,
+            &args.signatures,
+        )
+        .await?;
     }
     Ok(key.into())
 }
 
-/// One event end to end before the clock starts: proves that the server calls the
-/// receiver at all (a misconfigured server fails here, not after the timeout), and
+/// What the calls will do; for opens, this makes the database, the profiles and their
+/// messages (at most one per open, so none goes unopened).
+async fn prepare(api: &Api, key: &str, args: &BenchArgs, events: u64) -> anyhow::Result<Work> {
+    if args.scenario == Scenario::Events {
+        return Ok(Work::Events {
+            batch: args.batch,
+            filler: "x".repeat(args.payload).into(),
+        });
+    }
+    let started = Instant::now();
+    let profiles = args.profiles.min(events);
+    let database = api
+        .create_database(
+            key,
+            &serde_json::json!({
+                "name": "bench",
+                "fields": [
+                    {"name": "email", "type": "email"},
+                    {"name": "name", "type": "text"},
+                    {"name": "age", "type": "integer"},
+                ],
+            }),
+        )
+        .await?;
+    let bar = ProgressBar::new(profiles)
+        .with_style(bar_style()?)
+        .with_prefix("messages");
+    let urls: Vec<String> = futures_util::stream::iter(0..profiles)
+        .map(|i| {
+            let (database, bar) = (&database, &bar);
+            async move {
+                let email = format!("p{i}@example.com");
+                let fields = serde_json::json!({ "fields": { "email": email, "name": format!("P{i}"), "age": i } });
+                let profile = api.create_profile(key, database, &fields).await?;
+                let message = serde_json::json!({
+                    "mailing": { "id": "bench-1", "name": "Bench", "tags": ["bench"] },
+                    "email": email,
+                    "profile_id": profile,
+                });
+                let url = api.create_message(key, &message).await?;
+                bar.inc(1);
+                anyhow::Ok(url)
+            }
+        })
+        .buffered(SET_UP_CONCURRENCY)
+        .try_collect()
+        .await?;
+    bar.finish_and_clear();
+    println!(
+        "set-up:   database {database}, {profiles} profiles with a message each, in {}",
+        report::duration(started.elapsed())
+    );
+    Ok(Work::Opens { urls: urls.into() })
+}
+
+/// One event (or open) end to end before the clock starts: proves that the server calls
+/// the receiver at all (a misconfigured server fails here, not after the timeout), and
 /// opens the connections.
-async fn warm_up(api: &Api, key: &str, receiver: &Receiver, fanout: u32) -> anyhow::Result<()> {
-    let body = serde_json::json!({ "type": "bench.warmup", "data": {} }).to_string();
-    let accepted = api
-        .post_event(key, body.into())
-        .await
-        .context("sending the warm-up event")?;
-    let made = accepted.deliveries.unwrap_or_default();
-    if made != u64::from(fanout) {
-        anyhow::bail!(
-            "the warm-up event made {made} deliveries instead of {fanout}: are the webhooks enabled, \
-             and is webhooks.require_verification off?"
-        );
+async fn warm_up(api: &Api, key: &str, work: &Work, receiver: &Receiver, fanout: u32) -> anyhow::Result<()> {
+    match work {
+        Work::Events { .. } => {
+            let body = serde_json::json!({ "type": "bench.warmup", "data": {} }).to_string();
+            let accepted = api
+                .post_event(key, body.into())
+                .await
+                .context("sending the warm-up event")?;
+            let made = accepted.deliveries.unwrap_or_default();
+            if made != u64::from(fanout) {
+                anyhow::bail!(
+                    "the warm-up event made {made} deliveries instead of {fanout}: are the webhooks enabled, \
+                     and is webhooks.require_verification off?"
+                );
+            }
+        }
+        Work::Opens { urls } => {
+            let url = urls.first().context("no message to open")?;
+            api.open(url, load::WARM_UP_AGENT.to_owned())
+                .await
+                .context("opening the first message for the warm-up (is public_url this server?)")?;
+        }
     }
     let deadline = Instant::now() + WARM_UP_LIMIT;
     while receiver.ignored_calls() < u64::from(fanout) {
@@ -379,7 +522,8 @@ async fn wait_for_deliveries(receiver: &Receiver, expected: u64, stall: Duration
     }
 }
 
-/// The exit status: a lost delivery or a refused call fails the run.
+/// The exit status: a lost delivery, an open without its enrichment or a refused call
+/// fails the run.
 fn verdict(stats: &DeliveryStats, load: &load::LoadResult, complete: bool, timeout: Duration) -> anyhow::Result<()> {
     if stats.lost > 0 {
         let why = if complete {
@@ -388,6 +532,12 @@ fn verdict(stats: &DeliveryStats, load: &load::LoadResult, complete: bool, timeo
             format!(" (nothing more came for {})", humantime::format_duration(timeout))
         };
         anyhow::bail!("{} of {} deliveries never arrived{why}", stats.lost, stats.expected);
+    }
+    if stats.unenriched > 0 {
+        anyhow::bail!(
+            "{} open deliveries came without the recipient or the profile's fields",
+            stats.unenriched
+        );
     }
     if load.failed_calls > 0 {
         anyhow::bail!(
@@ -407,16 +557,20 @@ fn random_token() -> String {
         .unwrap_or_else(|_| format!("bench{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()))
 }
 
-/// The progress bars: events accepted, then deliveries received.
+/// The progress bars: events accepted (opens handled), then deliveries received.
 struct Bars {
     multi: MultiProgress,
     accepted: ProgressBar,
 }
 
 impl Bars {
-    fn new(events: u64) -> anyhow::Result<Self> {
+    fn new(events: u64, scenario: Scenario) -> anyhow::Result<Self> {
         let multi = MultiProgress::new();
-        let accepted = multi.add(bar(events, "accepted")?);
+        let name = match scenario {
+            Scenario::Events => "accepted",
+            Scenario::Opens => "handled",
+        };
+        let accepted = multi.add(bar(events, name)?);
         Ok(Self { multi, accepted })
     }
 
@@ -432,14 +586,17 @@ impl Bars {
 }
 
 fn bar(len: u64, name: &'static str) -> anyhow::Result<ProgressBar> {
-    let style = ProgressStyle::with_template(
+    Ok(ProgressBar::new(len).with_style(bar_style()?).with_prefix(name))
+}
+
+fn bar_style() -> anyhow::Result<ProgressStyle> {
+    Ok(ProgressStyle::with_template(
         "{prefix:>9} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {rate:>8} {msg}",
     )?
     // indicatif's own `{per_sec}` prints every decimal of the rate.
     .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
         let _ = write!(w, "{:.0}/s", state.per_sec());
-    });
-    Ok(ProgressBar::new(len).with_style(style).with_prefix(name))
+    }))
 }
 
 /// Keeps a bar up to date: the deliveries received (when given the receiver) and the

@@ -1,8 +1,11 @@
 //! The receiver: a small HTTP/1.1 server in the bench process that every webhook points
 //! at. It answers `204` at once and notes, per call, the delivery id (to count
 //! duplicates), the event id (to match the call with the moment its event was accepted)
-//! and the instant it arrived. Memory stays at a few dozen bytes per delivery: ids are
-//! kept as 128-bit keys, not strings.
+//! and the instant it arrived. An `open` body's `id` is its message's, shared by every
+//! open of the message, so opens are matched by the body's `useragent` instead, which the
+//! bench makes unique per request; their bodies are also checked for the enrichment.
+//! Memory stays at a few dozen bytes per delivery: ids are kept as 128-bit keys, not
+//! strings.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -23,10 +26,20 @@ use super::keys::id_key;
 /// The header that carries a delivery's id; it stays the same across retries.
 const DELIVERY_HEADER: &str = "x-postbode-delivery";
 
+/// What in a delivery body ties it to the request that caused it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MatchBy {
+    /// The event id at the start of the body.
+    #[default]
+    EventId,
+    /// The `useragent` of an `open` body.
+    UserAgent,
+}
+
 /// One first receipt of a delivery.
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival {
-    /// [`id_key`] of the event id in the body.
+    /// [`id_key`] of the event id in the body (of the user agent, for opens).
     pub event: u128,
     pub at: Instant,
 }
@@ -40,6 +53,9 @@ pub struct Received {
     pub duplicates: u64,
     /// Calls without a delivery header or an event id in the body.
     pub malformed: u64,
+    /// `open` bodies without a `recipient` or without the profile's `fields` (every call,
+    /// the warm-up's and repeated ones included).
+    pub unenriched: u64,
 }
 
 #[derive(Default)]
@@ -55,6 +71,7 @@ struct Book {
 
 #[derive(Default)]
 struct Shared {
+    match_by: MatchBy,
     book: Mutex<Book>,
     /// First receipts of measured deliveries, readable without the lock for progress.
     unique: AtomicU64,
@@ -100,10 +117,13 @@ pub struct Receiver {
 
 impl Receiver {
     /// Listens on a free port of 127.0.0.1 and serves until dropped.
-    pub async fn start() -> anyhow::Result<Self> {
+    pub async fn start(match_by: MatchBy) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            match_by,
+            ..Shared::default()
+        });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(Self { addr, shared, task })
     }
@@ -184,7 +204,16 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         .and_then(|value| value.to_str().ok())
         .map(id_key);
     let body = request.into_body().collect().await?.to_bytes();
-    let event = event_id(&body).map(|id| id_key(&id));
+    let event = match shared.match_by {
+        MatchBy::EventId => event_id(&body).map(|id| id_key(&id)),
+        MatchBy::UserAgent => {
+            let open = read_open(&body);
+            if !open.enriched {
+                shared.book().received.unenriched += 1;
+            }
+            open.agent.map(|agent| id_key(&agent))
+        }
+    };
     shared.record(delivery, event, at);
     let mut response = Response::new(Empty::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
@@ -206,6 +235,35 @@ fn event_id(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<IdOnly>(body).ok().map(|body| body.id)
 }
 
+/// What the receiver checks of an `open` body.
+#[derive(Debug, PartialEq)]
+struct OpenCheck {
+    agent: Option<String>,
+    /// Both the recipient's address and the profile's fields are there.
+    enriched: bool,
+}
+
+/// Parsed in full, unlike an event id: the enrichment sits after the visit's fields.
+fn read_open(body: &[u8]) -> OpenCheck {
+    #[derive(serde::Deserialize)]
+    struct OpenBody {
+        useragent: Option<String>,
+        recipient: Option<serde_json::Value>,
+        fields: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<OpenBody>(body) {
+        Ok(open) => OpenCheck {
+            agent: open.useragent,
+            enriched: matches!(&open.recipient, Some(serde_json::Value::String(r)) if !r.is_empty())
+                && matches!(open.fields, Some(serde_json::Value::Object(_))),
+        },
+        Err(_) => OpenCheck {
+            agent: None,
+            enriched: false,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +275,35 @@ mod tests {
         let spaced = br#"{ "type": "x", "id": "evt_2" }"#;
         assert_eq!(event_id(spaced).as_deref(), Some("evt_2"));
         assert_eq!(event_id(b"not json"), None);
+    }
+
+    #[test]
+    fn opens_are_read_by_user_agent_and_checked_for_enrichment() {
+        let full = br#"{"id":"msg_1","type":"open","useragent":"postbode-bench/7","recipient":"p7@example.com","profile":"prf_1","fields":{"age":7},"tags":["bench"]}"#;
+        assert_eq!(
+            read_open(full),
+            OpenCheck {
+                agent: Some("postbode-bench/7".into()),
+                enriched: true
+            }
+        );
+        let bare = br#"{"id":"msg_1","type":"open","useragent":"postbode-bench/8","recipient":"p8@example.com","fields":null}"#;
+        assert_eq!(
+            read_open(bare),
+            OpenCheck {
+                agent: Some("postbode-bench/8".into()),
+                enriched: false
+            }
+        );
+        let no_recipient = br#"{"id":"msg_1","useragent":"postbode-bench/9","fields":{}}"#;
+        assert!(!read_open(no_recipient).enriched);
+        assert_eq!(
+            read_open(b"not json"),
+            OpenCheck {
+                agent: None,
+                enriched: false
+            }
+        );
     }
 
     #[test]

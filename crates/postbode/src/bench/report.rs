@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::Scenario;
 use super::load::LoadResult;
 use super::receiver::Received;
 use super::server::Usage;
@@ -23,6 +24,8 @@ pub struct DeliveryStats {
     pub unexpected: u64,
     /// Calls without a delivery id or event id.
     pub malformed: u64,
+    /// `open` bodies without the recipient or the profile's fields.
+    pub unenriched: u64,
     /// Per delivery: from its origin (the `202`, or the restart) to its receipt; sorted.
     pub latencies: Vec<Duration>,
     pub last: Option<Instant>,
@@ -35,6 +38,7 @@ pub fn analyze(load: &mut LoadResult, fanout: u32, received: Received, origin: O
         expected: load.accepted() * u64::from(fanout),
         duplicates: received.duplicates,
         malformed: received.malformed,
+        unenriched: received.unenriched,
         latencies: Vec::with_capacity(received.arrivals.len()),
         ..DeliveryStats::default()
     };
@@ -96,6 +100,7 @@ impl Percentiles {
 
 /// Everything the final block shows.
 pub struct Summary<'a> {
+    pub scenario: Scenario,
     /// `single, 64 clients` or `batch 100, 64 clients`, plus the rate when fixed.
     pub how: String,
     pub load: &'a LoadResult,
@@ -117,11 +122,16 @@ impl Summary<'_> {
         let load = self.load;
         let d = self.deliveries;
         let ingest = load.finished.saturating_duration_since(load.started);
+        let (noun, taken, answered) = match self.scenario {
+            Scenario::Events => ("events", "events accepted", "API call → 202"),
+            Scenario::Opens => ("opens", "opens handled", "GET open → 200"),
+        };
+        row("scenario", self.scenario.name().to_owned());
         if self.restart.is_some() {
             row(
                 "backlog",
                 format!(
-                    "{} deliveries ({} events × {} webhook{}), queued with delivery paused",
+                    "{} deliveries ({} {noun} × {} webhook{}), queued with delivery paused",
                     d.expected,
                     load.accepted(),
                     self.fanout,
@@ -130,7 +140,7 @@ impl Summary<'_> {
             );
         }
         row(
-            "events accepted",
+            taken,
             format!(
                 "{} in {}   {}   ({})",
                 load.accepted(),
@@ -140,7 +150,7 @@ impl Summary<'_> {
             ),
         );
         if let Some(calls) = Percentiles::of(&sorted(&load.call_latencies)) {
-            row("API call → 202", calls.line());
+            row(answered, calls.line());
         }
         if let Some(asked) = self.rate {
             row(
@@ -152,7 +162,7 @@ impl Summary<'_> {
             row(
                 "failed calls",
                 format!(
-                    "{} ({} events), first: {}",
+                    "{} ({} {noun}), first: {}",
                     load.failed_calls,
                     load.failed_events,
                     load.first_error.as_deref().unwrap_or("?")
@@ -200,6 +210,7 @@ impl Summary<'_> {
             (d.extra, "extra"),
             (d.unexpected, "unexpected"),
             (d.malformed, "malformed"),
+            (d.unenriched, "without recipient or fields"),
             (self.receiver_accept_errors, "refused connections"),
         ] {
             if count > 0 {
@@ -366,6 +377,7 @@ mod tests {
             ],
             duplicates: 1,
             malformed: 0,
+            unenriched: 2,
         };
         let stats = analyze(&mut load, 2, received, None);
         assert_eq!(stats.expected, 4);
@@ -374,6 +386,7 @@ mod tests {
         assert_eq!(stats.extra, 1);
         assert_eq!(stats.unexpected, 1);
         assert_eq!(stats.duplicates, 1);
+        assert_eq!(stats.unenriched, 2);
         assert_eq!(stats.latencies, vec![ms(0), ms(3), ms(4)]);
     }
 

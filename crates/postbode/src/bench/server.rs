@@ -82,6 +82,8 @@ impl ServerChild {
         }
         command
             .env("POSTBODE_ADMIN_TOKEN", &options.admin_token)
+            // The tracking URLs in messages are made from it, and the opens scenario calls them.
+            .env("POSTBODE_PUBLIC_URL", format!("http://{listen}"))
             .env("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true")
             .env("POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION", "false")
             .env(
