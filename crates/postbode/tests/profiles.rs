@@ -206,9 +206,12 @@ async fn subprofiles_fire_their_own_events_and_go_with_their_profile() {
         .await;
     assert_eq!(status, 204);
     let calls = receiver.wait_for(4).await;
-    let deleted: Vec<Value> = calls[2..].iter().map(|c| c.json()).collect();
+    // Calls of one webhook run concurrently, so they may arrive in either order.
+    let mut deleted: Vec<Value> = calls[2..].iter().map(|c| c.json()).collect();
+    deleted.sort_by_key(|d| d.get("subprofile").is_none());
     assert_eq!(deleted[0]["subprofile"], sub_id);
     assert_eq!(deleted[1]["id"], profile_id);
+    assert!(deleted[1].get("subprofile").is_none());
     assert!(deleted.iter().all(|d| d["type"] == "delete"));
     let (status, _) = service
         .call("GET", &format!("/v1/subprofiles/{sub_id}"), &key, None)
@@ -250,7 +253,7 @@ async fn scope_limits_a_webhook_to_its_database_or_collection() {
     // A custom event marks the end: it reaches only the unscoped webhook.
     service.send_event(&key, json!({"type": "end"})).await;
     let calls = all.wait_for(3).await;
-    assert_eq!(calls[2].header("x-postbode-event"), "end");
+    assert!(calls.iter().any(|c| c.header("x-postbode-event") == "end"));
     only_db.wait_for(1).await;
     only_col.wait_for(1).await;
     // The deliveries of every webhook were committed with the events `all` got; a

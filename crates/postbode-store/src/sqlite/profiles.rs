@@ -238,74 +238,40 @@ pub async fn create_message(pool: &SqlitePool, m: &Message) -> Result<()> {
 
 /// The message and its profile data in one read (a tracking request's only query).
 pub async fn message_context(pool: &SqlitePool, id: &str) -> Result<Option<MessageContext>> {
-    let mut conn = pool.acquire().await?;
-    let Some(row) = sqlx::query(&format!("SELECT {} FROM messages WHERE id = ?", rows::MESSAGE_COLUMNS))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
+    static QUERY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let query = QUERY.get_or_init(|| {
+        format!(
+            "SELECT {}, {}, {}, {}, {} FROM messages m \
+             LEFT JOIN profiles p ON p.id = m.profile_id AND p.account_id = m.account_id \
+             LEFT JOIN databases d ON d.id = p.database_id \
+             LEFT JOIN subprofiles s ON s.id = m.subprofile_id AND s.account_id = m.account_id \
+             LEFT JOIN collections c ON c.id = s.collection_id \
+             WHERE m.id = ?",
+            rows::prefixed("m", rows::MESSAGE_COLUMNS, ""),
+            rows::prefixed("p", rows::PROFILE_COLUMNS, "p_"),
+            rows::prefixed("d", rows::DATABASE_COLUMNS, "d_"),
+            rows::prefixed("s", rows::SUBPROFILE_COLUMNS, "s_"),
+            rows::prefixed("c", rows::COLLECTION_COLUMNS, "c_"),
+        )
+    });
+    let Some(row) = sqlx::query(query).bind(id).fetch_optional(pool).await? else {
         return Ok(None);
     };
-    let message = rows::message(&row)?;
-    let profile = match &message.profile_id {
-        None => None,
-        Some(profile_id) => {
-            let row = sqlx::query(
-                "SELECT p.id, p.account_id, p.database_id, p.fields, p.interests, p.sequence, p.created_at, \
-                 p.modified_at, d.name AS d_name, d.fields AS d_fields, d.unsubscribe AS d_unsubscribe, \
-                 d.created_at AS d_created_at, d.updated_at AS d_updated_at \
-                 FROM profiles p JOIN databases d ON d.id = p.database_id WHERE p.id = ? AND p.account_id = ?",
-            )
-            .bind(profile_id)
-            .bind(&message.account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            match row {
-                None => None,
-                Some(row) => {
-                    let profile = rows::profile(&row)?;
-                    let database = Database {
-                        id: profile.database_id.clone(),
-                        account_id: profile.account_id.clone(),
-                        name: row.try_get("d_name")?,
-                        fields: serde_json::from_str(row.try_get("d_fields")?)?,
-                        unsubscribe: serde_json::from_str(row.try_get("d_unsubscribe")?)?,
-                        created_at: rows::time(row.try_get("d_created_at")?),
-                        updated_at: rows::time(row.try_get("d_updated_at")?),
-                    };
-                    Some((profile, database))
-                }
-            }
-        }
+    let present = |prefix: &str| -> Result<bool> {
+        Ok(row
+            .try_get::<Option<String>, _>(format!("{prefix}id").as_str())?
+            .is_some())
     };
-    let subprofile = match &message.subprofile_id {
-        None => None,
-        Some(subprofile_id) => {
-            let row = sqlx::query(&format!(
-                "SELECT {} FROM subprofiles WHERE id = ? AND account_id = ?",
-                rows::SUBPROFILE_COLUMNS
-            ))
-            .bind(subprofile_id)
-            .bind(&message.account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            match row.as_ref().map(rows::subprofile).transpose()? {
-                None => None,
-                Some(subprofile) => {
-                    let row = sqlx::query(&format!(
-                        "SELECT {} FROM collections WHERE id = ?",
-                        rows::COLLECTION_COLUMNS
-                    ))
-                    .bind(&subprofile.collection_id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                    Some((subprofile, rows::collection(&row)?))
-                }
-            }
-        }
+    let profile = match present("p_")? && present("d_")? {
+        true => Some((rows::profile_at(&row, "p_")?, rows::database_at(&row, "d_")?)),
+        false => None,
+    };
+    let subprofile = match present("s_")? && present("c_")? {
+        true => Some((rows::subprofile_at(&row, "s_")?, rows::collection_at(&row, "c_")?)),
+        false => None,
     };
     Ok(Some(MessageContext {
-        message,
+        message: rows::message(&row)?,
         profile,
         subprofile,
     }))

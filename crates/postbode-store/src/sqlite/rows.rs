@@ -98,17 +98,23 @@ pub fn attempt(row: &SqliteRow) -> Result<Attempt> {
 pub const PROFILE_COLUMNS: &str = "id, account_id, database_id, fields, interests, sequence, created_at, modified_at";
 
 pub fn profile(row: &SqliteRow) -> Result<Profile> {
+    profile_at(row, "")
+}
+
+/// From columns named `<prefix><column>` (a joined row).
+pub fn profile_at(row: &SqliteRow, prefix: &str) -> Result<Profile> {
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(Profile {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        database_id: row.try_get("database_id")?,
+        id: row.try_get(c("id").as_str())?,
+        account_id: row.try_get(c("account_id").as_str())?,
+        database_id: row.try_get(c("database_id").as_str())?,
         state: State {
-            values: serde_json::from_str(row.try_get("fields")?)?,
-            interests: serde_json::from_str(row.try_get("interests")?)?,
+            values: serde_json::from_str(row.try_get(c("fields").as_str())?)?,
+            interests: serde_json::from_str(row.try_get(c("interests").as_str())?)?,
         },
-        sequence: row.try_get::<i64, _>("sequence")? as u64,
-        created_at: time(row.try_get("created_at")?),
-        modified_at: time(row.try_get("modified_at")?),
+        sequence: row.try_get::<i64, _>(c("sequence").as_str())? as u64,
+        created_at: time(row.try_get(c("created_at").as_str())?),
+        modified_at: time(row.try_get(c("modified_at").as_str())?),
     })
 }
 
@@ -116,45 +122,63 @@ pub const SUBPROFILE_COLUMNS: &str =
     "id, account_id, profile_id, database_id, collection_id, fields, sequence, created_at, modified_at";
 
 pub fn subprofile(row: &SqliteRow) -> Result<Subprofile> {
+    subprofile_at(row, "")
+}
+
+/// From columns named `<prefix><column>` (a joined row).
+pub fn subprofile_at(row: &SqliteRow, prefix: &str) -> Result<Subprofile> {
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(Subprofile {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        profile_id: row.try_get("profile_id")?,
-        database_id: row.try_get("database_id")?,
-        collection_id: row.try_get("collection_id")?,
-        values: serde_json::from_str(row.try_get("fields")?)?,
-        sequence: row.try_get::<i64, _>("sequence")? as u64,
-        created_at: time(row.try_get("created_at")?),
-        modified_at: time(row.try_get("modified_at")?),
+        id: row.try_get(c("id").as_str())?,
+        account_id: row.try_get(c("account_id").as_str())?,
+        profile_id: row.try_get(c("profile_id").as_str())?,
+        database_id: row.try_get(c("database_id").as_str())?,
+        collection_id: row.try_get(c("collection_id").as_str())?,
+        values: serde_json::from_str(row.try_get(c("fields").as_str())?)?,
+        sequence: row.try_get::<i64, _>(c("sequence").as_str())? as u64,
+        created_at: time(row.try_get(c("created_at").as_str())?),
+        modified_at: time(row.try_get(c("modified_at").as_str())?),
     })
 }
 
 pub const DATABASE_COLUMNS: &str = "id, account_id, name, fields, unsubscribe, created_at, updated_at";
 
 pub fn database(row: &SqliteRow) -> Result<Database> {
+    database_at(row, "")
+}
+
+/// From columns named `<prefix><column>` (a joined row).
+pub fn database_at(row: &SqliteRow, prefix: &str) -> Result<Database> {
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(Database {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        fields: serde_json::from_str(row.try_get("fields")?)?,
-        unsubscribe: serde_json::from_str(row.try_get("unsubscribe")?)?,
-        created_at: time(row.try_get("created_at")?),
-        updated_at: time(row.try_get("updated_at")?),
+        id: row.try_get(c("id").as_str())?,
+        account_id: row.try_get(c("account_id").as_str())?,
+        name: row.try_get(c("name").as_str())?,
+        fields: serde_json::from_str(row.try_get(c("fields").as_str())?)?,
+        unsubscribe: serde_json::from_str(row.try_get(c("unsubscribe").as_str())?)?,
+        created_at: time(row.try_get(c("created_at").as_str())?),
+        updated_at: time(row.try_get(c("updated_at").as_str())?),
     })
 }
 
 pub const COLLECTION_COLUMNS: &str = "id, account_id, database_id, name, fields, unsubscribe, created_at, updated_at";
 
 pub fn collection(row: &SqliteRow) -> Result<Collection> {
+    collection_at(row, "")
+}
+
+/// From columns named `<prefix><column>` (a joined row).
+pub fn collection_at(row: &SqliteRow, prefix: &str) -> Result<Collection> {
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(Collection {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        database_id: row.try_get("database_id")?,
-        name: row.try_get("name")?,
-        fields: serde_json::from_str(row.try_get("fields")?)?,
-        unsubscribe: serde_json::from_str(row.try_get("unsubscribe")?)?,
-        created_at: time(row.try_get("created_at")?),
-        updated_at: time(row.try_get("updated_at")?),
+        id: row.try_get(c("id").as_str())?,
+        account_id: row.try_get(c("account_id").as_str())?,
+        database_id: row.try_get(c("database_id").as_str())?,
+        name: row.try_get(c("name").as_str())?,
+        fields: serde_json::from_str(row.try_get(c("fields").as_str())?)?,
+        unsubscribe: serde_json::from_str(row.try_get(c("unsubscribe").as_str())?)?,
+        created_at: time(row.try_get(c("created_at").as_str())?),
+        updated_at: time(row.try_get(c("updated_at").as_str())?),
     })
 }
 
@@ -170,4 +194,14 @@ pub fn message(row: &SqliteRow) -> Result<Message> {
         subprofile_id: row.try_get("subprofile_id")?,
         created_at: time(row.try_get("created_at")?),
     })
+}
+
+/// `alias.column AS <prefix>column` for each of `columns`, to select a joined table's
+/// row beside another's.
+pub fn prefixed(alias: &str, columns: &str, prefix: &str) -> String {
+    columns
+        .split(", ")
+        .map(|column| format!("{alias}.{column} AS {prefix}{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
