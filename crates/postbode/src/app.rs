@@ -61,6 +61,12 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         clock.clone(),
         config.signature.clone(),
     ));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // Tracking URLs must reach this process: with port 0 only the bound address does.
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let tracking = Arc::new(TrackingKey::new(&master));
     let state = AppState {
         store: store.clone(),
@@ -74,7 +80,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         secret_overlap: config.webhooks.secret_overlap,
         signature: Arc::new(config.signature.clone()),
         key_domain: key_domain.into(),
-        public_url: config.public_url().trim_end_matches('/').into(),
+        public_url: public_url.trim_end_matches('/').into(),
         tracking,
     };
     let engine = Engine::new(
@@ -85,10 +91,6 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         keyring,
     )?
     .start();
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.listen))?;
-    let addr = listener.local_addr()?;
     let (stop_http, stopped) = oneshot::channel::<()>();
     let app = postbode_server::router(state);
     let http = tokio::spawn(async move {

@@ -110,13 +110,15 @@ pub async fn link(
     find(&state, &key, &id).await?;
     let parsed =
         url::Url::parse(&request.url).map_err(|e| ApiError::field("url", format!("not an absolute URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || request.url.len() > MAX_URL_LEN {
+    // The parsed form is percent-encoded, so it is always a valid `Location`.
+    let url = parsed.as_str();
+    if !matches!(parsed.scheme(), "http" | "https") || url.len() > MAX_URL_LEN {
         return Err(ApiError::field(
             "url",
             format!("an http or https URL of at most {MAX_URL_LEN} bytes"),
         ));
     }
-    let token = state.tracking.click_token(&id, &request.url);
+    let token = state.tracking.click_token(&id, url);
     Ok(Json(LinkView {
         click_url: format!("{}/t/c/{token}", state.public_url),
     }))

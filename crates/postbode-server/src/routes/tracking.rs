@@ -2,7 +2,7 @@
 //! redirects. They need no key: the token's MAC proves it (see `crate::tracking`).
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
@@ -28,9 +28,11 @@ pub async fn open(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(token): Path<String>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(message_id) = state.tracking.open(&token) {
+    // Link scanners and prefetchers send HEAD; only a GET is someone opening the mail.
+    if let Some(message_id) = state.tracking.open(&token).filter(|_| method == Method::GET) {
         let visit = visit(&state, peer.ip(), &headers);
         record(&state, &message_id, MailEvent::Open(visit)).await;
     }
@@ -47,6 +49,7 @@ pub async fn click(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(token): Path<String>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
     let Some((message_id, url)) = state.tracking.click(&token) else {
@@ -55,8 +58,10 @@ pub async fn click(
     let Ok(location) = HeaderValue::from_str(&url) else {
         return ApiError::NotFound("link").into_response();
     };
-    let visit = visit(&state, peer.ip(), &headers);
-    record(&state, &message_id, MailEvent::Click { visit, original: url }).await;
+    if method == Method::GET {
+        let visit = visit(&state, peer.ip(), &headers);
+        record(&state, &message_id, MailEvent::Click { visit, original: url }).await;
+    }
     let mut response = StatusCode::FOUND.into_response();
     response.headers_mut().insert(header::LOCATION, location);
     no_cache(response.headers_mut());
@@ -114,28 +119,34 @@ fn visit(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Visit {
     }
 }
 
-/// The connection's address, unless it is a trusted proxy: then the right-most address
-/// in `X-Forwarded-For` that is not itself a trusted proxy (entries to its left could
-/// have been written by the client).
+/// The connection's address, unless it is a trusted proxy: then `X-Forwarded-For` is
+/// walked from the right (the entry the nearest proxy wrote) for as long as the address
+/// reached is itself a trusted proxy. An entry that is not an address ends the walk, so
+/// what a client wrote further left is never believed.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    forwarded
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(forwarded.first())
-        .copied()
-        .unwrap_or(peer)
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        if !is_trusted(&client) {
+            break;
+        }
+        let parsed = entry
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()));
+        match parsed {
+            Some(ip) => client = ip,
+            None => break,
+        }
+    }
+    client
 }
 
 #[cfg(test)]
@@ -159,5 +170,21 @@ mod tests {
         assert_eq!(client_ip(stranger, &headers, &trusted), stranger);
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
         assert_eq!(client_ip(proxy, &headers, &[]), proxy);
+        // A garbled entry the proxy chain wrote stops the walk before the client's own.
+        let mut forged = HeaderMap::new();
+        forged.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, not-an-ip, 10.1.1.1"),
+        );
+        assert_eq!(
+            client_ip(proxy, &forged, &trusted),
+            "10.1.1.1".parse::<IpAddr>().unwrap()
+        );
+        let mut with_port = HeaderMap::new();
+        with_port.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.9:4444"));
+        assert_eq!(
+            client_ip(proxy, &with_port, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
     }
 }
