@@ -64,6 +64,8 @@ enum Command {
     /// Show, rotate and check Postbode's signing keys (operator).
     #[command(subcommand)]
     Keys(postbode::cli::keys::KeysCommand),
+    /// Import profiles from a CSV or JSON-lines file into a database, streaming it.
+    Import(postbode::cli::import::ImportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,6 +89,7 @@ fn main() -> anyhow::Result<()> {
             Command::Verify(args) => postbode::cli::verify::run(args).await,
             Command::Listen(args) => postbode::cli::listen::run(args).await,
             Command::Keys(command) => postbode::cli::keys::run(command).await,
+            Command::Import(args) => postbode::cli::import::run(args).await,
         }
     })
 }

@@ -9,11 +9,11 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use postbode_core::ids;
 use postbode_core::profile::{Schema, Values, check_interests};
 use postbode_core::webhook::Source;
-use postbode_store::{Change, ChangeOutcome, ChangeRequest};
+use postbode_store::{Change, ChangeOutcome, ChangeRequest, Database};
 use serde::Serialize;
 use serde_json::Value;
 use std::io::BufRead;
@@ -77,31 +77,16 @@ pub async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<ImportSummary>> {
-    let database = find_database(&state, &key.account_id, &database_id).await?;
-    let mut key_field = None;
-    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        match name.as_ref() {
-            "key" if database.fields.get(&value).is_some() => key_field = Some(value.into_owned()),
-            "key" => return Err(ApiError::field("key", "no such field in this database")),
-            other => return Err(ApiError::field(other, "unknown query parameter")),
-        }
-    }
-    let mime = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let format = match mime.as_str() {
-        "text/csv" => Format::Csv,
-        "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => Format::JsonLines,
-        _ => {
-            return Err(ApiError::UnsupportedMediaType(
-                "send text/csv (with a header row) or application/x-ndjson (one JSON object per line)".into(),
-            ));
+    let limit = state.settings.max_import_bytes;
+    let (database, key_field, format) = match check(&state, &key, &database_id, query, &headers).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // The client is still sending: read the rest so it gets this answer rather
+            // than a connection closed under it.
+            tokio::spawn(drain(body, limit));
+            return Err(e);
         }
     };
-    let limit = state.settings.max_import_bytes;
     let seen = Arc::new(AtomicU64::new(0));
     let counted = seen.clone();
     let stream = body
@@ -157,6 +142,53 @@ pub async fn import(
         });
     }
     Ok(Json(summary))
+}
+
+/// What can be refused before reading the body: the database, the query and the type.
+async fn check(
+    state: &AppState,
+    key: &AccountKey,
+    database_id: &str,
+    query: Option<String>,
+    headers: &HeaderMap,
+) -> ApiResult<(Database, Option<String>, Format)> {
+    let database = find_database(state, &key.account_id, database_id).await?;
+    let mut key_field = None;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
+            "key" if database.fields.get(&value).is_some() => key_field = Some(value.into_owned()),
+            "key" => return Err(ApiError::field("key", "no such field in this database")),
+            other => return Err(ApiError::field(other, "unknown query parameter")),
+        }
+    }
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let format = match mime.as_str() {
+        "text/csv" => Format::Csv,
+        "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => Format::JsonLines,
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "send text/csv (with a header row) or application/x-ndjson (one JSON object per line)".into(),
+            ));
+        }
+    };
+    Ok((database, key_field, format))
+}
+
+/// Reads and drops what is left of a refused body, up to the import limit.
+async fn drain(body: Body, limit: u64) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > limit {
+            break;
+        }
+    }
 }
 
 async fn commit_batch(
@@ -272,6 +304,8 @@ fn parse_csv(reader: impl std::io::Read, schema: &Schema, out: &mpsc::Sender<Par
             "header",
             format!("columns that are not fields of this database: {}", unknown.join(", ")),
         )));
+        // As for a refusal before the body: let the client finish sending and get the answer.
+        let _ = std::io::copy(csv.get_mut(), &mut std::io::sink());
         return;
     }
     let mut rows = Vec::with_capacity(ROWS_PER_BATCH);

@@ -526,8 +526,11 @@ impl<'r> Work<'r> {
             ))
             .execute(&mut *conn)
             .await?;
+            // INDEXED BY: left to itself, SQLite serves `ORDER BY id` from `profiles_by_database`
+            // and reads every profile of the database for each batch (quadratic in its size).
             let rows = sqlx::query(&format!(
-                "SELECT {}, json_quote(fields ->> '$.{key}') AS key_json FROM profiles \
+                "SELECT {}, json_quote(fields ->> '$.{key}') AS key_json \
+                 FROM profiles INDEXED BY profiles_by_field_{key} \
                  WHERE database_id = ? AND account_id = ? AND fields ->> '$.{key}' IN (SELECT value FROM json_each(?)) \
                  ORDER BY id",
                 rows::PROFILE_COLUMNS

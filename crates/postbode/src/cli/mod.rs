@@ -2,6 +2,7 @@
 //! over its API (`webhook`, `keys`), and tools for receivers (`verify`, `listen`).
 
 pub mod dns;
+pub mod import;
 pub mod keys;
 pub mod listen;
 pub mod verify;
