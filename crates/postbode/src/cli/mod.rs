@@ -1,5 +1,5 @@
 //! The command line for people at a terminal: commands that talk to a running Postbode
-//! over its API (`webhook`, `keys`), and tools for receivers (`verify`, `listen`).
+//! over its API (`webhook`, `keys`, `import`), and tools for receivers (`verify`, `listen`).
 
 pub mod dns;
 pub mod import;
