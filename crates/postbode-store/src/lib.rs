@@ -123,6 +123,15 @@ pub trait Store: Send + Sync + 'static {
     /// requests carry no key (their token's MAC proves them), so callers check the
     /// account where one is known.
     async fn message_context(&self, id: &str) -> Result<Option<MessageContext>>;
+    /// Stores a mail event of a message (an open, a click), enriched in the commit with
+    /// the message's profile data as it is then; `None` when there is no such message.
+    async fn track(
+        &self,
+        message_id: &str,
+        event: postbode_core::mail::MailEvent,
+        now: DateTime<Utc>,
+        require_verification: bool,
+    ) -> Result<Option<Ingested>>;
 
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;

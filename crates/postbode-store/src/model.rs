@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use postbode_core::event::EventScope;
 use postbode_core::latency::LatencyHistogram;
-use postbode_core::mail::Mailing;
+use postbode_core::mail::{Enrichment, MailEvent, Mailing, mail_event_body};
 use postbode_core::page::PageRequest;
 use postbode_core::profile::{Edit, Schema, State, UnsubscribeBehaviour, Values};
 use postbode_core::webhook::Source;
@@ -421,6 +421,55 @@ pub struct MessageContext {
     pub message: Message,
     pub profile: Option<(Profile, Database)>,
     pub subprofile: Option<(Subprofile, Collection)>,
+}
+
+impl MessageContext {
+    /// A mail event of the message, its body enriched with the profile data as it is
+    /// now, and the scope webhooks are matched against.
+    pub fn event(&self, event: &MailEvent, now: DateTime<Utc>) -> NewEvent {
+        let message = &self.message;
+        let profile = self.profile.as_ref().map(|(p, _)| p);
+        let subprofile = self.subprofile.as_ref().map(|(s, _)| s);
+        let mut fields = self
+            .profile
+            .as_ref()
+            .map(|(profile, database)| database.fields.complete(&profile.state.values));
+        if let (Some(fields), Some((subprofile, collection))) = (&mut fields, &self.subprofile) {
+            fields.extend(collection.fields.complete(&subprofile.values));
+        }
+        let body = mail_event_body(
+            &message.id,
+            event,
+            now,
+            &Enrichment {
+                recipient: &message.email,
+                profile: profile.map(|p| p.id.as_str()),
+                subprofile: subprofile.map(|s| s.id.as_str()),
+                database: profile.map(|p| p.database_id.as_str()),
+                collection: subprofile.map(|s| s.collection_id.as_str()),
+                mailing: &message.mailing.id,
+                fields: fields.as_ref(),
+                tags: &message.mailing.tags,
+            },
+        );
+        NewEvent {
+            id: postbode_core::ids::new_id(postbode_core::ids::EVENT),
+            event_type: event.event_type().to_owned(),
+            body,
+            created_at: now,
+            idempotency: None,
+            scope: EventScope {
+                database_id: profile.map(|p| p.database_id.clone()),
+                collection_id: subprofile.map(|s| s.collection_id.clone()),
+                subprofile_change: false,
+                source: None,
+                profile_id: profile.map(|p| p.id.clone()),
+                subprofile_id: subprofile.map(|s| s.id.clone()),
+                fields: fields.unwrap_or_default(),
+                previous: None,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

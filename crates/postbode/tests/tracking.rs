@@ -471,12 +471,9 @@ async fn a_click_redirects_to_its_destination_and_a_forged_one_neither_redirects
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()["location"], "https://example.com/marker");
     let calls = calls_until(&receiver, "the marker click", |b| has(b, &other_id)).await;
-    assert_eq!(
-        kinds(&calls),
-        [("click".to_owned(), id.clone()), ("click".to_owned(), other_id.clone())],
-        "{:?}",
-        bodies(&calls)
-    );
+    let mut expected = vec![("click".to_owned(), id.clone()), ("click".to_owned(), other_id.clone())];
+    expected.sort();
+    assert_eq!(kinds(&calls), expected, "{:?}", bodies(&calls));
 
     // Only http(s) destinations get a link.
     for bad in [

@@ -7,11 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use postbode_core::ValidationError;
-use postbode_core::event::EventScope;
 use postbode_core::ids;
 use postbode_core::mail::{
-    AbuseReport, BounceReport, DeliveryReport, Enrichment, FailureReport, MailEvent, Mailing, UnsubscribeReport,
-    check_recipient, mail_event_body,
+    AbuseReport, BounceReport, DeliveryReport, FailureReport, MailEvent, Mailing, UnsubscribeReport, check_recipient,
 };
 use postbode_core::profile::{Edit, UnsubscribeBehaviour};
 use postbode_core::webhook::Source;
@@ -137,57 +135,6 @@ async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Message
         .ok_or(ApiError::NotFound("message"))
 }
 
-/// A mail event of the message, enriched with its profile data as it is now.
-pub(super) fn mail_event(context: &MessageContext, event: &MailEvent, now: DateTime<Utc>) -> NewEvent {
-    let message = &context.message;
-    let profile_fields = context
-        .profile
-        .as_ref()
-        .map(|(profile, database)| database.fields.complete(&profile.state.values));
-    let fields = match (&profile_fields, &context.subprofile) {
-        (Some(fields), Some((subprofile, collection))) => {
-            let mut merged = fields.clone();
-            merged.extend(collection.fields.complete(&subprofile.values));
-            Some(merged)
-        }
-        (fields, _) => fields.clone(),
-    };
-    let profile = context.profile.as_ref().map(|(p, _)| p);
-    let subprofile = context.subprofile.as_ref().map(|(s, _)| s);
-    let body = mail_event_body(
-        &message.id,
-        event,
-        now,
-        &Enrichment {
-            recipient: &message.email,
-            profile: profile.map(|p| p.id.as_str()),
-            subprofile: subprofile.map(|s| s.id.as_str()),
-            database: profile.map(|p| p.database_id.as_str()),
-            collection: subprofile.map(|s| s.collection_id.as_str()),
-            mailing: &message.mailing.id,
-            fields: fields.as_ref(),
-            tags: &message.mailing.tags,
-        },
-    );
-    NewEvent {
-        id: ids::new_id(ids::EVENT),
-        event_type: event.event_type().to_owned(),
-        body,
-        created_at: now,
-        idempotency: None,
-        scope: EventScope {
-            database_id: profile.map(|p| p.database_id.clone()),
-            collection_id: subprofile.map(|s| s.collection_id.clone()),
-            subprofile_change: false,
-            source: None,
-            profile_id: profile.map(|p| p.id.clone()),
-            subprofile_id: subprofile.map(|s| s.id.clone()),
-            fields: fields.unwrap_or_default(),
-            previous: None,
-        },
-    }
-}
-
 #[derive(Serialize)]
 pub struct Accepted {
     id: String,
@@ -203,7 +150,7 @@ async fn report(
     event.validate()?;
     let context = find(state, key, id).await?;
     let now = state.clock.now();
-    let new_event = mail_event(&context, &event, now);
+    let new_event = context.event(&event, now);
     let ingested = if matches!(event, MailEvent::Unsubscribe) {
         unsubscribe(state, &context, new_event, now).await?
     } else {

@@ -9,7 +9,6 @@ use ipnet::IpNet;
 use postbode_core::mail::{MailEvent, Visit};
 use std::net::{IpAddr, SocketAddr};
 
-use super::messages::mail_event;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -81,27 +80,14 @@ fn no_cache(headers: &mut HeaderMap) {
 /// that is gone makes no event. A store error is logged, and the visitor still gets
 /// the pixel or the redirect.
 async fn record(state: &AppState, message_id: &str, event: MailEvent) {
+    let kind = event.event_type();
     let now: DateTime<Utc> = state.clock.now();
-    let context = match state.store.message_context(message_id).await {
-        Ok(Some(context)) => context,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(error = %e, message = message_id, "reading a tracked message");
-            return;
-        }
-    };
-    let new_event = mail_event(&context, &event, now);
     if let Err(e) = state
         .store
-        .ingest(
-            &context.message.account_id,
-            vec![new_event],
-            now,
-            state.require_verification,
-        )
+        .track(message_id, event, now, state.require_verification)
         .await
     {
-        tracing::error!(error = %e, message = message_id, "recording a tracked {}", event.event_type());
+        tracing::error!(error = %e, message = message_id, "recording a tracked {kind}");
     }
 }
 

@@ -9,6 +9,7 @@ mod writer;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use postbode_core::mail::MailEvent;
 use postbode_core::page::{Page, PageRequest};
 use postbode_core::webhook::Webhook;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -204,7 +205,26 @@ impl Store for SqliteStore {
     }
 
     async fn message_context(&self, id: &str) -> Result<Option<MessageContext>> {
-        profiles::message_context(&self.pool, id).await
+        let mut conn = self.pool.acquire().await?;
+        Ok(profiles::message_contexts(&mut conn, &[id]).await?.remove(id))
+    }
+
+    async fn track(
+        &self,
+        message_id: &str,
+        event: MailEvent,
+        now: DateTime<Utc>,
+        require_verification: bool,
+    ) -> Result<Option<Ingested>> {
+        let message_id = message_id.to_owned();
+        self.write(|reply| WriteOp::Track {
+            message_id,
+            event,
+            now,
+            require_verification,
+            reply,
+        })
+        .await
     }
 
     async fn create_account(&self, account: &Account, first_key: &ApiKey) -> Result<()> {

@@ -4,9 +4,10 @@
 
 use postbode_core::page::{Page, PageRequest};
 use serde_json::Value;
-use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Row};
+use sqlx::{SqliteConnection, SqlitePool};
+use std::collections::HashMap;
 
 use super::page_limit;
 use super::rows::{self, ms};
@@ -236,8 +237,9 @@ pub async fn create_message(pool: &SqlitePool, m: &Message) -> Result<()> {
     Ok(())
 }
 
-/// The message and its profile data in one read (a tracking request's only query).
-pub async fn message_context(pool: &SqlitePool, id: &str) -> Result<Option<MessageContext>> {
+/// Messages with their profile data, in one read: the profile, database, subprofile
+/// and collection joined (absent when the message names none, or it is gone).
+pub async fn message_contexts(conn: &mut SqliteConnection, ids: &[&str]) -> Result<HashMap<String, MessageContext>> {
     static QUERY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let query = QUERY.get_or_init(|| {
         format!(
@@ -246,7 +248,7 @@ pub async fn message_context(pool: &SqlitePool, id: &str) -> Result<Option<Messa
              LEFT JOIN databases d ON d.id = p.database_id \
              LEFT JOIN subprofiles s ON s.id = m.subprofile_id AND s.account_id = m.account_id \
              LEFT JOIN collections c ON c.id = s.collection_id \
-             WHERE m.id = ?",
+             WHERE m.id IN (SELECT value FROM json_each(?))",
             rows::prefixed("m", rows::MESSAGE_COLUMNS, ""),
             rows::prefixed("p", rows::PROFILE_COLUMNS, "p_"),
             rows::prefixed("d", rows::DATABASE_COLUMNS, "d_"),
@@ -254,25 +256,34 @@ pub async fn message_context(pool: &SqlitePool, id: &str) -> Result<Option<Messa
             rows::prefixed("c", rows::COLLECTION_COLUMNS, "c_"),
         )
     });
-    let Some(row) = sqlx::query(query).bind(id).fetch_optional(pool).await? else {
-        return Ok(None);
-    };
-    let present = |prefix: &str| -> Result<bool> {
-        Ok(row
-            .try_get::<Option<String>, _>(format!("{prefix}id").as_str())?
-            .is_some())
-    };
-    let profile = match present("p_")? && present("d_")? {
-        true => Some((rows::profile_at(&row, "p_")?, rows::database_at(&row, "d_")?)),
-        false => None,
-    };
-    let subprofile = match present("s_")? && present("c_")? {
-        true => Some((rows::subprofile_at(&row, "s_")?, rows::collection_at(&row, "c_")?)),
-        false => None,
-    };
-    Ok(Some(MessageContext {
-        message: rows::message(&row)?,
-        profile,
-        subprofile,
-    }))
+    let rows = sqlx::query(query)
+        .bind(serde_json::to_string(ids)?)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let present = |prefix: &str| -> Result<bool> {
+            Ok(row
+                .try_get::<Option<String>, _>(format!("{prefix}id").as_str())?
+                .is_some())
+        };
+        let profile = match present("p_")? && present("d_")? {
+            true => Some((rows::profile_at(row, "p_")?, rows::database_at(row, "d_")?)),
+            false => None,
+        };
+        let subprofile = match present("s_")? && present("c_")? {
+            true => Some((rows::subprofile_at(row, "s_")?, rows::collection_at(row, "c_")?)),
+            false => None,
+        };
+        let message = rows::message(row)?;
+        found.insert(
+            message.id.clone(),
+            MessageContext {
+                message,
+                profile,
+                subprofile,
+            },
+        );
+    }
+    Ok(found)
 }

@@ -13,12 +13,14 @@
 use chrono::{DateTime, Utc};
 use postbode_core::condition::{Condition, ConditionError};
 use postbode_core::latency::LatencyHistogram;
+use postbode_core::mail::MailEvent;
 use postbode_core::webhook::{Webhook, WebhookSettings};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::profiles;
 use super::rows::{self, ms};
 use crate::model::*;
 use crate::{Result, StoreError};
@@ -53,6 +55,15 @@ pub enum WriteOp {
         request: ChangeRequest,
         reply: oneshot::Sender<Result<Vec<ChangeOutcome>>>,
     },
+    /// A mail event of a message (an open or a click), enriched here: the messages of a
+    /// group are read in one query, inside the transaction that stores their events.
+    Track {
+        message_id: String,
+        event: MailEvent,
+        now: DateTime<Utc>,
+        require_verification: bool,
+        reply: oneshot::Sender<Result<Option<Ingested>>>,
+    },
 }
 
 /// An answer held back until the group has committed.
@@ -60,6 +71,7 @@ enum Reply {
     Ingest(oneshot::Sender<Result<Vec<Ingested>>>, Vec<Ingested>),
     Claim(oneshot::Sender<Result<Claim>>, Claim),
     Change(oneshot::Sender<Result<Vec<ChangeOutcome>>>, Vec<ChangeOutcome>),
+    Track(oneshot::Sender<Result<Option<Ingested>>>, Option<Ingested>),
     Done(oneshot::Sender<Result<()>>),
 }
 
@@ -71,6 +83,7 @@ impl Reply {
             Reply::Ingest(tx, v) => drop(tx.send(failure.map_or(Ok(v), |m| Err(fail(m))))),
             Reply::Claim(tx, v) => drop(tx.send(failure.map_or(Ok(v), |m| Err(fail(m))))),
             Reply::Change(tx, v) => drop(tx.send(failure.map_or(Ok(v), |m| Err(fail(m))))),
+            Reply::Track(tx, v) => drop(tx.send(failure.map_or(Ok(v), |m| Err(fail(m))))),
             Reply::Done(tx) => drop(tx.send(failure.map_or(Ok(()), |m| Err(fail(m))))),
         }
     }
@@ -81,7 +94,7 @@ pub async fn run(mut conn: SqliteConnection, mut ops: mpsc::Receiver<WriteOp>, w
     while ops.recv_many(&mut batch, MAX_GROUP).await > 0 {
         let started = std::time::Instant::now();
         let size = batch.len();
-        let made_work = commit_group(&mut conn, batch.drain(..)).await;
+        let made_work = commit_group(&mut conn, &mut batch).await;
         tracing::debug!(
             ops = size,
             micros = started.elapsed().as_micros() as u64,
@@ -99,17 +112,28 @@ pub async fn run(mut conn: SqliteConnection, mut ops: mpsc::Receiver<WriteOp>, w
 }
 
 /// Applies and commits one group; returns whether it made deliveries due.
-async fn commit_group(conn: &mut SqliteConnection, ops: impl Iterator<Item = WriteOp>) -> bool {
+async fn commit_group(conn: &mut SqliteConnection, ops: &mut Vec<WriteOp>) -> bool {
     let mut group = Group::default();
     let mut replies = Vec::new();
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
         let message = e.to_string();
-        for op in ops {
+        for op in ops.drain(..) {
             op.fail(&message);
         }
         return false;
     }
-    for op in ops {
+    let tracked: Vec<&str> = ops
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Track { message_id, .. } => Some(message_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut messages = match tracked.is_empty() {
+        true => Ok(HashMap::new()),
+        false => profiles::message_contexts(conn, &tracked).await,
+    };
+    for op in ops.drain(..) {
         match op {
             WriteOp::Ingest {
                 account_id,
@@ -135,6 +159,34 @@ async fn commit_group(conn: &mut SqliteConnection, ops: impl Iterator<Item = Wri
                 Ok(outcome) => replies.push(Reply::Change(reply, outcome)),
                 Err(e) => drop(reply.send(Err(e))),
             },
+            WriteOp::Track {
+                message_id,
+                event,
+                now,
+                require_verification,
+                reply,
+            } => {
+                let context = match &mut messages {
+                    Ok(found) => found.remove(&message_id),
+                    Err(e) => {
+                        drop(reply.send(Err(StoreError::Commit(e.to_string()))));
+                        continue;
+                    }
+                };
+                let Some(context) = context else {
+                    replies.push(Reply::Track(reply, None));
+                    continue;
+                };
+                let account_id = context.message.account_id.clone();
+                match group.webhooks_of(conn, &account_id).await {
+                    Ok(()) => {
+                        let ingested =
+                            group.stage_routed(&account_id, context.event(&event, now), require_verification);
+                        replies.push(Reply::Track(reply, Some(ingested)));
+                    }
+                    Err(e) => drop(reply.send(Err(e))),
+                }
+            }
             WriteOp::Record { result, reply } => {
                 group.record(*result);
                 replies.push(Reply::Done(reply));
@@ -182,6 +234,7 @@ impl WriteOp {
             WriteOp::Ingest { reply, .. } => drop(reply.send(Err(error()))),
             WriteOp::Claim { reply, .. } => drop(reply.send(Err(error()))),
             WriteOp::Change { reply, .. } => drop(reply.send(Err(error()))),
+            WriteOp::Track { reply, .. } => drop(reply.send(Err(error()))),
             WriteOp::Record { reply, .. } | WriteOp::Release { delivery_ids: _, reply } => {
                 drop(reply.send(Err(error())))
             }
