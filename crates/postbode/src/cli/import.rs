@@ -14,7 +14,7 @@ use tokio_util::io::ReaderStream;
 
 use reqwest::StatusCode;
 
-use super::{Api, ApiArgs};
+use super::{Api, ApiArgs, problem_text};
 
 /// The import runs as long as the file takes: the client's usual limit is for short calls.
 const IMPORT_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -170,28 +170,6 @@ fn progress_bar(size: u64) -> anyhow::Result<ProgressBar> {
         "[{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {msg}",
     )?;
     Ok(ProgressBar::new(size).with_style(style))
-}
-
-/// The server's problem document: status, detail and each bad field.
-fn problem_text(status: StatusCode, problem: &Value) -> String {
-    let mut out = String::new();
-    match problem["detail"].as_str() {
-        Some(detail) => {
-            let _ = writeln!(out, "{status}: {detail}");
-        }
-        None => {
-            let _ = writeln!(out, "{status}: {problem}");
-        }
-    }
-    for error in problem["errors"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "  {}: {}",
-            error["field"].as_str().unwrap_or("?"),
-            error["message"].as_str().unwrap_or("")
-        );
-    }
-    out
 }
 
 /// `{created, updated, unchanged, rejected: [{line, error}], rejected_count}` as lines.

@@ -10,6 +10,7 @@ pub mod webhook;
 
 use anyhow::Context;
 use serde_json::Value;
+use std::fmt::Write as _;
 
 /// Where the API is and who is asking.
 #[derive(clap::Args, Debug, Clone)]
@@ -69,11 +70,30 @@ impl Api {
         let text = response.text().await.context("reading the answer")?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if !status.is_success() {
-            let detail = value["detail"]
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned);
-            anyhow::bail!("{status}: {detail}");
+            anyhow::bail!("{}", problem_text(status, &value).trim_end());
         }
         Ok(value)
     }
+}
+
+/// The server's problem document: status, detail and each bad field.
+pub fn problem_text(status: reqwest::StatusCode, problem: &Value) -> String {
+    let mut out = String::new();
+    match problem["detail"].as_str() {
+        Some(detail) => {
+            let _ = writeln!(out, "{status}: {detail}");
+        }
+        None => {
+            let _ = writeln!(out, "{status}: {problem}");
+        }
+    }
+    for error in problem["errors"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            error["field"].as_str().unwrap_or("?"),
+            error["message"].as_str().unwrap_or("")
+        );
+    }
+    out
 }
