@@ -6,6 +6,8 @@
 //! regenerate them with `POSTBODE_UPDATE_GOLDEN=1 cargo test -p postbode-core --test bodies`, read the diff by eye
 //! against PAYLOADS.md, and commit it.
 
+mod support;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,7 +18,7 @@ use postbode_core::mail::{
     AbuseReport, BounceReport, DeliveryReport, Enrichment, FailureReport, MailEvent, SmtpState, Visit, mail_event_body,
 };
 use postbode_core::profile::{ChangeEvent, ChangeKind, Edit, Schema, State, Subject, Values, apply};
-use postbode_core::render::{Format, XML_DECLARATION, is_xml_name, render};
+use postbode_core::render::{Format, render};
 use postbode_core::webhook::Source;
 use serde_json::{Map, Value, json};
 
@@ -515,7 +517,7 @@ fn the_events_cover_every_type() {
 
 #[test]
 fn bodies_equal_the_golden_files() {
-    let update = std::env::var_os("POSTBODE_UPDATE_GOLDEN").is_some();
+    let update = support::updating_golden();
     if update {
         std::fs::create_dir_all(golden_dir()).expect("tests/golden/events can be made");
     }
@@ -524,23 +526,7 @@ fn bodies_equal_the_golden_files() {
         for (format, ext) in FORMATS {
             let rendered = render(format, &event.body).expect("a builder's body renders");
             let path = golden_dir().join(format!("{}.{ext}", event.name));
-            if update {
-                std::fs::write(&path, &rendered).expect("the golden file can be written");
-                continue;
-            }
-            match std::fs::read(&path) {
-                Ok(expected) if expected == rendered => {}
-                Ok(expected) => {
-                    let at = expected.iter().zip(&rendered).take_while(|(a, b)| a == b).count();
-                    failures.push(format!(
-                        "{} differs from byte {at} on:\n  golden   {}\n  rendered {}",
-                        path.display(),
-                        String::from_utf8_lossy(&expected),
-                        String::from_utf8_lossy(&rendered)
-                    ));
-                }
-                Err(err) => failures.push(format!("{}: {err}", path.display())),
-            }
+            support::compare_with_golden(&path, &rendered, update, &mut failures);
         }
     }
     assert!(
@@ -554,110 +540,10 @@ fn bodies_equal_the_golden_files() {
 #[test]
 fn xml_bodies_are_well_formed_and_hold_the_json_fields() {
     for event in events() {
-        let body = parse(&event);
+        let body = Value::Object(parse(&event));
         let rendered = render(Format::Xml, &event.body).expect("a builder's body renders");
         let xml = String::from_utf8(rendered).expect("xml bodies are UTF-8");
-        check_xml(&xml, &body, &format!("{}.xml: {xml}", event.name));
-    }
-}
-
-fn check_xml(xml: &str, body: &Map<String, Value>, context: &str) {
-    assert!(xml.starts_with(&format!("{XML_DECLARATION}\n<event")), "{context}");
-    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|err| panic!("not well-formed: {err}\n{context}"));
-    let root = doc.root_element();
-    assert_eq!(root.tag_name().name(), "event", "{context}");
-    check_children(root, body, true, context);
-}
-
-/// The checker must itself catch a wrong body, or the test above proves nothing.
-#[test]
-#[should_panic(expected = "text of <age>")]
-fn the_xml_checker_catches_a_wrong_value() {
-    let body = values(json!({"fields": {"age": 31}}));
-    check_xml(
-        &format!("{XML_DECLARATION}\n<event><fields><age>32</age></fields></event>"),
-        &body,
-        "",
-    );
-}
-
-#[test]
-#[should_panic(expected = "children of <event>")]
-fn the_xml_checker_catches_a_null_that_was_written() {
-    let body = values(json!({"subprofile": null}));
-    check_xml(&format!("{XML_DECLARATION}\n<event><subprofile/></event>"), &body, "");
-}
-
-#[test]
-#[should_panic(expected = "items of <tags>")]
-fn the_xml_checker_catches_tags_written_as_items() {
-    let body = values(json!({"tags": ["spring"]}));
-    check_xml(
-        &format!("{XML_DECLARATION}\n<event><tags><item>spring</item></tags></event>"),
-        &body,
-        "",
-    );
-}
-
-fn elements<'a, 'i>(node: roxmltree::Node<'a, 'i>) -> Vec<roxmltree::Node<'a, 'i>> {
-    node.children().filter(|n| n.is_element()).collect()
-}
-
-/// One child element per non-null value, in the body's order, named as the key; `top` because only the event's own
-/// `tags` and `interests` name their items `tag` and `interest` (inside `data` they are `item`s like any list).
-fn check_children(node: roxmltree::Node<'_, '_>, map: &Map<String, Value>, top: bool, context: &str) {
-    let children = elements(node);
-    let expected: Vec<(&String, &Value)> = map.iter().filter(|(_, v)| !v.is_null()).collect();
-    let names: Vec<&str> = children.iter().map(|c| c.tag_name().name()).collect();
-    let keys: Vec<&str> = expected.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, keys, "children of <{}> in {context}", node.tag_name().name());
-    for (child, (key, value)) in children.into_iter().zip(expected) {
-        // The fixtures use plain names only; `<field name="...">` is tests/xml.rs's business.
-        assert!(is_xml_name(key), "{key:?} in {context}");
-        assert_eq!(child.attributes().len(), 0, "<{key}> in {context}");
-        let item = match (top, key.as_str()) {
-            (true, "tags") => "tag",
-            (true, "interests") => "interest",
-            _ => "item",
-        };
-        check_value(child, value, item, context);
-    }
-}
-
-fn check_value(node: roxmltree::Node<'_, '_>, value: &Value, item: &str, context: &str) {
-    let name = node.tag_name().name();
-    match value {
-        Value::Object(map) => {
-            assert!(
-                node.children().all(|n| n.is_element()),
-                "only elements in <{name}>: {context}"
-            );
-            check_children(node, map, false, context);
-        }
-        Value::Array(items) => {
-            assert!(
-                node.children().all(|n| n.is_element()),
-                "only elements in <{name}>: {context}"
-            );
-            let children = elements(node);
-            let expected: Vec<&Value> = items.iter().filter(|v| !v.is_null()).collect();
-            assert_eq!(children.len(), expected.len(), "items of <{name}> in {context}");
-            for (child, value) in children.into_iter().zip(expected) {
-                assert_eq!(child.tag_name().name(), item, "items of <{name}> in {context}");
-                check_value(child, value, "item", context);
-            }
-        }
-        scalar => {
-            assert!(elements(node).is_empty(), "<{name}> holds a value: {context}");
-            let expected = match scalar {
-                Value::Bool(true) => "1".to_owned(),
-                Value::Bool(false) => "0".to_owned(),
-                Value::Number(n) => n.to_string(),
-                Value::String(s) => s.clone(),
-                Value::Null | Value::Array(_) | Value::Object(_) => unreachable!("handled above"),
-            };
-            assert_eq!(node.text().unwrap_or(""), expected, "text of <{name}> in {context}");
-        }
+        support::check_document(&xml, &body);
     }
 }
 
