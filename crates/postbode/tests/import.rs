@@ -14,23 +14,19 @@ const ROWS: usize = 100_000;
 
 /// A database of people; returns its id.
 async fn people_database(service: &Service, key: &str) -> String {
-    let (status, db) = service
-        .call(
-            "POST",
-            "/v1/databases",
+    service
+        .database(
             key,
-            Some(json!({
+            json!({
                 "name": "people",
                 "fields": [
                     {"name": "email", "type": "email"},
                     {"name": "name", "type": "text"},
                     {"name": "age", "type": "integer"},
                 ],
-            })),
+            }),
         )
-        .await;
-    assert_eq!(status, 201, "{db}");
-    db["id"].as_str().unwrap().to_owned()
+        .await
 }
 
 /// A CSV of `ROWS` data rows, each line with its newline, and the line numbers of the
@@ -202,15 +198,7 @@ async fn a_streamed_import_commits_while_the_body_arrives_and_a_keyed_reimport_c
     assert_eq!(summary["rejected_count"], bad_lines.len());
 
     // A later change does fire: had the re-import fired anything, it would be there first.
-    let (status, _) = service
-        .call(
-            "POST",
-            &format!("/v1/databases/{db}/profiles"),
-            &key,
-            Some(json!({"fields": {"email": "late@example.com"}})),
-        )
-        .await;
-    assert_eq!(status, 201);
+    service.profile(&key, &db, json!({"email": "late@example.com"})).await;
     let calls = receiver.wait_for(1).await;
     assert_eq!(calls[0].json()["fields"]["email"], "late@example.com");
     assert_eq!(calls[0].json()["source"], "api");
@@ -304,15 +292,7 @@ async fn json_lines_upsert_by_key_fires_import_updates_and_stores_interests() {
     assert_eq!(created["profile"], cees["id"]);
     assert_eq!(created["interests"], json!(["news"]));
     // Nothing more: the unchanged row fired nothing (a later event arrives alone).
-    let (status, _) = service
-        .call(
-            "POST",
-            &format!("/v1/databases/{db}/profiles"),
-            &key,
-            Some(json!({"fields": {"email": "late@example.com"}})),
-        )
-        .await;
-    assert_eq!(status, 201);
+    service.profile(&key, &db, json!({"email": "late@example.com"})).await;
     let calls = receiver.wait_for(4).await;
     assert_eq!(calls[3].json()["fields"]["email"], "late@example.com");
     assert_eq!(receiver.count(), 4);

@@ -7,14 +7,13 @@ mod common;
 use common::{Receiver, Service, eventually};
 use serde_json::{Value, json};
 
-/// A database with typed fields and one collection; returns (database id, collection id).
-async fn database(service: &Service, key: &str) -> (String, String) {
-    let (status, db) = service
-        .call(
-            "POST",
-            "/v1/databases",
+/// A database of customers with typed fields and a collection of orders; returns
+/// (database id, collection id).
+async fn customers(service: &Service, key: &str) -> (String, String) {
+    let db = service
+        .database(
             key,
-            Some(json!({
+            json!({
                 "name": "customers",
                 "fields": [
                     {"name": "email", "type": "email"},
@@ -22,34 +21,12 @@ async fn database(service: &Service, key: &str) -> (String, String) {
                     {"name": "age", "type": "integer"},
                     {"name": "city", "type": "text", "default": "Delft"},
                 ],
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, 201, "{db}");
-    let db_id = db["id"].as_str().unwrap().to_owned();
-    let (status, col) = service
-        .call(
-            "POST",
-            &format!("/v1/databases/{db_id}/collections"),
-            key,
-            Some(json!({"name": "orders", "fields": [{"name": "total", "type": "float"}]})),
-        )
-        .await;
-    assert_eq!(status, 201, "{col}");
-    (db_id, col["id"].as_str().unwrap().to_owned())
-}
-
-async fn create_profile(service: &Service, key: &str, db: &str, fields: Value) -> Value {
-    let (status, profile) = service
-        .call(
-            "POST",
-            &format!("/v1/databases/{db}/profiles"),
-            key,
-            Some(json!({ "fields": fields })),
-        )
-        .await;
-    assert_eq!(status, 201, "{profile}");
-    profile
+    let orders = json!({"name": "orders", "fields": [{"name": "total", "type": "float"}]});
+    let col = service.collection(key, &db, orders).await;
+    (db, col)
 }
 
 fn bodies(receiver: &Receiver) -> Vec<Value> {
@@ -61,7 +38,7 @@ async fn create_update_delete_fire_events_with_sequence_previous_and_parameters(
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Shop").await;
-    let (db, _) = database(&service, &key).await;
+    let (db, _) = customers(&service, &key).await;
     service
         .webhook(
             &key,
@@ -69,13 +46,13 @@ async fn create_update_delete_fire_events_with_sequence_previous_and_parameters(
         )
         .await;
 
-    let profile = create_profile(
-        &service,
-        &key,
-        &db,
-        json!({"email": "piet@example.com", "name": "Piet", "age": "31"}),
-    )
-    .await;
+    let profile = service
+        .create(
+            &key,
+            &format!("/v1/databases/{db}/profiles"),
+            json!({"fields": {"email": "piet@example.com", "name": "Piet", "age": "31"}}),
+        )
+        .await;
     let id = profile["id"].as_str().unwrap();
     assert_eq!(
         profile["fields"],
@@ -161,9 +138,8 @@ async fn subprofiles_fire_their_own_events_and_go_with_their_profile() {
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Shop").await;
-    let (db, col) = database(&service, &key).await;
-    let profile = create_profile(&service, &key, &db, json!({"email": "a@example.com"})).await;
-    let profile_id = profile["id"].as_str().unwrap();
+    let (db, col) = customers(&service, &key).await;
+    let profile_id = service.profile(&key, &db, json!({"email": "a@example.com"})).await;
     service
         .webhook(
             &key,
@@ -171,15 +147,13 @@ async fn subprofiles_fire_their_own_events_and_go_with_their_profile() {
         )
         .await;
 
-    let (status, sub) = service
-        .call(
-            "POST",
-            &format!("/v1/profiles/{profile_id}/subprofiles"),
+    let sub = service
+        .create(
             &key,
-            Some(json!({"collection_id": col, "fields": {"total": "19.5"}})),
+            &format!("/v1/profiles/{profile_id}/subprofiles"),
+            json!({"collection_id": col, "fields": {"total": "19.5"}}),
         )
         .await;
-    assert_eq!(status, 201, "{sub}");
     let sub_id = sub["id"].as_str().unwrap();
     assert_eq!(sub["fields"], json!({"total": 19.5}));
     let created = receiver.wait_for(1).await[0].json();
@@ -227,8 +201,8 @@ async fn scope_limits_a_webhook_to_its_database_or_collection() {
     let only_other_db = Receiver::start().await;
     let only_col = Receiver::start().await;
     let key = service.account("Shop").await;
-    let (db, col) = database(&service, &key).await;
-    let (other_db, _) = database(&service, &key).await;
+    let (db, col) = customers(&service, &key).await;
+    let (other_db, _) = customers(&service, &key).await;
     service.webhook(&key, json!({"url": all.url})).await;
     service
         .webhook(&key, json!({"url": only_db.url, "database_id": db}))
@@ -240,16 +214,8 @@ async fn scope_limits_a_webhook_to_its_database_or_collection() {
         .webhook(&key, json!({"url": only_col.url, "collection_id": col}))
         .await;
 
-    let profile = create_profile(&service, &key, &db, json!({"email": "a@example.com"})).await;
-    let (status, _) = service
-        .call(
-            "POST",
-            &format!("/v1/profiles/{}/subprofiles", profile["id"].as_str().unwrap()),
-            &key,
-            Some(json!({"collection_id": col, "fields": {}})),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let profile = service.profile(&key, &db, json!({"email": "a@example.com"})).await;
+    service.subprofile(&key, &profile, &col, json!({})).await;
     // A custom event marks the end: it reaches only the unscoped webhook.
     service.send_event(&key, json!({"type": "end"})).await;
     let calls = all.wait_for(3).await;
@@ -305,14 +271,14 @@ async fn ignore_sources_drops_api_changes_but_not_imports() {
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Shop").await;
-    let (db, _) = database(&service, &key).await;
+    let (db, _) = customers(&service, &key).await;
     service
         .webhook(
             &key,
             json!({"url": receiver.url, "events": ["create", "update"], "ignore_sources": ["api"]}),
         )
         .await;
-    create_profile(&service, &key, &db, json!({"email": "api@example.com"})).await;
+    service.profile(&key, &db, json!({"email": "api@example.com"})).await;
     let response = service
         .http
         .post(format!("{}/v1/databases/{db}/import?key=email", service.url))
@@ -339,7 +305,7 @@ async fn conditions_are_evaluated_over_the_profile_fields() {
     let older = Receiver::start().await;
     let broken = Receiver::start().await;
     let key = service.account("Shop").await;
-    let (db, _) = database(&service, &key).await;
+    let (db, _) = customers(&service, &key).await;
     service
         .webhook(
             &key,
@@ -360,9 +326,8 @@ async fn conditions_are_evaluated_over_the_profile_fields() {
         )
         .await;
 
-    let jan = create_profile(&service, &key, &db, json!({"name": "jan", "age": 40})).await;
-    create_profile(&service, &key, &db, json!({"name": "piet", "age": 30})).await;
-    let jan_id = jan["id"].as_str().unwrap();
+    let jan_id = service.profile(&key, &db, json!({"name": "jan", "age": 40})).await;
+    service.profile(&key, &db, json!({"name": "piet", "age": 30})).await;
     for age in [39, 41] {
         let (status, _) = service
             .call(
@@ -402,10 +367,11 @@ async fn bad_profile_input_is_refused_and_changes_nothing() {
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Shop").await;
-    let (db, col) = database(&service, &key).await;
+    let (db, col) = customers(&service, &key).await;
     service.webhook(&key, json!({"url": receiver.url})).await;
-    let profile = create_profile(&service, &key, &db, json!({"email": "a@example.com", "age": 3})).await;
-    let id = profile["id"].as_str().unwrap();
+    let id = service
+        .profile(&key, &db, json!({"email": "a@example.com", "age": 3}))
+        .await;
     let _ = receiver.wait_for(1).await;
 
     for (method, path, body, field) in [
@@ -526,15 +492,11 @@ async fn bad_profile_input_is_refused_and_changes_nothing() {
 async fn profiles_are_listed_with_paging_and_a_field_filter() {
     let service = Service::start().await;
     let key = service.account("Shop").await;
-    let (db, _) = database(&service, &key).await;
+    let (db, _) = customers(&service, &key).await;
     for i in 0..5 {
-        create_profile(
-            &service,
-            &key,
-            &db,
-            json!({"email": format!("p{i}@example.com"), "age": i % 2}),
-        )
-        .await;
+        service
+            .profile(&key, &db, json!({"email": format!("p{i}@example.com"), "age": i % 2}))
+            .await;
     }
     let (status, page) = service
         .call("GET", &format!("/v1/databases/{db}/profiles?limit=2"), &key, None)

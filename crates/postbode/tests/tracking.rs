@@ -18,8 +18,9 @@ const DESTINATION: &str = "https://example.com/a?b=c";
 const USER_AGENT: &str = "Mozilla/5.0 (Postbode test mail client)";
 const REFERER: &str = "https://webmail.example.net/inbox?folder=1";
 
-/// A database with the fields email/name/age and the given unsubscribe behaviour.
-async fn database(service: &Service, key: &str, unsubscribe: Option<Value>) -> String {
+/// A database of customers with the fields email/name/age and the given unsubscribe
+/// behaviour; returns its id.
+async fn customers(service: &Service, key: &str, unsubscribe: Option<Value>) -> String {
     let mut definition = json!({
         "name": "customers",
         "fields": [
@@ -31,54 +32,18 @@ async fn database(service: &Service, key: &str, unsubscribe: Option<Value>) -> S
     if let Some(unsubscribe) = unsubscribe {
         definition["unsubscribe"] = unsubscribe;
     }
-    let (status, db) = service.call("POST", "/v1/databases", key, Some(definition)).await;
-    assert_eq!(status, 201, "{db}");
-    db["id"].as_str().unwrap().to_owned()
+    service.database(key, definition).await
 }
 
-async fn collection(service: &Service, key: &str, db: &str) -> String {
-    let (status, col) = service
-        .call(
-            "POST",
-            &format!("/v1/databases/{db}/collections"),
-            key,
-            Some(json!({"name": "orders", "fields": [{"name": "total", "type": "float"}]})),
-        )
-        .await;
-    assert_eq!(status, 201, "{col}");
-    col["id"].as_str().unwrap().to_owned()
-}
-
-async fn profile(service: &Service, key: &str, db: &str, fields: Value) -> String {
-    let (status, profile) = service
-        .call(
-            "POST",
-            &format!("/v1/databases/{db}/profiles"),
-            key,
-            Some(json!({ "fields": fields })),
-        )
-        .await;
-    assert_eq!(status, 201, "{profile}");
-    profile["id"].as_str().unwrap().to_owned()
-}
-
-async fn subprofile(service: &Service, key: &str, profile: &str, col: &str, fields: Value) -> String {
-    let (status, sub) = service
-        .call(
-            "POST",
-            &format!("/v1/profiles/{profile}/subprofiles"),
-            key,
-            Some(json!({"collection_id": col, "fields": fields})),
-        )
-        .await;
-    assert_eq!(status, 201, "{sub}");
-    sub["id"].as_str().unwrap().to_owned()
+/// A collection of orders with a total in database `db`; returns its id.
+async fn orders(service: &Service, key: &str, db: &str) -> String {
+    let definition = json!({"name": "orders", "fields": [{"name": "total", "type": "float"}]});
+    service.collection(key, db, definition).await
 }
 
 /// Registers a sent message; returns its id and open URL.
 async fn message(service: &Service, key: &str, request: Value) -> (String, String) {
-    let (status, message) = service.call("POST", "/v1/messages", key, Some(request)).await;
-    assert_eq!(status, 201, "{message}");
+    let message = service.create(key, "/v1/messages", request).await;
     let id = message["id"].as_str().unwrap().to_owned();
     let open_url = message["open_url"].as_str().unwrap().to_owned();
     assert!(
@@ -259,14 +224,14 @@ async fn an_open_of_the_pixel_fires_an_open_enriched_with_the_profile_as_it_is_t
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Shop").await;
-    let db = database(&service, &key, None).await;
-    let profile_id = profile(
-        &service,
-        &key,
-        &db,
-        json!({"email": "piet@example.com", "name": "Piet", "age": 31}),
-    )
-    .await;
+    let db = customers(&service, &key, None).await;
+    let profile_id = service
+        .profile(
+            &key,
+            &db,
+            json!({"email": "piet@example.com", "name": "Piet", "age": 31}),
+        )
+        .await;
     service
         .webhook(&key, json!({"url": receiver.url, "events": ["open"]}))
         .await;
@@ -378,14 +343,10 @@ async fn a_click_redirects_to_its_destination_and_a_forged_one_neither_redirects
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Shop").await;
-    let db = database(&service, &key, None).await;
-    let profile_id = profile(
-        &service,
-        &key,
-        &db,
-        json!({"email": "piet@example.com", "name": "Piet"}),
-    )
-    .await;
+    let db = customers(&service, &key, None).await;
+    let profile_id = service
+        .profile(&key, &db, json!({"email": "piet@example.com", "name": "Piet"}))
+        .await;
     service
         .webhook(&key, json!({"url": receiver.url, "events": ["click"]}))
         .await;
@@ -640,12 +601,14 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
 async fn mail_events_reach_the_webhooks_whose_scope_holds_the_messages_profile() {
     let service = Service::start().await;
     let key = service.account("Shop").await;
-    let db_a = database(&service, &key, None).await;
-    let db_b = database(&service, &key, None).await;
-    let col_c = collection(&service, &key, &db_a).await;
-    let in_a = profile(&service, &key, &db_a, json!({"email": "a@example.com", "name": "An"})).await;
-    let sub_c = subprofile(&service, &key, &in_a, &col_c, json!({"total": 19.5})).await;
-    let in_b = profile(&service, &key, &db_b, json!({"email": "b@example.com"})).await;
+    let db_a = customers(&service, &key, None).await;
+    let db_b = customers(&service, &key, None).await;
+    let col_c = orders(&service, &key, &db_a).await;
+    let in_a = service
+        .profile(&key, &db_a, json!({"email": "a@example.com", "name": "An"}))
+        .await;
+    let sub_c = service.subprofile(&key, &in_a, &col_c, json!({"total": 19.5})).await;
+    let in_b = service.profile(&key, &db_b, json!({"email": "b@example.com"})).await;
 
     let only_a = Receiver::start().await;
     let only_b = Receiver::start().await;
@@ -736,8 +699,10 @@ async fn delivery_reports_become_enriched_events_and_bad_reports_none() {
     let service = Service::start().await;
     let receiver = Receiver::start().await;
     let key = service.account("Shop").await;
-    let db = database(&service, &key, None).await;
-    let profile_id = profile(&service, &key, &db, json!({"email": "piet@example.com", "age": 31})).await;
+    let db = customers(&service, &key, None).await;
+    let profile_id = service
+        .profile(&key, &db, json!({"email": "piet@example.com", "age": 31}))
+        .await;
     service.webhook(&key, json!({"url": receiver.url})).await;
     let (id, _) = message(
         &service,
@@ -890,7 +855,7 @@ async fn delivery_reports_become_enriched_events_and_bad_reports_none() {
 async fn an_unsubscribe_updates_the_profile_as_the_database_says() {
     let service = Service::start().await;
     let key = service.account("Shop").await;
-    let db = database(&service, &key, None).await;
+    let db = customers(&service, &key, None).await;
     let (status, updated) = service
         .call(
             "PATCH",
@@ -904,14 +869,14 @@ async fn an_unsubscribe_updates_the_profile_as_the_database_says() {
         updated["unsubscribe"],
         json!({"action": "update", "fields": {"name": "gone"}})
     );
-    let piet = profile(
-        &service,
-        &key,
-        &db,
-        json!({"email": "piet@example.com", "name": "Piet", "age": 31}),
-    )
-    .await;
-    let bystander = profile(&service, &key, &db, json!({"email": "kees@example.com"})).await;
+    let piet = service
+        .profile(
+            &key,
+            &db,
+            json!({"email": "piet@example.com", "name": "Piet", "age": 31}),
+        )
+        .await;
+    let bystander = service.profile(&key, &db, json!({"email": "kees@example.com"})).await;
     let everything = Receiver::start().await;
     let ignoring = Receiver::start().await;
     service
@@ -974,29 +939,25 @@ async fn an_unsubscribe_updates_the_profile_as_the_database_says() {
 async fn an_unsubscribe_removes_the_profile_or_leaves_it_as_the_database_says() {
     let service = Service::start().await;
     let key = service.account("Shop").await;
-    let removing = database(&service, &key, Some(json!({"action": "remove"}))).await;
-    let keeping = database(&service, &key, None).await;
+    let removing = customers(&service, &key, Some(json!({"action": "remove"}))).await;
+    let keeping = customers(&service, &key, None).await;
     let (_, definition) = service
         .call("GET", &format!("/v1/databases/{keeping}"), &key, None)
         .await;
     assert_eq!(definition["unsubscribe"], json!({"action": "nothing"}));
-    let gone = profile(
-        &service,
-        &key,
-        &removing,
-        json!({"email": "gone@example.com", "age": 40}),
-    )
-    .await;
-    let kept = profile(
-        &service,
-        &key,
-        &keeping,
-        json!({"email": "kept@example.com", "name": "Kees"}),
-    )
-    .await;
+    let gone = service
+        .profile(&key, &removing, json!({"email": "gone@example.com", "age": 40}))
+        .await;
+    let kept = service
+        .profile(&key, &keeping, json!({"email": "kept@example.com", "name": "Kees"}))
+        .await;
     let bystanders = [
-        profile(&service, &key, &removing, json!({"email": "b1@example.com"})).await,
-        profile(&service, &key, &keeping, json!({"email": "b2@example.com"})).await,
+        service
+            .profile(&key, &removing, json!({"email": "b1@example.com"}))
+            .await,
+        service
+            .profile(&key, &keeping, json!({"email": "b2@example.com"}))
+            .await,
     ];
     let at_removing = Receiver::start().await;
     let at_keeping = Receiver::start().await;
@@ -1072,11 +1033,11 @@ async fn another_accounts_messages_and_profiles_do_not_exist_for_a_key() {
     let service = Service::start().await;
     let key = service.account("Shop").await;
     let stranger = service.account("Stranger").await;
-    let db = database(&service, &key, None).await;
-    let col = collection(&service, &key, &db).await;
-    let profile_id = profile(&service, &key, &db, json!({"email": "piet@example.com"})).await;
-    let sub_id = subprofile(&service, &key, &profile_id, &col, json!({"total": 1})).await;
-    let other_profile = profile(&service, &key, &db, json!({"email": "kees@example.com"})).await;
+    let db = customers(&service, &key, None).await;
+    let col = orders(&service, &key, &db).await;
+    let profile_id = service.profile(&key, &db, json!({"email": "piet@example.com"})).await;
+    let sub_id = service.subprofile(&key, &profile_id, &col, json!({"total": 1})).await;
+    let other_profile = service.profile(&key, &db, json!({"email": "kees@example.com"})).await;
     let own = Receiver::start().await;
     let strangers = Receiver::start().await;
     service.webhook(&key, json!({"url": own.url})).await;

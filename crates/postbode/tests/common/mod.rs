@@ -213,6 +213,11 @@ async fn answer_with(state: &ReceiverState, reply: Reply) -> Response {
     }
 }
 
+/// The `id` of a resource the API answered with.
+fn id_of(resource: &Value) -> String {
+    resource["id"].as_str().expect("the resource has an id").to_owned()
+}
+
 /// Settings for tests: private targets allowed (receivers are on 127.0.0.1), a known
 /// operator token, a fast poll so a moved test clock is noticed quickly.
 pub fn test_config(data_dir: &std::path::Path) -> Config {
@@ -287,18 +292,44 @@ impl Service {
 
     /// A new account; returns its API key.
     pub async fn account(&self, name: &str) -> String {
-        let (status, body) = self
-            .call("POST", "/v1/accounts", ADMIN, Some(json!({ "name": name })))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["api_key"].as_str().unwrap().to_owned()
+        let account = self.create(ADMIN, "/v1/accounts", json!({ "name": name })).await;
+        account["api_key"].as_str().unwrap().to_owned()
+    }
+
+    /// POSTs `body` to `path`, asserts 201 Created and returns what was created.
+    pub async fn create(&self, key: &str, path: &str, body: Value) -> Value {
+        let (status, created) = self.call("POST", path, key, Some(body)).await;
+        assert_eq!(status, 201, "POST {path}: {created}");
+        created
+    }
+
+    /// A new profile database as `definition` describes it; returns its id.
+    pub async fn database(&self, key: &str, definition: Value) -> String {
+        id_of(&self.create(key, "/v1/databases", definition).await)
+    }
+
+    /// A new collection of database `db` as `definition` describes it; returns its id.
+    pub async fn collection(&self, key: &str, db: &str, definition: Value) -> String {
+        let path = format!("/v1/databases/{db}/collections");
+        id_of(&self.create(key, &path, definition).await)
+    }
+
+    /// A new profile in database `db` with `fields`; returns its id.
+    pub async fn profile(&self, key: &str, db: &str, fields: Value) -> String {
+        let path = format!("/v1/databases/{db}/profiles");
+        id_of(&self.create(key, &path, json!({ "fields": fields })).await)
+    }
+
+    /// A new subprofile of `profile` in collection `col` with `fields`; returns its id.
+    pub async fn subprofile(&self, key: &str, profile: &str, col: &str, fields: Value) -> String {
+        let path = format!("/v1/profiles/{profile}/subprofiles");
+        let subprofile = json!({"collection_id": col, "fields": fields});
+        id_of(&self.create(key, &path, subprofile).await)
     }
 
     /// A new webhook; returns its JSON (with the secret).
     pub async fn webhook(&self, key: &str, settings: Value) -> Value {
-        let (status, body) = self.call("POST", "/v1/webhooks", key, Some(settings)).await;
-        assert_eq!(status, 201, "{body}");
-        body
+        self.create(key, "/v1/webhooks", settings).await
     }
 
     pub async fn send_event(&self, key: &str, event: Value) -> String {
