@@ -27,10 +27,10 @@ impl std::fmt::Debug for TrackingKey {
 }
 
 impl TrackingKey {
-    pub fn new(master: &MasterKey) -> Self {
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &master.derive("tracking")),
-        }
+    pub fn new(master: &MasterKey) -> Result<Self, postbode_signature::Error> {
+        Ok(Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &master.derive("tracking")?),
+        })
     }
 
     /// The tag of a message's open or of one of its clicks; the kind byte keeps an open
@@ -96,7 +96,7 @@ mod tests {
     use super::*;
 
     fn key() -> TrackingKey {
-        TrackingKey::new(&MasterKey::generate().unwrap().0)
+        TrackingKey::new(&MasterKey::generate().unwrap().0).unwrap()
     }
 
     #[test]

@@ -15,8 +15,8 @@ pub const MASTER_KEY_LEN: usize = 32;
 pub struct MasterKey {
     key: LessSafeKey,
     /// Derives the keys of other purposes (tracking tokens), so the operator keeps one
-    /// secret and no derived key can open a sealed value.
-    derive: aws_lc_rs::hmac::Key,
+    /// secret and no derived key can open a sealed value: HKDF-SHA256, extracted once.
+    derive: aws_lc_rs::hkdf::Prk,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -50,21 +50,21 @@ impl MasterKey {
         let key = UnboundKey::new(&AES_256_GCM, raw).map_err(|_| Error::Crypto)?;
         Ok(Self {
             key: LessSafeKey::new(key),
-            derive: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, raw),
+            derive: aws_lc_rs::hkdf::Salt::new(aws_lc_rs::hkdf::HKDF_SHA256, b"postbode master key v1").extract(raw),
         })
     }
 
-    /// A 32-byte key for `purpose`: HMAC-SHA256 of the master key over a label naming
-    /// the purpose (HKDF-Expand with one block), the same for the same master key.
-    pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut label = Vec::with_capacity(purpose.len() + 24);
-        label.extend_from_slice(b"postbode derive v1\0");
-        label.extend_from_slice(purpose.as_bytes());
-        label.push(1);
-        let tag = aws_lc_rs::hmac::sign(&self.derive, &label);
+    /// A 32-byte key for `purpose` (HKDF-Expand with the purpose as info), the same for
+    /// the same master key.
+    pub fn derive(&self, purpose: &str) -> Result<[u8; 32], Error> {
+        let info = [purpose.as_bytes()];
+        let okm = self
+            .derive
+            .expand(&info, aws_lc_rs::hkdf::HKDF_SHA256)
+            .map_err(|_| Error::Crypto)?;
         let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+        okm.fill(&mut out).map_err(|_| Error::Crypto)?;
+        Ok(out)
     }
 
     /// `sealed:v1:<base64 of nonce ‖ ciphertext ‖ tag>`.
@@ -113,10 +113,11 @@ mod tests {
     fn derived_keys_depend_on_the_master_key_and_the_purpose() {
         let (key, text) = MasterKey::generate().unwrap();
         let again = MasterKey::parse(&text).unwrap();
-        assert_eq!(key.derive("tracking"), again.derive("tracking"));
-        assert_ne!(key.derive("tracking"), key.derive("tracking2"));
+        let derive = |k: &MasterKey, purpose: &str| k.derive(purpose).unwrap();
+        assert_eq!(derive(&key, "tracking"), derive(&again, "tracking"));
+        assert_ne!(derive(&key, "tracking"), derive(&key, "tracking2"));
         let (other, _) = MasterKey::generate().unwrap();
-        assert_ne!(key.derive("tracking"), other.derive("tracking"));
+        assert_ne!(derive(&key, "tracking"), derive(&other, "tracking"));
     }
 
     #[test]

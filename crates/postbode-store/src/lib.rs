@@ -113,7 +113,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>>;
     async fn list_profiles(&self, account_id: &str, database_id: &str, query: &ProfileQuery) -> Result<Page<Profile>>;
     async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>>;
-    async fn list_subprofiles(&self, account_id: &str, profile_id: &str) -> Result<Vec<Subprofile>>;
+    async fn list_subprofiles(
+        &self,
+        account_id: &str,
+        profile_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Subprofile>>;
     /// Applies the changes in order, all or nothing, each with its event and deliveries.
     async fn change_profiles(&self, request: ChangeRequest) -> Result<Vec<ChangeOutcome>>;
 

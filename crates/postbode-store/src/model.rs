@@ -435,7 +435,12 @@ impl MessageContext {
             .as_ref()
             .map(|(profile, database)| database.fields.complete(&profile.state.values));
         if let (Some(fields), Some((subprofile, collection))) = (&mut fields, &self.subprofile) {
-            fields.extend(collection.fields.complete(&subprofile.values));
+            for (name, value) in collection.fields.complete(&subprofile.values) {
+                // An empty subprofile field does not hide the profile's value of that name.
+                if !value.is_null() || !fields.contains_key(&name) {
+                    fields.insert(name, value);
+                }
+            }
         }
         let body = mail_event_body(
             &message.id,
@@ -483,4 +488,95 @@ pub struct ProfileQuery {
 pub struct WebhookFilter {
     pub database_id: Option<String>,
     pub collection_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postbode_core::mail::Visit;
+    use serde_json::json;
+
+    fn schema(names: &[&str]) -> Schema {
+        serde_json::from_value(json!(
+            names
+                .iter()
+                .map(|n| json!({"name": n, "type": "text"}))
+                .collect::<Vec<_>>()
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_mail_event_shows_the_profile_with_its_subprofile_over_it() {
+        let at = DateTime::from_timestamp(1_795_424_707, 0).unwrap();
+        let values = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let context = MessageContext {
+            message: Message {
+                id: "msg_1".into(),
+                account_id: "acc_1".into(),
+                mailing: Mailing {
+                    id: "m".into(),
+                    name: None,
+                    tags: vec!["t".into()],
+                },
+                email: "a@example.com".into(),
+                profile_id: Some("prf_1".into()),
+                subprofile_id: Some("sub_1".into()),
+                created_at: at,
+            },
+            profile: Some((
+                Profile {
+                    id: "prf_1".into(),
+                    account_id: "acc_1".into(),
+                    database_id: "db_1".into(),
+                    state: State {
+                        values: values(json!({"name": "Piet", "city": "Delft"})),
+                        interests: vec![],
+                    },
+                    sequence: 1,
+                    created_at: at,
+                    modified_at: at,
+                },
+                Database {
+                    id: "db_1".into(),
+                    account_id: "acc_1".into(),
+                    name: "d".into(),
+                    fields: schema(&["name", "city"]),
+                    unsubscribe: UnsubscribeBehaviour::Nothing,
+                    created_at: at,
+                    updated_at: at,
+                },
+            )),
+            subprofile: Some((
+                Subprofile {
+                    id: "sub_1".into(),
+                    account_id: "acc_1".into(),
+                    profile_id: "prf_1".into(),
+                    database_id: "db_1".into(),
+                    collection_id: "col_1".into(),
+                    values: values(json!({"city": "Leiden"})),
+                    sequence: 1,
+                    created_at: at,
+                    modified_at: at,
+                },
+                Collection {
+                    id: "col_1".into(),
+                    account_id: "acc_1".into(),
+                    database_id: "db_1".into(),
+                    name: "c".into(),
+                    fields: schema(&["name", "city", "plan"]),
+                    unsubscribe: UnsubscribeBehaviour::Nothing,
+                    created_at: at,
+                    updated_at: at,
+                },
+            )),
+        };
+        let event = context.event(&MailEvent::Open(Visit::default()), at);
+        let body: serde_json::Value = serde_json::from_slice(&event.body).unwrap();
+        // The subprofile's value wins; its empty `name` does not hide the profile's.
+        assert_eq!(body["fields"], json!({"name": "Piet", "city": "Leiden", "plan": null}));
+        assert_eq!(event.scope.collection_id.as_deref(), Some("col_1"));
+        assert_eq!(event.scope.database_id.as_deref(), Some("db_1"));
+        assert_eq!(event.scope.fields, body["fields"].as_object().unwrap().clone());
+    }
 }

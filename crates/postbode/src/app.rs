@@ -67,7 +67,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     let addr = listener.local_addr()?;
     // Tracking URLs must reach this process: with port 0 only the bound address does.
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let tracking = Arc::new(TrackingKey::new(&master));
+    let tracking = Arc::new(TrackingKey::new(&master).context("deriving the tracking key")?);
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),

@@ -569,3 +569,52 @@ async fn the_real_server_imports_a_large_file_from_the_command_line_in_bounded_m
     );
     assert!(peak < 200 << 20, "the server's peak RSS was {} MiB", peak >> 20);
 }
+
+#[tokio::test]
+async fn a_blank_key_is_rejected_rather_than_merging_rows() {
+    let service = Service::start().await;
+    let key = service.account("Shop").await;
+    let db = people_database(&service, &key).await;
+    // `name` is a text field: a blank cell stays a text, so it must be refused as a key.
+    let (status, summary) = import(
+        &service,
+        &key,
+        &format!("/v1/databases/{db}/import?key=name"),
+        "text/csv",
+        "name,age\n,1\n  ,2\nPiet,3\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["created"], 1);
+    let lines: Vec<&Value> = summary["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["line"])
+        .collect();
+    assert_eq!(lines, [&json!(2), &json!(3)]);
+    assert_eq!(profiles(&service, &key, &db, "").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_row_longer_than_the_limit_stops_the_import_after_the_rows_before_it() {
+    let service = Service::start().await;
+    let key = service.account("Shop").await;
+    let db = people_database(&service, &key).await;
+    let long = "x".repeat(2 << 20);
+    let body = format!("name,age\nPiet,1\n\"{long}\",2\nJan,3\n");
+    let (status, problem) = import(&service, &key, &format!("/v1/databases/{db}/import"), "text/csv", &body).await;
+    assert_eq!(status, 400, "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("longer than"), "{detail}");
+    let names: Vec<Value> = profiles(&service, &key, &db, "")
+        .await
+        .iter()
+        .map(|p| p["fields"]["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [json!("Piet")],
+        "the rows before the long one are kept, none after"
+    );
+}

@@ -534,10 +534,32 @@ async fn profiles_are_listed_with_paging_and_a_field_filter() {
         )
         .await;
     assert_eq!(one["data"].as_array().unwrap().len(), 1);
-    for bad in ["fields.shoe=1", "fields.age=old", "colour=red"] {
+    for bad in ["fields.shoe=1", "fields.age=old", "fields.age=", "colour=red"] {
         let (status, _) = service
             .call("GET", &format!("/v1/databases/{db}/profiles?{bad}"), &key, None)
             .await;
         assert_eq!(status, 422, "{bad}");
     }
+}
+
+#[tokio::test]
+async fn a_profiles_subprofiles_are_listed_page_by_page() {
+    let service = Service::start().await;
+    let key = service.account("Shop").await;
+    let (db, col) = customers(&service, &key).await;
+    let profile = service.profile(&key, &db, json!({"email": "a@example.com"})).await;
+    for total in [1, 2, 3] {
+        service.subprofile(&key, &profile, &col, json!({"total": total})).await;
+    }
+    let path = format!("/v1/profiles/{profile}/subprofiles");
+    let (status, first) = service.call("GET", &format!("{path}?limit=2"), &key, None).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, rest) = service
+        .call("GET", &format!("{path}?cursor={cursor}"), &key, None)
+        .await;
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["data"][0]["fields"]["total"], 3.0);
+    assert_eq!(rest["next_cursor"], Value::Null);
 }

@@ -28,6 +28,12 @@ use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 const ROWS_PER_BATCH: usize = 500;
+/// A batch also ends at this many bytes of rows, so memory stays bounded with wide rows.
+const BYTES_PER_BATCH: usize = 4 << 20;
+/// A row longer than this stops the import: no single row may hold the memory.
+const MAX_ROW_BYTES: usize = 1 << 20;
+/// A rejection's error text is cut to this, as it may quote the row.
+const MAX_ERROR_LEN: usize = 200;
 /// Rejected lines listed in the answer; the rest are only counted.
 const MAX_LISTED_REJECTIONS: usize = 1000;
 /// The CSV column (or JSON key) that holds interests; in CSV separated by `;`.
@@ -105,8 +111,8 @@ pub async fn import(
     let (batches, mut incoming) = mpsc::channel(2);
     let schema = database.fields.clone();
     let parser = tokio::task::spawn_blocking(move || match format {
-        Format::Csv => parse_csv(reader, &schema, &batches),
-        Format::JsonLines => parse_json_lines(reader, &batches),
+        Format::Csv => parse_csv(RowLimit::csv(reader), &schema, &batches),
+        Format::JsonLines => parse_json_lines(RowLimit::lines(reader), &batches),
     });
     let mut summary = ImportSummary::default();
     let mut broken = None;
@@ -234,9 +240,17 @@ async fn commit_batch(
     Ok(())
 }
 
-fn reject(summary: &mut ImportSummary, line: u64, error: String) {
+fn reject(summary: &mut ImportSummary, line: u64, mut error: String) {
     summary.rejected_count += 1;
     if summary.rejected.len() < MAX_LISTED_REJECTIONS {
+        if error.len() > MAX_ERROR_LEN {
+            let cut = (0..=MAX_ERROR_LEN)
+                .rev()
+                .find(|i| error.is_char_boundary(*i))
+                .unwrap_or(0);
+            error.truncate(cut);
+            error.push('…');
+        }
         summary.rejected.push(Rejection { line, error });
     }
 }
@@ -255,7 +269,8 @@ fn to_change(
         .map_err(|e| format!("{}: {}", e.field, e.message))?;
     Ok(match key {
         Some(key) => {
-            if values.get(key).is_none_or(Value::is_null) {
+            let blank = |v: &Value| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty());
+            if values.get(key).is_none_or(blank) {
                 return Err(format!("the key field {key:?} is empty"));
             }
             Change::Upsert {
@@ -274,12 +289,79 @@ fn to_change(
     })
 }
 
-/// Sends a full batch; false when the request is gone (nobody reads any more).
-fn flush(rows: &mut Vec<Row>, out: &mpsc::Sender<Parsed>) -> bool {
-    if rows.is_empty() {
-        return true;
+/// The rows parsed since the last hand-over.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<Row>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn push(&mut self, row: Row, bytes: usize) {
+        self.rows.push(row);
+        self.bytes += bytes;
     }
-    out.blocking_send(Parsed::Rows(std::mem::take(rows))).is_ok()
+
+    fn is_full(&self) -> bool {
+        self.rows.len() >= ROWS_PER_BATCH || self.bytes >= BYTES_PER_BATCH
+    }
+
+    /// Hands the rows over; false when the request is gone (nobody reads any more).
+    fn send(&mut self, out: &mpsc::Sender<Parsed>) -> bool {
+        self.bytes = 0;
+        if self.rows.is_empty() {
+            return true;
+        }
+        out.blocking_send(Parsed::Rows(std::mem::take(&mut self.rows))).is_ok()
+    }
+}
+
+/// Fails the read once a row (up to a line end outside quotes, for CSV) grows past
+/// [`MAX_ROW_BYTES`], so one endless row cannot hold the memory.
+struct RowLimit<R> {
+    inner: R,
+    /// Bytes since the last row end.
+    row: usize,
+    /// For CSV: inside a quoted cell, where a line end does not end the row.
+    quoted: Option<bool>,
+}
+
+impl<R> RowLimit<R> {
+    fn csv(inner: R) -> Self {
+        Self {
+            inner,
+            row: 0,
+            quoted: Some(false),
+        }
+    }
+
+    fn lines(inner: R) -> Self {
+        Self {
+            inner,
+            row: 0,
+            quoted: None,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for RowLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            match (byte, &mut self.quoted) {
+                (b'"', Some(quoted)) => *quoted = !*quoted,
+                (b'\n', Some(false) | None) => self.row = 0,
+                _ => {}
+            }
+            self.row += 1;
+            if self.row > MAX_ROW_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "a row is longer than {MAX_ROW_BYTES} bytes"
+                )));
+            }
+        }
+        Ok(n)
+    }
 }
 
 fn parse_csv(reader: impl std::io::Read, schema: &Schema, out: &mpsc::Sender<Parsed>) {
@@ -308,7 +390,7 @@ fn parse_csv(reader: impl std::io::Read, schema: &Schema, out: &mpsc::Sender<Par
         let _ = std::io::copy(csv.get_mut(), &mut std::io::sink());
         return;
     }
-    let mut rows = Vec::with_capacity(ROWS_PER_BATCH);
+    let mut batch = Batch::default();
     let mut record = csv::StringRecord::new();
     loop {
         let line = csv.position().line();
@@ -331,29 +413,31 @@ fn parse_csv(reader: impl std::io::Read, schema: &Schema, out: &mpsc::Sender<Par
                         values.insert(column.clone(), Value::String(cell.to_owned()));
                     }
                 }
-                rows.push(Row {
+                let row = Row {
                     line,
                     read: Ok((values, interests)),
-                });
+                };
+                batch.push(row, record.as_slice().len());
             }
             Err(e) if e.is_io_error() => {
-                let _ = flush(&mut rows, out);
+                let _ = batch.send(out);
                 let _ = out.blocking_send(Parsed::Broken(e.to_string()));
                 return;
             }
             Err(e) => {
                 let line = e.position().map_or(line + 1, |p| p.line());
-                rows.push(Row {
+                let row = Row {
                     line,
                     read: Err(format!("not a CSV row: {}", csv_error_kind(&e))),
-                });
+                };
+                batch.push(row, 0);
             }
         }
-        if rows.len() >= ROWS_PER_BATCH && !flush(&mut rows, out) {
+        if batch.is_full() && !batch.send(out) {
             return;
         }
     }
-    let _ = flush(&mut rows, out);
+    let _ = batch.send(out);
 }
 
 fn csv_error_kind(e: &csv::Error) -> String {
@@ -368,7 +452,7 @@ fn csv_error_kind(e: &csv::Error) -> String {
 
 fn parse_json_lines(reader: impl std::io::Read, out: &mpsc::Sender<Parsed>) {
     let mut lines = std::io::BufReader::new(reader);
-    let mut rows = Vec::with_capacity(ROWS_PER_BATCH);
+    let mut batch = Batch::default();
     let mut buffer = Vec::new();
     let mut line = 0u64;
     loop {
@@ -377,7 +461,7 @@ fn parse_json_lines(reader: impl std::io::Read, out: &mpsc::Sender<Parsed>) {
             Ok(0) => break,
             Ok(_) => line += 1,
             Err(e) => {
-                let _ = flush(&mut rows, out);
+                let _ = batch.send(out);
                 let _ = out.blocking_send(Parsed::Broken(e.to_string()));
                 return;
             }
@@ -385,15 +469,16 @@ fn parse_json_lines(reader: impl std::io::Read, out: &mpsc::Sender<Parsed>) {
         if buffer.trim_ascii().is_empty() {
             continue;
         }
-        rows.push(Row {
+        let row = Row {
             line,
             read: json_row(&buffer),
-        });
-        if rows.len() >= ROWS_PER_BATCH && !flush(&mut rows, out) {
+        };
+        batch.push(row, buffer.len());
+        if batch.is_full() && !batch.send(out) {
             return;
         }
     }
-    let _ = flush(&mut rows, out);
+    let _ = batch.send(out);
 }
 
 /// A line is an object of field values, with `interests` as a list of strings.
@@ -408,4 +493,33 @@ fn json_row(line: &[u8]) -> Result<(Values, Option<Vec<String>>), String> {
         Some(list) => Some(serde_json::from_value(list).map_err(|_| "interests: a list of strings".to_owned())?),
     };
     Ok((values, interests))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn read_all(mut reader: impl Read) -> std::io::Result<usize> {
+        let mut sink = Vec::new();
+        reader.read_to_end(&mut sink)
+    }
+
+    #[test]
+    fn a_row_may_not_outgrow_the_limit_but_a_file_may() {
+        let row = format!("{}\n", "x".repeat(MAX_ROW_BYTES - 1));
+        let many = row.repeat(3);
+        assert!(read_all(RowLimit::lines(many.as_bytes())).is_ok());
+        assert!(read_all(RowLimit::csv(many.as_bytes())).is_ok());
+        let long = "x".repeat(MAX_ROW_BYTES + 1);
+        assert!(read_all(RowLimit::lines(long.as_bytes())).is_err());
+        // In CSV a line end inside quotes is part of the row.
+        let quoted = format!(
+            "\"{}\n{}\"\n",
+            "x".repeat(MAX_ROW_BYTES / 2),
+            "x".repeat(MAX_ROW_BYTES / 2)
+        );
+        assert!(read_all(RowLimit::csv(quoted.as_bytes())).is_err());
+        assert!(read_all(RowLimit::lines(quoted.as_bytes())).is_ok());
+    }
 }

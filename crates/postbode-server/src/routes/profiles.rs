@@ -12,12 +12,14 @@ use postbode_core::webhook::Source;
 use postbode_store::{Change, ChangeOutcome, ChangeRequest, Profile, ProfileQuery, Record, Subprofile};
 use serde::Deserialize;
 
+use super::Paging;
 use super::databases::{find_collection, find_database};
 use crate::auth::AccountKey;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views::{ProfileView, SubprofileView};
+use std::collections::HashMap;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +176,9 @@ pub async fn list(
                     .field_type
                     .coerce(&serde_json::Value::String(value.into_owned()))
                     .map_err(|message| ApiError::field(other, message))?;
+                if typed.is_null() {
+                    return Err(ApiError::field(other, "give a value to filter on"));
+                }
                 field = Some((field_name.to_owned(), typed));
             }
         }
@@ -277,16 +282,26 @@ pub async fn list_subprofiles(
     key: AccountKey,
     State(state): State<AppState>,
     Path(profile_id): Path<String>,
+    ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<SubprofileView>>> {
     let profile = find_profile(&state, &key.account_id, &profile_id).await?;
-    let mut views = Vec::new();
-    for subprofile in state.store.list_subprofiles(&key.account_id, &profile.id).await? {
-        let collection = find_collection(&state, &key.account_id, &subprofile.collection_id).await?;
-        views.push(SubprofileView::new(subprofile, &collection.fields));
+    let page = state
+        .store
+        .list_subprofiles(&key.account_id, &profile.id, &paging.request()?)
+        .await?;
+    let mut schemas = HashMap::new();
+    let mut views = Vec::with_capacity(page.data.len());
+    for subprofile in page.data {
+        if !schemas.contains_key(&subprofile.collection_id) {
+            let collection = find_collection(&state, &key.account_id, &subprofile.collection_id).await?;
+            schemas.insert(collection.id, collection.fields);
+        }
+        let schema = schemas.get(&subprofile.collection_id).cloned().unwrap_or_default();
+        views.push(SubprofileView::new(subprofile, &schema));
     }
     Ok(Json(Page {
         data: views,
-        next_cursor: None,
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -39,8 +39,18 @@ impl Group {
             Err(e) => Err(e),
         };
         if let Err(e) = written {
-            sqlx::query("ROLLBACK TO profile_change").execute(&mut *conn).await?;
-            sqlx::query("RELEASE profile_change").execute(&mut *conn).await?;
+            let undone = match sqlx::query("ROLLBACK TO profile_change").execute(&mut *conn).await {
+                Ok(_) => sqlx::query("RELEASE profile_change")
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop),
+                Err(undo) => Err(undo),
+            };
+            if let Err(undo) = undone {
+                // SQLite gave up the whole transaction (a full disk, an I/O error): nothing
+                // more of this group may be written, or it would commit statement by statement.
+                self.broken = Some(format!("{e}; then undoing it failed: {undo}"));
+            }
             return Err(e);
         }
         sqlx::query("RELEASE profile_change").execute(&mut *conn).await?;
@@ -102,8 +112,14 @@ impl<'r> Work<'r> {
     async fn apply(&mut self, conn: &mut SqliteConnection, change: Change) -> Result<ChangeOutcome> {
         Ok(match change {
             Change::Event(event) => {
+                // Its deliveries are counted when it is staged, after the writes.
+                let pending = Ingested {
+                    event_id: event.id.clone(),
+                    deliveries: 0,
+                    duplicate: false,
+                };
                 self.events.push((Some(self.outcomes.len()), *event));
-                ChangeOutcome::Deleted // replaced by `Ingested` once staged
+                ChangeOutcome::Ingested(pending)
             }
             Change::CreateProfile {
                 id,
@@ -273,14 +289,19 @@ impl<'r> Work<'r> {
         .await?;
         for row in &rows {
             let stored = rows::subprofile(row)?;
-            let current = self
-                .subprofiles
-                .entry(stored.id.clone())
-                .or_insert(Some(stored))
-                .clone();
-            if let Some(subprofile) = current {
-                self.delete_subprofile(conn, subprofile).await?;
-            }
+            self.subprofiles.entry(stored.id.clone()).or_insert(Some(stored));
+        }
+        // Those read now, and those this request made before.
+        let mut owned: Vec<Subprofile> = self
+            .subprofiles
+            .values()
+            .flatten()
+            .filter(|s| s.profile_id == profile.id)
+            .cloned()
+            .collect();
+        owned.sort_by(|a, b| a.id.cmp(&b.id));
+        for subprofile in owned {
+            self.delete_subprofile(conn, subprofile).await?;
         }
         let schema = self.known_schema(conn, &profile.database_id).await?;
         profile.sequence += 1;
@@ -521,8 +542,11 @@ impl<'r> Work<'r> {
             if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 continue;
             }
+            // SQLite compares index names without case, field names with it: the name
+            // carries the field name's bytes in hex.
+            let index: String = key.bytes().map(|b| format!("{b:02x}")).collect();
             sqlx::query(&format!(
-                "CREATE INDEX IF NOT EXISTS profiles_by_field_{key} ON profiles (database_id, fields ->> '$.{key}')"
+                "CREATE INDEX IF NOT EXISTS profiles_by_field_{index} ON profiles (database_id, fields ->> '$.{key}')"
             ))
             .execute(&mut *conn)
             .await?;
@@ -530,7 +554,7 @@ impl<'r> Work<'r> {
             // and reads every profile of the database for each batch (quadratic in its size).
             let rows = sqlx::query(&format!(
                 "SELECT {}, json_quote(fields ->> '$.{key}') AS key_json \
-                 FROM profiles INDEXED BY profiles_by_field_{key} \
+                 FROM profiles INDEXED BY profiles_by_field_{index} \
                  WHERE database_id = ? AND account_id = ? AND fields ->> '$.{key}' IN (SELECT value FROM json_each(?)) \
                  ORDER BY id",
                 rows::PROFILE_COLUMNS

@@ -192,8 +192,13 @@ impl Store for SqliteStore {
         profiles::get_subprofile(&self.pool, account_id, id).await
     }
 
-    async fn list_subprofiles(&self, account_id: &str, profile_id: &str) -> Result<Vec<Subprofile>> {
-        profiles::list_subprofiles(&self.pool, account_id, profile_id).await
+    async fn list_subprofiles(
+        &self,
+        account_id: &str,
+        profile_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Subprofile>> {
+        profiles::list_subprofiles(&self.pool, account_id, profile_id, page).await
     }
 
     async fn change_profiles(&self, request: ChangeRequest) -> Result<Vec<ChangeOutcome>> {

@@ -208,16 +208,24 @@ pub async fn get_subprofile(pool: &SqlitePool, account_id: &str, id: &str) -> Re
     row.as_ref().map(rows::subprofile).transpose()
 }
 
-pub async fn list_subprofiles(pool: &SqlitePool, account_id: &str, profile_id: &str) -> Result<Vec<Subprofile>> {
+pub async fn list_subprofiles(
+    pool: &SqlitePool,
+    account_id: &str,
+    profile_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Subprofile>> {
     let rows = sqlx::query(&format!(
-        "SELECT {} FROM subprofiles WHERE profile_id = ? AND account_id = ? ORDER BY id",
+        "SELECT {} FROM subprofiles WHERE profile_id = ? AND account_id = ? AND id > ? ORDER BY id LIMIT ?",
         rows::SUBPROFILE_COLUMNS
     ))
     .bind(profile_id)
     .bind(account_id)
+    .bind(page.after.as_deref().unwrap_or(""))
+    .bind(page_limit(page))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(rows::subprofile).collect()
+    let list = rows.iter().map(rows::subprofile).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(list, page.limit, |s| &s.id))
 }
 
 pub async fn create_message(pool: &SqlitePool, m: &Message) -> Result<()> {

@@ -134,6 +134,10 @@ async fn commit_group(conn: &mut SqliteConnection, ops: &mut Vec<WriteOp>) -> bo
         false => profiles::message_contexts(conn, &tracked).await,
     };
     for op in ops.drain(..) {
+        if let Some(why) = &group.broken {
+            op.fail(why);
+            continue;
+        }
         match op {
             WriteOp::Ingest {
                 account_id,
@@ -198,7 +202,11 @@ async fn commit_group(conn: &mut SqliteConnection, ops: &mut Vec<WriteOp>) -> bo
         }
     }
     let made_work = group.makes_work();
-    let committed = match group.flush(conn).await {
+    let flushed = match group.broken.take() {
+        Some(why) => Err(StoreError::Commit(why)),
+        None => group.flush(conn).await,
+    };
+    let committed = match flushed {
         Ok(()) => sqlx::query("COMMIT")
             .execute(&mut *conn)
             .await
@@ -287,6 +295,9 @@ pub(super) struct Group {
     results: Vec<AttemptResult>,
     released: Vec<String>,
     made_due: bool,
+    /// Why the transaction is lost (SQLite rolled it back on an error): nothing more of
+    /// the group is written, and every op in it fails.
+    pub(super) broken: Option<String>,
 }
 
 impl Group {
