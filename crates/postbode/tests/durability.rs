@@ -212,3 +212,99 @@ async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
     .await;
     assert_eq!(receiver.count(), 20, "no call was made twice");
 }
+
+/// Profile changes and tracked opens make the same promise: a 201 or a pixel means the
+/// change or the open is committed with its event, and is delivered after a `kill -9`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_profiles_and_opens_stream_in_loses_no_accepted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let receiver = Receiver::start().await;
+    let binary = start_binary(dir.path(), port).await;
+    let key = setup(&binary, &receiver, 16).await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (status, db) = post(
+        &client,
+        &format!("{}/v1/databases", binary.url),
+        &key,
+        json!({"name": "people", "fields": [{"name": "n", "type": "integer"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{db}");
+    let db = db["id"].as_str().unwrap().to_owned();
+    let (status, message) = post(
+        &client,
+        &format!("{}/v1/messages", binary.url),
+        &key,
+        json!({"mailing": {"id": "m"}, "email": "a@example.com"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{message}");
+    let open_url = message["open_url"].as_str().unwrap().to_owned();
+
+    let profiles = Arc::new(Mutex::new(Vec::<String>::new()));
+    let opens = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut producers = Vec::new();
+    for producer in 0..8 {
+        let (profiles, key, url) = (
+            profiles.clone(),
+            key.clone(),
+            format!("{}/v1/databases/{db}/profiles", binary.url),
+        );
+        producers.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            for n in 0.. {
+                match post(&client, &url, &key, json!({"fields": {"n": producer * 1_000_000 + n}})).await {
+                    Ok((201, answer)) => profiles.lock().unwrap().push(answer["id"].as_str().unwrap().to_owned()),
+                    Ok((status, answer)) => panic!("unexpected {status}: {answer}"),
+                    Err(_) => return,
+                }
+            }
+        }));
+        let (opens, url) = (opens.clone(), open_url.clone());
+        producers.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            for n in 0.. {
+                let agent = format!("reader-{producer}-{n}");
+                let answer = client.get(&url).header("user-agent", &agent).send().await;
+                match answer.map(|r| r.status().as_u16()) {
+                    Ok(200) => opens.lock().unwrap().push(agent),
+                    Ok(status) => panic!("unexpected {status}"),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    eventually("a few hundred profiles and opens accepted", || async {
+        (profiles.lock().unwrap().len() >= 200 && opens.lock().unwrap().len() >= 200).then_some(())
+    })
+    .await;
+    drop(binary);
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    let profiles: HashSet<String> = profiles.lock().unwrap().iter().cloned().collect();
+    let opens: HashSet<String> = opens.lock().unwrap().iter().cloned().collect();
+
+    let _restarted = start_binary(dir.path(), port).await;
+    eventually(
+        "every accepted profile and open delivered after the restart",
+        || async {
+            let bodies: Vec<Value> = receiver.calls().iter().map(|c| c.json()).collect();
+            let created: HashSet<String> = bodies
+                .iter()
+                .filter(|b| b["type"] == "create")
+                .filter_map(|b| b["profile"].as_str().map(str::to_owned))
+                .collect();
+            let opened: HashSet<String> = bodies
+                .iter()
+                .filter(|b| b["type"] == "open")
+                .filter_map(|b| b["useragent"].as_str().map(str::to_owned))
+                .collect();
+            (profiles.is_subset(&created) && opens.is_subset(&opened)).then_some(())
+        },
+    )
+    .await;
+}

@@ -1187,3 +1187,33 @@ async fn head_requests_and_odd_destinations_are_handled_safely() {
         "only the GET of the odd link: {kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_opens_of_one_message_each_make_an_event() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Shop").await;
+    service
+        .webhook(&key, json!({"url": receiver.url, "events": ["open"]}))
+        .await;
+    let (_, open_url) = message(
+        &service,
+        &key,
+        json!({"mailing": {"id": "m1"}, "email": "a@example.com"}),
+    )
+    .await;
+    // Opens arriving together share a commit; each must still be its own event.
+    let opens = (0..50).map(|n| {
+        let url = open_url.clone();
+        async move { visit(&url, &[("user-agent", &format!("reader-{n}"))]).await.status() }
+    });
+    for status in futures_util::future::join_all(opens).await {
+        assert_eq!(status, 200);
+    }
+    let calls = receiver.wait_for(50).await;
+    let agents: std::collections::HashSet<String> = bodies(&calls)
+        .iter()
+        .map(|b| b["useragent"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(agents.len(), 50);
+}

@@ -129,7 +129,7 @@ async fn commit_group(conn: &mut SqliteConnection, ops: &mut Vec<WriteOp>) -> bo
             _ => None,
         })
         .collect();
-    let mut messages = match tracked.is_empty() {
+    let messages = match tracked.is_empty() {
         true => Ok(HashMap::new()),
         false => profiles::message_contexts(conn, &tracked).await,
     };
@@ -170,8 +170,9 @@ async fn commit_group(conn: &mut SqliteConnection, ops: &mut Vec<WriteOp>) -> bo
                 require_verification,
                 reply,
             } => {
-                let context = match &mut messages {
-                    Ok(found) => found.remove(&message_id),
+                // Not removed: one message may be opened several times in one group.
+                let context = match &messages {
+                    Ok(found) => found.get(&message_id),
                     Err(e) => {
                         drop(reply.send(Err(StoreError::Commit(e.to_string()))));
                         continue;
