@@ -618,3 +618,36 @@ async fn a_row_longer_than_the_limit_stops_the_import_after_the_rows_before_it()
         "the rows before the long one are kept, none after"
     );
 }
+
+#[tokio::test]
+async fn imports_by_many_different_keys_all_find_their_profiles() {
+    let service = Service::start().await;
+    let key = service.account("Shop").await;
+    // More key fields than the store keeps lookup indexes for (32): the later keys are
+    // looked up without one, and must find the same profiles.
+    let fields: Vec<Value> = (0..34)
+        .map(|i| json!({"name": format!("k{i}"), "type": "text"}))
+        .collect();
+    let db = service.database(&key, json!({"name": "many", "fields": fields})).await;
+    let header: Vec<String> = (0..34).map(|i| format!("k{i}")).collect();
+    let row: Vec<String> = (0..34).map(|i| format!("v{i}")).collect();
+    let csv = format!("{}\n{}\n", header.join(","), row.join(","));
+    for i in 0..34 {
+        let (status, summary) = import(
+            &service,
+            &key,
+            &format!("/v1/databases/{db}/import?key=k{i}"),
+            "text/csv",
+            &csv,
+        )
+        .await;
+        assert_eq!(status, 200, "{summary}");
+        let expected = if i == 0 { (1, 0) } else { (0, 1) };
+        assert_eq!(
+            (summary["created"].clone(), summary["unchanged"].clone()),
+            (json!(expected.0), json!(expected.1)),
+            "key k{i}: {summary}"
+        );
+    }
+    assert_eq!(profiles(&service, &key, &db, "").await.len(), 1);
+}

@@ -542,19 +542,12 @@ impl<'r> Work<'r> {
             if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 continue;
             }
-            // SQLite compares index names without case, field names with it: the name
-            // carries the field name's bytes in hex.
-            let index: String = key.bytes().map(|b| format!("{b:02x}")).collect();
-            sqlx::query(&format!(
-                "CREATE INDEX IF NOT EXISTS profiles_by_field_{index} ON profiles (database_id, fields ->> '$.{key}')"
-            ))
-            .execute(&mut *conn)
-            .await?;
+            let index = key_index(conn, key).await?;
             // INDEXED BY: left to itself, SQLite serves `ORDER BY id` from `profiles_by_database`
             // and reads every profile of the database for each batch (quadratic in its size).
+            let indexed = index.map(|name| format!("INDEXED BY {name}")).unwrap_or_default();
             let rows = sqlx::query(&format!(
-                "SELECT {}, json_quote(fields ->> '$.{key}') AS key_json \
-                 FROM profiles INDEXED BY profiles_by_field_{index} \
+                "SELECT {}, json_quote(fields ->> '$.{key}') AS key_json FROM profiles {indexed} \
                  WHERE database_id = ? AND account_id = ? AND fields ->> '$.{key}' IN (SELECT value FROM json_each(?)) \
                  ORDER BY id",
                 rows::PROFILE_COLUMNS
@@ -652,6 +645,39 @@ impl<'r> Work<'r> {
         }
         Ok(())
     }
+}
+
+/// Key-lookup indexes are shared by every account (one per field name used as an
+/// import key) and each slows every profile write a little, so there are at most this
+/// many; an import by another key still works, by reading its database's profiles.
+const MAX_KEY_INDEXES: i64 = 32;
+
+/// The index that finds profiles by the field `key` (an identifier), made the first
+/// time an import uses it; `None` once [`MAX_KEY_INDEXES`] exist.
+async fn key_index(conn: &mut SqliteConnection, key: &str) -> Result<Option<String>> {
+    // SQLite compares index names without case, field names with it: the name carries
+    // the field name's bytes in hex.
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    let name = format!("profiles_by_field_{hex}");
+    let (exists, count): (bool, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(name = ?), 0) > 0, count(*) FROM sqlite_master \
+         WHERE type = 'index' AND name LIKE 'profiles\\_by\\_field\\_%' ESCAPE '\\'",
+    )
+    .bind(&name)
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists {
+        return Ok(Some(name));
+    }
+    if count >= MAX_KEY_INDEXES {
+        return Ok(None);
+    }
+    sqlx::query(&format!(
+        "CREATE INDEX {name} ON profiles (database_id, fields ->> '$.{key}')"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(name))
 }
 
 /// The JSON text of a value as serde_json writes it, so SQLite's and ours compare equal.
