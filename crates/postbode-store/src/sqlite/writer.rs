@@ -122,16 +122,19 @@ async fn commit_group(conn: &mut SqliteConnection, ops: &mut Vec<WriteOp>) -> bo
         }
         return false;
     }
-    let tracked: Vec<&str> = ops
+    let tracked: Vec<String> = ops
         .iter()
         .filter_map(|op| match op {
-            WriteOp::Track { message_id, .. } => Some(message_id.as_str()),
+            WriteOp::Track { message_id, .. } => Some(message_id.clone()),
             _ => None,
         })
         .collect();
-    let messages = match tracked.is_empty() {
+    let mut messages = match tracked.is_empty() {
         true => Ok(HashMap::new()),
-        false => profiles::message_contexts(conn, &tracked).await,
+        false => {
+            let ids: Vec<&str> = tracked.iter().map(String::as_str).collect();
+            profiles::message_contexts(conn, &ids).await
+        }
     };
     for op in ops.drain(..) {
         if let Some(why) = &group.broken {
@@ -159,10 +162,17 @@ async fn commit_group(conn: &mut SqliteConnection, ops: &mut Vec<WriteOp>) -> bo
                     Err(e) => drop(reply.send(Err(e))),
                 }
             }
-            WriteOp::Change { request, reply } => match group.change(conn, request).await {
-                Ok(outcome) => replies.push(Reply::Change(reply, outcome)),
-                Err(e) => drop(reply.send(Err(e))),
-            },
+            WriteOp::Change { request, reply } => {
+                match group.change(conn, request).await {
+                    Ok(outcome) => replies.push(Reply::Change(reply, outcome)),
+                    Err(e) => drop(reply.send(Err(e))),
+                }
+                // The opens after this change show the profiles as it left them.
+                if !tracked.is_empty() && group.broken.is_none() {
+                    let ids: Vec<&str> = tracked.iter().map(String::as_str).collect();
+                    messages = profiles::message_contexts(conn, &ids).await;
+                }
+            }
             WriteOp::Track {
                 message_id,
                 event,
