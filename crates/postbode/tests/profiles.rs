@@ -441,6 +441,12 @@ async fn bad_profile_input_is_refused_and_changes_nothing() {
             json!({"unsubscribe": {"action": "update", "fields": {"shoe": 1}}}),
             "unsubscribe.fields.shoe",
         ),
+        (
+            "PATCH",
+            format!("/v1/databases/{db}"),
+            json!({"fields": [{"name": "email", "type": "email"}, {"name": "age", "type": "text"}]}),
+            "fields[1].type",
+        ),
     ] {
         let (status, problem) = service.call(method, &path, &key, Some(body.clone())).await;
         assert_eq!(status, 422, "{method} {path} {body}: {problem}");

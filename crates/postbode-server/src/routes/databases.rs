@@ -46,8 +46,10 @@ impl Definition {
         ValidationError::check(errors)
     }
 
-    /// The stored definition with `patch` merged in, checked as a whole.
+    /// The stored definition with `patch` merged in, checked as a whole. A field keeps
+    /// its type: stored values were checked against it (add a field of the new type).
     fn merged(current: Definition, patch: Map<String, Value>) -> ApiResult<Definition> {
+        let before = current.fields.clone();
         let mut merged = match serde_json::to_value(current).map_err(internal)? {
             Value::Object(map) => map,
             _ => return Err(internal("a definition is an object")),
@@ -55,6 +57,17 @@ impl Definition {
         merged.extend(patch);
         let mut definition: Definition = decode_json(&serde_json::to_vec(&merged).map_err(internal)?)?;
         definition.validate()?;
+        for (index, def) in definition.fields.0.iter().enumerate() {
+            if before
+                .get(&def.name)
+                .is_some_and(|old| old.field_type != def.field_type)
+            {
+                return Err(ApiError::field(
+                    format!("fields[{index}].type"),
+                    "a field keeps its type; add a field with a new name instead",
+                ));
+            }
+        }
         Ok(definition)
     }
 }
