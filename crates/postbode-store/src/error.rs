@@ -12,6 +12,9 @@ pub enum StoreError {
     Commit(String),
     #[error("{0} is in use by another Postbode process")]
     InUse(String),
+    /// A caller broke a rule it should have checked (a bug, not bad user input).
+    #[error("invalid request to the store: {0}")]
+    Invalid(String),
     #[error("the store is shutting down")]
     Closed,
     #[error("unsupported database URL {0:?}: use sqlite://PATH")]

@@ -112,6 +112,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_collection(&self, account_id: &str, id: &str) -> Result<bool>;
     async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>>;
     async fn list_profiles(&self, account_id: &str, database_id: &str, query: &ProfileQuery) -> Result<Page<Profile>>;
+    /// The account's profiles among `ids`, each with its database, in one read.
+    async fn profiles_with_databases(
+        &self,
+        account_id: &str,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, (Profile, Database)>>;
     async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>>;
     async fn list_subprofiles(
         &self,

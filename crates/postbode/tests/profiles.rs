@@ -569,3 +569,39 @@ async fn a_profiles_subprofiles_are_listed_page_by_page() {
     assert_eq!(rest["data"][0]["fields"]["total"], 3.0);
     assert_eq!(rest["next_cursor"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_custom_event_naming_a_profile_is_in_its_scope_and_sees_its_fields() {
+    let service = Service::start().await;
+    let scoped = Receiver::start().await;
+    let key = service.account("Shop").await;
+    let (db, _) = customers(&service, &key).await;
+    let piet = service.profile(&key, &db, json!({"email": "piet@example.com"})).await;
+    let jan = service.profile(&key, &db, json!({"email": "jan@example.com"})).await;
+    service
+        .webhook(
+            &key,
+            json!({"url": scoped.url, "database_id": db, "events": ["order"], "condition": "fields.email == 'piet@example.com'"}),
+        )
+        .await;
+    let events = json!({"events": [
+        {"type": "order", "data": {"n": 1}},
+        {"type": "order", "data": {"n": 2}, "profile_id": jan},
+        {"type": "order", "data": {"n": 3}, "profile_id": piet},
+    ]});
+    let (status, answer) = service.call("POST", "/v1/events/batch", &key, Some(events)).await;
+    assert_eq!(status, 202, "{answer}");
+    // Only the event naming Piet is in the database's scope and passes the condition;
+    // all three were committed in one transaction, so the others would be here too.
+    let calls = scoped.wait_for(1).await;
+    assert_eq!(calls[0].json()["data"]["n"], 3);
+
+    let other = service.account("Other").await;
+    let (db_other, _) = customers(&service, &other).await;
+    let theirs = service.profile(&other, &db_other, json!({})).await;
+    let events = json!({"events": [{"type": "order"}, {"type": "order", "profile_id": theirs}]});
+    let (status, problem) = service.call("POST", "/v1/events/batch", &key, Some(events)).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "events[1].profile_id");
+    assert_eq!(scoped.count(), 1);
+}

@@ -46,15 +46,26 @@ impl Definition {
         ValidationError::check(errors)
     }
 
-    /// The stored definition with `patch` merged in, checked as a whole. A field keeps
-    /// its type: stored values were checked against it (add a field of the new type).
-    fn merged(current: Definition, patch: Map<String, Value>) -> ApiResult<Definition> {
-        let before = current.fields.clone();
+    /// Merges `patch` into a stored definition (a database's or a collection's), checked
+    /// as a whole. A field keeps its type: stored values were checked against it (add a
+    /// field of the new type instead).
+    fn patch(
+        name: &mut String,
+        fields: &mut Schema,
+        unsubscribe: &mut UnsubscribeBehaviour,
+        given: Map<String, Value>,
+    ) -> ApiResult<()> {
+        let current = Definition {
+            name: name.clone(),
+            fields: fields.clone(),
+            unsubscribe: unsubscribe.clone(),
+        };
+        let before = &*fields;
         let mut merged = match serde_json::to_value(current).map_err(internal)? {
             Value::Object(map) => map,
             _ => return Err(internal("a definition is an object")),
         };
-        merged.extend(patch);
+        merged.extend(given);
         let mut definition: Definition = decode_json(&serde_json::to_vec(&merged).map_err(internal)?)?;
         definition.validate()?;
         for (index, def) in definition.fields.0.iter().enumerate() {
@@ -68,7 +79,8 @@ impl Definition {
                 ));
             }
         }
-        Ok(definition)
+        (*name, *fields, *unsubscribe) = (definition.name, definition.fields, definition.unsubscribe);
+        Ok(())
     }
 }
 
@@ -191,15 +203,8 @@ pub async fn update(
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<DatabaseView>> {
     let mut database = find_database(&state, &key.account_id, &id).await?;
-    let current = Definition {
-        name: database.name.clone(),
-        fields: database.fields.clone(),
-        unsubscribe: database.unsubscribe.clone(),
-    };
-    let definition = Definition::merged(current, patch)?;
-    database.name = definition.name;
-    database.fields = definition.fields;
-    database.unsubscribe = definition.unsubscribe;
+    let d = &mut database;
+    Definition::patch(&mut d.name, &mut d.fields, &mut d.unsubscribe, patch)?;
     database.updated_at = state.clock.now();
     if !state.store.update_database(&database).await? {
         return Err(ApiError::NotFound("database"));
@@ -210,7 +215,6 @@ pub async fn update(
 /// Deletes the database with everything in it. No `delete` event is fired per profile:
 /// this is a bulk action of the account itself, not a change to a profile.
 pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    find_database(&state, &key.account_id, &id).await?;
     if !state.store.delete_database(&key.account_id, &id).await? {
         return Err(ApiError::NotFound("database"));
     }
@@ -269,15 +273,8 @@ pub async fn update_collection(
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<CollectionView>> {
     let mut collection = find_collection(&state, &key.account_id, &id).await?;
-    let current = Definition {
-        name: collection.name.clone(),
-        fields: collection.fields.clone(),
-        unsubscribe: collection.unsubscribe.clone(),
-    };
-    let definition = Definition::merged(current, patch)?;
-    collection.name = definition.name;
-    collection.fields = definition.fields;
-    collection.unsubscribe = definition.unsubscribe;
+    let c = &mut collection;
+    Definition::patch(&mut c.name, &mut c.fields, &mut c.unsubscribe, patch)?;
     collection.updated_at = state.clock.now();
     if !state.store.update_collection(&collection).await? {
         return Err(ApiError::NotFound("collection"));
@@ -290,7 +287,6 @@ pub async fn delete_collection(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    find_collection(&state, &key.account_id, &id).await?;
     if !state.store.delete_collection(&key.account_id, &id).await? {
         return Err(ApiError::NotFound("collection"));
     }

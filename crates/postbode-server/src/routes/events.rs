@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use postbode_core::event::{self, CustomEventBody, EventScope};
 use postbode_core::ids;
-use postbode_store::{Delivery, IdempotencyKey, NewEvent};
+use postbode_store::{Database, Delivery, IdempotencyKey, Ingested, NewEvent, Profile};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
 
 use crate::auth::{AccountKey, sha256};
 use crate::extract::ApiJson;
@@ -33,13 +34,7 @@ pub struct EventRequest {
 impl EventRequest {
     /// Checks the request and turns it into the event to store; `field` prefixes the
     /// names of bad fields (`events[3].`) in a batch.
-    async fn into_event(
-        self,
-        field: &str,
-        state: &AppState,
-        account_id: &str,
-        now: DateTime<Utc>,
-    ) -> ApiResult<NewEvent> {
+    fn into_event(self, field: &str, state: &AppState, profiles: &Profiles, now: DateTime<Utc>) -> ApiResult<NewEvent> {
         let type_field = format!("{field}type");
         if let Some(route) = event::route_for_builtin(&self.event_type) {
             return Err(ApiError::field(
@@ -50,8 +45,7 @@ impl EventRequest {
         event::check_type_name(&type_field, &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
         let scope = match &self.profile_id {
             None => EventScope::default(),
-            Some(id) => profile_scope(state, account_id, id)
-                .await?
+            Some(id) => profile_scope(profiles, id)
                 .ok_or_else(|| ApiError::field(format!("{field}profile_id"), "no profile with this id"))?,
         };
         let idempotency = match &self.idempotency_key {
@@ -84,30 +78,45 @@ impl EventRequest {
     }
 }
 
-/// A custom event that names a profile is in that profile's database's scope, and its
-/// webhooks' conditions see the profile's fields.
-async fn profile_scope(state: &AppState, account_id: &str, profile_id: &str) -> ApiResult<Option<EventScope>> {
-    if !ids::has_kind(profile_id, ids::PROFILE) {
-        return Ok(None);
-    }
-    let Some(profile) = state.store.get_profile(account_id, profile_id).await? else {
-        return Ok(None);
-    };
-    let Some(database) = state.store.get_database(account_id, &profile.database_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(EventScope {
-        fields: database.fields.complete(&profile.state.values),
-        database_id: Some(profile.database_id),
-        profile_id: Some(profile.id),
-        ..EventScope::default()
-    }))
+/// The profiles the requests name, with their databases.
+type Profiles = HashMap<String, (Profile, Database)>;
+
+/// Reads the profiles a request or batch names, in one query.
+async fn named_profiles(state: &AppState, account_id: &str, requests: &[EventRequest]) -> ApiResult<Profiles> {
+    let named: Vec<&str> = requests
+        .iter()
+        .filter_map(|r| r.profile_id.as_deref())
+        .filter(|id| ids::has_kind(id, ids::PROFILE))
+        .collect();
+    Ok(state.store.profiles_with_databases(account_id, &named).await?)
 }
 
+/// A custom event that names a profile is in that profile's database's scope, and its
+/// webhooks' conditions see the profile's fields.
+fn profile_scope(profiles: &Profiles, profile_id: &str) -> Option<EventScope> {
+    let (profile, database) = profiles.get(profile_id)?;
+    Some(EventScope {
+        fields: database.fields.complete(&profile.state.values),
+        database_id: Some(profile.database_id.clone()),
+        profile_id: Some(profile.id.clone()),
+        ..EventScope::default()
+    })
+}
+
+/// The answer to an accepted event: its id and how many deliveries it made.
 #[derive(Serialize)]
 pub struct Accepted {
     id: String,
     deliveries: u32,
+}
+
+impl From<Ingested> for Accepted {
+    fn from(ingested: Ingested) -> Self {
+        Self {
+            id: ingested.event_id,
+            deliveries: ingested.deliveries,
+        }
+    }
 }
 
 pub async fn create(
@@ -116,7 +125,8 @@ pub async fn create(
     ApiJson(request): ApiJson<EventRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let now = state.clock.now();
-    let event = request.into_event("", &state, &key.account_id, now).await?;
+    let profiles = named_profiles(&state, &key.account_id, std::slice::from_ref(&request)).await?;
+    let event = request.into_event("", &state, &profiles, now)?;
     let mut outcome = state
         .store
         .ingest(&key.account_id, vec![event], now, state.require_verification)
@@ -124,13 +134,7 @@ pub async fn create(
     let ingested = outcome
         .pop()
         .ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
-            id: ingested.event_id,
-            deliveries: ingested.deliveries,
-        }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
 #[derive(Deserialize)]
@@ -155,13 +159,13 @@ pub async fn create_batch(
         return Err(ApiError::field("events", format!("1 to {max} events")));
     }
     let now = state.clock.now();
-    let mut events = Vec::with_capacity(request.events.len());
-    for (i, e) in request.events.into_iter().enumerate() {
-        events.push(
-            e.into_event(&format!("events[{i}]."), &state, &key.account_id, now)
-                .await?,
-        );
-    }
+    let profiles = named_profiles(&state, &key.account_id, &request.events).await?;
+    let events = request
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.into_event(&format!("events[{i}]."), &state, &profiles, now))
+        .collect::<ApiResult<Vec<_>>>()?;
     let outcome = state
         .store
         .ingest(&key.account_id, events, now, state.require_verification)

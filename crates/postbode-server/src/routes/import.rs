@@ -17,8 +17,6 @@ use postbode_store::{Change, ChangeOutcome, ChangeRequest, Database};
 use serde::Serialize;
 use serde_json::Value;
 use std::io::BufRead;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -93,14 +91,13 @@ pub async fn import(
             return Err(e);
         }
     };
-    let seen = Arc::new(AtomicU64::new(0));
-    let counted = seen.clone();
+    let mut seen = 0u64;
     let stream = body
         .into_data_stream()
         .map_err(std::io::Error::other)
         .and_then(move |chunk| {
-            let total = counted.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            let result = if total > limit {
+            seen += chunk.len() as u64;
+            let result = if seen > limit {
                 Err(std::io::Error::other(format!("the body is larger than {limit} bytes")))
             } else {
                 Ok(chunk)

@@ -16,6 +16,7 @@ use postbode_core::webhook::Source;
 use postbode_store::{Change, ChangeOutcome, ChangeRequest, Message, MessageContext, NewEvent};
 use serde::{Deserialize, Serialize};
 
+use super::events::Accepted;
 use crate::auth::AccountKey;
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
@@ -135,12 +136,6 @@ async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Message
         .ok_or(ApiError::NotFound("message"))
 }
 
-#[derive(Serialize)]
-pub struct Accepted {
-    id: String,
-    deliveries: u32,
-}
-
 async fn report(
     state: &AppState,
     key: &AccountKey,
@@ -161,13 +156,7 @@ async fn report(
             .pop()
             .ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
-            id: ingested.event_id,
-            deliveries: ingested.deliveries,
-        }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
 /// The `unsubscribe` event and what the database's (and the collection's) behaviour

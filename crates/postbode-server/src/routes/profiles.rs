@@ -240,7 +240,6 @@ async fn edit(
 }
 
 pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    find_profile(&state, &key.account_id, &id).await?;
     single(
         commit(&state, &key.account_id, vec![Change::DeleteProfile { id }]).await?,
         "profile",
@@ -353,7 +352,6 @@ pub async fn delete_subprofile(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    find_subprofile(&state, &key.account_id, &id).await?;
     single(
         commit(&state, &key.account_id, vec![Change::DeleteSubprofile { id }]).await?,
         "subprofile",

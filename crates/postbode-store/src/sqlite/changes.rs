@@ -14,12 +14,12 @@ use postbode_core::profile::{self, ChangeEvent, ChangeKind, Edit, Schema, State,
 use postbode_core::webhook::Source;
 use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::rows::{self, ms};
 use super::writer::Group;
-use crate::Result;
 use crate::model::*;
+use crate::{Result, StoreError};
 
 const ROWS_PER_WRITE: usize = 500;
 
@@ -75,9 +75,9 @@ struct Work<'r> {
     subprofiles: HashMap<String, Option<Subprofile>>,
     /// Import keys already resolved: (database, key field, value as JSON) → profile.
     keyed: HashMap<(String, String, String), String>,
-    /// Profiles and subprofiles to write (by id; `None` deletes), in first-touch order.
-    dirty_profiles: Vec<String>,
-    dirty_subprofiles: Vec<String>,
+    /// Profiles and subprofiles to write (by id; `None` in the maps above deletes).
+    dirty_profiles: HashSet<String>,
+    dirty_subprofiles: HashSet<String>,
     /// Events to stage, with the outcome slot of a [`Change::Event`].
     events: Vec<(Option<usize>, NewEvent)>,
     outcomes: Vec<ChangeOutcome>,
@@ -93,8 +93,8 @@ impl<'r> Work<'r> {
             profiles: HashMap::new(),
             subprofiles: HashMap::new(),
             keyed: HashMap::new(),
-            dirty_profiles: Vec::new(),
-            dirty_subprofiles: Vec::new(),
+            dirty_profiles: HashSet::new(),
+            dirty_subprofiles: HashSet::new(),
             events: Vec::new(),
             outcomes: Vec::new(),
         }
@@ -412,9 +412,7 @@ impl<'r> Work<'r> {
     }
 
     fn mark_profile(&mut self, id: String, profile: Option<Profile>) {
-        if !self.dirty_profiles.contains(&id) {
-            self.dirty_profiles.push(id.clone());
-        }
+        self.dirty_profiles.insert(id.clone());
         self.profiles.insert(id, profile);
     }
 
@@ -423,9 +421,7 @@ impl<'r> Work<'r> {
     }
 
     fn mark_subprofile(&mut self, id: String, subprofile: Option<Subprofile>) {
-        if !self.dirty_subprofiles.contains(&id) {
-            self.dirty_subprofiles.push(id.clone());
-        }
+        self.dirty_subprofiles.insert(id.clone());
         self.subprofiles.insert(id, subprofile);
     }
 
@@ -506,7 +502,8 @@ impl<'r> Work<'r> {
         id: &str,
         database_id: Option<&str>,
     ) -> Result<Option<Schema>> {
-        if let Some(schema) = self.schemas.get(id) {
+        // A cached schema says nothing of the database a collection must be in.
+        if let (Some(schema), None) = (self.schemas.get(id), database_id) {
             return Ok(Some(schema.clone()));
         }
         let mut q = sqlx::query(query).bind(id).bind(self.account_id);
@@ -539,8 +536,9 @@ impl<'r> Work<'r> {
             }
         }
         for ((database_id, key), values) in wanted {
+            // The key goes into SQL text: it must be a field name, which is an identifier.
             if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                continue;
+                return Err(StoreError::Invalid(format!("{key:?} is not a field name")));
             }
             let index = key_index(conn, key).await?;
             // INDEXED BY: left to itself, SQLite serves `ORDER BY id` from `profiles_by_database`

@@ -188,6 +188,14 @@ impl Store for SqliteStore {
         profiles::list_profiles(&self.pool, account_id, database_id, query).await
     }
 
+    async fn profiles_with_databases(
+        &self,
+        account_id: &str,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, (Profile, Database)>> {
+        profiles::profiles_with_databases(&self.pool, account_id, ids).await
+    }
+
     async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>> {
         profiles::get_subprofile(&self.pool, account_id, id).await
     }

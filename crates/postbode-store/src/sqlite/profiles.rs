@@ -196,6 +196,32 @@ pub async fn list_profiles(
     Ok(Page::from_rows(list, page.limit, |p| &p.id))
 }
 
+pub async fn profiles_with_databases(
+    pool: &SqlitePool,
+    account_id: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, (Profile, Database)>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {}, {} FROM profiles p JOIN databases d ON d.id = p.database_id \
+         WHERE p.account_id = ? AND p.id IN (SELECT value FROM json_each(?))",
+        rows::prefixed("p", rows::PROFILE_COLUMNS, "p_"),
+        rows::prefixed("d", rows::DATABASE_COLUMNS, "d_"),
+    ))
+    .bind(account_id)
+    .bind(serde_json::to_string(ids)?)
+    .fetch_all(pool)
+    .await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let profile = rows::profile_at(row, "p_")?;
+        found.insert(profile.id.clone(), (profile, rows::database_at(row, "d_")?));
+    }
+    Ok(found)
+}
+
 pub async fn get_subprofile(pool: &SqlitePool, account_id: &str, id: &str) -> Result<Option<Subprofile>> {
     let row = sqlx::query(&format!(
         "SELECT {} FROM subprofiles WHERE id = ? AND account_id = ?",
