@@ -100,13 +100,13 @@ async fn check_scope(state: &AppState, account_id: &str, settings: &WebhookSetti
         Some(id) => Some(
             super::databases::find_database(state, account_id, id)
                 .await
-                .map_err(|_| ApiError::field("database_id", "no database with this id"))?,
+                .map_err(|e| not_found_as_field(e, "database_id"))?,
         ),
     };
     if let Some(id) = &settings.collection_id {
         let collection = super::databases::find_collection(state, account_id, id)
             .await
-            .map_err(|_| ApiError::field("collection_id", "no collection with this id"))?;
+            .map_err(|e| not_found_as_field(e, "collection_id"))?;
         if database.is_some_and(|d| d.id != collection.database_id) {
             return Err(ApiError::field(
                 "collection_id",
@@ -115,6 +115,15 @@ async fn check_scope(state: &AppState, account_id: &str, settings: &WebhookSetti
         }
     }
     Ok(())
+}
+
+/// A setting naming a missing object is bad input (422 on that field); other errors
+/// stay what they are.
+fn not_found_as_field(error: ApiError, field: &str) -> ApiError {
+    match error {
+        ApiError::NotFound(what) => ApiError::field(field, format!("no {what} with this id")),
+        other => other,
+    }
 }
 
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
