@@ -1,54 +1,40 @@
-//! Postbode's persistence, behind the one [`Store`] trait.
+//! Postbode's persistence: the product's rules about stored data, written once, over a
+//! narrow interface that each database backend implements with its own SQL.
 //!
-//! The server and the delivery engine only see the trait; the binary picks the
-//! implementation from the database URL. [`sqlite::SqliteStore`] is the default: one
-//! writer task commits every concurrent write of the hot path (ingest, claims, attempt
-//! results) in a shared transaction, so one fsync serves many requests (group commit).
+//! - [`Store`] is what the server and the delivery engine use: plain records
+//!   ([`Records`]) plus the operations that carry rules (ingest, profile changes, mail
+//!   events, claims, attempt results, retries).
+//! - `rules` holds those rules; `writer` applies them in group commits.
+//! - [`backend`] is the interface a backend implements: [`Records`], and [`GroupTx`],
+//!   the reads and writes the rules make inside a write group.
+//! - [`sqlite`] (the default: one writer, group commit) and [`postgres`] (several nodes,
+//!   `SKIP LOCKED` claims, LISTEN/NOTIFY) are the backends; [`open`] picks one by URL.
 
+pub mod backend;
 pub mod error;
 pub mod model;
+pub mod postgres;
+mod rows;
+mod rules;
 pub mod sqlite;
+pub mod writer;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use postbode_core::page::{Page, PageRequest};
-use postbode_core::webhook::Webhook;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+pub use backend::{Backend, GroupTx, Records};
 pub use error::StoreError;
 pub use model::*;
+use writer::WriteOp;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Everything Postbode keeps. Every method that reads or changes an account's data takes
-/// the account id and never touches another account's rows: tenant isolation is a
-/// property of this interface, not of its callers.
+/// Everything Postbode keeps, and the rules of what changes it. Implemented once, for
+/// every [`Backend`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // Accounts and their API keys.
-    async fn create_account(&self, account: &Account, first_key: &ApiKey) -> Result<()>;
-    async fn list_accounts(&self, page: &PageRequest) -> Result<Page<Account>>;
-    async fn get_account(&self, id: &str) -> Result<Option<Account>>;
-    async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
-    async fn delete_api_key(&self, account_id: &str, key_id: &str) -> Result<bool>;
-    async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKey>>;
-
-    // Webhooks.
-    async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
-    async fn get_webhook(&self, account_id: &str, id: &str) -> Result<Option<Webhook>>;
-    /// The account's webhooks, only those limited to the filter's database or collection
-    /// when it names one.
-    async fn list_webhooks(
-        &self,
-        account_id: &str,
-        filter: &WebhookFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Webhook>>;
-    /// Replaces the stored webhook with the same id and account; false when there is none.
-    async fn update_webhook(&self, webhook: &Webhook) -> Result<bool>;
-    async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool>;
-
+pub trait Store: Records {
     /// Commits the events, all or nothing, with one pending delivery per matching
     /// enabled webhook (and verified, when `require_verification`; an unverified one is
     /// counted as `skipped_unverified` instead). Returns one outcome per event, in order.
@@ -59,19 +45,14 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         require_verification: bool,
     ) -> Result<Vec<Ingested>>;
-    async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
-    async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
-    /// Makes the delivery due now for one more attempt, whatever its state.
-    async fn resend_delivery(&self, account_id: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Delivery>>;
-    /// Makes every failed delivery of the webhook created in `[since, until]` due now.
-    async fn recover_deliveries(
-        &self,
-        account_id: &str,
-        webhook_id: &str,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<u64>;
+    /// Applies the changes in order, all or nothing, each with its event and deliveries.
+    async fn change_profiles(&self, request: ChangeRequest) -> Result<Vec<ChangeOutcome>>;
+    /// Stores a mail event of a message, enriched in the commit with the message's profile
+    /// data as it is then; `None` when there is no such message (in the request's account).
+    async fn mail_event(&self, request: MailRequest) -> Result<Option<Ingested>>;
+    /// Makes deliveries due now for one more attempt: one (resend, whatever its state),
+    /// or a webhook's failed and waiting ones (recover). Returns the ids it picked.
+    async fn retry(&self, request: RetryRequest) -> Result<Vec<String>>;
 
     // The delivery engine's side.
     /// Leases due deliveries of enabled (and, when required, verified) webhooks, within
@@ -82,69 +63,86 @@ pub trait Store: Send + Sync + 'static {
     async fn release(&self, delivery_ids: Vec<String>) -> Result<()>;
     /// Notified after a commit that made deliveries due, so the engine need not poll.
     fn work_signal(&self) -> Arc<Notify>;
+}
 
-    // Postbode's signing keys.
-    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
-    /// Adds new keys and reschedules existing ones (by id), in one transaction.
-    async fn save_signing_keys(
-        &self,
-        new: &[SigningKeyRecord],
-        rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
-    ) -> Result<()>;
-
-    // Profile data. Changes to profiles and subprofiles go through `change_profiles`,
-    // which commits each change with its event and deliveries.
-    async fn create_database(&self, database: &Database) -> Result<()>;
-    async fn get_database(&self, account_id: &str, id: &str) -> Result<Option<Database>>;
-    async fn list_databases(&self, account_id: &str, page: &PageRequest) -> Result<Page<Database>>;
-    async fn update_database(&self, database: &Database) -> Result<bool>;
-    /// Deletes the database with its collections, profiles and subprofiles (no events).
-    async fn delete_database(&self, account_id: &str, id: &str) -> Result<bool>;
-    async fn create_collection(&self, collection: &Collection) -> Result<()>;
-    async fn get_collection(&self, account_id: &str, id: &str) -> Result<Option<Collection>>;
-    async fn list_collections(
+#[async_trait]
+impl<B: Backend> Store for B {
+    async fn ingest(
         &self,
         account_id: &str,
-        database_id: &str,
-        page: &PageRequest,
-    ) -> Result<Page<Collection>>;
-    async fn update_collection(&self, collection: &Collection) -> Result<bool>;
-    async fn delete_collection(&self, account_id: &str, id: &str) -> Result<bool>;
-    async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>>;
-    async fn list_profiles(&self, account_id: &str, database_id: &str, query: &ProfileQuery) -> Result<Page<Profile>>;
-    /// The account's profiles among `ids`, each with its database, in one read.
-    async fn profiles_with_databases(
-        &self,
-        account_id: &str,
-        ids: &[&str],
-    ) -> Result<std::collections::HashMap<String, (Profile, Database)>>;
-    async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>>;
-    async fn list_subprofiles(
-        &self,
-        account_id: &str,
-        profile_id: &str,
-        page: &PageRequest,
-    ) -> Result<Page<Subprofile>>;
-    /// Applies the changes in order, all or nothing, each with its event and deliveries.
-    async fn change_profiles(&self, request: ChangeRequest) -> Result<Vec<ChangeOutcome>>;
-
-    // Sent messages.
-    async fn create_message(&self, message: &Message) -> Result<()>;
-    /// The message with its profile data as it is now, from any account: tracking
-    /// requests carry no key (their token's MAC proves them), so callers check the
-    /// account where one is known.
-    async fn message_context(&self, id: &str) -> Result<Option<MessageContext>>;
-    /// Stores a mail event of a message (an open, a click), enriched in the commit with
-    /// the message's profile data as it is then; `None` when there is no such message.
-    async fn track(
-        &self,
-        message_id: &str,
-        event: postbode_core::mail::MailEvent,
+        events: Vec<NewEvent>,
         now: DateTime<Utc>,
         require_verification: bool,
-    ) -> Result<Option<Ingested>>;
+    ) -> Result<Vec<Ingested>> {
+        let account_id = account_id.to_owned();
+        self.writer()
+            .send(|reply| WriteOp::Ingest {
+                account_id,
+                events,
+                now,
+                require_verification,
+                reply,
+            })
+            .await
+    }
 
-    // The log.
-    async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
-    async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+    async fn change_profiles(&self, request: ChangeRequest) -> Result<Vec<ChangeOutcome>> {
+        self.writer().send(|reply| WriteOp::Change { request, reply }).await
+    }
+
+    async fn mail_event(&self, request: MailRequest) -> Result<Option<Ingested>> {
+        self.writer().send(|reply| WriteOp::Mail { request, reply }).await
+    }
+
+    async fn retry(&self, request: RetryRequest) -> Result<Vec<String>> {
+        self.writer().send(|reply| WriteOp::Retry { request, reply }).await
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Claim> {
+        let Some(mut tx) = self.claim_transaction().await? else {
+            return self.writer().send(|reply| WriteOp::Claim { request, reply }).await;
+        };
+        match rules::claim::claim(tx.as_mut(), &request).await {
+            Ok(claim) => tx.commit().await.map(|()| claim),
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed claim");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn record_attempt(&self, result: AttemptResult) -> Result<()> {
+        self.writer()
+            .send(|reply| WriteOp::Record {
+                result: Box::new(result),
+                reply,
+            })
+            .await
+    }
+
+    async fn release(&self, delivery_ids: Vec<String>) -> Result<()> {
+        if delivery_ids.is_empty() {
+            return Ok(());
+        }
+        self.writer()
+            .send(|reply| WriteOp::Release { delivery_ids, reply })
+            .await
+    }
+
+    fn work_signal(&self) -> Arc<Notify> {
+        Backend::work_signal(self)
+    }
+}
+
+/// Opens the store a database URL names: `sqlite://PATH` or `postgres://...`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        postgres::PgStore::open(url).await
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
 }

@@ -174,6 +174,13 @@ pub struct ClaimRequest {
     pub require_verification: bool,
 }
 
+impl ClaimRequest {
+    /// How many deliveries of a webhook with this ceiling the engine may hold.
+    pub fn room(&self, max_concurrency: u32) -> u32 {
+        self.room_factor.saturating_mul(max_concurrency.clamp(1, 1024))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub delivery_id: String,
@@ -401,6 +408,38 @@ pub enum ChangeOutcome {
     NotFound,
     /// An [`Change::Event`] was stored.
     Ingested(Ingested),
+}
+
+/// A mail event of a message: an open or click (no account: the tracking token's MAC
+/// proves it), or a report made with an account's key (the message must be the account's).
+#[derive(Debug, Clone)]
+pub struct MailRequest {
+    pub account_id: Option<String>,
+    pub message_id: String,
+    pub event: MailEvent,
+    pub now: DateTime<Utc>,
+    pub require_verification: bool,
+}
+
+/// Deliveries to send again now.
+#[derive(Debug, Clone)]
+pub enum RetrySelection {
+    /// One delivery, whatever its state (resend).
+    Delivery(String),
+    /// The webhook's deliveries created in `[since, until]` that are failed or waiting
+    /// for a retry (recover).
+    Webhook {
+        webhook_id: String,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryRequest {
+    pub account_id: String,
+    pub selection: RetrySelection,
+    pub now: DateTime<Utc>,
 }
 
 /// A sent message, to which opens, clicks and reports refer.

@@ -9,7 +9,6 @@ use postbode_server::AppState;
 use postbode_server::tracking::TrackingKey;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
-use postbode_store::sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,15 +29,13 @@ pub struct Running {
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
-    if !url.starts_with("sqlite:") {
-        anyhow::bail!("unsupported database URL {url:?}: this build stores in SQLite (sqlite://PATH)");
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let store = SqliteStore::open(&url)
+    postbode_store::open(&url)
         .await
-        .with_context(|| format!("opening {url}"))?;
-    Ok(Arc::new(store))
+        .with_context(|| format!("opening {}", redacted(&url)))
 }
 
 pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running> {
@@ -185,4 +182,15 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     file.write_all(content.as_bytes())?;
     file.sync_all()?;
     Ok(())
+}
+
+/// A database URL as it may be shown: without its password.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use postbode_core::event::{self, CustomEventBody, EventScope};
 use postbode_core::ids;
-use postbode_store::{Database, Delivery, IdempotencyKey, Ingested, NewEvent, Profile};
+use postbode_store::{Database, Delivery, IdempotencyKey, Ingested, NewEvent, Profile, RetryRequest, RetrySelection};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -232,9 +232,20 @@ pub async fn resend(
     if !ids::has_kind(&id, ids::DELIVERY) {
         return Err(ApiError::NotFound("delivery"));
     }
+    let retried = state
+        .store
+        .retry(RetryRequest {
+            account_id: key.account_id.clone(),
+            selection: RetrySelection::Delivery(id.clone()),
+            now: state.clock.now(),
+        })
+        .await?;
+    if retried.is_empty() {
+        return Err(ApiError::NotFound("delivery"));
+    }
     let delivery = state
         .store
-        .resend_delivery(&key.account_id, &id, state.clock.now())
+        .get_delivery(&key.account_id, &id)
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
     Ok((StatusCode::ACCEPTED, Json(delivery)))

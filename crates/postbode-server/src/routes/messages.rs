@@ -5,15 +5,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use postbode_core::ValidationError;
 use postbode_core::ids;
 use postbode_core::mail::{
     AbuseReport, BounceReport, DeliveryReport, FailureReport, MailEvent, Mailing, UnsubscribeReport, check_recipient,
 };
-use postbode_core::profile::{Edit, UnsubscribeBehaviour};
-use postbode_core::webhook::Source;
-use postbode_store::{Change, ChangeOutcome, ChangeRequest, Message, MessageContext, NewEvent};
+use postbode_store::{MailRequest, Message, MessageContext};
 use serde::{Deserialize, Serialize};
 
 use super::events::Accepted;
@@ -143,71 +140,21 @@ async fn report(
     event: MailEvent,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     event.validate()?;
-    let context = find(state, key, id).await?;
-    let now = state.clock.now();
-    let new_event = context.event(&event, now);
-    let ingested = if matches!(event, MailEvent::Unsubscribe) {
-        unsubscribe(state, &context, new_event, now).await?
-    } else {
-        state
-            .store
-            .ingest(&key.account_id, vec![new_event], now, state.require_verification)
-            .await?
-            .pop()
-            .ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?
-    };
-    Ok((StatusCode::ACCEPTED, Json(ingested.into())))
-}
-
-/// The `unsubscribe` event and what the database's (and the collection's) behaviour
-/// does to the profile (and subprofile), committed together; those changes fire their
-/// own events with source `unsubscribe`.
-async fn unsubscribe(
-    state: &AppState,
-    context: &MessageContext,
-    event: NewEvent,
-    now: DateTime<Utc>,
-) -> ApiResult<postbode_store::Ingested> {
-    let mut changes = vec![Change::Event(Box::new(event))];
-    if let Some((subprofile, collection)) = &context.subprofile {
-        match &collection.unsubscribe {
-            UnsubscribeBehaviour::Nothing => {}
-            UnsubscribeBehaviour::Remove => changes.push(Change::DeleteSubprofile {
-                id: subprofile.id.clone(),
-            }),
-            UnsubscribeBehaviour::Update { fields } => changes.push(Change::EditSubprofile {
-                id: subprofile.id.clone(),
-                edit: Edit::Merge,
-                values: fields.clone(),
-            }),
-        }
+    if !ids::has_kind(id, ids::MESSAGE) {
+        return Err(ApiError::NotFound("message"));
     }
-    if let Some((profile, database)) = &context.profile {
-        match &database.unsubscribe {
-            UnsubscribeBehaviour::Nothing => {}
-            UnsubscribeBehaviour::Remove => changes.push(Change::DeleteProfile { id: profile.id.clone() }),
-            UnsubscribeBehaviour::Update { fields } => changes.push(Change::EditProfile {
-                id: profile.id.clone(),
-                edit: Edit::Merge,
-                values: fields.clone(),
-                interests: None,
-            }),
-        }
-    }
-    let outcomes = state
+    let ingested = state
         .store
-        .change_profiles(ChangeRequest {
-            account_id: context.message.account_id.clone(),
-            source: Source::Unsubscribe,
-            changes,
-            now,
+        .mail_event(MailRequest {
+            account_id: Some(key.account_id.clone()),
+            message_id: id.to_owned(),
+            event,
+            now: state.clock.now(),
             require_verification: state.require_verification,
         })
-        .await?;
-    match outcomes.into_iter().next() {
-        Some(ChangeOutcome::Ingested(ingested)) => Ok(ingested),
-        _ => Err(ApiError::Internal("the unsubscribe event was not stored".into())),
-    }
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
 pub async fn delivery(

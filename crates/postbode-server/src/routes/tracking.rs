@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use postbode_core::mail::{MailEvent, Visit};
+use postbode_store::MailRequest;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::problem::ApiError;
@@ -82,11 +83,14 @@ fn no_cache(headers: &mut HeaderMap) {
 async fn record(state: &AppState, message_id: &str, event: MailEvent) {
     let kind = event.event_type();
     let now: DateTime<Utc> = state.clock.now();
-    if let Err(e) = state
-        .store
-        .track(message_id, event, now, state.require_verification)
-        .await
-    {
+    let request = MailRequest {
+        account_id: None,
+        message_id: message_id.to_owned(),
+        event,
+        now,
+        require_verification: state.require_verification,
+    };
+    if let Err(e) = state.store.mail_event(request).await {
         tracing::error!(error = %e, message = message_id, "recording a tracked {kind}");
     }
 }

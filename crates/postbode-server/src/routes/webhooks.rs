@@ -11,7 +11,9 @@ use postbode_core::page::{Page, PageRequest};
 use postbode_core::webhook::{Verification, VerificationStatus, Webhook, WebhookSettings};
 use postbode_signature::random;
 use postbode_signature::standard_webhooks::Secret;
-use postbode_store::{Attempt, AttemptFilter, AttemptQuery, Bucket, StatsBucket, StatsQuery, WebhookFilter};
+use postbode_store::{
+    Attempt, AttemptFilter, AttemptQuery, Bucket, RetryRequest, RetrySelection, StatsBucket, StatsQuery, WebhookFilter,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -457,8 +459,17 @@ pub async fn recover(
     }
     let count = state
         .store
-        .recover_deliveries(&key.account_id, &webhook.id, body.since, until, now)
-        .await?;
+        .retry(RetryRequest {
+            account_id: key.account_id.clone(),
+            selection: RetrySelection::Webhook {
+                webhook_id: webhook.id.clone(),
+                since: body.since,
+                until,
+            },
+            now,
+        })
+        .await?
+        .len();
     Ok((StatusCode::ACCEPTED, Json(json!({ "deliveries": count }))))
 }
 

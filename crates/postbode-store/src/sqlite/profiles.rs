@@ -4,15 +4,15 @@
 
 use postbode_core::page::{Page, PageRequest};
 use serde_json::Value;
+use sqlx::Arguments;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, Row};
 use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 
-use super::page_limit;
-use super::rows::{self, ms};
+use super::records::page_limit;
 use crate::Result;
 use crate::model::*;
+use crate::rows::{self, ms};
 
 pub async fn create_database(pool: &SqlitePool, d: &Database) -> Result<()> {
     sqlx::query(
@@ -271,53 +271,20 @@ pub async fn create_message(pool: &SqlitePool, m: &Message) -> Result<()> {
     Ok(())
 }
 
-/// Messages with their profile data, in one read: the profile, database, subprofile
-/// and collection joined (absent when the message names none, or it is gone).
+/// Messages with their profile data, in one read.
 pub async fn message_contexts(conn: &mut SqliteConnection, ids: &[&str]) -> Result<HashMap<String, MessageContext>> {
     static QUERY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let query = QUERY.get_or_init(|| {
         format!(
-            "SELECT {}, {}, {}, {}, {} FROM messages m \
-             LEFT JOIN profiles p ON p.id = m.profile_id AND p.account_id = m.account_id \
-             LEFT JOIN databases d ON d.id = p.database_id \
-             LEFT JOIN subprofiles s ON s.id = m.subprofile_id AND s.account_id = m.account_id \
-             LEFT JOIN collections c ON c.id = s.collection_id \
-             WHERE m.id IN (SELECT value FROM json_each(?))",
-            rows::prefixed("m", rows::MESSAGE_COLUMNS, ""),
-            rows::prefixed("p", rows::PROFILE_COLUMNS, "p_"),
-            rows::prefixed("d", rows::DATABASE_COLUMNS, "d_"),
-            rows::prefixed("s", rows::SUBPROFILE_COLUMNS, "s_"),
-            rows::prefixed("c", rows::COLLECTION_COLUMNS, "c_"),
+            "{} WHERE m.id IN (SELECT value FROM json_each(?))",
+            rows::message_context_select()
         )
     });
     let rows = sqlx::query(query)
         .bind(serde_json::to_string(ids)?)
         .fetch_all(&mut *conn)
         .await?;
-    let mut found = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let present = |prefix: &str| -> Result<bool> {
-            Ok(row
-                .try_get::<Option<String>, _>(format!("{prefix}id").as_str())?
-                .is_some())
-        };
-        let profile = match present("p_")? && present("d_")? {
-            true => Some((rows::profile_at(row, "p_")?, rows::database_at(row, "d_")?)),
-            false => None,
-        };
-        let subprofile = match present("s_")? && present("c_")? {
-            true => Some((rows::subprofile_at(row, "s_")?, rows::collection_at(row, "c_")?)),
-            false => None,
-        };
-        let message = rows::message(row)?;
-        found.insert(
-            message.id.clone(),
-            MessageContext {
-                message,
-                profile,
-                subprofile,
-            },
-        );
-    }
-    Ok(found)
+    rows.iter()
+        .map(|row| rows::message_context(row).map(|c| (c.message.id.clone(), c)))
+        .collect()
 }

@@ -1,0 +1,19 @@
+-- When the attempt that ended a delivery (delivered or failed) started: the hour its
+-- statistics count it in, so a resend or recover can take it out of that hour.
+ALTER TABLE deliveries ADD COLUMN ended_at INTEGER;
+
+-- The fields of a database that imports find profiles by, and the table that finds them
+-- (replacing per-field expression indexes made at run time).
+ALTER TABLE databases ADD COLUMN key_fields TEXT NOT NULL DEFAULT '[]';
+
+CREATE TABLE profile_keys (
+    account_id  TEXT NOT NULL,
+    database_id TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    -- The value as JSON text, so 42 and "42" differ.
+    value       TEXT NOT NULL,
+    profile_id  TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+    PRIMARY KEY (database_id, field, value, profile_id)
+) WITHOUT ROWID;
+CREATE INDEX profile_keys_by_profile ON profile_keys(profile_id);
+

@@ -1,0 +1,329 @@
+//! The interface a database backend implements: plain records ([`Records`]), and the
+//! narrow set of reads and writes the rules make inside a write group ([`GroupTx`]).
+//! Nothing here decides anything: which webhooks get an event, what a profile change
+//! fires, when a webhook is disabled, all live in `rules`, written once above this.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use postbode_core::latency::LatencyHistogram;
+use postbode_core::page::{Page, PageRequest};
+use postbode_core::profile::Schema;
+use postbode_core::webhook::Webhook;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+use crate::Result;
+use crate::model::*;
+use crate::writer::WriterHandle;
+
+/// Plain reads and writes of stored records, outside the write path's groups. Every
+/// method that touches an account's data takes the account id and never touches another
+/// account's rows: tenant isolation is a property of this interface, not of its callers.
+#[async_trait]
+pub trait Records: Send + Sync + 'static {
+    // Accounts and their API keys.
+    async fn create_account(&self, account: &Account, first_key: &ApiKey) -> Result<()>;
+    async fn list_accounts(&self, page: &PageRequest) -> Result<Page<Account>>;
+    async fn get_account(&self, id: &str) -> Result<Option<Account>>;
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn delete_api_key(&self, account_id: &str, key_id: &str) -> Result<bool>;
+    async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKey>>;
+
+    // Webhooks.
+    async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
+    async fn get_webhook(&self, account_id: &str, id: &str) -> Result<Option<Webhook>>;
+    /// The account's webhooks, only those limited to the filter's database or collection
+    /// when it names one.
+    async fn list_webhooks(
+        &self,
+        account_id: &str,
+        filter: &WebhookFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Webhook>>;
+    /// Replaces the stored webhook with the same id and account; false when there is none.
+    /// An enabled webhook's waiting deliveries may go now: the engines are told.
+    async fn update_webhook(&self, webhook: &Webhook) -> Result<bool>;
+    async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool>;
+
+    // Events and deliveries.
+    async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
+    async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
+
+    // Postbode's signing keys.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Adds new keys and reschedules existing ones (by id), in one transaction.
+    async fn save_signing_keys(
+        &self,
+        new: &[SigningKeyRecord],
+        rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
+    ) -> Result<()>;
+
+    // Profile data. Changes to profiles and subprofiles go through
+    // `Store::change_profiles`, which commits each change with its event and deliveries.
+    async fn create_database(&self, database: &Database) -> Result<()>;
+    async fn get_database(&self, account_id: &str, id: &str) -> Result<Option<Database>>;
+    async fn list_databases(&self, account_id: &str, page: &PageRequest) -> Result<Page<Database>>;
+    async fn update_database(&self, database: &Database) -> Result<bool>;
+    /// Deletes the database with its collections, profiles and subprofiles (no events).
+    async fn delete_database(&self, account_id: &str, id: &str) -> Result<bool>;
+    async fn create_collection(&self, collection: &Collection) -> Result<()>;
+    async fn get_collection(&self, account_id: &str, id: &str) -> Result<Option<Collection>>;
+    async fn list_collections(
+        &self,
+        account_id: &str,
+        database_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Collection>>;
+    async fn update_collection(&self, collection: &Collection) -> Result<bool>;
+    async fn delete_collection(&self, account_id: &str, id: &str) -> Result<bool>;
+    async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>>;
+    async fn list_profiles(&self, account_id: &str, database_id: &str, query: &ProfileQuery) -> Result<Page<Profile>>;
+    /// The account's profiles among `ids`, each with its database, in one read.
+    async fn profiles_with_databases(
+        &self,
+        account_id: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, (Profile, Database)>>;
+    async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>>;
+    async fn list_subprofiles(
+        &self,
+        account_id: &str,
+        profile_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Subprofile>>;
+
+    // Sent messages.
+    async fn create_message(&self, message: &Message) -> Result<()>;
+    /// The message with its profile data as it is now, from any account: tracking
+    /// requests carry no key (their token's MAC proves them), so callers check the
+    /// account where one is known.
+    async fn message_context(&self, id: &str) -> Result<Option<MessageContext>>;
+
+    // The log.
+    async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
+    async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+}
+
+/// A database backend: its records, and the plumbing the rules' write path runs on.
+#[async_trait]
+pub trait Backend: Records {
+    /// Where write groups are sent (see `writer`).
+    fn writer(&self) -> &WriterHandle;
+    /// Notified when deliveries may have become due, on this node or (PostgreSQL) any.
+    fn work_signal(&self) -> Arc<Notify>;
+    /// A transaction of its own for a claim, when the database lets claims run beside the
+    /// writer (PostgreSQL, with `SKIP LOCKED`); `None` sends claims through the writer
+    /// (SQLite, which has one writer at a time anyway).
+    async fn claim_transaction(&self) -> Result<Option<Box<dyn GroupTx>>>;
+}
+
+/// Whether a group's commit must reach the disk before its callers hear of it. Only
+/// claims and releases can skip that: a lease lost with the machine only makes a
+/// delivery claimable again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Full,
+    Relaxed,
+}
+
+/// Starts the transactions write groups are applied in.
+#[async_trait]
+pub trait TxSource: Send + Sync + 'static {
+    async fn begin(&self, durability: Durability) -> Result<Box<dyn GroupTx>>;
+}
+
+/// What the rules read and write inside one write group's transaction. Each backend
+/// implements it with its own SQL; rows are written in few statements however many
+/// there are (multi-row inserts, `json_each`, `UNNEST`).
+#[async_trait]
+pub trait GroupTx: Send {
+    // What routing and enrichment read.
+    /// The account's enabled webhooks.
+    async fn enabled_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>>;
+    async fn webhooks(&mut self, ids: &[&str]) -> Result<Vec<Webhook>>;
+    /// Messages with their profile data as it is in this transaction.
+    async fn message_contexts(&mut self, ids: &[&str]) -> Result<HashMap<String, MessageContext>>;
+
+    // Idempotency keys.
+    /// Stores each key unless a live one (not expired at `now`) holds its name; answers
+    /// the live keys that were there, which are left unchanged. Two nodes storing the
+    /// same key at once are serialised by the database: the second sees the first's.
+    async fn claim_idempotency_keys(
+        &mut self,
+        keys: &[IdempotencyRow],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<IdempotencyRow>>;
+
+    // Profile data, read for a change (PostgreSQL locks the rows read until commit).
+    async fn profile(&mut self, account_id: &str, id: &str) -> Result<Option<Profile>>;
+    async fn subprofile(&mut self, account_id: &str, id: &str) -> Result<Option<Subprofile>>;
+    async fn subprofiles_of(&mut self, account_id: &str, profile_id: &str) -> Result<Vec<Subprofile>>;
+    /// A database's fields and the fields its profiles are found by (import keys).
+    async fn database_fields(&mut self, account_id: &str, id: &str) -> Result<Option<DatabaseFields>>;
+    /// A collection's database and fields.
+    async fn collection_fields(&mut self, account_id: &str, id: &str) -> Result<Option<(String, Schema)>>;
+    /// Profiles of a database whose key field holds one of `values` (JSON texts), with the
+    /// value each was found by, oldest first.
+    async fn profiles_by_key(
+        &mut self,
+        account_id: &str,
+        database_id: &str,
+        field: &str,
+        values: &[String],
+    ) -> Result<Vec<(String, Profile)>>;
+    /// A page of a database's profiles by id, for building a new key field's index.
+    async fn profiles_after(
+        &mut self,
+        account_id: &str,
+        database_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Profile>>;
+    async fn set_key_fields(&mut self, account_id: &str, database_id: &str, fields: &[String]) -> Result<()>;
+
+    // One request's writes, undone alone when it fails.
+    async fn savepoint(&mut self) -> Result<()>;
+    async fn rollback_to_savepoint(&mut self) -> Result<()>;
+    async fn release_savepoint(&mut self) -> Result<()>;
+
+    // Rows a group writes.
+    async fn insert_events(&mut self, events: &[EventRow]) -> Result<()>;
+    async fn insert_deliveries(&mut self, deliveries: &[DeliveryRow]) -> Result<()>;
+    async fn save_profiles(&mut self, profiles: &[&Profile]) -> Result<()>;
+    async fn delete_profiles(&mut self, account_id: &str, ids: &[&str]) -> Result<()>;
+    async fn save_subprofiles(&mut self, subprofiles: &[&Subprofile]) -> Result<()>;
+    async fn delete_subprofiles(&mut self, account_id: &str, ids: &[&str]) -> Result<()>;
+    /// Replaces the key rows of the given profiles with `keys`.
+    async fn replace_profile_keys(&mut self, profile_ids: &[&str], keys: &[ProfileKeyRow]) -> Result<()>;
+    async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()>;
+    async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<()>;
+    /// Gives leased deliveries back, claimable at once.
+    async fn release(&mut self, delivery_ids: &[String]) -> Result<()>;
+    /// The deliveries a resend or a recover picks, as they are before it.
+    async fn deliveries_to_retry(
+        &mut self,
+        account_id: &str,
+        selection: &RetrySelection,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RetryCandidate>>;
+    /// Makes the deliveries due at `now` for an attempt started by `trigger`.
+    async fn retry_deliveries(&mut self, ids: &[&str], trigger: Trigger, now: DateTime<Utc>) -> Result<()>;
+    async fn webhook_health(&mut self, ids: &[&str]) -> Result<Vec<WebhookHealth>>;
+    async fn save_webhook_health(&mut self, health: &[WebhookHealth]) -> Result<()>;
+    async fn hour_stats(&mut self, keys: &[(&str, DateTime<Utc>)]) -> Result<Vec<HourStats>>;
+    /// Stores the rows whole (they replace what `hour_stats` read).
+    async fn save_hour_stats(&mut self, stats: &[HourStats]) -> Result<()>;
+
+    // Claims.
+    /// Due, unleased deliveries of enabled (and, when required, verified) webhooks,
+    /// oldest due first, skipping webhooks already holding their room; at most `limit`.
+    async fn due_deliveries(&mut self, request: &ClaimRequest, limit: u32) -> Result<Vec<DueDelivery>>;
+    /// Leases the deliveries until `until` and reads them with their events.
+    async fn lease(&mut self, ids: &[&str], until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// An event row, as a group writes it.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub id: String,
+    pub account_id: String,
+    pub event_type: String,
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new delivery, due at once; `leased_until` when it is handed to this node's engine
+/// straight away.
+#[derive(Debug, Clone)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub account_id: String,
+    pub event_id: String,
+    pub webhook_id: String,
+    pub due_at: DateTime<Utc>,
+    pub leased_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRow {
+    pub account_id: String,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    pub event_id: String,
+    pub deliveries: u32,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A profile found by the value of one of its database's key fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileKeyRow {
+    pub account_id: String,
+    pub database_id: String,
+    pub field: String,
+    /// The value as JSON text (`"a@example.com"`, `42`).
+    pub value: String,
+    pub profile_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseFields {
+    pub fields: Schema,
+    pub key_fields: Vec<String>,
+}
+
+/// A delivery's state after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryUpdate {
+    pub id: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<u16>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When the attempt that ended the delivery (delivered or failed) started: the hour
+    /// its statistics count it in, uncounted if the delivery is sent again.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// What decides whether a webhook is disabled: when its current run of failures began.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookHealth {
+    pub id: String,
+    pub enabled: bool,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+}
+
+/// One webhook's counters for one hour.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HourStats {
+    pub webhook_id: String,
+    pub hour: DateTime<Utc>,
+    pub delivered: u64,
+    pub failed: u64,
+    pub skipped_unverified: u64,
+    pub condition_errors: u64,
+    pub attempts: u64,
+    pub latency: LatencyHistogram,
+}
+
+/// A delivery a resend or recover picked, as it was.
+#[derive(Debug, Clone)]
+pub struct RetryCandidate {
+    pub id: String,
+    pub webhook_id: String,
+    pub status: DeliveryStatus,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// A due delivery a claim may take, with its webhook's concurrency ceiling.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub max_concurrency: u32,
+}

@@ -1,0 +1,155 @@
+//! What one write group has staged: the rows its ops make, written together at the end
+//! in a few multi-row statements, and what the group has read so far (each account's
+//! webhooks, once).
+
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+use super::routing::{Route, RoutedWebhook, Skip};
+use crate::backend::{DeliveryRow, EventRow, GroupTx, HourStats, IdempotencyRow};
+use crate::model::*;
+use crate::{Result, StoreError};
+
+#[derive(Default)]
+pub(crate) struct Group {
+    /// The enabled webhooks of each account seen in this group. On SQLite they cannot
+    /// change under the group (it holds the write lock); on PostgreSQL a change
+    /// committed meanwhile applies from the next group on.
+    webhooks: HashMap<String, Vec<RoutedWebhook>>,
+    /// Per webhook and hour: events wanted but skipped.
+    skipped: HashMap<(String, DateTime<Utc>), (u64, u64)>,
+    events: Vec<EventRow>,
+    deliveries: Vec<DeliveryRow>,
+    /// Idempotency keys stored by this group, by account and key.
+    pub keys: HashMap<(String, String), IdempotencyRow>,
+    pub results: Vec<AttemptResult>,
+    pub released: Vec<String>,
+    /// Some deliveries became due (new ones, retries, released leases).
+    pub made_due: bool,
+    /// Why the transaction is lost (the database rolled it back on an error): nothing
+    /// more of the group is written, and every op in it fails.
+    pub broken: Option<String>,
+}
+
+impl Group {
+    /// Reads the account's enabled webhooks, once per group.
+    pub async fn webhooks_of(&mut self, tx: &mut dyn GroupTx, account_id: &str) -> Result<()> {
+        if !self.webhooks.contains_key(account_id) {
+            let listed = tx.enabled_webhooks(account_id).await?;
+            self.webhooks.insert(
+                account_id.to_owned(),
+                listed.into_iter().map(RoutedWebhook::new).collect(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn webhooks(&self, account_id: &str) -> &[RoutedWebhook] {
+        self.webhooks.get(account_id).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Stages an event with one delivery per webhook of its route (routed over this
+    /// group's webhooks of the account, which [`Group::webhooks_of`] has read).
+    pub fn stage(
+        &mut self,
+        account_id: &str,
+        event: NewEvent,
+        targets: Vec<String>,
+        skipped: Vec<SkipCount>,
+    ) -> Ingested {
+        for (webhook_id, hour, why) in skipped {
+            let counts = self.skipped.entry((webhook_id, hour)).or_default();
+            match why {
+                Skip::Unverified => counts.0 += 1,
+                Skip::ConditionError => counts.1 += 1,
+            }
+        }
+        let ingested = Ingested {
+            event_id: event.id.clone(),
+            deliveries: targets.len() as u32,
+            duplicate: false,
+        };
+        for webhook_id in targets {
+            self.deliveries.push(DeliveryRow {
+                id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
+                account_id: account_id.to_owned(),
+                event_id: event.id.clone(),
+                webhook_id,
+                due_at: event.created_at,
+                leased_until: None,
+            });
+        }
+        self.events.push(EventRow {
+            id: event.id,
+            account_id: account_id.to_owned(),
+            event_type: event.event_type,
+            body: event.body,
+            created_at: event.created_at,
+        });
+        ingested
+    }
+
+    /// Routes and stages an event made inside the group (a profile change, a mail
+    /// event) once [`Group::webhooks_of`] has read the account's webhooks.
+    pub fn route_and_stage(&mut self, account_id: &str, event: NewEvent, require_verification: bool) -> Ingested {
+        let (targets, skipped) = owned(super::routing::route(
+            self.webhooks(account_id),
+            &event,
+            require_verification,
+        ));
+        self.stage(account_id, event, targets, skipped)
+    }
+
+    /// Writes everything staged so far, inside the group's transaction.
+    pub async fn flush(&mut self, tx: &mut dyn GroupTx) -> Result<()> {
+        if let Some(why) = &self.broken {
+            return Err(StoreError::Commit(why.clone()));
+        }
+        if !self.events.is_empty() {
+            tx.insert_events(&std::mem::take(&mut self.events)).await?;
+        }
+        if !self.deliveries.is_empty() {
+            tx.insert_deliveries(&std::mem::take(&mut self.deliveries)).await?;
+            self.made_due = true;
+        }
+        if !self.results.is_empty() {
+            let results = std::mem::take(&mut self.results);
+            super::results::write(tx, &results).await?;
+        }
+        if !self.skipped.is_empty() {
+            let skipped = std::mem::take(&mut self.skipped);
+            super::results::add_skips(tx, skipped).await?;
+        }
+        if !self.released.is_empty() {
+            tx.release(&std::mem::take(&mut self.released)).await?;
+            self.made_due = true;
+        }
+        Ok(())
+    }
+}
+
+/// A skipped webhook, the hour it is counted in, and why.
+pub(crate) type SkipCount = (String, DateTime<Utc>, Skip);
+
+/// A route's webhooks by id, so staging may borrow the group mutably.
+pub(crate) fn owned(route: Route<'_>) -> (Vec<String>, Vec<SkipCount>) {
+    (
+        route.targets.iter().map(|w| w.webhook.id.clone()).collect(),
+        route
+            .skipped
+            .into_iter()
+            .map(|(id, hour, why)| (id.to_owned(), hour, why))
+            .collect(),
+    )
+}
+
+/// One webhook's hour with only the skips set, to add to what is stored.
+pub(crate) fn skip_stats(webhook_id: String, hour: DateTime<Utc>, (unverified, errors): (u64, u64)) -> HourStats {
+    HourStats {
+        webhook_id,
+        hour,
+        skipped_unverified: unverified,
+        condition_errors: errors,
+        ..HourStats::default()
+    }
+}

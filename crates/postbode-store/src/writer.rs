@@ -1,0 +1,305 @@
+//! The write path, and how it commits in groups.
+//!
+//! Every commit costs a disk flush (SQLite in WAL with `synchronous=FULL`; PostgreSQL's
+//! WAL flush), and SQLite has one writer at a time. So ingests, profile changes, mail
+//! events, claims (on SQLite), attempt results, releases and retries are not written by
+//! their callers: they are sent here as [`WriteOp`]s. The writer takes whatever has
+//! queued up (at most [`MAX_GROUP`] ops), applies the rules to all of it in ONE
+//! transaction, commits, and only then answers each caller. Under load many requests
+//! share one flush; when idle a lone request commits at once.
+//!
+//! An op that breaks a rule (an idempotency conflict, a failed statement in a profile
+//! change) is undone alone, inside a savepoint, so it never spoils the others in its
+//! group. If the database gives up the whole transaction, every op of the group fails.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::backend::{Durability, GroupTx, TxSource};
+use crate::model::*;
+use crate::rules::group::Group;
+use crate::{Result, StoreError};
+
+/// Enough to amortise a commit, small enough that one group's latency stays low.
+pub const MAX_GROUP: usize = 2048;
+
+pub(crate) enum WriteOp {
+    Ingest {
+        account_id: String,
+        events: Vec<NewEvent>,
+        now: chrono::DateTime<chrono::Utc>,
+        require_verification: bool,
+        reply: oneshot::Sender<Result<Vec<Ingested>>>,
+    },
+    Change {
+        request: ChangeRequest,
+        reply: oneshot::Sender<Result<Vec<ChangeOutcome>>>,
+    },
+    Mail {
+        request: MailRequest,
+        reply: oneshot::Sender<Result<Option<Ingested>>>,
+    },
+    Claim {
+        request: ClaimRequest,
+        reply: oneshot::Sender<Result<Claim>>,
+    },
+    Record {
+        result: Box<AttemptResult>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Release {
+        delivery_ids: Vec<String>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Retry {
+        request: RetryRequest,
+        reply: oneshot::Sender<Result<Vec<String>>>,
+    },
+}
+
+/// Sends ops to the writer task and waits for their commit.
+#[derive(Clone)]
+pub struct WriterHandle {
+    ops: mpsc::Sender<WriteOp>,
+}
+
+impl WriterHandle {
+    pub(crate) async fn send<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteOp) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.ops.send(op(reply)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// The writer's queue: its handle, and the receiving end for [`run`].
+pub fn channel() -> (WriterHandle, WriterQueue) {
+    let (ops, queue) = mpsc::channel(MAX_GROUP * 4);
+    (WriterHandle { ops }, WriterQueue(queue))
+}
+
+pub struct WriterQueue(mpsc::Receiver<WriteOp>);
+
+/// An answer held back until the group has committed.
+enum Reply {
+    Ingest(oneshot::Sender<Result<Vec<Ingested>>>, Vec<Ingested>),
+    Change(oneshot::Sender<Result<Vec<ChangeOutcome>>>, Vec<ChangeOutcome>),
+    Mail(oneshot::Sender<Result<Option<Ingested>>>, Option<Ingested>),
+    Claim(oneshot::Sender<Result<Claim>>, Claim),
+    Retry(oneshot::Sender<Result<Vec<String>>>, Vec<String>),
+    Done(oneshot::Sender<Result<()>>),
+}
+
+impl Reply {
+    fn send(self, failure: Option<&str>) {
+        fn answer<T>(tx: oneshot::Sender<Result<T>>, value: T, failure: Option<&str>) {
+            // A caller that went away no longer needs its answer.
+            let _ = tx.send(failure.map_or(Ok(value), |m| Err(StoreError::Commit(m.to_owned()))));
+        }
+        match self {
+            Reply::Ingest(tx, v) => answer(tx, v, failure),
+            Reply::Change(tx, v) => answer(tx, v, failure),
+            Reply::Mail(tx, v) => answer(tx, v, failure),
+            Reply::Claim(tx, v) => answer(tx, v, failure),
+            Reply::Retry(tx, v) => answer(tx, v, failure),
+            Reply::Done(tx) => answer(tx, (), failure),
+        }
+    }
+}
+
+impl WriteOp {
+    fn fail(self, message: &str) {
+        let error = || StoreError::Commit(message.to_owned());
+        let _ = match self {
+            WriteOp::Ingest { reply, .. } => reply.send(Err(error())).map_err(drop),
+            WriteOp::Change { reply, .. } => reply.send(Err(error())).map_err(drop),
+            WriteOp::Mail { reply, .. } => reply.send(Err(error())).map_err(drop),
+            WriteOp::Claim { reply, .. } => reply.send(Err(error())).map_err(drop),
+            WriteOp::Retry { reply, .. } => reply.send(Err(error())).map_err(drop),
+            WriteOp::Record { reply, .. } | WriteOp::Release { reply, .. } => reply.send(Err(error())).map_err(drop),
+        };
+    }
+
+    /// Claims and releases only move leases, which a lost machine may forget.
+    fn durability(&self) -> Durability {
+        match self {
+            WriteOp::Claim { .. } | WriteOp::Release { .. } => Durability::Relaxed,
+            _ => Durability::Full,
+        }
+    }
+}
+
+/// Applies and commits groups until every [`WriterHandle`] is dropped. After a commit
+/// that made deliveries due, `work` is notified (and the transaction told other nodes).
+pub async fn run(source: Arc<dyn TxSource>, mut queue: WriterQueue, work: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(MAX_GROUP);
+    while queue.0.recv_many(&mut batch, MAX_GROUP).await > 0 {
+        let started = std::time::Instant::now();
+        let size = batch.len();
+        let durability = match batch.iter().all(|op| op.durability() == Durability::Relaxed) {
+            true => Durability::Relaxed,
+            false => Durability::Full,
+        };
+        let made_work = match source.begin(durability).await {
+            Ok(tx) => commit_group(tx, &mut batch).await,
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(error = %message, "starting a write group failed");
+                for op in batch.drain(..) {
+                    op.fail(&message);
+                }
+                false
+            }
+        };
+        tracing::debug!(
+            ops = size,
+            micros = started.elapsed().as_micros() as u64,
+            "write group committed"
+        );
+        if made_work {
+            work.notify_one();
+        }
+    }
+}
+
+/// Applies and commits one group; returns whether it made deliveries due.
+async fn commit_group(mut tx: Box<dyn GroupTx>, ops: &mut Vec<WriteOp>) -> bool {
+    let mut group = Group::default();
+    let mut replies = Vec::with_capacity(ops.len());
+    let mailed: Vec<String> = ops
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Mail { request, .. } => Some(request.message_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut messages = read_messages(tx.as_mut(), &mailed).await;
+    for op in ops.drain(..) {
+        if let Some(why) = &group.broken {
+            op.fail(why);
+            continue;
+        }
+        apply(&mut group, tx.as_mut(), op, &mut messages, &mailed, &mut replies).await;
+    }
+    let flushed = group.flush(tx.as_mut()).await;
+    let made_work = group.made_due;
+    let committed = match flushed {
+        Ok(()) => tx.commit().await,
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    };
+    match committed {
+        Ok(()) => {
+            for reply in replies {
+                reply.send(None);
+            }
+            made_work
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a write group failed and was rolled back");
+            let message = e.to_string();
+            for reply in replies {
+                reply.send(Some(&message));
+            }
+            false
+        }
+    }
+}
+
+async fn read_messages(tx: &mut dyn GroupTx, ids: &[String]) -> Result<HashMap<String, MessageContext>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    tx.message_contexts(&ids).await
+}
+
+async fn apply(
+    group: &mut Group,
+    tx: &mut dyn GroupTx,
+    op: WriteOp,
+    messages: &mut Result<HashMap<String, MessageContext>>,
+    mailed: &[String],
+    replies: &mut Vec<Reply>,
+) {
+    match op {
+        WriteOp::Ingest {
+            account_id,
+            events,
+            now,
+            require_verification,
+            reply,
+        } => match group.ingest(tx, &account_id, events, now, require_verification).await {
+            Ok(outcome) => replies.push(Reply::Ingest(reply, outcome)),
+            Err(e) => drop(reply.send(Err(e))),
+        },
+        WriteOp::Change { request, reply } => {
+            match group.change(tx, request).await {
+                Ok(outcome) => replies.push(Reply::Change(reply, outcome)),
+                Err(e) => drop(reply.send(Err(e))),
+            }
+            // The mail events after this change show the profiles as it left them.
+            if !mailed.is_empty() && group.broken.is_none() {
+                *messages = read_messages(tx, mailed).await;
+            }
+        }
+        WriteOp::Mail { request, reply } => {
+            let context = match messages {
+                Ok(found) => found.get(&request.message_id).cloned(),
+                Err(e) => {
+                    drop(reply.send(Err(StoreError::Commit(e.to_string()))));
+                    return;
+                }
+            };
+            let unsubscribe = matches!(request.event, postbode_core::mail::MailEvent::Unsubscribe);
+            match group.mail_event(tx, request, context.as_ref()).await {
+                Ok(outcome) => replies.push(Reply::Mail(reply, outcome)),
+                Err(e) => drop(reply.send(Err(e))),
+            }
+            if unsubscribe && !mailed.is_empty() && group.broken.is_none() {
+                *messages = read_messages(tx, mailed).await;
+            }
+        }
+        WriteOp::Claim { request, reply } => {
+            // The claim reads the table: what the group staged so far goes in first.
+            let claimed = match group.flush(tx).await {
+                Ok(()) => crate::rules::claim::claim(tx, &request).await,
+                Err(e) => Err(e),
+            };
+            match claimed {
+                Ok(claim) => replies.push(Reply::Claim(reply, claim)),
+                Err(e) => drop(reply.send(Err(e))),
+            }
+        }
+        WriteOp::Record { result, reply } => {
+            if matches!(result.outcome, AttemptOutcome::RetryAt(_)) {
+                group.made_due = true;
+            }
+            group.results.push(*result);
+            replies.push(Reply::Done(reply));
+        }
+        WriteOp::Release { delivery_ids, reply } => {
+            group.released.extend(delivery_ids);
+            replies.push(Reply::Done(reply));
+        }
+        WriteOp::Retry { request, reply } => {
+            // Results staged earlier in the group are written first, so a retry is not
+            // overwritten by an older attempt's outcome.
+            let retried = match group.flush(tx).await {
+                Ok(()) => crate::rules::retry::retry(tx, &request).await,
+                Err(e) => Err(e),
+            };
+            match retried {
+                Ok(ids) => {
+                    group.made_due |= !ids.is_empty();
+                    replies.push(Reply::Retry(reply, ids));
+                }
+                Err(e) => drop(reply.send(Err(e))),
+            }
+        }
+    }
+}
