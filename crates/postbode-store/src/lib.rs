@@ -14,6 +14,7 @@ pub mod backend;
 pub mod error;
 pub mod model;
 pub mod postgres;
+mod records_sql;
 mod rows;
 mod rules;
 pub mod sqlite;

@@ -47,6 +47,22 @@ macro_rules! columns {
 columns!(sqlx::sqlite::SqliteRow);
 columns!(sqlx::postgres::PgRow);
 
+/// One row more than the page, to tell whether another page follows.
+pub fn page_limit(page: &postbode_core::page::PageRequest) -> i64 {
+    i64::from(page.limit) + 1
+}
+
+/// A page of records from up to `limit + 1` rows.
+pub fn page<R: Columns, T>(
+    rows: &[R],
+    page: &postbode_core::page::PageRequest,
+    convert: impl Fn(&R) -> Result<T>,
+    id_of: impl Fn(&T) -> &str,
+) -> Result<postbode_core::page::Page<T>> {
+    let records = rows.iter().map(convert).collect::<Result<Vec<_>>>()?;
+    Ok(postbode_core::page::Page::from_rows(records, page.limit, id_of))
+}
+
 pub fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }

@@ -13,3 +13,5 @@ mod mail;
 mod results;
 pub(crate) mod retry;
 mod routing;
+
+pub(crate) use routing::hour_of;

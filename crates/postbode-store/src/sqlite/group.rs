@@ -104,7 +104,17 @@ impl GroupTx for SqliteTx {
     }
 
     async fn message_contexts(&mut self, ids: &[&str]) -> Result<HashMap<String, MessageContext>> {
-        super::profiles::message_contexts(self.conn(), ids).await
+        let rows = sqlx::query(&format!(
+            "{} WHERE {}",
+            rows::message_context_select(),
+            super::records::dialect::id_in("m.id", 1)
+        ))
+        .bind(json(ids)?)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|row| rows::message_context(row).map(|c| (c.message.id.clone(), c)))
+            .collect()
     }
 
     async fn claim_idempotency_keys(

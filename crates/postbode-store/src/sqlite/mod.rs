@@ -4,7 +4,6 @@
 //! management writes (which wait their turn through `busy_timeout`).
 
 mod group;
-mod profiles;
 mod records;
 
 use async_trait::async_trait;

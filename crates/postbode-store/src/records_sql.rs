@@ -1,0 +1,584 @@
+//! The plain records ([`crate::backend::Records`]) of both SQL backends, written once.
+//!
+//! Their statements read the same in SQLite and PostgreSQL (`$1`-style placeholders work
+//! in both, when each appears first in order), except where a backend's `dialect`
+//! module supplies the piece: reading a JSON field, and passing a list of ids. The
+//! macro expands this code once per backend, so each is compiled against its own
+//! driver; the write path (`GroupTx`) is each backend's own code.
+
+/// Implements `Records` for a backend type with a `pool` field and an `announce_work`
+/// method, using the given `dialect` module (`json_text`, `json_equals`, `id_in`,
+/// `id_list`).
+macro_rules! sql_records {
+    ($store:ty, $dialect:ident) => {
+        #[async_trait::async_trait]
+        impl $crate::backend::Records for $store {
+            async fn create_account(&self, account: &Account, first_key: &ApiKey) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(&account.id)
+                    .bind(&account.name)
+                    .bind(ms(account.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO api_keys (id, account_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&first_key.id)
+                    .bind(&first_key.account_id)
+                    .bind(&first_key.secret_hash)
+                    .bind(ms(first_key.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_accounts(&self, page: &PageRequest) -> Result<Page<Account>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM accounts WHERE id > $1 ORDER BY id LIMIT $2",
+                    rows::ACCOUNT_COLUMNS
+                ))
+                .bind(page.after.as_deref().unwrap_or(""))
+                .bind(rows::page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, page, rows::account, |a| &a.id)
+            }
+
+            async fn get_account(&self, id: &str) -> Result<Option<Account>> {
+                let row = sqlx::query(&format!("SELECT {} FROM accounts WHERE id = $1", rows::ACCOUNT_COLUMNS))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::account).transpose()
+            }
+
+            async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+                sqlx::query("INSERT INTO api_keys (id, account_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&key.id)
+                    .bind(&key.account_id)
+                    .bind(&key.secret_hash)
+                    .bind(ms(key.created_at))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_api_key(&self, account_id: &str, key_id: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND account_id = $2")
+                    .bind(key_id)
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKey>> {
+                let row = sqlx::query(&format!("SELECT {} FROM api_keys WHERE id = $1", rows::API_KEY_COLUMNS))
+                    .bind(key_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::api_key).transpose()
+            }
+
+            async fn create_webhook(&self, webhook: &Webhook) -> Result<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    rows::WEBHOOK_COLUMNS
+                ))
+                .bind(&webhook.id)
+                .bind(&webhook.account_id)
+                .bind(serde_json::to_string(&webhook.settings)?)
+                .bind(webhook.settings.enabled)
+                .bind(&webhook.disabled_reason)
+                .bind(&webhook.secret)
+                .bind(serde_json::to_string(&webhook.verification)?)
+                .bind(webhook.failing_since.map(ms))
+                .bind(ms(webhook.created_at))
+                .bind(ms(webhook.updated_at))
+                .bind(webhook.previous_secret.as_ref().map(|(sealed, _)| sealed))
+                .bind(webhook.previous_secret.as_ref().map(|(_, until)| ms(*until)))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_webhook(&self, account_id: &str, id: &str) -> Result<Option<Webhook>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM webhooks WHERE id = $1 AND account_id = $2",
+                    rows::WEBHOOK_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::webhook).transpose()
+            }
+
+            async fn list_webhooks(
+                &self,
+                account_id: &str,
+                filter: &WebhookFilter,
+                page: &PageRequest,
+            ) -> Result<Page<Webhook>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM webhooks WHERE account_id = $1 \
+                     AND ($2 IS NULL OR {} = $2) AND ($3 IS NULL OR {} = $3) \
+                     AND id > $4 ORDER BY id LIMIT $5",
+                    rows::WEBHOOK_COLUMNS,
+                    $dialect::json_text("settings", "database_id"),
+                    $dialect::json_text("settings", "collection_id"),
+                ))
+                .bind(account_id)
+                .bind(&filter.database_id)
+                .bind(&filter.collection_id)
+                .bind(page.after.as_deref().unwrap_or(""))
+                .bind(rows::page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, page, rows::webhook, |w| &w.id)
+            }
+
+            async fn update_webhook(&self, webhook: &Webhook) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE webhooks SET settings = $1, enabled = $2, disabled_reason = $3, secret = $4, \
+                     verification = $5, failing_since = $6, updated_at = $7, previous_secret = $8, \
+                     previous_secret_until = $9 WHERE id = $10 AND account_id = $11",
+                )
+                .bind(serde_json::to_string(&webhook.settings)?)
+                .bind(webhook.settings.enabled)
+                .bind(&webhook.disabled_reason)
+                .bind(&webhook.secret)
+                .bind(serde_json::to_string(&webhook.verification)?)
+                .bind(webhook.failing_since.map(ms))
+                .bind(ms(webhook.updated_at))
+                .bind(webhook.previous_secret.as_ref().map(|(sealed, _)| sealed))
+                .bind(webhook.previous_secret.as_ref().map(|(_, until)| ms(*until)))
+                .bind(&webhook.id)
+                .bind(&webhook.account_id)
+                .execute(&self.pool)
+                .await?;
+                if webhook.settings.enabled {
+                    // Deliveries that waited while it was disabled may go now.
+                    self.announce_work().await;
+                }
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND account_id = $2")
+                    .bind(id)
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>> {
+                let Some(row) =
+                    sqlx::query("SELECT id, type, body, created_at FROM events WHERE id = $1 AND account_id = $2")
+                        .bind(id)
+                        .bind(account_id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                else {
+                    return Ok(None);
+                };
+                let event = EventRecord {
+                    id: row.text("id")?,
+                    event_type: row.text("type")?,
+                    body: row.bytes("body")?,
+                    created_at: rows::time(row.int("created_at")?),
+                };
+                let deliveries = sqlx::query(&format!(
+                    "SELECT {} FROM deliveries WHERE event_id = $1 AND account_id = $2 ORDER BY id",
+                    rows::DELIVERY_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(rows::delivery)
+                .collect::<Result<Vec<_>>>()?;
+                Ok(Some((event, deliveries)))
+            }
+
+            async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM deliveries WHERE id = $1 AND account_id = $2",
+                    rows::DELIVERY_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::delivery).transpose()
+            }
+
+            async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM signing_keys ORDER BY activates_at",
+                    rows::SIGNING_KEY_COLUMNS
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::signing_key).collect()
+            }
+
+            async fn save_signing_keys(
+                &self,
+                new: &[SigningKeyRecord],
+                rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
+            ) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for (id, schedule) in rescheduled {
+                    sqlx::query(
+                        "UPDATE signing_keys SET activates_at = $1, retires_at = $2, expires_at = $3 WHERE id = $4",
+                    )
+                    .bind(ms(schedule.activates_at))
+                    .bind(ms(schedule.retires_at))
+                    .bind(ms(schedule.expires_at))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for key in new {
+                    sqlx::query(&format!(
+                        "INSERT INTO signing_keys ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        rows::SIGNING_KEY_COLUMNS
+                    ))
+                    .bind(&key.id)
+                    .bind(&key.algorithm)
+                    .bind(&key.selector)
+                    .bind(&key.sealed_private_key)
+                    .bind(&key.public_key)
+                    .bind(ms(key.schedule.activates_at))
+                    .bind(ms(key.schedule.retires_at))
+                    .bind(ms(key.schedule.expires_at))
+                    .bind(ms(key.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_database(&self, d: &Database) -> Result<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO databases ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    rows::DATABASE_COLUMNS
+                ))
+                .bind(&d.id)
+                .bind(&d.account_id)
+                .bind(&d.name)
+                .bind(serde_json::to_string(&d.fields)?)
+                .bind(serde_json::to_string(&d.unsubscribe)?)
+                .bind(ms(d.created_at))
+                .bind(ms(d.updated_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_database(&self, account_id: &str, id: &str) -> Result<Option<Database>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM databases WHERE id = $1 AND account_id = $2",
+                    rows::DATABASE_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::database).transpose()
+            }
+
+            async fn list_databases(&self, account_id: &str, page: &PageRequest) -> Result<Page<Database>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM databases WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    rows::DATABASE_COLUMNS
+                ))
+                .bind(account_id)
+                .bind(page.after.as_deref().unwrap_or(""))
+                .bind(rows::page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, page, rows::database, |d| &d.id)
+            }
+
+            async fn update_database(&self, d: &Database) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE databases SET name = $1, fields = $2, unsubscribe = $3, updated_at = $4 \
+                     WHERE id = $5 AND account_id = $6",
+                )
+                .bind(&d.name)
+                .bind(serde_json::to_string(&d.fields)?)
+                .bind(serde_json::to_string(&d.unsubscribe)?)
+                .bind(ms(d.updated_at))
+                .bind(&d.id)
+                .bind(&d.account_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_database(&self, account_id: &str, id: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM databases WHERE id = $1 AND account_id = $2")
+                    .bind(id)
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_collection(&self, c: &Collection) -> Result<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO collections ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    rows::COLLECTION_COLUMNS
+                ))
+                .bind(&c.id)
+                .bind(&c.account_id)
+                .bind(&c.database_id)
+                .bind(&c.name)
+                .bind(serde_json::to_string(&c.fields)?)
+                .bind(serde_json::to_string(&c.unsubscribe)?)
+                .bind(ms(c.created_at))
+                .bind(ms(c.updated_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_collection(&self, account_id: &str, id: &str) -> Result<Option<Collection>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM collections WHERE id = $1 AND account_id = $2",
+                    rows::COLLECTION_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::collection).transpose()
+            }
+
+            async fn list_collections(
+                &self,
+                account_id: &str,
+                database_id: &str,
+                page: &PageRequest,
+            ) -> Result<Page<Collection>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM collections WHERE account_id = $1 AND database_id = $2 AND id > $3 \
+                     ORDER BY id LIMIT $4",
+                    rows::COLLECTION_COLUMNS
+                ))
+                .bind(account_id)
+                .bind(database_id)
+                .bind(page.after.as_deref().unwrap_or(""))
+                .bind(rows::page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, page, rows::collection, |c| &c.id)
+            }
+
+            async fn update_collection(&self, c: &Collection) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE collections SET name = $1, fields = $2, unsubscribe = $3, updated_at = $4 \
+                     WHERE id = $5 AND account_id = $6",
+                )
+                .bind(&c.name)
+                .bind(serde_json::to_string(&c.fields)?)
+                .bind(serde_json::to_string(&c.unsubscribe)?)
+                .bind(ms(c.updated_at))
+                .bind(&c.id)
+                .bind(&c.account_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_collection(&self, account_id: &str, id: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM collections WHERE id = $1 AND account_id = $2")
+                    .bind(id)
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn get_profile(&self, account_id: &str, id: &str) -> Result<Option<Profile>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM profiles WHERE id = $1 AND account_id = $2",
+                    rows::PROFILE_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::profile).transpose()
+            }
+
+            /// `query.field` filters on one field's value (the caller has checked the
+            /// name against the database's fields, so it is an identifier).
+            async fn list_profiles(
+                &self,
+                account_id: &str,
+                database_id: &str,
+                query: &ProfileQuery,
+            ) -> Result<Page<Profile>> {
+                let page = &query.page;
+                let field = query
+                    .field
+                    .as_ref()
+                    .filter(|(name, _)| name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+                let filter = match field {
+                    Some((name, _)) => format!("AND {}", $dialect::json_equals("fields", name, 5)),
+                    None => String::new(),
+                };
+                let sql = format!(
+                    "SELECT {} FROM profiles WHERE account_id = $1 AND database_id = $2 AND id > $3 {filter} \
+                     ORDER BY id LIMIT $4",
+                    rows::PROFILE_COLUMNS
+                );
+                let mut select = sqlx::query(&sql)
+                    .bind(account_id)
+                    .bind(database_id)
+                    .bind(page.after.as_deref().unwrap_or(""))
+                    .bind(rows::page_limit(page));
+                if let Some((_, value)) = field {
+                    select = select.bind(value.to_string());
+                }
+                let rows = select.fetch_all(&self.pool).await?;
+                rows::page(&rows, page, rows::profile, |p| &p.id)
+            }
+
+            async fn profiles_with_databases(
+                &self,
+                account_id: &str,
+                ids: &[&str],
+            ) -> Result<std::collections::HashMap<String, (Profile, Database)>> {
+                if ids.is_empty() {
+                    return Ok(std::collections::HashMap::new());
+                }
+                let rows = sqlx::query(&format!(
+                    "SELECT {}, {} FROM profiles p JOIN databases d ON d.id = p.database_id \
+                     WHERE p.account_id = $1 AND {}",
+                    rows::prefixed("p", rows::PROFILE_COLUMNS, "p_"),
+                    rows::prefixed("d", rows::DATABASE_COLUMNS, "d_"),
+                    $dialect::id_in("p.id", 2),
+                ))
+                .bind(account_id)
+                .bind($dialect::id_list(ids)?)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let profile = rows::profile_at(row, "p_")?;
+                        Ok((profile.id.clone(), (profile, rows::database_at(row, "d_")?)))
+                    })
+                    .collect()
+            }
+
+            async fn get_subprofile(&self, account_id: &str, id: &str) -> Result<Option<Subprofile>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM subprofiles WHERE id = $1 AND account_id = $2",
+                    rows::SUBPROFILE_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::subprofile).transpose()
+            }
+
+            async fn list_subprofiles(
+                &self,
+                account_id: &str,
+                profile_id: &str,
+                page: &PageRequest,
+            ) -> Result<Page<Subprofile>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM subprofiles WHERE profile_id = $1 AND account_id = $2 AND id > $3 \
+                     ORDER BY id LIMIT $4",
+                    rows::SUBPROFILE_COLUMNS
+                ))
+                .bind(profile_id)
+                .bind(account_id)
+                .bind(page.after.as_deref().unwrap_or(""))
+                .bind(rows::page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, page, rows::subprofile, |s| &s.id)
+            }
+
+            async fn create_message(&self, m: &Message) -> Result<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO messages ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    rows::MESSAGE_COLUMNS
+                ))
+                .bind(&m.id)
+                .bind(&m.account_id)
+                .bind(serde_json::to_string(&m.mailing)?)
+                .bind(&m.email)
+                .bind(&m.profile_id)
+                .bind(&m.subprofile_id)
+                .bind(ms(m.created_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn message_context(&self, id: &str) -> Result<Option<MessageContext>> {
+                let row = sqlx::query(&format!("{} WHERE m.id = $1", rows::message_context_select()))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::message_context).transpose()
+            }
+
+            async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>> {
+                let status_filter = match query.status {
+                    None => "",
+                    Some(AttemptFilter::Succeeded) => "AND status_code BETWEEN 200 AND 299",
+                    Some(AttemptFilter::Failed) => "AND (status_code IS NULL OR status_code NOT BETWEEN 200 AND 299)",
+                };
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM attempts WHERE webhook_id = $1 AND account_id = $2 AND id < $3 \
+                     AND started_at >= $4 AND started_at < $5 {status_filter} ORDER BY id DESC LIMIT $6",
+                    rows::ATTEMPT_COLUMNS
+                ))
+                .bind(&query.webhook_id)
+                .bind(account_id)
+                .bind(query.page.after.as_deref().unwrap_or("~"))
+                .bind(query.since.map_or(i64::MIN, ms))
+                .bind(query.until.map_or(i64::MAX, ms))
+                .bind(rows::page_limit(&query.page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, &query.page, rows::attempt, |a| &a.id)
+            }
+
+            async fn webhook_stats(
+                &self,
+                account_id: &str,
+                webhook_id: &str,
+                query: &StatsQuery,
+            ) -> Result<Vec<StatsBucket>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM webhook_stats s JOIN webhooks w ON w.id = s.webhook_id \
+                     WHERE s.webhook_id = $1 AND w.account_id = $2 AND s.hour >= $3 AND s.hour < $4 ORDER BY s.hour",
+                    rows::prefixed("s", rows::HOUR_STATS_COLUMNS, "")
+                ))
+                .bind(webhook_id)
+                .bind(account_id)
+                .bind(ms($crate::rules::hour_of(query.since)))
+                .bind(ms(query.until))
+                .fetch_all(&self.pool)
+                .await?;
+                let hours = rows.iter().map(rows::hour_stats).collect::<Result<Vec<_>>>()?;
+                Ok(rows::stats_buckets(hours, query.bucket))
+            }
+        }
+    };
+}
+
+pub(crate) use sql_records;
