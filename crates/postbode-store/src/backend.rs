@@ -218,9 +218,17 @@ pub trait GroupTx: Send {
     // Claims.
     /// Due, unleased deliveries of enabled (and, when required, verified) webhooks,
     /// oldest due first, skipping webhooks already holding their room; at most `limit`.
+    /// Only read: [`GroupTx::lease`] takes the ones chosen.
     async fn due_deliveries(&mut self, request: &ClaimRequest, limit: u32) -> Result<Vec<DueDelivery>>;
-    /// Leases the deliveries until `until` and reads them with their events.
-    async fn lease(&mut self, ids: &[&str], until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>>;
+    /// Leases those of the deliveries that are still unleased at `now` (another claimer
+    /// may have taken some meanwhile) until `until`, and reads them with their events.
+    async fn lease(&mut self, ids: &[&str], now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>>;
+
+    /// Tells the other nodes, when the transaction commits, that deliveries became due
+    /// (a single-process backend has no one to tell).
+    async fn announce_work(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;

@@ -181,8 +181,11 @@ async fn commit_group(mut tx: Box<dyn GroupTx>, ops: &mut Vec<WriteOp>) -> bool 
         }
         apply(&mut group, tx.as_mut(), op, &mut messages, &mailed, &mut replies).await;
     }
-    let flushed = group.flush(tx.as_mut()).await;
+    let mut flushed = group.flush(tx.as_mut()).await;
     let made_work = group.made_due;
+    if made_work && flushed.is_ok() {
+        flushed = tx.announce_work().await;
+    }
     let committed = match flushed {
         Ok(()) => tx.commit().await,
         Err(e) => {

@@ -33,7 +33,7 @@ pub(crate) async fn claim(tx: &mut dyn GroupTx, request: &ClaimRequest) -> Resul
     if chosen.is_empty() {
         return Ok(Claim::default());
     }
-    let deliveries = tx.lease(&chosen, request.lease_until).await?;
+    let deliveries = tx.lease(&chosen, request.now, request.lease_until).await?;
     let webhook_ids: Vec<&str> = taken.keys().copied().collect();
     let webhooks = tx
         .webhooks(&webhook_ids)

@@ -689,7 +689,8 @@ impl GroupTx for SqliteTx {
             .collect()
     }
 
-    async fn lease(&mut self, ids: &[&str], until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>> {
+    async fn lease(&mut self, ids: &[&str], _now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>> {
+        // The writer is SQLite's only writer: nothing leased them since they were read.
         let ids = json(ids)?;
         sqlx::query("UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))")
             .bind(ms(until))
