@@ -29,7 +29,7 @@ async fn resend_makes_any_delivery_due_and_moves_its_count(f: Fixture) {
         })
         .await
         .unwrap();
-    assert_eq!(picked, [claimed.delivery_id.clone()]);
+    assert_eq!(picked, std::slice::from_ref(&claimed.delivery_id));
     assert_eq!(
         hour_of(&f, &webhook.id).await.delivered,
         0,
