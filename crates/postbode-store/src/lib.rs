@@ -147,4 +147,10 @@ pub trait Store: Send + Sync + 'static {
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+
+    /// The deliveries of one of the account's webhooks, newest first (by id; the cursor is
+    /// the last id of the previous page), only those with the query's status and event
+    /// type when it names them, created in `[since, until)`. Another account's webhook
+    /// has none.
+    async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>>;
 }

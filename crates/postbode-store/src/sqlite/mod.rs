@@ -3,6 +3,7 @@
 //! for the rare management writes (which wait their turn through `busy_timeout`).
 
 mod changes;
+mod log;
 mod profiles;
 mod rows;
 mod writer;
@@ -641,6 +642,10 @@ impl Store for SqliteStore {
             bucket.latency_p99_ms = bucket.latency.quantile(0.99);
         }
         Ok(buckets)
+    }
+
+    async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>> {
+        log::list_deliveries(&self.pool, account_id, query).await
     }
 }
 
