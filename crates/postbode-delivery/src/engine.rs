@@ -144,6 +144,8 @@ struct Shared {
     /// Woken when a webhook's held deliveries fall below half its room, so the room
     /// freed is claimed again in one go rather than one claim per finished call.
     freed: Notify,
+    /// The `disabled_reason` last logged per webhook (only webhooks that were disabled).
+    disabled_logged: Mutex<HashMap<String, String>>,
 }
 
 pub struct Engine {
@@ -179,6 +181,7 @@ impl Engine {
                 held: Mutex::new(Held::default()),
                 stopping: AtomicBool::new(false),
                 freed: Notify::new(),
+                disabled_logged: Mutex::default(),
             }),
         })
     }
@@ -313,9 +316,44 @@ async fn deliver(shared: Arc<Shared>, gate: Arc<Gate>, delivery: ClaimedDelivery
     if below_half(left, room) || below_half(total, shared.settings.max_held as usize) {
         shared.freed.notify_one();
     }
+    let may_disable = may_disable(&gate.webhook, &result);
     if let Err(e) = shared.store.record_attempt(result).await {
         // The lease runs out and the delivery is tried again: at least once, never lost.
         tracing::error!(error = %e, delivery = %delivery.delivery_id, "recording an attempt failed");
+    } else if may_disable {
+        log_if_disabled(&shared, &delivery).await;
+    }
+}
+
+/// Whether committing `result` may disable the webhook: a failure that ends a run of
+/// failures longer than `delivery.disable_after`, or a 410 Gone (the store's rule).
+fn may_disable(webhook: &Webhook, result: &AttemptResult) -> bool {
+    !result.attempt.succeeded()
+        && (result.disable_webhook.is_some()
+            || webhook.failing_since.unwrap_or(result.attempt.started_at) <= result.disable_if_failing_since)
+}
+
+/// One log line per webhook the store disabled, for the operator: several calls of
+/// the webhook may end its run, but only a new `disabled_reason` is logged.
+async fn log_if_disabled(shared: &Shared, delivery: &ClaimedDelivery) {
+    let webhook = match shared
+        .store
+        .get_webhook(&delivery.account_id, &delivery.webhook_id)
+        .await
+    {
+        Ok(Some(webhook)) => webhook,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, webhook = %delivery.webhook_id, "reading a webhook that may be disabled");
+            return;
+        }
+    };
+    let Some(reason) = webhook.disabled_reason.filter(|_| !webhook.settings.enabled) else {
+        return;
+    };
+    let new = lock(&shared.disabled_logged).insert(webhook.id.clone(), reason.clone()) != Some(reason.clone());
+    if new {
+        tracing::info!(webhook = %webhook.id, account = %webhook.account_id, %reason, "webhook disabled");
     }
 }
 
