@@ -64,24 +64,16 @@ async fn webhook_urls_are_clean_normalised_and_not_private_unless_allowed() {
         "http://example.com/a b",
         "http:/example.com/",
         "http://",
+        // A literal private or loopback address is refused when the webhook is made.
+        "http://127.0.0.1:9100/hook",
+        "http://[::1]/",
+        "http://169.254.169.254/latest",
     ] {
         let (status, problem) = service
             .call("POST", "/v1/webhooks", &key, Some(json!({ "url": bad })))
             .await;
         assert_eq!(status, 422, "{bad:?}: {problem}");
         assert_eq!(fields(&problem), ["url"], "{bad:?}");
-    }
-    // A literal private or loopback address is refused when the webhook is made.
-    for private in [
-        "http://127.0.0.1:9100/hook",
-        "http://[::1]/",
-        "http://169.254.169.254/latest",
-    ] {
-        let (status, problem) = service
-            .call("POST", "/v1/webhooks", &key, Some(json!({ "url": private })))
-            .await;
-        assert_eq!(status, 422, "{private}: {problem}");
-        assert_eq!(fields(&problem), ["url"]);
     }
     let (_, listed) = service.call("GET", "/v1/webhooks", &key, None).await;
     assert_eq!(listed["data"], json!([]), "nothing was stored");
