@@ -19,7 +19,6 @@ async fn a_webhooks_deliveries_are_listed_newest_first_filtered_and_paged() {
     // One attempt each: a failure is final at once.
     let service = Service::start_with(|c| c.delivery.retry.schedule = Vec::new()).await;
     let receiver = Receiver::start().await;
-    receiver.set_answer(|_| Reply::Status(200));
     let failing = Receiver::answering(|_| Reply::Status(500)).await;
     let key = service.account("Acme").await;
     let hook = service.webhook(&key, json!({"url": receiver.url})).await;
