@@ -23,7 +23,7 @@ pub fn is_builtin(event_type: &str) -> bool {
 }
 
 /// The route that makes a built-in event, for the error that refuses it elsewhere.
-pub fn route_for_builtin(event_type: &str) -> Option<&'static str> {
+fn route_for_builtin(event_type: &str) -> Option<&'static str> {
     Some(match event_type {
         "open" => "GET /t/o/{token} (the open pixel of a message)",
         "click" => "GET /t/c/{token} (a click URL of a message)",
@@ -52,6 +52,24 @@ pub fn check_type_name(field: &str, event_type: &str) -> Result<(), FieldError> 
             format!("an event type is 1 to {MAX_TYPE_LEN} characters of letters, digits, '.', '_', '-' and ':'"),
         ))
     }
+}
+
+/// The rule for the type of an event posted to `POST /v1/events`: a custom type name,
+/// neither one the suite makes itself nor `all`, which only a webhook's `events` lists.
+pub fn check_custom_type(field: &str, event_type: &str) -> Result<(), FieldError> {
+    if let Some(route) = route_for_builtin(event_type) {
+        return Err(FieldError::new(
+            field,
+            format!("{event_type:?} events are made by {route}, not posted here"),
+        ));
+    }
+    if event_type == ALL {
+        return Err(FieldError::new(
+            field,
+            "\"all\" is not an event type: a webhook lists it to receive every type",
+        ));
+    }
+    check_type_name(field, event_type)
 }
 
 /// What a webhook's scope, `ignore_sources` and condition look at, besides the type.
@@ -134,6 +152,14 @@ mod tests {
             String::from_utf8(body).unwrap(),
             r#"{"id":"evt_1","type":"order.paid","timestamp":"2026-11-23 09:05:07","time":1795424707,"data":{"order":42}}"#
         );
+    }
+
+    #[test]
+    fn posted_types_are_custom_ones() {
+        assert!(check_custom_type("type", "order.paid").is_ok());
+        for refused in ["all", "open", "create", "", "a b"] {
+            assert!(check_custom_type("type", refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! attempt is due). Nothing here does I/O, so every rule is testable on its own and
 //! shared by the server, the store and the delivery engine.
 
+pub mod address;
 pub mod clock;
 pub mod condition;
 pub mod error;

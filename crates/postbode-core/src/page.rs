@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use crate::error::FieldError;
+use crate::ids;
+
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
@@ -10,6 +13,27 @@ pub struct PageRequest {
     /// The last id of the previous page.
     pub after: Option<String>,
     pub limit: u32,
+}
+
+impl PageRequest {
+    /// The page asked for by `?limit=` and `?cursor=` of a list of `kind` ids. A cursor is
+    /// the last id of the previous page, so one that is not such an id is a mistake (a
+    /// cursor of another list, a truncated copy) and is refused rather than ignored.
+    pub fn new(limit: Option<u32>, cursor: Option<String>, kind: &str) -> Result<Self, FieldError> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(FieldError::new("limit", format!("between 1 and {MAX_LIMIT}")));
+        }
+        if let Some(cursor) = &cursor
+            && !ids::has_kind(cursor, kind)
+        {
+            return Err(FieldError::new(
+                "cursor",
+                "not a cursor of this list: pass the previous page's next_cursor as it is",
+            ));
+        }
+        Ok(Self { after: cursor, limit })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +62,32 @@ impl<T> Page<T> {
         Page {
             data: self.data.into_iter().map(f).collect(),
             next_cursor: self.next_cursor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_and_cursor_are_checked() {
+        let id = ids::new_id(ids::WEBHOOK);
+        let page = PageRequest::new(None, Some(id.clone()), ids::WEBHOOK).unwrap();
+        assert_eq!((page.limit, page.after), (DEFAULT_LIMIT, Some(id.clone())));
+        assert_eq!(
+            PageRequest::new(Some(0), None, ids::WEBHOOK).unwrap_err().field,
+            "limit"
+        );
+        assert_eq!(
+            PageRequest::new(Some(MAX_LIMIT + 1), None, ids::WEBHOOK)
+                .unwrap_err()
+                .field,
+            "limit"
+        );
+        for bad in ["x", "", &id[..10], &ids::new_id(ids::EVENT)] {
+            let error = PageRequest::new(None, Some(bad.to_owned()), ids::WEBHOOK).unwrap_err();
+            assert_eq!(error.field, "cursor", "{bad}");
         }
     }
 }

@@ -66,6 +66,7 @@ pub struct TestReport {
     pub status_code: Option<u16>,
     pub duration_ms: u64,
     pub response_headers: BTreeMap<String, String>,
+    /// The answer's first `delivery.logged_response_bytes` bytes, as the attempt log keeps them.
     pub response_body: Option<String>,
     pub error: Option<String>,
     #[serde(skip)]

@@ -19,7 +19,8 @@ pub struct SignatureSettings {
     pub key_domain: Option<String>,
     /// The header that names the account a call is for.
     pub account_header: String,
-    /// What precedes the account id in that header.
+    /// What precedes the account id in that header (default: nothing, so the header
+    /// carries the id as it is, `acc_01…`).
     pub account_prefix: String,
     /// How long a key signs.
     #[serde(with = "humantime_serde")]
@@ -37,7 +38,7 @@ impl Default for SignatureSettings {
         Self {
             key_domain: None,
             account_header: "X-Postbode-Account".into(),
-            account_prefix: "account_".into(),
+            account_prefix: String::new(),
             rotation_period: Duration::from_secs(30 * 24 * 3600),
             pre_publication: Duration::from_secs(48 * 3600),
             grace: Duration::from_secs(7 * 24 * 3600),

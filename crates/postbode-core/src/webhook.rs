@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::address;
 use crate::condition::{Condition, ConditionError};
 use crate::error::{FieldError, ValidationError};
 use crate::event::{self, ALL, EventScope};
@@ -12,6 +13,8 @@ use crate::render::Format;
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 8;
 pub const MAX_CONCURRENCY: u32 = 256;
 const MAX_URL_LEN: usize = 2048;
+/// Event types one webhook may list; more is a list nobody maintains (use `all`).
+pub const MAX_EVENT_TYPES: usize = 100;
 const MAX_DESCRIPTION_LEN: usize = 1024;
 const MAX_HEADERS: usize = 20;
 const MAX_HEADER_VALUE_LEN: usize = 1024;
@@ -136,11 +139,15 @@ fn is_header_name(name: &str) -> bool {
 }
 
 impl WebhookSettings {
-    /// Checks every rule and reports every broken one, each under its field's name.
-    pub fn validate(&mut self) -> Result<(), ValidationError> {
+    /// Checks every rule and reports every broken one, each under its field's name, and
+    /// brings the settings into their stored form (the URL normalised, lists sorted).
+    /// `allow_private_targets` (`delivery.allow_private_targets`): whether a URL may name
+    /// a private, loopback or otherwise non-public IP address.
+    pub fn validate(&mut self, allow_private_targets: bool) -> Result<(), ValidationError> {
         let mut errors = Vec::new();
-        if let Err(e) = check_url(&self.url) {
-            errors.push(e);
+        match normalise_url(&self.url, allow_private_targets) {
+            Ok(url) => self.url = url,
+            Err(e) => errors.push(e),
         }
         if self.description.len() > MAX_DESCRIPTION_LEN {
             errors.push(FieldError::new(
@@ -179,18 +186,30 @@ impl WebhookSettings {
         if self.events.is_empty() {
             errors.push(FieldError::new("events", "list at least one event type, or \"all\""));
         }
+        if self.events.len() > MAX_EVENT_TYPES {
+            // Checking each of a huge list would only bury this one error.
+            errors.push(FieldError::new(
+                "events",
+                format!("at most {MAX_EVENT_TYPES} event types; use [\"all\"] for every type"),
+            ));
+            return;
+        }
         for (index, name) in self.events.iter().enumerate() {
-            if name != ALL
-                && let Err(e) = event::check_type_name(&format!("events[{index}]"), name)
-            {
+            let field = format!("events[{index}]");
+            if name == ALL {
+                if self.events.len() > 1 {
+                    errors.push(FieldError::new(
+                        field,
+                        "\"all\" includes every type, so it stands alone",
+                    ));
+                }
+            } else if let Err(e) = event::check_type_name(&field, name) {
                 errors.push(e);
+            } else if self.events[..index].contains(name) {
+                errors.push(FieldError::new(field, format!("{name:?} is listed twice")));
             }
         }
         self.events.sort();
-        self.events.dedup();
-        if self.events.iter().any(|e| e == ALL) {
-            self.events = all_events();
-        }
     }
 
     fn check_signatures(&mut self, errors: &mut Vec<FieldError>) {
@@ -264,25 +283,56 @@ fn condition_message(error: &ConditionError) -> String {
     }
 }
 
-fn check_url(raw: &str) -> Result<(), FieldError> {
-    let fail = |message: &str| FieldError::new("url", message);
+/// The URL in its normal form (what is stored and called), if it is a clean absolute
+/// http(s) URL with a host. The URL parser forgives what a browser's address bar does
+/// (`http:///x`, `http://@host/`, tabs and line breaks dropped silently); a webhook URL
+/// is meant exactly as written, so each of those is refused instead.
+fn normalise_url(raw: &str, allow_private_targets: bool) -> Result<String, FieldError> {
+    let fail = |message: String| FieldError::new("url", message);
     if raw.len() > MAX_URL_LEN {
-        return Err(fail("at most 2048 characters"));
+        return Err(fail(format!("at most {MAX_URL_LEN} characters")));
     }
-    let url = url::Url::parse(raw).map_err(|e| fail(&format!("not an absolute URL: {e}")))?;
+    if let Some((at, c)) = raw.char_indices().find(|(_, c)| c.is_control() || c.is_whitespace()) {
+        return Err(fail(format!(
+            "a control character or white space ({c:?}) at byte {at}: percent-encode it"
+        )));
+    }
+    let url = url::Url::parse(raw).map_err(|e| fail(format!("not an absolute URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(fail("the scheme must be http or https"));
+        return Err(fail("the scheme must be http or https".into()));
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(fail("the URL needs a host"));
+    let after_scheme = &raw[url.scheme().len()..];
+    let Some(rest) = after_scheme.strip_prefix("://") else {
+        return Err(fail(format!("write it as {}://host/path", url.scheme())));
+    };
+    let authority = &rest[..rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len())];
+    if authority.contains('@') {
+        return Err(fail("credentials in the URL are not allowed; use headers".into()));
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(fail("credentials in the URL are not allowed; use headers"));
+    if raw.contains('#') {
+        return Err(fail("a fragment is never sent; leave it out".into()));
     }
-    if url.fragment().is_some() {
-        return Err(fail("a fragment is never sent; leave it out"));
+    if authority.is_empty() || url.host_str().is_none_or(str::is_empty) {
+        return Err(fail("the URL needs a host".into()));
     }
-    Ok(())
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    };
+    if let Some(ip) = ip
+        && !allow_private_targets
+        && address::is_non_public(ip)
+    {
+        return Err(fail(format!(
+            "{ip} is not a public address; calls to private, loopback and similar addresses are not allowed here"
+        )));
+    }
+    let normal = url.as_str();
+    if normal.len() > MAX_URL_LEN {
+        return Err(fail(format!("at most {MAX_URL_LEN} characters once normalised")));
+    }
+    Ok(normal.to_owned())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,7 +406,7 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let mut s = settings("https://example.com/hook.php");
-        s.validate().unwrap();
+        s.validate(false).unwrap();
         assert_eq!(s.events, vec!["all"]);
         assert_eq!(s.signatures, vec![SignatureScheme::StandardWebhooks]);
         assert_eq!(s.max_concurrency, 8);
@@ -372,7 +422,7 @@ mod tests {
         s.headers.insert("Content-Type".into(), "text/plain".into());
         s.signatures = vec![SignatureScheme::Rfc9421, SignatureScheme::HttpSignature];
         s.condition = Some("fields.name == ".into());
-        let errors = s.validate().unwrap_err().errors;
+        let errors = s.validate(false).unwrap_err().errors;
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -393,16 +443,87 @@ mod tests {
     }
 
     #[test]
-    fn urls_must_be_absolute_http() {
+    fn urls_must_be_clean_absolute_http() {
         for bad in [
             "/relative",
             "mailto:a@b.c",
             "http://user:pw@example.com/",
+            "http://@example.com/",
+            "http://:@example.com/",
             "http://example.com/#x",
+            "http://example.com/#",
+            "http:///x",
+            "http:/x",
+            "http:x",
+            "http:\\\\example.com\\x",
+            "http://",
+            "http://127.0.0.1:9100/ok/a\r\nX: y",
+            "http://example.com/\u{0}",
+            "http://example.com/a b",
+            "http://example.com/\tx",
+            " http://example.com/",
+            "http://example.com/\u{a0}",
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(normalise_url(bad, true).is_err(), "{bad:?}");
         }
-        assert!(check_url("http://example.com:8080/a/b.php?x=1").is_ok());
+        assert_eq!(
+            normalise_url("http://example.com:8080/a/b.php?x=1", false).unwrap(),
+            "http://example.com:8080/a/b.php?x=1"
+        );
+        // Stored as the parser normalises it: what is shown is what is called.
+        assert_eq!(
+            normalise_url("HTTPS://Example.COM:443/a/./b/../c?q=é", false).unwrap(),
+            "https://example.com/a/c?q=%C3%A9"
+        );
+        assert_eq!(
+            normalise_url("http://example.com", false).unwrap(),
+            "http://example.com/"
+        );
+    }
+
+    #[test]
+    fn a_literal_non_public_address_needs_private_targets_allowed() {
+        for private in [
+            "http://127.0.0.1:9100/hook",
+            "http://10.1.2.3/",
+            "http://[::1]/",
+            "http://[::ffff:169.254.169.254]/latest",
+            "http://0x7f.1/",
+            "http://2130706433/",
+        ] {
+            let error = normalise_url(private, false).unwrap_err();
+            assert!(
+                error.message.contains("not a public address"),
+                "{private}: {}",
+                error.message
+            );
+            assert!(normalise_url(private, true).is_ok(), "{private}");
+        }
+        assert!(normalise_url("http://93.184.216.34/", false).is_ok());
+        // A name is resolved at call time, where the SSRF guard checks each address.
+        assert!(normalise_url("http://localhost/", false).is_ok());
+    }
+
+    #[test]
+    fn events_are_capped_unique_and_all_stands_alone() {
+        let fields = |events: Vec<String>| {
+            let mut s = settings("https://example.com/");
+            s.events = events;
+            s.validate(false)
+                .map(|()| s.events)
+                .map_err(|e| e.errors.into_iter().map(|e| e.field).collect::<Vec<_>>())
+        };
+        assert_eq!(fields(vec!["b".into(), "a".into()]), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            fields(vec!["a".into(), "b".into(), "a".into()]),
+            Err(vec!["events[2]".into()])
+        );
+        assert_eq!(fields(vec!["open".into(), "all".into()]), Err(vec!["events[1]".into()]));
+        assert_eq!(fields(vec!["all".into()]), Ok(vec!["all".into()]));
+        let many: Vec<String> = (0..=MAX_EVENT_TYPES).map(|n| format!("t{n}")).collect();
+        assert_eq!(fields(many), Err(vec!["events".into()]));
+        let most: Vec<String> = (0..MAX_EVENT_TYPES).map(|n| format!("t{n}")).collect();
+        assert!(fields(most).is_ok());
     }
 
     #[test]

@@ -208,11 +208,16 @@ pub fn judge(outcome: &CallOutcome) -> Verdict {
     }
 }
 
+/// What the attempt log keeps of a receiver's answer: its first `logged_bytes` bytes
+/// (`delivery.logged_response_bytes`), as text.
+pub fn response_excerpt(body: &[u8], logged_bytes: usize) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(logged_bytes)]).into_owned()
+}
+
 /// The attempt log row for a call.
 pub fn attempt_record(outcome: &CallOutcome, started_at: DateTime<Utc>, logged_bytes: usize) -> Attempt {
     let (status_code, error_kind, error, response_body) = match &outcome.result {
         Ok(response) => {
-            let excerpt = &response.body[..response.body.len().min(logged_bytes)];
             let error = (300..400).contains(&response.status).then(|| {
                 let location = response
                     .headers
@@ -225,7 +230,7 @@ pub fn attempt_record(outcome: &CallOutcome, started_at: DateTime<Utc>, logged_b
                 Some(response.status),
                 None,
                 error,
-                Some(String::from_utf8_lossy(excerpt).into_owned()),
+                Some(response_excerpt(&response.body, logged_bytes)),
             )
         }
         Err(e) => (None, Some(e.kind.as_str().to_owned()), Some(e.message.clone()), None),

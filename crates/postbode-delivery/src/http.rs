@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, header::RETRY_AFTER};
 use url::{Host, Url};
 
-use crate::ssrf::{self, BlockedAddress, GuardedResolver};
+use crate::ssrf::{BlockedAddress, GuardedResolver};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
@@ -254,7 +254,7 @@ impl HttpClient {
             Some(Host::Ipv6(ip)) => ip.into(),
         };
         // Literal addresses bypass the resolver, so the guard is applied here.
-        if !self.allow_private_targets && ssrf::is_forbidden(ip) {
+        if !self.allow_private_targets && postbode_core::address::is_non_public(ip) {
             let blocked = BlockedAddress {
                 host: ip.to_string(),
                 addrs: vec![ip],

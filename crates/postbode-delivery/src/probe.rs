@@ -26,6 +26,9 @@ pub struct Probe {
     http: HttpClient,
     clock: SharedClock,
     keyring: Arc<KeyRing>,
+    /// `delivery.logged_response_bytes`: how much of a test call's answer is reported
+    /// (and kept in the attempt log), as for every delivery.
+    logged_response_bytes: usize,
 }
 
 impl Probe {
@@ -38,6 +41,7 @@ impl Probe {
             http: HttpClient::new(settings.http())?,
             clock,
             keyring,
+            logged_response_bytes: settings.logged_response_bytes,
         })
     }
 
@@ -141,12 +145,12 @@ impl WebhookProbe for Probe {
                 Ok(request) => self.http.send(request).await,
                 Err(e) => not_sent(ErrorKind::Other, e.to_string()),
             };
-            report(outcome, started_at)
+            report(outcome, started_at, self.logged_response_bytes)
         })
     }
 }
 
-fn report(outcome: CallOutcome, started_at: DateTime<Utc>) -> TestReport {
+fn report(outcome: CallOutcome, started_at: DateTime<Utc>, logged_bytes: usize) -> TestReport {
     let duration_ms = outcome.duration.as_millis() as u64;
     match outcome.result {
         Ok(response) => TestReport {
@@ -163,7 +167,7 @@ fn report(outcome: CallOutcome, started_at: DateTime<Utc>) -> TestReport {
                     )
                 })
                 .collect::<BTreeMap<_, _>>(),
-            response_body: Some(String::from_utf8_lossy(&response.body).into_owned()),
+            response_body: Some(call::response_excerpt(&response.body, logged_bytes)),
             error: None,
             error_kind: None,
         },

@@ -1,14 +1,16 @@
 //! Request extractors that turn every kind of bad input into a problem document naming
 //! what is wrong: a body that is not JSON, an unknown or mistyped field (by its path),
-//! an oversize body, a malformed query string.
+//! an oversize body, a wrong content type, a malformed query string or path. Axum's own
+//! rejections are mapped to problem documents here, in one place.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use postbode_core::FieldError;
 use serde::de::DeserializeOwned;
 
+use crate::decode;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -38,51 +40,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .map_err(|_| ApiError::PayloadTooLarge {
                 limit: state.settings.max_body_bytes,
             })?;
+        let value = decode::parse_json(&body)?;
         // Every request body of the API is an object; serde would also read an array
         // into a struct by position, which nobody means.
-        if body.trim_ascii_start().first() != Some(&b'{') {
-            serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|e| not_json(&e))?;
+        if !value.is_object() {
             return Err(ApiError::field("body", "the body must be a JSON object"));
         }
-        decode_json(&body).map(ApiJson)
-    }
-}
-
-/// Decodes JSON, naming the field at fault: syntax errors are 400, a well-formed body
-/// with wrong or unknown fields is 422.
-pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return not_json(&inner);
-        }
-        let message = strip_position(&inner.to_string());
-        let field = match message.strip_prefix("missing field `") {
-            Some(rest) => rest.trim_end_matches('`').to_owned(),
-            None if path == "." => "body".to_owned(),
-            None => path,
-        };
-        ApiError::Invalid(postbode_core::ValidationError {
-            errors: vec![FieldError::new(field, message)],
-        })
-    })?;
-    deserializer.end().map_err(|e| not_json(&e))?;
-    Ok(value)
-}
-
-fn not_json(error: &serde_json::Error) -> ApiError {
-    ApiError::BadRequest {
-        detail: format!("the body is not valid JSON: {error}"),
-        errors: Vec::new(),
-    }
-}
-
-fn strip_position(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
+        decode::decode_value(&value).map(ApiJson)
     }
 }
 
@@ -93,14 +57,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or_default();
-        let deserializer = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer)
-            .map(ApiQuery)
-            .map_err(|error| {
-                let path = error.path().to_string();
-                let field = if path == "." { "query".to_owned() } else { path };
-                ApiError::field(field, error.into_inner().to_string())
-            })
+        decode::decode_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
+    }
+}
+
+/// The path's parameters. A segment that is not UTF-8 once percent-decoded
+/// (`/v1/webhooks/%ff`) is a 400 problem document, like every other bad input.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(path_rejection)
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(_) => ApiError::BadRequest {
+            detail: "a segment of the path is not valid once percent-decoded (it must be UTF-8 text)".into(),
+            errors: Vec::new(),
+        },
+        other => ApiError::Internal(other.body_text()),
     }
 }

@@ -3,6 +3,7 @@
 //! input with an RFC 9457 problem document ([`problem::ApiError`]).
 
 pub mod auth;
+pub mod decode;
 pub mod extract;
 pub mod problem;
 mod routes;

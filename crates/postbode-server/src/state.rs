@@ -20,6 +20,8 @@ pub struct AppState {
     pub probe: Arc<dyn WebhookProbe>,
     /// Only webhooks with a verified URL receive calls (`webhooks.require_verification`).
     pub require_verification: bool,
+    /// `delivery.allow_private_targets`: a webhook URL may name a non-public IP address.
+    pub allow_private_targets: bool,
     pub keys: Arc<KeyCache>,
     /// Seals and opens webhook secrets at rest.
     pub master: Arc<MasterKey>,
@@ -28,6 +30,9 @@ pub struct AppState {
     pub signature: Arc<SignatureSettings>,
     /// `signature.key_domain`, or the public URL's host.
     pub key_domain: Arc<str>,
+    /// Why the key domain cannot be published (no setting, and the address it falls back
+    /// to holds no DNS records); shown with the keys to the operator.
+    pub key_domain_warning: Option<Arc<str>>,
     /// The address the outside world uses (no trailing slash); tracking URLs start with it.
     pub public_url: Arc<str>,
     /// Makes and checks the MACs of tracking tokens.

@@ -8,9 +8,31 @@ use postbode_store::{Profile, Subprofile};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// What `verification.status` shows. With `webhooks.require_verification` off an
+/// unchecked webhook is `not_required` rather than `pending`: nothing waits for a check.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ShownVerification {
+    Pending,
+    Verified,
+    Failed,
+    NotRequired,
+}
+
+impl ShownVerification {
+    pub fn new(status: VerificationStatus, require_verification: bool) -> Self {
+        match status {
+            VerificationStatus::Pending if !require_verification => ShownVerification::NotRequired,
+            VerificationStatus::Pending => ShownVerification::Pending,
+            VerificationStatus::Verified => ShownVerification::Verified,
+            VerificationStatus::Failed => ShownVerification::Failed,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct VerificationView {
-    pub status: VerificationStatus,
+    pub status: ShownVerification,
     pub file_name: String,
     pub file_content: String,
     pub file_urls: Vec<String>,
@@ -45,8 +67,9 @@ pub struct WebhookView {
 }
 
 impl WebhookView {
-    /// `secret`: the opened secret, for the answers that show it.
-    pub fn new(webhook: Webhook, secret: Option<String>) -> Self {
+    /// `secret`: the opened secret, for the answers that show it;
+    /// `require_verification`: the setting `webhooks.require_verification`.
+    pub fn new(webhook: Webhook, secret: Option<String>, require_verification: bool) -> Self {
         let file_urls = webhook.verification.file_urls(&webhook.settings.url);
         let s = webhook.settings;
         let v = webhook.verification;
@@ -69,7 +92,7 @@ impl WebhookView {
             disabled_reason: webhook.disabled_reason,
             secret,
             verification: VerificationView {
-                status: v.status,
+                status: ShownVerification::new(v.status, require_verification),
                 file_name: v.file_name,
                 file_content: v.file_content,
                 file_urls,

@@ -35,14 +35,14 @@
 //! # let key_set_json = published.to_json();
 //! # let (now, body) = (1_780_000_000, br#"{"type":"open"}"#.to_vec());
 //! # let sent = [("Host", "receiver.example"), ("Content-Type", "application/json"), ("Content-Length", "15")];
-//! # let signer = Signer { key: &key, key_id: &key_id, account_header: "X-Postbode-Account", account_value: "account_42" };
+//! # let signer = Signer { key: &key, key_id: &key_id, account_header: "X-Postbode-Account", account_value: "acc_42" };
 //! # let outgoing = Request { method: "POST", target: "/hooks/postbode?src=pb", headers: &sent, body: &body };
 //! # let mut received: Vec<(String, String)> = sent.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
 //! # received.extend(signer.sign(&outgoing, now)?.pairs());
 //!
 //! // Once: the body of GET https://<postbode>/.well-known/postbode/keys, and the rules.
 //! let keys = KeySet::from_json(&key_set_json)?;
-//! let policy = Policy::new("webhooks.example.com", "X-Postbode-Account", "account_42");
+//! let policy = Policy::new("webhooks.example.com", "X-Postbode-Account", "acc_42");
 //! let verifier = Verifier::new(policy, keys);
 //!
 //! // Per call: the request as received (`received`: its header names and values).
@@ -69,13 +69,13 @@
 //! # let key_set_json = published.to_json();
 //! # let (now, body) = (1_780_000_000, br#"{"type":"open"}"#.to_vec());
 //! # let sent = [("Host", "receiver.example"), ("Content-Type", "application/json")];
-//! # let signer = Signer { key: &key, key_id: &key_id, account_header: "X-Postbode-Account", account_value: "account_42" };
+//! # let signer = Signer { key: &key, key_id: &key_id, account_header: "X-Postbode-Account", account_value: "acc_42" };
 //! # let outgoing = Request { method: "POST", target: "/hooks/postbode?src=pb", headers: &sent, body: &body };
 //! # let mut received: Vec<(String, String)> = sent.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
 //! # received.extend(signer.sign(&outgoing, "https", now)?.pairs());
 //!
 //! let keys = KeySet::from_json(&key_set_json)?;
-//! let policy = Policy::new("webhooks.example.com", "X-Postbode-Account", "account_42");
+//! let policy = Policy::new("webhooks.example.com", "X-Postbode-Account", "acc_42");
 //!
 //! let headers: Vec<(&str, &str)> = received.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
 //! let request = Request { method: "POST", target: "/hooks/postbode?src=pb", headers: &headers, body: &body };

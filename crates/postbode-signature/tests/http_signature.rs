@@ -60,7 +60,7 @@ fn a_signed_call_has_the_headers_of_payloads_md_and_verifies() {
         call.header("Digest"),
         Some("sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=")
     );
-    assert_eq!(call.header("X-Postbode-Account"), Some("account_42"));
+    assert_eq!(call.header("X-Postbode-Account"), Some("acc_42"));
     assert_eq!(call.header("Date"), Some("Sun, 17 May 2026 06:40:00 GMT"));
     let nonce = call.header("X-Nonce").unwrap();
     assert!(nonce.len() >= 16);
@@ -146,11 +146,11 @@ fn x_nonce_is_not_covered() {
 fn the_account_header_changed() {
     let call = signed_call();
     // A call for account 42 delivered to account 7.
-    let other = Verifier::new(Policy::new(KEY_DOMAIN, ACCOUNT_HEADER, "account_7"), published());
+    let other = Verifier::new(Policy::new(KEY_DOMAIN, ACCOUNT_HEADER, "acc_7"), published());
     assert_eq!(check(&other, &call, NOW), Err(Error::WrongAccount));
     // Rewritten to account 7: the header is signed.
     let mut rewritten = call.clone();
-    rewritten.set_header("x-postbode-account", "account_7");
+    rewritten.set_header("x-postbode-account", "acc_7");
     assert_eq!(check(&other, &rewritten, NOW), Err(Error::BadSignature));
     // Dropped altogether.
     let mut dropped = call;

@@ -282,10 +282,10 @@ fn our_verifier_accepts_what_the_npm_signer_signs_and_refuses_each_tampering() {
     );
 
     let mut account_changed = genuine.clone();
-    account_changed.set_header(ACCOUNT_HEADER, "account_7");
-    let account_7 = Verifier::new(Policy::new(KEY_DOMAIN, ACCOUNT_HEADER, "account_7"), published());
+    account_changed.set_header(ACCOUNT_HEADER, "acc_7");
+    let acc_7 = Verifier::new(Policy::new(KEY_DOMAIN, ACCOUNT_HEADER, "acc_7"), published());
     assert_eq!(
-        check(&account_7, &account_changed, NOW),
+        check(&acc_7, &account_changed, NOW),
         Err(Error::BadSignature),
         "account header changed"
     );
@@ -326,7 +326,7 @@ fn the_npm_verifier_accepts_what_our_signer_signs() {
     let added = signer.sign(&genuine.request(&pairs), now).unwrap();
     genuine.add(added.pairs());
     let mut tampered = genuine.clone();
-    tampered.set_header(ACCOUNT_HEADER, "account_7");
+    tampered.set_header(ACCOUNT_HEADER, "acc_7");
     let mut other_key = genuine.clone();
     let pairs = other_key.pairs();
     let foreign = Signer {

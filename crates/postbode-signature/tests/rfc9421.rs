@@ -136,7 +136,7 @@ fn created_too_old_or_in_the_future() {
 #[test]
 fn the_account_the_key_domain_and_the_key() {
     let call = signed_call();
-    let other_account = Policy::new(KEY_DOMAIN, ACCOUNT_HEADER, "account_7");
+    let other_account = Policy::new(KEY_DOMAIN, ACCOUNT_HEADER, "acc_7");
     assert_eq!(check(&call, &other_account, NOW), Err(Error::WrongAccount));
 
     let trusting_other = Policy::new("other.example", ACCOUNT_HEADER, ACCOUNT);

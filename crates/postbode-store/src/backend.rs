@@ -49,6 +49,8 @@ pub trait Records: Send + Sync + 'static {
     // Events and deliveries.
     async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
     async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
+    /// A webhook's deliveries, newest first, filtered by status, event type and creation time.
+    async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>>;
 
     // Postbode's signing keys.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;

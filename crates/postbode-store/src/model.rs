@@ -238,6 +238,19 @@ pub struct AttemptQuery {
     pub page: PageRequest,
 }
 
+/// Which deliveries of a webhook to list, newest first.
+#[derive(Debug, Clone)]
+pub struct DeliveryQuery {
+    pub webhook_id: String,
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    /// Created at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before this instant.
+    pub until: Option<DateTime<Utc>>,
+    pub page: PageRequest,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Bucket {

@@ -215,6 +215,28 @@ macro_rules! sql_records {
                 row.as_ref().map(rows::delivery).transpose()
             }
 
+            async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM deliveries d JOIN events e ON e.id = d.event_id \
+                     WHERE d.webhook_id = $1 AND d.account_id = $2 AND d.id < $3 \
+                       AND ($4 IS NULL OR d.status = $4) AND ($5 IS NULL OR e.type = $5) \
+                       AND d.created_at >= $6 AND d.created_at < $7 \
+                     ORDER BY d.id DESC LIMIT $8",
+                    rows::prefixed("d", rows::DELIVERY_COLUMNS, "")
+                ))
+                .bind(&query.webhook_id)
+                .bind(account_id)
+                .bind(query.page.after.as_deref().unwrap_or("~"))
+                .bind(query.status.map(DeliveryStatus::as_str))
+                .bind(query.event_type.as_deref())
+                .bind(query.since.map_or(i64::MIN, ms))
+                .bind(query.until.map_or(i64::MAX, ms))
+                .bind(rows::page_limit(&query.page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, &query.page, rows::delivery, |d| &d.id)
+            }
+
             async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
                 let rows = sqlx::query(&format!(
                     "SELECT {} FROM signing_keys ORDER BY activates_at",

@@ -43,6 +43,10 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     let (admin_token, new_admin_token) = admin_token(&config)?;
     let master = Arc::new(master_key(&config)?);
     let key_domain = config.key_domain();
+    let key_domain_warning = config.key_domain_warning();
+    if let Some(warning) = &key_domain_warning {
+        tracing::warn!("{warning}");
+    }
     postbode_server::signing_keys::maintain(store.as_ref(), &master, clock.now(), &config.signature)
         .await
         .map_err(|e| anyhow::anyhow!("creating the signing keys: {e}"))?;
@@ -72,11 +76,13 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         operator_token_hash: Arc::new(postbode_server::auth::sha256(admin_token.as_bytes())),
         probe: Arc::new(Probe::new(clock.clone(), &config.delivery, keyring.clone())?),
         require_verification: config.webhooks.require_verification,
+        allow_private_targets: config.delivery.allow_private_targets,
         keys: Arc::default(),
         master,
         secret_overlap: config.webhooks.secret_overlap,
         signature: Arc::new(config.signature.clone()),
         key_domain: key_domain.into(),
+        key_domain_warning: key_domain_warning.map(Into::into),
         public_url: public_url.trim_end_matches('/').into(),
         tracking,
     };

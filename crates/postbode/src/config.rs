@@ -154,6 +154,25 @@ impl Config {
         })
     }
 
+    /// Why the key domain cannot be published, when it is derived from an address that
+    /// holds no DNS records (an IP address or `localhost`): receivers then cannot look the
+    /// keys up, so the operator should set one.
+    pub fn key_domain_warning(&self) -> Option<String> {
+        if self.signature.key_domain.is_some() {
+            return None;
+        }
+        let domain = self.key_domain();
+        let publishable =
+            matches!(url::Host::parse(&domain), Ok(url::Host::Domain(name)) if !name.eq_ignore_ascii_case("localhost"));
+        (!publishable).then(|| {
+            format!(
+                "signing keys are published under the key domain {domain:?}, which cannot hold DNS records: \
+                 set signature.key_domain (POSTBODE_SIGNATURE__KEY_DOMAIN) to a domain of yours used for nothing \
+                 else, or POSTBODE_PUBLIC_URL to the address the outside world uses"
+            )
+        })
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
@@ -228,6 +247,26 @@ mod tests {
     }
 
     #[test]
+    fn a_key_domain_that_cannot_be_published_is_warned_about() {
+        let warning = |pairs: &[(&str, &str)]| Config::load(None, env(pairs)).unwrap().key_domain_warning();
+        let text = warning(&[]).expect("the listen address is no key domain");
+        assert!(
+            text.contains("\"127.0.0.1\"") && text.contains("signature.key_domain"),
+            "{text}"
+        );
+        assert!(warning(&[("POSTBODE_PUBLIC_URL", "http://[::1]:8080")]).is_some());
+        assert!(warning(&[("POSTBODE_PUBLIC_URL", "http://localhost:8080")]).is_some());
+        assert_eq!(
+            warning(&[("POSTBODE_PUBLIC_URL", "https://postbode.example.com")]),
+            None
+        );
+        assert_eq!(
+            warning(&[("POSTBODE_SIGNATURE__KEY_DOMAIN", "webhooks.example.com")]),
+            None
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let error = Config::load(None, env(&[("POSTBODE_DELIVERY__TIMEOUT", "5s")])).unwrap_err();
         assert!(format!("{error:#}").contains("unknown field `timeout`"), "{error:#}");
@@ -242,5 +281,7 @@ mod tests {
         assert_eq!(config.delivery.retry.schedule, defaults.delivery.retry.schedule);
         assert_eq!(config.delivery.total_timeout, defaults.delivery.total_timeout);
         assert_eq!(config.server.max_body_bytes, defaults.server.max_body_bytes);
+        assert_eq!(config.signature.account_prefix, defaults.signature.account_prefix);
+        assert_eq!(config.signature.account_prefix, "");
     }
 }

@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 use postbode::config::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Postbode: a self-hosted webhook delivery service.
@@ -68,8 +69,24 @@ enum Command {
     Import(postbode::cli::import::ImportArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Every failure exits non-zero with its message and causes on standard error; never
+/// with a backtrace, which `main() -> Result` would print under `RUST_BACKTRACE=1` and
+/// which says nothing to someone who mistyped an id.
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -124,8 +141,10 @@ async fn shutdown_signal() {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("POSTBODE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    // Colour codes only for a person at a terminal, never in a log file or journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();

@@ -351,3 +351,85 @@ async fn a_second_process_cannot_open_the_same_database() {
     // The first one is unharmed.
     assert_eq!(service.call("GET", "/ready", "", None).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_key_tells_whose_it_is() {
+    let service = Service::start().await;
+    let (_, created) = service
+        .call("POST", "/v1/accounts", ADMIN, Some(json!({"name": "Acme"})))
+        .await;
+    let key = created["api_key"].as_str().unwrap();
+    let (status, account) = service.call("GET", "/v1/account", key, None).await;
+    assert_eq!(status, 200, "{account}");
+    let fields: Vec<&String> = account.as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["id", "name", "created_at"]);
+    assert_eq!((&account["id"], &account["name"]), (&created["id"], &json!("Acme")));
+    let created_at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let stored = created_at(&account["created_at"]);
+    assert!((created_at(&created["created_at"]) - stored).abs() < chrono::Duration::milliseconds(1));
+    // Only a key belongs to an account; the operator token does not.
+    for token in ["", ADMIN] {
+        let (status, problem) = service.call("GET", "/v1/account", token, None).await;
+        assert_eq!(status, 401, "{problem}");
+    }
+}
+
+#[tokio::test]
+async fn the_idempotency_key_header_is_the_bodys_idempotency_key() {
+    let service = Service::start().await;
+    let key = service.account("Acme").await;
+    let post = |body: Value, header: Option<&'static str>, path: &'static str| {
+        let mut request = service
+            .http
+            .post(format!("{}{path}", service.url))
+            .bearer_auth(&key)
+            .json(&body);
+        if let Some(header) = header {
+            request = request.header("Idempotency-Key", header);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, first) = post(json!({"type": "x", "data": 1}), Some("order-1"), "/v1/events").await;
+    assert_eq!(status, 202, "{first}");
+    let (_, again) = post(json!({"type": "x", "data": 1}), Some("order-1"), "/v1/events").await;
+    assert_eq!(again["id"], first["id"]);
+    let (_, in_body) = post(
+        json!({"type": "x", "data": 1, "idempotency_key": "order-1"}),
+        None,
+        "/v1/events",
+    )
+    .await;
+    assert_eq!(in_body["id"], first["id"], "header and body name the same key");
+    let (status, _) = post(json!({"type": "x", "data": 2}), Some("order-1"), "/v1/events").await;
+    assert_eq!(status, 409);
+
+    let (status, problem) = post(
+        json!({"type": "x", "idempotency_key": "order-2"}),
+        Some("order-3"),
+        "/v1/events",
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "idempotency_key");
+    let (status, problem) = post(json!({"events": [{"type": "x"}]}), Some("batch-1"), "/v1/events/batch").await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "idempotency_key");
+}
+
+#[tokio::test]
+async fn verification_shows_not_required_when_it_is_off() {
+    let service = Service::start_with(|c| c.webhooks.require_verification = false).await;
+    let key = service.account("Acme").await;
+    let hook = service.webhook(&key, json!({"url": "https://example.com/hook"})).await;
+    assert_eq!(hook["verification"]["status"], "not_required");
+    let (_, listed) = service.call("GET", "/v1/webhooks", &key, None).await;
+    assert_eq!(listed["data"][0]["verification"]["status"], "not_required");
+
+    let required = Service::start_with(|c| c.webhooks.require_verification = true).await;
+    let key = required.account("Acme").await;
+    let hook = required.webhook(&key, json!({"url": "https://example.com/hook"})).await;
+    assert_eq!(hook["verification"]["status"], "pending");
+}

@@ -66,8 +66,14 @@ async fn keys_are_shown_rotated_and_checked_in_dns() {
             )
         }
     };
-    let (ok, shown, _) = cli(vec!["keys".into(), "show".into()]).await;
+    let (ok, shown, warned) = cli(vec!["keys".into(), "show".into()]).await;
     assert!(ok);
+    // Neither a key domain nor a public URL is set: the records cannot be published.
+    assert!(
+        warned.starts_with("warning: signing keys are published under the key domain \"127.0.0.1\"")
+            && warned.contains("signature.key_domain"),
+        "{warned}"
+    );
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(lines.len(), 4, "{shown}");
     assert!(lines[0].contains("rsa") && lines[0].contains("active"), "{shown}");
@@ -115,5 +121,40 @@ async fn keys_are_shown_rotated_and_checked_in_dns() {
             .count(),
         2,
         "{out}"
+    );
+}
+
+#[tokio::test]
+async fn keys_check_says_clearly_when_no_dns_server_answers() {
+    let service = Service::start_with(|c| c.signature.key_domain = Some("webhooks.example.com".into())).await;
+    // A port that was just free: nothing answers there.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .args(["keys", "check", "--resolver", &closed.to_string()])
+        .env("POSTBODE_URL", &service.url)
+        .env("POSTBODE_ADMIN_TOKEN", ADMIN)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("no DNS server answers at {closed}")) && stderr.contains("--resolver"),
+        "{stderr}"
+    );
+    // With the key domain set, `keys show` has nothing to warn about.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .args(["keys", "show"])
+        .env("POSTBODE_URL", &service.url)
+        .env("POSTBODE_ADMIN_TOKEN", ADMIN)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stderr).unwrap(), "");
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .contains("._domainkey.webhooks.example.com. IN TXT")
     );
 }

@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_postbode");
 /// The moment the captured calls were signed, so the tests do not depend on the clock.
 const SIGNED_AT: i64 = 1_780_000_000;
 const KEY_DOMAIN: &str = "webhooks.example.com";
-const ACCOUNT: &str = "42";
+const ACCOUNT: &str = "acc_42";
 /// A hang guard only: every wait below ends as soon as its condition holds.
 const PATIENCE: Duration = Duration::from_secs(60);
 const BODY: &str = r#"{"id":"evt_1","type":"open","timestamp":"2026-05-28 20:26:40","time":1780000000}"#;
@@ -68,7 +68,7 @@ fn http_signature_headers(key: &RsaKey, key_id: &str, host: &str, now: i64) -> V
         key,
         key_id,
         account_header: http_signature::DEFAULT_ACCOUNT_HEADER,
-        account_value: &format!("account_{ACCOUNT}"),
+        account_value: ACCOUNT,
     };
     let request = Request {
         method: "POST",
@@ -88,7 +88,7 @@ fn rfc9421_headers(key: &Ed25519Key, key_id: &str, now: i64) -> Vec<(String, Str
         key,
         key_id,
         account_header: http_signature::DEFAULT_ACCOUNT_HEADER,
-        account_value: &format!("account_{ACCOUNT}"),
+        account_value: ACCOUNT,
     };
     let request = Request {
         method: "POST",
@@ -307,13 +307,13 @@ async fn verify_checks_http_signature_against_a_key_set() {
     );
 
     let mut wrong_account = strict(&good);
-    wrong_account[6] = "43".to_owned();
+    wrong_account[6] = "acc_43".to_owned();
     let out = run(wrong_account).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stdout.contains(
-            "http-signature: FAILED: the account header names another account: it says \"account_42\", \
-             expected \"account_43\""
+            "http-signature: FAILED: the account header names another account: it says \"acc_42\", \
+             expected \"acc_43\""
         ),
         "{out:?}"
     );

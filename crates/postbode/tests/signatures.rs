@@ -48,7 +48,7 @@ fn verify_http_signature(
         headers: &pairs,
         body: &call.body,
     };
-    let policy = Policy::new("127.0.0.1", "X-Postbode-Account", &format!("account_{account_id}"));
+    let policy = Policy::new("127.0.0.1", "X-Postbode-Account", account_id);
     verify(&request, &policy, keys, &NonceCache::default(), now).map(drop)
 }
 
@@ -84,7 +84,7 @@ async fn http_signature_calls_verify_with_the_npm_package() {
         .await;
     let call = receiver.wait_for(1).await.remove(0);
     let account = account_id(&service).await;
-    assert_eq!(call.header("x-postbode-account"), format!("account_{account}"));
+    assert_eq!(call.header("x-postbode-account"), account);
     assert!(call.header("x-nonce").len() >= 16);
     assert!(call.header("webhook-signature").starts_with("v1,"), "schemes combine");
     let signature = call.header("signature");
@@ -167,7 +167,7 @@ async fn rfc9421_calls_verify_with_the_published_ed25519_key() {
         headers: &pairs,
         body: &call.body,
     };
-    let mut policy = Policy::new("127.0.0.1", "X-Postbode-Account", &format!("account_{account}"));
+    let mut policy = Policy::new("127.0.0.1", "X-Postbode-Account", &account);
     policy.scheme = "http".into();
     let now = postbode_core::Clock::now(service.clock.as_ref()).timestamp();
     verify(&request, &policy, &keys, now).unwrap();

@@ -173,7 +173,9 @@ async fn a_private_address_is_not_fetched_unless_allowed() {
     .await;
     let key = service.account("Acme").await;
     let receiver = Receiver::start().await;
-    let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
+    // A literal private address is refused at creation; a name is checked when resolved.
+    let url = format!("http://localhost:{}/hooks/receive.php", receiver.port);
+    let webhook = service.webhook(&key, json!({ "url": url })).await;
     let (name, content) = file(&webhook);
     receiver.serve_file(&format!("/hooks/{name}"), Reply::body(content));
     let answer = verify(&service, &key, &webhook).await;
@@ -403,10 +405,15 @@ async fn the_cli_verifies_tests_and_checks() {
         }
     };
 
-    let (ok, out, _) = cli(&["webhook", "verify", id]).await;
-    assert!(ok);
+    // Not verified is a failure: the command says why and exits non-zero.
+    let (ok, out, err) = cli(&["webhook", "verify", id]).await;
+    assert!(!ok, "{out}");
     assert!(out.starts_with("Not verified."), "{out}");
     assert!(out.contains("not found (HTTP 404)"), "{out}");
+    assert_eq!(err.trim_end(), format!("error: webhook {id} is not verified"));
+    let (ok, out, _) = cli(&["webhook", "check"]).await;
+    assert!(!ok, "a FAIL line fails the command: {out}");
+    assert!(out.starts_with(&format!("FAIL {id} verify")), "{out}");
     let (ok, _, err) = cli(&["webhook", "test", id]).await;
     assert!(!ok);
     assert!(err.contains("409"), "{err}");

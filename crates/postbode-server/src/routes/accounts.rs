@@ -1,7 +1,8 @@
-//! Accounts and their API keys: the operator's routes.
+//! Accounts and their API keys: the operator's routes, and `GET /v1/account` for a
+//! key holder to learn whose key it is.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use postbode_core::ids;
 use postbode_core::page::Page;
@@ -9,8 +10,8 @@ use postbode_store::{Account, ApiKey};
 use serde::{Deserialize, Serialize};
 
 use super::Paging;
-use crate::auth::{Operator, new_api_key};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::auth::{AccountKey, Operator, new_api_key};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -69,7 +70,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<Account>>> {
-    Ok(Json(state.store.list_accounts(&paging.request()?).await?))
+    Ok(Json(state.store.list_accounts(&paging.request(ids::ACCOUNT)?).await?))
 }
 
 #[derive(Serialize)]
@@ -81,7 +82,7 @@ pub struct CreatedKey {
 pub async fn create_key(
     _: Operator,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    ApiPath(account_id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     state
         .store
@@ -110,7 +111,7 @@ pub async fn create_key(
 pub async fn delete_key(
     _: Operator,
     State(state): State<AppState>,
-    Path((account_id, key_id)): Path<(String, String)>,
+    ApiPath((account_id, key_id)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     if state.store.delete_api_key(&account_id, &key_id).await? {
         state.keys.forget(&key_id);
@@ -118,4 +119,14 @@ pub async fn delete_key(
     } else {
         Err(ApiError::NotFound("API key"))
     }
+}
+
+/// The account the key belongs to (its id is what `postbode verify --account` needs).
+pub async fn current(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<Account>> {
+    let account = state
+        .store
+        .get_account(&key.account_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Json(account))
 }

@@ -2,7 +2,7 @@
 //! and what an unsubscribe does to them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use postbode_core::FieldError;
 use postbode_core::ValidationError;
@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 
 use super::Paging;
 use crate::auth::AccountKey;
-use crate::extract::{ApiJson, ApiQuery, decode_json};
+use crate::decode::decode_value;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -66,7 +67,7 @@ impl Definition {
             _ => return Err(internal("a definition is an object")),
         };
         merged.extend(given);
-        let mut definition: Definition = decode_json(&serde_json::to_vec(&merged).map_err(internal)?)?;
+        let mut definition: Definition = decode_value(&Value::Object(merged))?;
         definition.validate()?;
         for (index, def) in definition.fields.0.iter().enumerate() {
             if before
@@ -184,14 +185,17 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<DatabaseView>>> {
-    let page = state.store.list_databases(&key.account_id, &paging.request()?).await?;
+    let page = state
+        .store
+        .list_databases(&key.account_id, &paging.request(ids::DATABASE)?)
+        .await?;
     Ok(Json(page.map(DatabaseView::from)))
 }
 
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DatabaseView>> {
     Ok(Json(find_database(&state, &key.account_id, &id).await?.into()))
 }
@@ -199,7 +203,7 @@ pub async fn get(
 pub async fn update(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<DatabaseView>> {
     let mut database = find_database(&state, &key.account_id, &id).await?;
@@ -214,7 +218,11 @@ pub async fn update(
 
 /// Deletes the database with everything in it. No `delete` event is fired per profile:
 /// this is a bulk action of the account itself, not a change to a profile.
-pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     if !state.store.delete_database(&key.account_id, &id).await? {
         return Err(ApiError::NotFound("database"));
     }
@@ -224,7 +232,7 @@ pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Pa
 pub async fn create_collection(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(database_id): Path<String>,
+    ApiPath(database_id): ApiPath<String>,
     ApiJson(mut definition): ApiJson<Definition>,
 ) -> ApiResult<(StatusCode, Json<CollectionView>)> {
     let database = find_database(&state, &key.account_id, &database_id).await?;
@@ -247,13 +255,13 @@ pub async fn create_collection(
 pub async fn list_collections(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(database_id): Path<String>,
+    ApiPath(database_id): ApiPath<String>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<CollectionView>>> {
     let database = find_database(&state, &key.account_id, &database_id).await?;
     let page = state
         .store
-        .list_collections(&key.account_id, &database.id, &paging.request()?)
+        .list_collections(&key.account_id, &database.id, &paging.request(ids::COLLECTION)?)
         .await?;
     Ok(Json(page.map(CollectionView::from)))
 }
@@ -261,7 +269,7 @@ pub async fn list_collections(
 pub async fn get_collection(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CollectionView>> {
     Ok(Json(find_collection(&state, &key.account_id, &id).await?.into()))
 }
@@ -269,7 +277,7 @@ pub async fn get_collection(
 pub async fn update_collection(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<CollectionView>> {
     let mut collection = find_collection(&state, &key.account_id, &id).await?;
@@ -285,7 +293,7 @@ pub async fn update_collection(
 pub async fn delete_collection(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     if !state.store.delete_collection(&key.account_id, &id).await? {
         return Err(ApiError::NotFound("collection"));

@@ -1,18 +1,24 @@
 //! Events in, and what became of them: their deliveries.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use postbode_core::event::{self, CustomEventBody, EventScope};
 use postbode_core::ids;
-use postbode_store::{Database, Delivery, IdempotencyKey, Ingested, NewEvent, Profile, RetryRequest, RetrySelection};
+use postbode_core::page::Page;
+use postbode_store::{
+    Database, Delivery, DeliveryQuery, DeliveryStatus, IdempotencyKey, Ingested, NewEvent, Profile, RetryRequest,
+    RetrySelection,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 
+use super::Paging;
+use super::webhooks::find;
 use crate::auth::{AccountKey, sha256};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -35,14 +41,7 @@ impl EventRequest {
     /// Checks the request and turns it into the event to store; `field` prefixes the
     /// names of bad fields (`events[3].`) in a batch.
     fn into_event(self, field: &str, state: &AppState, profiles: &Profiles, now: DateTime<Utc>) -> ApiResult<NewEvent> {
-        let type_field = format!("{field}type");
-        if let Some(route) = event::route_for_builtin(&self.event_type) {
-            return Err(ApiError::field(
-                type_field,
-                format!("{:?} events are made by {route}, not posted here", self.event_type),
-            ));
-        }
-        event::check_type_name(&type_field, &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
+        event::check_custom_type(&format!("{field}type"), &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
         let scope = match &self.profile_id {
             None => EventScope::default(),
             Some(id) => profile_scope(profiles, id)
@@ -119,11 +118,40 @@ impl From<Ingested> for Accepted {
     }
 }
 
+/// The common `Idempotency-Key` request header means the body's `idempotency_key`.
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The request's idempotency key, from the body or the `Idempotency-Key` header (the
+/// same one when both are given).
+fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(in_body);
+    };
+    let Ok(in_header) = value.to_str() else {
+        return Err(ApiError::field(
+            "idempotency_key",
+            "the Idempotency-Key header must be visible ASCII text",
+        ));
+    };
+    match in_body {
+        Some(in_body) if in_body != in_header => Err(ApiError::field(
+            "idempotency_key",
+            format!(
+                "the Idempotency-Key header ({in_header:?}) and the body's idempotency_key ({in_body:?}) differ; \
+                 give one of them, or the same in both"
+            ),
+        )),
+        _ => Ok(Some(in_header.to_owned())),
+    }
+}
+
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<EventRequest>,
+    headers: HeaderMap,
+    ApiJson(mut request): ApiJson<EventRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    request.idempotency_key = idempotency_key(&headers, request.idempotency_key.take())?;
     let now = state.clock.now();
     let profiles = named_profiles(&state, &key.account_id, std::slice::from_ref(&request)).await?;
     let event = request.into_event("", &state, &profiles, now)?;
@@ -152,8 +180,15 @@ pub struct BatchAccepted {
 pub async fn create_batch(
     key: AccountKey,
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> ApiResult<(StatusCode, Json<BatchAccepted>)> {
+    if headers.contains_key(IDEMPOTENCY_HEADER) {
+        return Err(ApiError::field(
+            "idempotency_key",
+            "a batch takes an idempotency_key per event, not the Idempotency-Key header",
+        ));
+    }
     let max = state.settings.max_batch_events;
     if request.events.is_empty() || request.events.len() > max {
         return Err(ApiError::field("events", format!("1 to {max} events")));
@@ -188,7 +223,11 @@ pub struct EventView {
     deliveries: Vec<Delivery>,
 }
 
-pub async fn get(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<EventView>> {
+pub async fn get(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<EventView>> {
     if !ids::has_kind(&id, ids::EVENT) {
         return Err(ApiError::NotFound("event"));
     }
@@ -209,7 +248,7 @@ pub async fn get(key: AccountKey, State(state): State<AppState>, Path(id): Path<
 pub async fn get_delivery(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Delivery>> {
     if !ids::has_kind(&id, ids::DELIVERY) {
         return Err(ApiError::NotFound("delivery"));
@@ -222,12 +261,46 @@ pub async fn get_delivery(
     Ok(Json(delivery))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    status: Option<DeliveryStatus>,
+    event_type: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A webhook's deliveries, newest first: what is pending, delivered, failed or skipped.
+pub async fn list_deliveries(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
+) -> ApiResult<Json<Page<Delivery>>> {
+    let webhook = find(&state, &key, &id).await?;
+    let query = DeliveryQuery {
+        webhook_id: webhook.id,
+        status: q.status,
+        event_type: q.event_type,
+        since: q.since,
+        until: q.until,
+        page: Paging {
+            limit: q.limit,
+            cursor: q.cursor,
+        }
+        .request(ids::DELIVERY)?,
+    };
+    Ok(Json(state.store.list_deliveries(&key.account_id, &query).await?))
+}
+
 /// One more attempt on the same delivery, with the same id, so receivers still drop
 /// duplicates.
 pub async fn resend(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     if !ids::has_kind(&id, ids::DELIVERY) {
         return Err(ApiError::NotFound("delivery"));

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use futures_util::{StreamExt, TryStreamExt};
 use postbode_core::ids;
@@ -22,6 +22,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::databases::find_database;
 use crate::auth::AccountKey;
+use crate::extract::ApiPath;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -76,7 +77,7 @@ enum Parsed {
 pub async fn import(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(database_id): Path<String>,
+    ApiPath(database_id): ApiPath<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,

@@ -26,15 +26,22 @@ pub async fn well_known(State(state): State<AppState>) -> ApiResult<impl IntoRes
 }
 
 pub async fn list(_: Operator, State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let keys = state.store.list_signing_keys().await?;
-    let views = signing_keys::views(&keys, state.clock.now(), &state.key_domain)?;
-    Ok(Json(json!({ "data": views })))
+    operator_view(&state).await
 }
 
 pub async fn rotate(_: Operator, State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let now = state.clock.now();
-    signing_keys::rotate(state.store.as_ref(), &state.master, now, &state.signature).await?;
+    signing_keys::rotate(state.store.as_ref(), &state.master, state.clock.now(), &state.signature).await?;
+    operator_view(&state).await
+}
+
+/// The published keys with their DNS records, the key domain, and a warning when that
+/// domain cannot be published.
+async fn operator_view(state: &AppState) -> ApiResult<Json<Value>> {
     let keys = state.store.list_signing_keys().await?;
-    let views = signing_keys::views(&keys, now, &state.key_domain)?;
-    Ok(Json(json!({ "data": views })))
+    let views = signing_keys::views(&keys, state.clock.now(), &state.key_domain)?;
+    Ok(Json(json!({
+        "data": views,
+        "key_domain": &*state.key_domain,
+        "warning": state.key_domain_warning.as_deref(),
+    })))
 }

@@ -3,7 +3,7 @@
 //! `unsubscribe` events.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use postbode_core::ValidationError;
 use postbode_core::ids;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::Accepted;
 use crate::auth::AccountKey;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tracking::MAX_URL_LEN;
@@ -100,7 +100,7 @@ pub struct LinkView {
 pub async fn link(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<LinkRequest>,
 ) -> ApiResult<Json<LinkView>> {
     find(&state, &key, &id).await?;
@@ -160,7 +160,7 @@ async fn report(
 pub async fn delivery(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<DeliveryReport>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     report(&state, &key, &id, MailEvent::Delivery(r)).await
@@ -169,7 +169,7 @@ pub async fn delivery(
 pub async fn bounce(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<BounceReport>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     report(&state, &key, &id, MailEvent::Bounce(r)).await
@@ -178,7 +178,7 @@ pub async fn bounce(
 pub async fn failure(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<FailureReport>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     report(&state, &key, &id, MailEvent::Failure(r)).await
@@ -187,7 +187,7 @@ pub async fn failure(
 pub async fn abuse(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<AbuseReport>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     report(&state, &key, &id, MailEvent::Abuse(r)).await
@@ -196,7 +196,7 @@ pub async fn abuse(
 pub async fn unsubscribe_report(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(UnsubscribeReport {}): ApiJson<UnsubscribeReport>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     report(&state, &key, &id, MailEvent::Unsubscribe).await

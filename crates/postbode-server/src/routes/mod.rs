@@ -14,7 +14,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::DefaultBodyLimit as BodyLimit;
 use axum::routing::{delete, get, post};
-use postbode_core::page::{DEFAULT_LIMIT, MAX_LIMIT, PageRequest};
+use postbode_core::page::PageRequest;
 use serde::Deserialize;
 
 use crate::problem::ApiError;
@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/postbode/keys", get(keys::well_known))
         .route("/v1/signing-keys", get(keys::list))
         .route("/v1/signing-keys/rotate", post(keys::rotate))
+        .route("/v1/account", get(accounts::current))
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/v1/accounts/{id}/keys", post(accounts::create_key))
         .route("/v1/accounts/{id}/keys/{key_id}", delete(accounts::delete_key))
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/webhooks/{id}/verification-file", get(webhooks::verification_file))
         .route("/v1/webhooks/{id}/attempts", get(webhooks::attempts))
         .route("/v1/webhooks/{id}/stats", get(webhooks::stats))
+        .route("/v1/webhooks/{id}/deliveries", get(events::list_deliveries))
         .route("/v1/webhooks/{id}/recover", post(webhooks::recover))
         .route("/v1/events", post(events::create))
         .route("/v1/events/batch", post(events::create_batch))
@@ -111,11 +113,9 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("route")
 }
 
+/// Axum adds the `Allow` header listing the route's methods to this answer.
 async fn method_not_allowed() -> ApiError {
-    ApiError::BadRequest {
-        detail: "this method is not allowed on this route".into(),
-        errors: Vec::new(),
-    }
+    ApiError::MethodNotAllowed
 }
 
 /// `?limit=` and `?cursor=`, shared by every list.
@@ -127,14 +127,8 @@ pub struct Paging {
 }
 
 impl Paging {
-    pub fn request(&self) -> Result<PageRequest, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::field("limit", format!("between 1 and {MAX_LIMIT}")));
-        }
-        Ok(PageRequest {
-            after: self.cursor.clone(),
-            limit,
-        })
+    /// The page of a list of `kind` ids (`ids::WEBHOOK`, ...).
+    pub fn request(self, kind: &str) -> Result<PageRequest, ApiError> {
+        PageRequest::new(self.limit, self.cursor, kind).map_err(|e| ApiError::Invalid(e.into()))
     }
 }

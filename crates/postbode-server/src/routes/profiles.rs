@@ -2,11 +2,11 @@
 //! commits it together with its `create`/`update`/`delete` event and deliveries.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use postbode_core::ValidationError;
 use postbode_core::ids;
-use postbode_core::page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
+use postbode_core::page::{MAX_LIMIT, Page};
 use postbode_core::profile::{Edit, Values, check_interests};
 use postbode_core::webhook::Source;
 use postbode_store::{Change, ChangeOutcome, ChangeRequest, Profile, ProfileQuery, Record, Subprofile};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::Paging;
 use super::databases::{find_collection, find_database};
 use crate::auth::AccountKey;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views::{ProfileView, SubprofileView};
@@ -121,7 +121,7 @@ fn checked_interests(interests: Option<Vec<String>>) -> Result<Option<Vec<String
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(database_id): Path<String>,
+    ApiPath(database_id): ApiPath<String>,
     ApiJson(request): ApiJson<ProfileRequest>,
 ) -> ApiResult<(StatusCode, Json<ProfileView>)> {
     let database = find_database(&state, &key.account_id, &database_id).await?;
@@ -142,25 +142,22 @@ pub async fn create(
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(database_id): Path<String>,
+    ApiPath(database_id): ApiPath<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Page<ProfileView>>> {
     let database = find_database(&state, &key.account_id, &database_id).await?;
-    let mut page = PageRequest {
-        after: None,
-        limit: DEFAULT_LIMIT,
-    };
+    let mut paging = Paging::default();
     let mut field = None;
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match name.as_ref() {
             "limit" => {
-                page.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| ApiError::field("limit", format!("between 1 and {MAX_LIMIT}")))?;
+                paging.limit = Some(
+                    value
+                        .parse()
+                        .map_err(|_| ApiError::field("limit", format!("between 1 and {MAX_LIMIT}")))?,
+                );
             }
-            "cursor" => page.after = Some(value.into_owned()),
+            "cursor" => paging.cursor = Some(value.into_owned()),
             other => {
                 let Some(field_name) = other.strip_prefix("fields.") else {
                     return Err(ApiError::field(other, "unknown query parameter"));
@@ -185,7 +182,14 @@ pub async fn list(
     }
     let listed = state
         .store
-        .list_profiles(&key.account_id, &database.id, &ProfileQuery { field, page })
+        .list_profiles(
+            &key.account_id,
+            &database.id,
+            &ProfileQuery {
+                field,
+                page: paging.request(ids::PROFILE)?,
+            },
+        )
         .await?;
     Ok(Json(listed.map(|p| ProfileView::new(p, &database.fields))))
 }
@@ -193,7 +197,7 @@ pub async fn list(
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ProfileView>> {
     let profile = find_profile(&state, &key.account_id, &id).await?;
     let database = find_database(&state, &key.account_id, &profile.database_id).await?;
@@ -203,7 +207,7 @@ pub async fn get(
 pub async fn replace(
     key: AccountKey,
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     request: ApiJson<ProfileRequest>,
 ) -> ApiResult<Json<ProfileView>> {
     edit(key, state, id, request, Edit::Replace).await
@@ -212,7 +216,7 @@ pub async fn replace(
 pub async fn merge(
     key: AccountKey,
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     request: ApiJson<ProfileRequest>,
 ) -> ApiResult<Json<ProfileView>> {
     edit(key, state, id, request, Edit::Merge).await
@@ -221,7 +225,7 @@ pub async fn merge(
 async fn edit(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<ProfileRequest>,
     edit: Edit,
 ) -> ApiResult<Json<ProfileView>> {
@@ -239,7 +243,11 @@ async fn edit(
     Ok(Json(ProfileView::new(profile_of(outcome)?, &database.fields)))
 }
 
-pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     single(
         commit(&state, &key.account_id, vec![Change::DeleteProfile { id }]).await?,
         "profile",
@@ -250,7 +258,7 @@ pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Pa
 pub async fn create_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(profile_id): Path<String>,
+    ApiPath(profile_id): ApiPath<String>,
     ApiJson(request): ApiJson<SubprofileRequest>,
 ) -> ApiResult<(StatusCode, Json<SubprofileView>)> {
     let profile = find_profile(&state, &key.account_id, &profile_id).await?;
@@ -280,13 +288,13 @@ pub async fn create_subprofile(
 pub async fn list_subprofiles(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(profile_id): Path<String>,
+    ApiPath(profile_id): ApiPath<String>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<SubprofileView>>> {
     let profile = find_profile(&state, &key.account_id, &profile_id).await?;
     let page = state
         .store
-        .list_subprofiles(&key.account_id, &profile.id, &paging.request()?)
+        .list_subprofiles(&key.account_id, &profile.id, &paging.request(ids::SUBPROFILE)?)
         .await?;
     let mut schemas = HashMap::new();
     let mut views = Vec::with_capacity(page.data.len());
@@ -307,7 +315,7 @@ pub async fn list_subprofiles(
 pub async fn get_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SubprofileView>> {
     let subprofile = find_subprofile(&state, &key.account_id, &id).await?;
     let collection = find_collection(&state, &key.account_id, &subprofile.collection_id).await?;
@@ -317,7 +325,7 @@ pub async fn get_subprofile(
 pub async fn replace_subprofile(
     key: AccountKey,
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     request: ApiJson<SubprofileEdit>,
 ) -> ApiResult<Json<SubprofileView>> {
     edit_subprofile(key, state, id, request, Edit::Replace).await
@@ -326,7 +334,7 @@ pub async fn replace_subprofile(
 pub async fn merge_subprofile(
     key: AccountKey,
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     request: ApiJson<SubprofileEdit>,
 ) -> ApiResult<Json<SubprofileView>> {
     edit_subprofile(key, state, id, request, Edit::Merge).await
@@ -335,7 +343,7 @@ pub async fn merge_subprofile(
 async fn edit_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<SubprofileEdit>,
     edit: Edit,
 ) -> ApiResult<Json<SubprofileView>> {
@@ -350,7 +358,7 @@ async fn edit_subprofile(
 pub async fn delete_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     single(
         commit(&state, &key.account_id, vec![Change::DeleteSubprofile { id }]).await?,

@@ -1,7 +1,7 @@
 //! The public tracking endpoints a sent e-mail points at: the open pixel and click
 //! redirects. They need no key: the token's MAC proves it (see `crate::tracking`).
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -10,6 +10,7 @@ use postbode_core::mail::{MailEvent, Visit};
 use postbode_store::MailRequest;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::extract::ApiPath;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -27,10 +28,12 @@ const MAX_HEADER_TEXT: usize = 1024;
 pub async fn open(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
+    token: Result<ApiPath<String>, ApiError>,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
+    // A token that cannot even be decoded is just another unknown token.
+    let token = token.map(|ApiPath(token)| token).unwrap_or_default();
     // Link scanners and prefetchers send HEAD; only a GET is someone opening the mail.
     if let Some(message_id) = state.tracking.open(&token).filter(|_| method == Method::GET) {
         let visit = visit(&state, peer.ip(), &headers);
@@ -48,10 +51,11 @@ pub async fn open(
 pub async fn click(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
+    token: Result<ApiPath<String>, ApiError>,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
+    let token = token.map(|ApiPath(token)| token).unwrap_or_default();
     let Some((message_id, url)) = state.tracking.click(&token) else {
         return ApiError::NotFound("link").into_response();
     };

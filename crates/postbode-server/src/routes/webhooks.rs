@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -19,7 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::Paging;
 use crate::auth::AccountKey;
-use crate::extract::{ApiJson, ApiQuery, decode_json};
+use crate::decode::decode_value;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views::WebhookView;
@@ -35,7 +36,7 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(mut settings): ApiJson<WebhookSettings>,
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
-    settings.validate()?;
+    settings.validate(state.allow_private_targets)?;
     check_scope(&state, &key.account_id, &settings).await?;
     let now = state.clock.now();
     let id = ids::new_id(ids::WEBHOOK);
@@ -62,7 +63,10 @@ pub async fn create(
         updated_at: now,
     };
     state.store.create_webhook(&webhook).await?;
-    Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookView::new(webhook, Some(secret), state.require_verification)),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -89,9 +93,11 @@ pub async fn list(
     };
     let page = state
         .store
-        .list_webhooks(&key.account_id, &filter, &paging.request()?)
+        .list_webhooks(&key.account_id, &filter, &paging.request(ids::WEBHOOK)?)
         .await?;
-    Ok(Json(page.map(|w| WebhookView::new(w, None))))
+    Ok(Json(
+        page.map(|w| WebhookView::new(w, None, state.require_verification)),
+    ))
 }
 
 /// A webhook may be limited to a database or collection of its own account only; with
@@ -143,16 +149,17 @@ pub(super) async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiRes
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WebhookView>> {
-    Ok(Json(WebhookView::new(find(&state, &key, &id).await?, None)))
+    let webhook = find(&state, &key, &id).await?;
+    Ok(Json(WebhookView::new(webhook, None, state.require_verification)))
 }
 
 /// Merges the given fields into the current settings and checks the result as a whole.
 pub async fn update(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<WebhookView>> {
     let mut webhook = find(&state, &key, &id).await?;
@@ -161,8 +168,8 @@ pub async fn update(
         _ => return Err(internal("webhook settings are not an object")),
     };
     merged.extend(patch);
-    let mut settings: WebhookSettings = decode_json(&serde_json::to_vec(&merged).map_err(internal)?)?;
-    settings.validate()?;
+    let mut settings: WebhookSettings = decode_value(&Value::Object(merged))?;
+    settings.validate(state.allow_private_targets)?;
     check_scope(&state, &key.account_id, &settings).await?;
     if settings.enabled && !webhook.settings.enabled {
         // Re-enabling starts a fresh run: the old failures no longer count against it.
@@ -171,16 +178,32 @@ pub async fn update(
     }
     if !same_origin_and_directory(&webhook.settings.url, &settings.url) {
         // The proof covered the old place only.
+        let before = webhook.verification.status;
         webhook.verification.status = VerificationStatus::Pending;
         webhook.verification.checked_at = None;
         webhook.verification.outcome = None;
+        log_verification_change(&webhook, before, "the URL moved to another place");
     }
     webhook.settings = settings;
     webhook.updated_at = state.clock.now();
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
-    Ok(Json(WebhookView::new(webhook, None)))
+    Ok(Json(WebhookView::new(webhook, None, state.require_verification)))
+}
+
+/// One log line per change of a webhook's verification status, for the operator.
+pub(super) fn log_verification_change(webhook: &Webhook, before: VerificationStatus, why: &str) {
+    let after = webhook.verification.status;
+    if after != before {
+        tracing::info!(
+            webhook = %webhook.id,
+            account = %webhook.account_id,
+            from = ?before,
+            to = ?after,
+            "webhook verification changed: {why}"
+        );
+    }
 }
 
 /// Whether two callback URLs share scheme, host, port and directory: what a verified
@@ -199,7 +222,11 @@ fn same_origin_and_directory(old: &str, new: &str) -> bool {
     directory(old).is_some_and(|d| Some(d) == directory(new))
 }
 
-pub async fn delete(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     if ids::has_kind(&id, ids::WEBHOOK) && state.store.delete_webhook(&key.account_id, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -212,7 +239,11 @@ fn open_secret(state: &AppState, webhook_id: &str, sealed: &str) -> ApiResult<St
     String::from_utf8(plain).map_err(internal)
 }
 
-pub async fn secret(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn secret(
+    key: AccountKey,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
     let webhook = find(&state, &key, &id).await?;
     let now = state.clock.now();
     let previous = match &webhook.previous_secret {
@@ -231,7 +262,7 @@ pub async fn secret(key: AccountKey, State(state): State<AppState>, Path(id): Pa
 pub async fn rotate_secret(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let mut webhook = find(&state, &key, &id).await?;
     let now = state.clock.now();
@@ -249,7 +280,7 @@ pub async fn rotate_secret(
 pub async fn verification_file(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let webhook = find(&state, &key, &id).await?;
     let disposition = format!("attachment; filename=\"{}\"", webhook.verification.file_name);
@@ -286,7 +317,7 @@ pub struct AttemptsQuery {
 pub async fn attempts(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<AttemptsQuery>,
 ) -> ApiResult<Response> {
     let webhook = find(&state, &key, &id).await?;
@@ -299,7 +330,7 @@ pub async fn attempts(
             limit: q.limit,
             cursor: q.cursor,
         }
-        .request()?,
+        .request(ids::ATTEMPT)?,
     };
     let format = q.format.unwrap_or(ExportFormat::Json);
     if format == ExportFormat::Json {
@@ -410,7 +441,7 @@ pub struct StatsView {
 pub async fn stats(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> ApiResult<Json<StatsView>> {
     let webhook = find(&state, &key, &id).await?;
@@ -448,7 +479,7 @@ pub struct RecoverRequest {
 pub async fn recover(
     key: AccountKey,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RecoverRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let webhook = find(&state, &key, &id).await?;

@@ -20,7 +20,8 @@ use crate::{Error, Request, digest};
 
 pub const ALGORITHM: &str = "rsa-sha256";
 pub const DEFAULT_ACCOUNT_HEADER: &str = "X-Postbode-Account";
-pub const DEFAULT_ACCOUNT_PREFIX: &str = "account_";
+/// Nothing: the account header carries the account id as it is (`acc_01…`).
+pub const DEFAULT_ACCOUNT_PREFIX: &str = "";
 pub const NONCE_HEADER: &str = "X-Nonce";
 /// Random URL-safe characters in a nonce Postbode sends (about 132 bits).
 pub const NONCE_LEN: usize = 22;
@@ -53,7 +54,7 @@ pub fn digest_header(body: &[u8]) -> String {
     format!("sha-256={}", digest::sha256_base64(body))
 }
 
-/// The account header's value, e.g. `account_42`.
+/// The account header's value: the configured prefix (default none), then the account id.
 pub fn account_value(prefix: &str, account_id: &str) -> String {
     format!("{prefix}{account_id}")
 }

@@ -12,7 +12,7 @@ pub struct Signer<'a> {
     pub key_id: &'a str,
     /// e.g. [`super::DEFAULT_ACCOUNT_HEADER`].
     pub account_header: &'a str,
-    /// e.g. `account_42`, see [`super::account_value`].
+    /// e.g. `acc_42`, see [`super::account_value`].
     pub account_value: &'a str,
 }
 

@@ -18,7 +18,7 @@ pub struct Policy {
     /// Lower-case names the signature must cover.
     pub required_headers: Vec<String>,
     pub account_header: String,
-    /// The receiver's own account, e.g. `account_42`.
+    /// The receiver's own account, e.g. `acc_42`.
     pub expected_account: String,
     /// Only keys `<selector>._domainkey.<this domain>` are trusted.
     pub trusted_key_domain: String,

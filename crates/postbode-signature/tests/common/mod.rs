@@ -10,7 +10,7 @@ use postbode_signature::keys::{Ed25519Key, RsaKey};
 
 pub const KEY_DOMAIN: &str = "webhooks.example.com";
 pub const ACCOUNT_HEADER: &str = "X-Postbode-Account";
-pub const ACCOUNT: &str = "account_42";
+pub const ACCOUNT: &str = "acc_42";
 /// Some Unix time in May 2026.
 pub const NOW: i64 = 1_779_000_000;
 

@@ -74,6 +74,8 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_by_event ON deliveries(event_id);
 CREATE INDEX deliveries_by_webhook ON deliveries(webhook_id, status, created_at);
+-- A webhook's deliveries newest first, paged by id.
+CREATE INDEX deliveries_by_webhook_id ON deliveries(webhook_id, id);
 
 CREATE TABLE attempts (
     id            TEXT COLLATE "C" PRIMARY KEY,

@@ -109,7 +109,8 @@ async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange>
         let next = next_health(&current, change);
         if next != current {
             if next.enabled != current.enabled {
-                tracing::info!(webhook = %next.id, reason = next.disabled_reason.as_deref().unwrap_or(""), "webhook disabled");
+                let reason = next.disabled_reason.as_deref().unwrap_or_default();
+                tracing::info!(webhook = %next.id, %reason, "webhook disabled");
             }
             saved.push(next);
         }

@@ -8,17 +8,31 @@ use std::time::Duration;
 const TXT: u16 = 16;
 const CLASS_IN: u16 = 1;
 
+const DNS_PORT: u16 = 53;
+const TRIES: u32 = 3;
+const WAIT_PER_TRY: Duration = Duration::from_secs(2);
+
 /// The first `nameserver` of /etc/resolv.conf, port 53.
 pub fn system_resolver() -> anyhow::Result<SocketAddr> {
-    let conf = std::fs::read_to_string("/etc/resolv.conf").context("reading /etc/resolv.conf")?;
+    let conf = std::fs::read_to_string("/etc/resolv.conf")
+        .context("reading /etc/resolv.conf to find a DNS server; name one with --resolver")?;
     let server = conf
         .lines()
         .filter_map(|line| line.trim().strip_prefix("nameserver"))
         .map(str::trim)
         .next()
-        .context("/etc/resolv.conf names no nameserver")?;
+        .context("/etc/resolv.conf names no nameserver; name one with --resolver")?;
     let ip: std::net::IpAddr = server.parse().with_context(|| format!("nameserver {server}"))?;
-    Ok(SocketAddr::new(ip, 53))
+    Ok(SocketAddr::new(ip, DNS_PORT))
+}
+
+/// `--resolver`: an IP address (port 53) or an address with its port.
+pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, DNS_PORT)))
+        .map_err(|_| {
+            format!("{text:?} is not an IP address, nor one with a port (1.1.1.1, 1.1.1.1:53, [2606:4700::1111]:53)")
+        })
 }
 
 /// Every TXT record at `name`, each as its strings joined; empty when there is none.
@@ -28,15 +42,24 @@ pub async fn txt_records(resolver: SocketAddr, name: &str) -> anyhow::Result<Vec
     let bind = if resolver.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
     let socket = tokio::net::UdpSocket::bind(bind).await?;
     socket.connect(resolver).await?;
+    let no_answer = |why: String| {
+        anyhow::anyhow!(
+            "no DNS server answers at {resolver} ({why}); name one that does with --resolver, e.g. --resolver 1.1.1.1"
+        )
+    };
     let mut buf = vec![0u8; 4096];
-    for _ in 0..3 {
-        socket.send(&query).await?;
-        if let Ok(received) = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf)).await {
-            let len = received?;
+    for _ in 0..TRIES {
+        socket.send(&query).await.map_err(|e| no_answer(e.to_string()))?;
+        if let Ok(received) = tokio::time::timeout(WAIT_PER_TRY, socket.recv(&mut buf)).await {
+            // A refused port shows up here, as the ICMP answer to the question sent.
+            let len = received.map_err(|e| no_answer(e.to_string()))?;
             return parse_answer(&buf[..len], id);
         }
     }
-    bail!("no answer from {resolver}")
+    Err(no_answer(format!(
+        "{TRIES} questions, {} s each, unanswered",
+        WAIT_PER_TRY.as_secs()
+    )))
 }
 
 fn build_query(id: u16, name: &str) -> anyhow::Result<Vec<u8>> {
@@ -116,6 +139,14 @@ fn skip_name(msg: &[u8], mut at: usize) -> anyhow::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resolver_is_an_address_with_port_53_unless_given() {
+        assert_eq!(parse_resolver("1.1.1.1"), Ok("1.1.1.1:53".parse().unwrap()));
+        assert_eq!(parse_resolver("127.0.0.1:5353"), Ok("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(parse_resolver("::1"), Ok("[::1]:53".parse().unwrap()));
+        assert!(parse_resolver("dns.example").is_err());
+    }
 
     #[test]
     fn a_query_names_the_question() {

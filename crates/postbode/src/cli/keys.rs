@@ -23,8 +23,9 @@ pub enum KeysCommand {
     /// Look the keys up in DNS and say which are published; fails while an active or
     /// next key is not.
     Check {
-        /// The DNS server to ask [default: the first nameserver of /etc/resolv.conf].
-        #[arg(long)]
+        /// The DNS server to ask: an IP address (port 53) or ADDRESS:PORT, e.g. 1.1.1.1
+        /// [default: the first nameserver of /etc/resolv.conf].
+        #[arg(long, value_name = "ADDRESS", value_parser = dns::parse_resolver)]
         resolver: Option<SocketAddr>,
         #[command(flatten)]
         api: OperatorArgs,
@@ -35,12 +36,14 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Show { api } => {
             let keys = Api::operator(api)?.call(Method::GET, "/v1/signing-keys", None).await?;
+            warn_about_key_domain(&keys);
             print!("{}", show_text(&keys));
         }
         KeysCommand::Rotate { api } => {
             let keys = Api::operator(api)?
                 .call(Method::POST, "/v1/signing-keys/rotate", None)
                 .await?;
+            warn_about_key_domain(&keys);
             print!("{}", show_text(&keys));
         }
         KeysCommand::Check { resolver, api } => {
@@ -57,6 +60,13 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The server's warning that its key domain cannot be published, on standard error.
+fn warn_about_key_domain(keys: &Value) {
+    if let Some(warning) = keys["warning"].as_str() {
+        eprintln!("warning: {warning}");
+    }
 }
 
 fn field<'a>(key: &'a Value, name: &str) -> &'a str {

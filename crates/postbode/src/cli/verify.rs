@@ -428,7 +428,7 @@ pub struct Checker {
     secrets: Vec<Secret>,
     keys: Option<Keys>,
     key_domain: Option<String>,
-    /// The full expected value of the account header, e.g. `account_42`.
+    /// The full expected value of the account header, e.g. `acc_42`.
     account: Option<String>,
     account_header: String,
     max_age_seconds: i64,

@@ -37,13 +37,16 @@ pub enum WebhookCommand {
     },
 }
 
+/// Each command prints what it found and fails (exits non-zero) when that is a
+/// failure, so a script or CI job can rely on the exit status.
 pub async fn run(command: WebhookCommand) -> anyhow::Result<()> {
-    let text = match command {
+    let (text, failure) = match command {
         WebhookCommand::Verify { id, api } => {
             let answer = Api::new(api)?
                 .call(Method::POST, &format!("/v1/webhooks/{id}/verify"), None)
                 .await?;
-            verification_text(&answer)
+            let failure = (answer["status"] != "verified").then(|| format!("webhook {id} is not verified"));
+            (verification_text(&answer), failure)
         }
         WebhookCommand::Test {
             id,
@@ -62,15 +65,27 @@ pub async fn run(command: WebhookCommand) -> anyhow::Result<()> {
             let answer = Api::new(api)?
                 .call(Method::POST, &format!("/v1/webhooks/{id}/test"), Some(&request))
                 .await?;
-            test_text(&answer)
+            let answered_2xx = answer["status_code"].as_u64().is_some_and(|c| (200..300).contains(&c));
+            let failure = (!answered_2xx).then(|| "the receiver did not answer the test call with a 2xx".to_owned());
+            (test_text(&answer), failure)
         }
         WebhookCommand::Check { api } => {
             let answer = Api::new(api)?.call(Method::POST, "/v1/webhooks/check", None).await?;
-            check_text(&answer)
+            let failed = answer["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|line| line["ok"] != true)
+                .count();
+            let failure = (failed > 0).then(|| format!("{failed} webhook(s) failed the check"));
+            (check_text(&answer), failure)
         }
     };
     print!("{text}");
-    Ok(())
+    match failure {
+        Some(failure) => anyhow::bail!(failure),
+        None => Ok(()),
+    }
 }
 
 fn verification_text(answer: &Value) -> String {

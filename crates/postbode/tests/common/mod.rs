@@ -354,6 +354,29 @@ impl Service {
         .await
     }
 
+    /// The webhook's deliveries (`GET /v1/webhooks/{id}/deliveries` with `query`).
+    pub async fn deliveries(&self, key: &str, webhook_id: &str, query: &str) -> Vec<Value> {
+        let path = format!("/v1/webhooks/{webhook_id}/deliveries?{query}");
+        let (status, page) = self.call("GET", &path, key, None).await;
+        assert_eq!(status, 200, "GET {path}: {page}");
+        page["data"].as_array().unwrap().clone()
+    }
+
+    /// Every call `receiver` got, once `webhook` has nothing pending: each delivery of
+    /// the events made so far has then been delivered, failed or skipped, so these are
+    /// all the calls it will get for them, wanted or not.
+    pub async fn settled_calls(&self, key: &str, webhook: &Value, receiver: &Receiver) -> Vec<Call> {
+        let id = webhook["id"].as_str().expect("a webhook");
+        eventually("the webhook to have nothing pending", || async {
+            self.deliveries(key, id, "status=pending&limit=1")
+                .await
+                .is_empty()
+                .then_some(())
+        })
+        .await;
+        receiver.calls()
+    }
+
     pub async fn attempts(&self, key: &str, webhook_id: &str) -> Vec<Value> {
         let (status, body) = self
             .call("GET", &format!("/v1/webhooks/{webhook_id}/attempts"), key, None)
