@@ -337,7 +337,8 @@ async fn health_ready_and_unknown_routes() {
 /// with a clear reason instead of clearing the first one's leases.
 #[tokio::test]
 async fn a_second_process_cannot_open_the_same_database() {
-    let service = Service::start().await;
+    // SQLite's rule, whichever backend the suite runs on.
+    let service = Service::start_with(|c| c.database_url = None).await;
     let config = common::test_config(service.dir.path());
     let clock = std::sync::Arc::new(postbode_core::SystemClock);
     let error = postbode::app::start(config, clock)

@@ -527,7 +527,7 @@ async fn a_form_webhook_gets_php_bracket_style_fields() {
 #[tokio::test]
 async fn a_rotated_secret_signs_beside_the_old_one_for_the_overlap() {
     use postbode_signature::standard_webhooks::{Secret, verify};
-    let service = Service::start().await;
+    let service = Service::start_with(|c| c.database_url = None).await; // reads the SQLite file's bytes
     let receiver = Receiver::start().await;
     let key = service.account("Acme").await;
     let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;

@@ -176,7 +176,9 @@ CREATE TABLE profile_keys (
     field       TEXT NOT NULL,
     value       TEXT NOT NULL,
     profile_id  TEXT COLLATE "C" NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-    PRIMARY KEY (database_id, field, value, profile_id)
+    -- The value leads: a lookup of many values uses the index whatever the planner's
+    -- statistics say about a database that is still being imported.
+    PRIMARY KEY (value, field, database_id, profile_id)
 );
 CREATE INDEX profile_keys_by_profile ON profile_keys(profile_id);
 

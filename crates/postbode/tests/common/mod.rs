@@ -232,6 +232,68 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     config
 }
 
+/// The database a test's service stores in: `None` (a fresh SQLite file in its data
+/// directory), or with `POSTBODE_TEST_BACKEND=postgres` a fresh schema on the test
+/// PostgreSQL (`POSTBODE_TEST_DATABASE_URL`, default 127.0.0.1:5432, database `test`),
+/// so the whole suite runs against either backend.
+pub async fn test_database() -> Option<TestSchema> {
+    if std::env::var("POSTBODE_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let url = std::env::var("POSTBODE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let pool = sqlx::PgPool::connect(&url)
+        .await
+        .expect("the test PostgreSQL is reachable");
+    let schema = format!("pbtest_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+    Some(TestSchema { url, schema, scoped })
+}
+
+/// A schema of the test PostgreSQL, dropped with the test that made it (unless it failed).
+pub struct TestSchema {
+    url: String,
+    schema: String,
+    /// The URL whose connections use the schema.
+    pub scoped: String,
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let pool = sqlx::PgPool::connect(&url).await.ok()?;
+                // The service may still hold a lock (its tasks cannot run while this
+                // thread waits): give up rather than wait, and leave the schema.
+                let mut tx = pool.begin().await.ok()?;
+                sqlx::query("SET LOCAL lock_timeout = '2s'")
+                    .execute(&mut *tx)
+                    .await
+                    .ok()?;
+                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(&mut *tx)
+                    .await
+                    .ok()?;
+                tx.commit().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
 /// The service, started in-process on a free port.
 pub struct Service {
     pub url: String,
@@ -239,6 +301,8 @@ pub struct Service {
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
     running: Option<Running>,
+    /// Declared last: dropped after the service has let go of it.
+    _schema: Option<TestSchema>,
 }
 
 impl Service {
@@ -249,6 +313,8 @@ impl Service {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
+        let schema = test_database().await;
+        config.database_url = schema.as_ref().map(|s| s.scoped.clone());
         adjust(&mut config);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let running = postbode::app::start(config, clock.clone()).await.unwrap();
@@ -258,6 +324,7 @@ impl Service {
             dir,
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             running: Some(running),
+            _schema: schema,
         }
     }
 
