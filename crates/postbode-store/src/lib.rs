@@ -147,4 +147,17 @@ pub trait Store: Send + Sync + 'static {
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+    // The dashboard's reads.
+    /// The account's API keys, ids and creation times only, oldest first.
+    async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyInfo>>;
+    /// Every webhook of the account added up per hour or day, in one query.
+    async fn account_stats(&self, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+    /// The newest attempts of one delivery (at most [`MAX_DELIVERY_ATTEMPTS`]), newest first.
+    async fn delivery_attempts(&self, account_id: &str, delivery_id: &str) -> Result<Vec<Attempt>>;
+    /// The newest attempt of each of the account's webhooks in `webhook_ids`, by webhook id.
+    async fn latest_attempts(
+        &self,
+        account_id: &str,
+        webhook_ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Attempt>>;
 }

@@ -2,9 +2,12 @@
 //! writer task for the hot path (see [`writer`]), a pool of connections for reads and
 //! for the rare management writes (which wait their turn through `busy_timeout`).
 
+mod attempts;
 mod changes;
+mod keys;
 mod profiles;
 mod rows;
+mod stats;
 mod writer;
 
 use async_trait::async_trait;
@@ -599,48 +602,27 @@ impl Store for SqliteStore {
     }
 
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>> {
-        let rows = sqlx::query(
-            "SELECT s.hour, s.delivered, s.failed, s.skipped, s.skipped_unverified, s.condition_errors, s.attempts, \
-             s.latency \
-             FROM webhook_stats s \
-             JOIN webhooks w ON w.id = s.webhook_id \
-             WHERE s.webhook_id = ? AND w.account_id = ? AND s.hour >= ? AND s.hour < ? ORDER BY s.hour",
-        )
-        .bind(webhook_id)
-        .bind(account_id)
-        .bind(ms(query.since) - ms(query.since).rem_euclid(3_600_000))
-        .bind(ms(query.until))
-        .fetch_all(&self.pool)
-        .await?;
-        let bucket_ms: i64 = match query.bucket {
-            Bucket::Hour => 3_600_000,
-            Bucket::Day => 86_400_000,
-        };
-        let mut buckets: Vec<StatsBucket> = Vec::new();
-        for row in &rows {
-            let hour: i64 = row.try_get("hour")?;
-            let start = hour - hour.rem_euclid(bucket_ms);
-            if buckets.last().is_none_or(|b| ms(b.start) != start) {
-                buckets.push(StatsBucket {
-                    start: rows::time(start),
-                    ..StatsBucket::default()
-                });
-            }
-            let Some(bucket) = buckets.last_mut() else { continue };
-            bucket.delivered += row.try_get::<i64, _>("delivered")? as u64;
-            bucket.failed += row.try_get::<i64, _>("failed")? as u64;
-            bucket.skipped += row.try_get::<i64, _>("skipped")? as u64;
-            bucket.skipped_unverified += row.try_get::<i64, _>("skipped_unverified")? as u64;
-            bucket.condition_errors += row.try_get::<i64, _>("condition_errors")? as u64;
-            bucket.attempts += row.try_get::<i64, _>("attempts")? as u64;
-            let latency: postbode_core::latency::LatencyHistogram = serde_json::from_str(row.try_get("latency")?)?;
-            bucket.latency.merge(&latency);
-        }
-        for bucket in &mut buckets {
-            bucket.latency_p50_ms = bucket.latency.quantile(0.5);
-            bucket.latency_p99_ms = bucket.latency.quantile(0.99);
-        }
-        Ok(buckets)
+        stats::webhook_stats(&self.pool, account_id, webhook_id, query).await
+    }
+
+    async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyInfo>> {
+        keys::list_api_keys(&self.pool, account_id).await
+    }
+
+    async fn account_stats(&self, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>> {
+        stats::account_stats(&self.pool, account_id, query).await
+    }
+
+    async fn delivery_attempts(&self, account_id: &str, delivery_id: &str) -> Result<Vec<Attempt>> {
+        attempts::delivery_attempts(&self.pool, account_id, delivery_id).await
+    }
+
+    async fn latest_attempts(
+        &self,
+        account_id: &str,
+        webhook_ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Attempt>> {
+        attempts::latest_attempts(&self.pool, account_id, webhook_ids).await
     }
 }
 
