@@ -211,15 +211,19 @@ pub async fn get_delivery(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
-    if !ids::has_kind(&id, ids::DELIVERY) {
+    Ok(Json(find_delivery(&state, &key.account_id, &id).await?))
+}
+
+/// The caller's delivery, or 404.
+pub(crate) async fn find_delivery(state: &AppState, account_id: &str, id: &str) -> ApiResult<Delivery> {
+    if !ids::has_kind(id, ids::DELIVERY) {
         return Err(ApiError::NotFound("delivery"));
     }
-    let delivery = state
+    state
         .store
-        .get_delivery(&key.account_id, &id)
+        .get_delivery(account_id, id)
         .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
-    Ok(Json(delivery))
+        .ok_or(ApiError::NotFound("delivery"))
 }
 
 /// One more attempt on the same delivery, with the same id, so receivers still drop
@@ -229,13 +233,16 @@ pub async fn resend(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
-    if !ids::has_kind(&id, ids::DELIVERY) {
+    Ok((StatusCode::ACCEPTED, Json(resend_delivery(&state, &key.account_id, &id).await?)))
+}
+
+pub(crate) async fn resend_delivery(state: &AppState, account_id: &str, id: &str) -> ApiResult<Delivery> {
+    if !ids::has_kind(id, ids::DELIVERY) {
         return Err(ApiError::NotFound("delivery"));
     }
-    let delivery = state
+    state
         .store
-        .resend_delivery(&key.account_id, &id, state.clock.now())
+        .resend_delivery(account_id, id, state.clock.now())
         .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
-    Ok((StatusCode::ACCEPTED, Json(delivery)))
+        .ok_or(ApiError::NotFound("delivery"))
 }

@@ -1,14 +1,14 @@
-mod accounts;
-mod checks;
-mod databases;
-mod events;
+pub(crate) mod accounts;
+pub(crate) mod checks;
+pub(crate) mod databases;
+pub(crate) mod events;
 mod health;
 mod import;
 mod keys;
 mod messages;
-mod profiles;
+pub(crate) mod profiles;
 mod tracking;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
