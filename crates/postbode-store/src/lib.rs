@@ -160,4 +160,7 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         webhook_ids: &[&str],
     ) -> Result<std::collections::HashMap<String, Attempt>>;
+    /// A webhook's deliveries, newest first (paged by id descending), filtered by
+    /// status, event type and creation time.
+    async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>>;
 }

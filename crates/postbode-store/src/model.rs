@@ -490,6 +490,17 @@ pub struct WebhookFilter {
     pub collection_id: Option<String>,
 }
 
+/// Which of a webhook's deliveries to list, newest first.
+#[derive(Debug, Clone)]
+pub struct DeliveryQuery {
+    pub webhook_id: String,
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub page: PageRequest,
+}
+
 /// An API key as the operator lists it: never its hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiKeyInfo {

@@ -242,5 +242,7 @@ mod tests {
         assert_eq!(config.delivery.retry.schedule, defaults.delivery.retry.schedule);
         assert_eq!(config.delivery.total_timeout, defaults.delivery.total_timeout);
         assert_eq!(config.server.max_body_bytes, defaults.server.max_body_bytes);
+        assert_eq!(config.server.dashboard_session, defaults.server.dashboard_session);
+        assert_eq!(config.server.secure_cookies, defaults.server.secure_cookies);
     }
 }

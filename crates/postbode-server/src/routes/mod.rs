@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages/{id}/unsubscribes", post(messages::unsubscribe_report))
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
+        .nest("/ui", crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

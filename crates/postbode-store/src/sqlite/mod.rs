@@ -4,6 +4,7 @@
 
 mod attempts;
 mod changes;
+mod deliveries;
 mod keys;
 mod profiles;
 mod rows;
@@ -623,6 +624,9 @@ impl Store for SqliteStore {
         webhook_ids: &[&str],
     ) -> Result<std::collections::HashMap<String, Attempt>> {
         attempts::latest_attempts(&self.pool, account_id, webhook_ids).await
+    }
+    async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>> {
+        deliveries::list_deliveries(&self.pool, account_id, query).await
     }
 }
 
