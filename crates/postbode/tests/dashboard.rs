@@ -74,7 +74,7 @@ impl Browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,1000",
+                    "--disable-dev-shm-usage", "--window-size=1280,1200",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
                 "prefs": {
@@ -314,4 +314,166 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.find("#key").await;
 
     browser.stop().await;
+}
+
+/// A signed-in session over plain HTTP, for the rules a browser does not show.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let start = html.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + 19;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in with `key`; returns the session and the `Set-Cookie` line of its cookie.
+async fn sign_in(base: &str, key: &str) -> (Session, String) {
+    let http = no_redirects();
+    let page = http.get(format!("{base}/ui/sign-in")).send().await.unwrap();
+    let nonce = cookie_pair(&page, "pb_sign_in").unwrap();
+    let nonce = nonce.split(';').next().unwrap().to_owned();
+    let csrf = hidden_csrf(&page.text().await.unwrap());
+    let answer = http
+        .post(format!("{base}/ui/sign-in"))
+        .header("cookie", nonce)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", csrf.as_str()), ("key", key)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303, "signed in");
+    let set_cookie = cookie_pair(&answer, "pb_session").expect("a session cookie");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let home = http
+        .get(format!("{base}/ui/webhooks"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let csrf = hidden_csrf(&home.text().await.unwrap());
+    (Session { cookie, csrf }, set_cookie)
+}
+
+#[tokio::test]
+async fn sessions_are_bound_to_their_key_and_forms_to_their_session() {
+    let service = Service::start().await;
+    let base = service.url.clone();
+    let http = no_redirects();
+    let key = service.account("Acme").await;
+    let other = service.account("Other").await;
+    let others_webhook = service
+        .webhook(&other, json!({"url": "https://example.com/hook"}))
+        .await;
+    let (session, set_cookie) = sign_in(&base, &key).await;
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(set_cookie.contains(flag), "{flag} in {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "served over plain http: {set_cookie}");
+
+    // Every page carries a CSP that allows no inline script.
+    let page = http
+        .get(format!("{base}/ui/webhooks"))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+
+    // Another account's webhook does not exist here.
+    let id = others_webhook["id"].as_str().unwrap();
+    let foreign = http
+        .get(format!("{base}/ui/webhooks/{id}"))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+
+    // A form without the session's token changes nothing.
+    let post = |csrf: String| {
+        http.post(format!("{base}/ui/webhooks/new"))
+            .header("cookie", &session.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf", csrf.as_str()),
+                ("url", "https://example.com/x"),
+                ("events", "all"),
+                ("format", "json"),
+                ("signatures", "standard-webhooks"),
+                ("max_concurrency", "8"),
+            ]))
+            .send()
+    };
+    assert_eq!(post("forged".into()).await.unwrap().status(), 403);
+    assert_eq!(service.call("GET", "/v1/webhooks", &key, None).await.1["data"], json!([]));
+    assert_eq!(post(session.csrf.clone()).await.unwrap().status(), 303);
+    let (_, listed) = service.call("GET", "/v1/webhooks", &key, None).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "made through the same rules: {listed}");
+
+    // A tampered cookie is no session.
+    let tampered = session.cookie.replacen(".a.", ".o.", 1);
+    let answer = http
+        .get(format!("{base}/ui/operator"))
+        .header("cookie", &tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["location"], "/ui/sign-in");
+
+    // Revoking the key ends the session at once.
+    let (_, accounts) = service.call("GET", "/v1/accounts", ADMIN, None).await;
+    let account_id = accounts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "Acme")
+        .and_then(|a| a["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let key_id = key.trim_start_matches("pb_").rsplit_once('_').unwrap().0;
+    let (status, _) = service
+        .call("DELETE", &format!("/v1/accounts/{account_id}/keys/{key_id}"), ADMIN, None)
+        .await;
+    assert_eq!(status, 204);
+    let after = http
+        .get(format!("{base}/ui/webhooks"))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303);
+    assert_eq!(after.headers()["location"], "/ui/sign-in");
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_an_https_public_url() {
+    let service = Service::start_with(|c| c.public_url = Some("https://postbode.example.com".into())).await;
+    let key = service.account("Acme").await;
+    let (_, set_cookie) = sign_in(&service.url, &key).await;
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
 }

@@ -10,6 +10,8 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 36.0;
+/// Bars are at most this wide, however few there are.
+const MAX_BAR: f64 = 40.0;
 /// At most this many x labels, so they never overlap.
 const MAX_X_LABELS: usize = 8;
 
@@ -35,6 +37,16 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// How many grid intervals a bound gets, so every tick is a round number: one per unit
+/// up to 5, four for a bound starting with 2, five otherwise.
+fn intervals(bound: f64) -> u32 {
+    if bound <= 5.0 && bound.fract() == 0.0 {
+        return bound as u32;
+    }
+    let leading = bound / 10f64.powf(bound.log10().floor());
+    if (leading - 2.0).abs() < 1e-9 { 4 } else { 5 }
 }
 
 /// A round upper bound for the y axis: 1, 2 or 5 times a power of ten.
@@ -93,8 +105,9 @@ fn open(out: &mut String, title: &str, frame: &Frame, labels: &[String], unit: &
         escape(title),
         escape(title)
     );
-    for step in 0..=4 {
-        let value = frame.max * f64::from(step) / 4.0;
+    let steps = intervals(frame.max);
+    for step in 0..=steps {
+        let value = frame.max * f64::from(step) / f64::from(steps);
         let y = frame.y(value);
         let _ = write!(
             out,
@@ -152,7 +165,7 @@ pub fn stacked_bars(title: &str, labels: &[String], series: &[Series<'_>]) -> St
     };
     let mut out = String::new();
     open(&mut out, title, &frame, labels, "");
-    let bar = (frame.slot_width() * 0.7).max(1.0);
+    let bar = (frame.slot_width() * 0.7).clamp(1.0, MAX_BAR);
     for index in 0..labels.len() {
         let mut base = 0.0;
         for s in series {
@@ -252,10 +265,14 @@ mod tests {
                 values: vec![Some(7.0), None],
             }],
         );
-        // Grid lines at 0, 2.5, 5, 7.5 and 10.
-        for tick in [">0<", ">2.5<", ">5<", ">7.5<", ">10<"] {
+        // Grid lines at 0, 2, 4, 6, 8 and 10: round numbers only.
+        for tick in [">0<", ">2<", ">4<", ">6<", ">8<", ">10<"] {
             assert!(svg.contains(tick), "{tick} in {svg}");
         }
+        assert_eq!(svg.matches("class=\"grid\"").count(), 6);
+        assert_eq!(intervals(2.0), 2, "a count of 2 gets ticks 0, 1, 2");
+        assert_eq!(intervals(200.0), 4);
+        assert_eq!(intervals(0.5), 5);
     }
 
     #[test]

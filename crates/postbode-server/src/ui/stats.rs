@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use postbode_store::{Bucket, StatsBucket};
+use postbode_store::{Bucket, StatsBucket, StatsQuery};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
@@ -55,6 +55,26 @@ fn label(bucket: &StatsBucket, day: bool) -> String {
     }
 }
 
+/// Every bucket of the window, empty ones included, so the time axis has no holes.
+fn fill(rows: &[StatsBucket], query: &StatsQuery) -> Vec<StatsBucket> {
+    let size = match query.bucket {
+        Bucket::Hour => chrono::Duration::hours(1),
+        Bucket::Day => chrono::Duration::days(1),
+    };
+    let size_ms = size.num_milliseconds();
+    let first = query.since.timestamp_millis() - query.since.timestamp_millis().rem_euclid(size_ms);
+    let mut start = chrono::DateTime::from_timestamp_millis(first).unwrap_or(query.since);
+    let mut out = Vec::new();
+    while start < query.until {
+        out.push(rows.iter().find(|b| b.start == start).cloned().unwrap_or_else(|| StatsBucket {
+            start,
+            ..StatsBucket::default()
+        }));
+        start += size;
+    }
+    out
+}
+
 fn window(params: &StatsParams) -> (String, chrono::Duration) {
     match params.range.as_deref() {
         Some("7d") => ("7d".into(), chrono::Duration::days(7)),
@@ -85,8 +105,9 @@ async fn page(
             (rows, "Statistics of every webhook".to_owned(), "/ui/stats".to_owned())
         }
     };
-    let labels: Vec<String> = rows.iter().map(|b| label(b, day)).collect();
-    let count = |f: fn(&StatsBucket) -> u64| rows.iter().map(|b| Some(f(b) as f64)).collect::<Vec<_>>();
+    let filled = fill(&rows, &query);
+    let labels: Vec<String> = filled.iter().map(|b| label(b, day)).collect();
+    let count = |f: fn(&StatsBucket) -> u64| filled.iter().map(|b| Some(f(b) as f64)).collect::<Vec<_>>();
     let counts_chart = chart::stacked_bars(
         "Deliveries per bucket",
         &labels,
@@ -108,7 +129,7 @@ async fn page(
             },
         ],
     );
-    let latency = |f: fn(&StatsBucket) -> Option<u64>| rows.iter().map(|b| f(b).map(|v| v as f64)).collect::<Vec<_>>();
+    let latency = |f: fn(&StatsBucket) -> Option<u64>| filled.iter().map(|b| f(b).map(|v| v as f64)).collect::<Vec<_>>();
     let latency_chart = chart::lines(
         "Latency",
         &labels,
@@ -127,7 +148,7 @@ async fn page(
         " ms",
     );
     Ok(render(&StatsPage {
-        chrome: session.chrome(heading.clone(), "stats"),
+        chrome: session.chrome(heading.clone(), if webhook_id.is_some() { "webhooks" } else { "stats" }),
         heading,
         path,
         range,
