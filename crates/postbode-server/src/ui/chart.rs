@@ -7,7 +7,7 @@ use std::fmt::Write;
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 240.0;
 const LEFT: f64 = 56.0;
-const RIGHT: f64 = 12.0;
+const RIGHT: f64 = 44.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 36.0;
 /// Bars are at most this wide, however few there are.
@@ -166,7 +166,7 @@ pub fn stacked_bars(title: &str, labels: &[String], series: &[Series<'_>]) -> St
     let mut out = String::new();
     open(&mut out, title, &frame, labels, "");
     let bar = (frame.slot_width() * 0.7).clamp(1.0, MAX_BAR);
-    for index in 0..labels.len() {
+    for (index, label) in labels.iter().enumerate() {
         let mut base = 0.0;
         for s in series {
             let value = s.values.get(index).copied().flatten().unwrap_or(0.0);
@@ -180,7 +180,7 @@ pub fn stacked_bars(title: &str, labels: &[String], series: &[Series<'_>]) -> St
                 escape(s.class),
                 frame.x_center(index) - bar / 2.0,
                 (bottom - top).max(0.5),
-                escape(&labels[index]),
+                escape(label),
                 number(value),
                 escape(s.name)
             );
@@ -294,7 +294,7 @@ mod tests {
         // 6 of 10 then 4 of 10: the failed bar starts where the delivered one ends.
         let delivered_top = TOP + plot * 0.4;
         assert!(svg.contains(&format!(r#"y="{delivered_top:.1}" width"#)), "{svg}");
-        assert!(svg.contains(&format!(r#"class="bad" x="#)));
+        assert!(svg.contains(r#"class="bad" x="#));
         assert!(svg.contains(&format!(r#"y="{TOP:.1}" width"#)), "the stack reaches the top: {svg}");
         assert_eq!(svg.matches("<rect class=\"ok\" x=").count(), 2, "one bar and one legend swatch");
     }
