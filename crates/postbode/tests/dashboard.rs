@@ -477,3 +477,61 @@ async fn cookies_are_secure_behind_an_https_public_url() {
     let (_, set_cookie) = sign_in(&service.url, &key).await;
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
 }
+
+async fn page(service: &Service, session: &Session, path: &str) -> (u16, String) {
+    let answer = no_redirects()
+        .get(format!("{}{path}", service.url))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn account_statistics_add_up_every_webhook_and_profile_edits_fire_as_dashboard() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Acme").await;
+    let db = service
+        .database(&key, json!({"name": "customers", "fields": [{"name": "name", "type": "text"}]}))
+        .await;
+    let profile = service.profile(&key, &db, json!({"name": "jan"})).await;
+    let first = service
+        .webhook(&key, json!({"url": receiver.url, "events": ["order.paid"]}))
+        .await;
+    service
+        .webhook(&key, json!({"url": receiver.url, "events": ["order.paid", "update"]}))
+        .await;
+    let event = service.send_event(&key, json!({"type": "order.paid", "data": {}})).await;
+    eventually("both deliveries", || async {
+        let event = service.event(&key, &event).await;
+        let deliveries = event["deliveries"].as_array().unwrap().clone();
+        deliveries.iter().all(|d| d["status"] == "delivered").then_some(())
+    })
+    .await;
+    let (session, _) = sign_in(&service.url, &key).await;
+
+    let (status, account) = page(&service, &session, "/ui/stats").await;
+    assert_eq!(status, 200);
+    assert!(account.contains(" 2 delivered</title>"), "both webhooks in one bar: {account}");
+    assert!(account.contains(r#"<circle class="p50""#), "the merged latency has a p50 point");
+    let id = first["id"].as_str().unwrap();
+    let (_, one) = page(&service, &session, &format!("/ui/webhooks/{id}/stats")).await;
+    assert!(one.contains(" 1 delivered</title>"), "{one}");
+
+    // A profile edit from the dashboard goes out with source "dashboard".
+    let before = receiver.count();
+    let answer = no_redirects()
+        .post(format!("{}/ui/profiles/{profile}", service.url))
+        .header("cookie", &session.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", session.csrf.as_str()), ("field.name", "piet")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let update = receiver.wait_for(before + 1).await.pop().unwrap().json();
+    assert_eq!(update["source"], "dashboard", "{update}");
+    assert_eq!(update["fields"]["name"], "piet");
+}

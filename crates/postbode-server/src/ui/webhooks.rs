@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::condition::{self, COMPARISONS, Row};
 use super::form::{Errors, FormData};
-use super::page::{Chrome, UiResult, render, render_with, see_other, when, when_opt};
+use super::page::{Chrome, UiError, UiResult, render, render_with, see_other, when, when_opt};
 use super::session::{AccountSession, Posted};
 use crate::extract::decode_json;
 use crate::problem::ApiError;
@@ -31,8 +31,13 @@ const PAGE_SIZE: u32 = 50;
 /// Databases (and their collections) offered as a scope.
 const MAX_SCOPES: u32 = 100;
 
-pub async fn home(_: AccountSession) -> Response {
-    see_other("/ui/webhooks")
+/// `/ui`: an account's webhooks, the operator's accounts, or the sign-in page.
+pub async fn home(session: Result<AccountSession, UiError>) -> Response {
+    match session {
+        Ok(_) => see_other("/ui/webhooks"),
+        Err(UiError::WrongKind) => see_other("/ui/operator"),
+        Err(_) => see_other("/ui/sign-in"),
+    }
 }
 
 /// What the list and a webhook's page say about its state.

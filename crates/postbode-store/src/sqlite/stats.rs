@@ -37,13 +37,24 @@ pub async fn webhook_stats(
     fold(&rows, query.bucket)
 }
 
-/// Every webhook of the account together, in one query (the rows of one hour, one per
-/// webhook, fall into the same bucket).
+/// Every webhook of the account together, added up per hour by the database in one
+/// query (counters summed, latency histograms merged bucket by bucket), so the answer
+/// has one row per hour however many webhooks there are.
 pub async fn account_stats(pool: &SqlitePool, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COUNTERS} FROM webhooks w JOIN webhook_stats s ON s.webhook_id = w.id \
-         WHERE w.account_id = ? AND s.hour >= ? AND s.hour < ? ORDER BY s.hour"
-    ))
+    let rows = sqlx::query(
+        "WITH rows AS (SELECT s.* FROM webhooks w JOIN webhook_stats s ON s.webhook_id = w.id \
+             WHERE w.account_id = ? AND s.hour >= ? AND s.hour < ?), \
+         counts AS (SELECT hour, SUM(delivered) AS delivered, SUM(failed) AS failed, SUM(skipped) AS skipped, \
+             SUM(skipped_unverified) AS skipped_unverified, SUM(condition_errors) AS condition_errors, \
+             SUM(attempts) AS attempts FROM rows GROUP BY hour), \
+         latency AS (SELECT r.hour, b.key, SUM(b.value) AS n FROM rows r, json_each(r.latency, '$.buckets') b \
+             GROUP BY r.hour, b.key), \
+         merged AS (SELECT hour, json_object('buckets', json_group_object(key, n)) AS latency FROM latency \
+             GROUP BY hour) \
+         SELECT c.hour, c.delivered, c.failed, c.skipped, c.skipped_unverified, c.condition_errors, c.attempts, \
+             COALESCE(m.latency, '{\"buckets\":{}}') AS latency \
+         FROM counts c LEFT JOIN merged m ON m.hour = c.hour ORDER BY c.hour",
+    )
     .bind(account_id)
     .bind(first_hour(query.since))
     .bind(ms(query.until))
