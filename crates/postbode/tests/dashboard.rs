@@ -172,7 +172,10 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.client.goto(&format!("{base}/ui/sign-in")).await.unwrap();
     browser.fill("#key", "pb_key_01HXXXXXXXXXXXXXXXXXXXXXXX_wrong").await;
     browser.click("#sign-in").await;
-    assert_eq!(browser.text_of("#sign-in-error", "not valid").await, "That key is not valid");
+    assert_eq!(
+        browser.text_of("#sign-in-error", "not valid").await,
+        "That key is not valid"
+    );
     browser.shot("sign-in-refused").await;
     browser.sign_in(&base, &key).await;
     browser.shot("webhooks-empty").await;
@@ -189,9 +192,24 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     let webhook_id = webhook_url.path().rsplit('/').next().unwrap().to_owned();
     assert!(webhook_id.starts_with("wh_"), "{webhook_url}");
     // Shown as text, never run (an alert would fail every later WebDriver command).
-    assert_eq!(browser.text_of("#description", "alert").await, "<script>alert(1)</script>");
-    assert!(browser.client.source().await.unwrap().contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(browser.text_of("#status", "pending").await.contains("pending verification"));
+    assert_eq!(
+        browser.text_of("#description", "alert").await,
+        "<script>alert(1)</script>"
+    );
+    assert!(
+        browser
+            .client
+            .source()
+            .await
+            .unwrap()
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+    assert!(
+        browser
+            .text_of("#status", "pending")
+            .await
+            .contains("pending verification")
+    );
 
     // Download the ownership file, place it where the receiver serves it, and verify.
     let file_name = browser.text_of("#file-name", "postbode-").await;
@@ -209,7 +227,11 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.shot("verified").await;
 
     // Send a test with post data of our own and read the receiver's answer on the page.
-    browser.client.goto(&format!("{base}/ui/webhooks/{webhook_id}/test")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/ui/webhooks/{webhook_id}/test"))
+        .await
+        .unwrap();
     browser.fill("#type", "order.paid").await;
     browser.fill("#key_1", "order").await;
     browser.fill("#value_1", "42").await;
@@ -221,7 +243,10 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     assert!(sent.contains(r#""order":"42""#), "{sent}");
     let call = receiver.wait_for(1).await.remove(0);
     assert_eq!(call.json()["data"], json!({"order": "42"}));
-    assert!(sent.contains(call.header("webhook-signature")), "the page shows the signature that was sent");
+    assert!(
+        sent.contains(call.header("webhook-signature")),
+        "the page shows the signature that was sent"
+    );
     browser.shot("test-answer").await;
 
     // A real event: find its delivery in the log, open it and resend it.
@@ -232,7 +257,11 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
         .delivery_when(&key, &event_id, |d| d["status"] == "delivered")
         .await;
     let delivery_id = delivery["id"].as_str().unwrap().to_owned();
-    browser.client.goto(&format!("{base}/ui/webhooks/{webhook_id}/log")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/ui/webhooks/{webhook_id}/log"))
+        .await
+        .unwrap();
     browser.click(&format!("a[href='/ui/deliveries/{delivery_id}']")).await;
     browser.text_of("#attempts", "HTTP 200").await;
     browser.text_of("#event-body", r#""order": 7"#).await;
@@ -244,15 +273,30 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
         .filter(|c| c.header("x-postbode-delivery") == delivery_id)
         .collect();
     assert_eq!(again.len(), 2, "the resend reuses the delivery id");
-    browser.client.goto(&format!("{base}/ui/deliveries/{delivery_id}")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/ui/deliveries/{delivery_id}"))
+        .await
+        .unwrap();
     eventually("the resend's attempt on the page", || async {
         browser.client.refresh().await.ok()?;
-        let text = browser.client.find(Locator::Css("#attempts")).await.ok()?.text().await.ok()?;
+        let text = browser
+            .client
+            .find(Locator::Css("#attempts"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
         text.contains("resend").then_some(())
     })
     .await;
     browser.shot("delivery").await;
-    browser.client.goto(&format!("{base}/ui/webhooks/{webhook_id}/log")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/ui/webhooks/{webhook_id}/log"))
+        .await
+        .unwrap();
     browser.find("#deliveries").await;
     browser.shot("log").await;
 
@@ -264,30 +308,65 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.shot("webhooks").await;
 
     // The chart, drawn on the server.
-    browser.client.goto(&format!("{base}/ui/webhooks/{webhook_id}/stats")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/ui/webhooks/{webhook_id}/stats"))
+        .await
+        .unwrap();
     browser.find("#chart-counts svg.chart rect.ok").await;
-    browser.find("#chart-latency svg.chart polyline.p50, #chart-latency svg.chart circle.p50").await;
+    browser
+        .find("#chart-latency svg.chart polyline.p50, #chart-latency svg.chart circle.p50")
+        .await;
     browser.shot("stats").await;
 
     // The condition editor writes CEL from the database's fields; a bad expression
     // shows where it breaks.
-    browser.client.goto(&format!("{base}/ui/webhooks/{webhook_id}/edit")).await.unwrap();
-    browser.find("#scope").await.select_by_label("Database customers").await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/ui/webhooks/{webhook_id}/edit"))
+        .await
+        .unwrap();
+    browser
+        .find("#scope")
+        .await
+        .select_by_label("Database customers")
+        .await
+        .unwrap();
     browser.click("#build-condition").await;
     browser.find("#row_field_1 option[value='name']").await;
-    browser.find("#row_field_1").await.select_by_value("name").await.unwrap();
-    browser.find("#row_comparison_1").await.select_by_value("eq").await.unwrap();
+    browser
+        .find("#row_field_1")
+        .await
+        .select_by_value("name")
+        .await
+        .unwrap();
+    browser
+        .find("#row_comparison_1")
+        .await
+        .select_by_value("eq")
+        .await
+        .unwrap();
     browser.fill("#row_value_1", "Piet's").await;
     browser.click("#build-condition").await;
     eventually("the built condition", || async {
-        let value = browser.client.find(Locator::Css("#condition")).await.ok()?.prop("value").await.ok()??;
+        let value = browser
+            .client
+            .find(Locator::Css("#condition"))
+            .await
+            .ok()?
+            .prop("value")
+            .await
+            .ok()??;
         (value == r"fields.name == 'Piet\'s'").then_some(())
     })
     .await;
     browser.fill("#condition", "fields.name == ").await;
     browser.click("#save").await;
     let error = browser.text_of("#condition-error", "at character").await;
-    assert!(error.starts_with("at character 15:"), "the end of `fields.name ==`: {error}");
+    assert!(
+        error.starts_with("at character 15:"),
+        "the end of `fields.name ==`: {error}"
+    );
     browser.shot("bad-condition").await;
 
     // Sign out: the pages ask for a key again.
@@ -300,13 +379,24 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.sign_in(&base, ADMIN).await;
     browser.text_of("#accounts", "Acme").await;
     browser.shot("operator-accounts").await;
-    browser.client.find(Locator::LinkText("Acme")).await.unwrap().click().await.unwrap();
+    browser
+        .client
+        .find(Locator::LinkText("Acme"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.click("#create-key").await;
     let new_key = browser.text_of("#new-api-key", "pb_").await;
     assert_eq!(service.call("GET", "/v1/webhooks", &new_key, None).await.0, 200);
     browser.text_of("#api-keys", "key_").await;
     browser.shot("operator-account").await;
-    browser.client.goto(&format!("{base}/ui/operator/signing-keys")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/ui/operator/signing-keys"))
+        .await
+        .unwrap();
     browser.text_of("main", "_domainkey").await;
     browser.text_of("main", "v=DKIM1").await;
     browser.shot("signing-keys").await;
@@ -338,7 +428,9 @@ fn hidden_csrf(html: &str) -> String {
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 fn no_redirects() -> reqwest::Client {
@@ -402,7 +494,10 @@ async fn sessions_are_bound_to_their_key_and_forms_to_their_session() {
         .unwrap();
     assert_eq!(page.status(), 200);
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
 
     // Another account's webhook does not exist here.
     let id = others_webhook["id"].as_str().unwrap();
@@ -430,10 +525,17 @@ async fn sessions_are_bound_to_their_key_and_forms_to_their_session() {
             .send()
     };
     assert_eq!(post("forged".into()).await.unwrap().status(), 403);
-    assert_eq!(service.call("GET", "/v1/webhooks", &key, None).await.1["data"], json!([]));
+    assert_eq!(
+        service.call("GET", "/v1/webhooks", &key, None).await.1["data"],
+        json!([])
+    );
     assert_eq!(post(session.csrf.clone()).await.unwrap().status(), 303);
     let (_, listed) = service.call("GET", "/v1/webhooks", &key, None).await;
-    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "made through the same rules: {listed}");
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        1,
+        "made through the same rules: {listed}"
+    );
 
     // A tampered cookie is no session.
     let tampered = session.cookie.replacen(".a.", ".o.", 1);
@@ -457,7 +559,12 @@ async fn sessions_are_bound_to_their_key_and_forms_to_their_session() {
         .to_owned();
     let key_id = key.trim_start_matches("pb_").rsplit_once('_').unwrap().0;
     let (status, _) = service
-        .call("DELETE", &format!("/v1/accounts/{account_id}/keys/{key_id}"), ADMIN, None)
+        .call(
+            "DELETE",
+            &format!("/v1/accounts/{account_id}/keys/{key_id}"),
+            ADMIN,
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     let after = http
@@ -494,7 +601,10 @@ async fn account_statistics_add_up_every_webhook_and_profile_edits_fire_as_dashb
     let receiver = Receiver::start().await;
     let key = service.account("Acme").await;
     let db = service
-        .database(&key, json!({"name": "customers", "fields": [{"name": "name", "type": "text"}]}))
+        .database(
+            &key,
+            json!({"name": "customers", "fields": [{"name": "name", "type": "text"}]}),
+        )
         .await;
     let profile = service.profile(&key, &db, json!({"name": "jan"})).await;
     let first = service
@@ -503,7 +613,9 @@ async fn account_statistics_add_up_every_webhook_and_profile_edits_fire_as_dashb
     service
         .webhook(&key, json!({"url": receiver.url, "events": ["order.paid", "update"]}))
         .await;
-    let event = service.send_event(&key, json!({"type": "order.paid", "data": {}})).await;
+    let event = service
+        .send_event(&key, json!({"type": "order.paid", "data": {}}))
+        .await;
     eventually("both deliveries", || async {
         let event = service.event(&key, &event).await;
         let deliveries = event["deliveries"].as_array().unwrap().clone();
@@ -514,8 +626,14 @@ async fn account_statistics_add_up_every_webhook_and_profile_edits_fire_as_dashb
 
     let (status, account) = page(&service, &session, "/ui/stats").await;
     assert_eq!(status, 200);
-    assert!(account.contains(" 2 delivered</title>"), "both webhooks in one bar: {account}");
-    assert!(account.contains(r#"<circle class="p50""#), "the merged latency has a p50 point");
+    assert!(
+        account.contains(" 2 delivered</title>"),
+        "both webhooks in one bar: {account}"
+    );
+    assert!(
+        account.contains(r#"<circle class="p50""#),
+        "the merged latency has a p50 point"
+    );
     let id = first["id"].as_str().unwrap();
     let (_, one) = page(&service, &session, &format!("/ui/webhooks/{id}/stats")).await;
     assert!(one.contains(" 1 delivered</title>"), "{one}");

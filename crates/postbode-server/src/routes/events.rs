@@ -233,7 +233,10 @@ pub async fn resend(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
-    Ok((StatusCode::ACCEPTED, Json(resend_delivery(&state, &key.account_id, &id).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(resend_delivery(&state, &key.account_id, &id).await?),
+    ))
 }
 
 pub(crate) async fn resend_delivery(state: &AppState, account_id: &str, id: &str) -> ApiResult<Delivery> {

@@ -295,8 +295,15 @@ mod tests {
         let delivered_top = TOP + plot * 0.4;
         assert!(svg.contains(&format!(r#"y="{delivered_top:.1}" width"#)), "{svg}");
         assert!(svg.contains(r#"class="bad" x="#));
-        assert!(svg.contains(&format!(r#"y="{TOP:.1}" width"#)), "the stack reaches the top: {svg}");
-        assert_eq!(svg.matches("<rect class=\"ok\" x=").count(), 2, "one bar and one legend swatch");
+        assert!(
+            svg.contains(&format!(r#"y="{TOP:.1}" width"#)),
+            "the stack reaches the top: {svg}"
+        );
+        assert_eq!(
+            svg.matches("<rect class=\"ok\" x=").count(),
+            2,
+            "one bar and one legend swatch"
+        );
     }
 
     #[test]

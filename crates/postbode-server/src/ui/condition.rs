@@ -61,7 +61,10 @@ pub fn quote(text: &str) -> String {
 fn literal(field_type: FieldType, value: &str) -> Result<String, String> {
     let value = value.trim();
     match field_type {
-        FieldType::Integer => value.parse::<i64>().map(|n| n.to_string()).map_err(|_| "a whole number".into()),
+        FieldType::Integer => value
+            .parse::<i64>()
+            .map(|n| n.to_string())
+            .map_err(|_| "a whole number".into()),
         FieldType::Float => value
             .parse::<f64>()
             .ok()
@@ -86,7 +89,10 @@ fn comparison(row: &Row, field_type: FieldType) -> Result<String, String> {
             if matches!(field_type, FieldType::Integer | FieldType::Float) {
                 return Err("compare numbers with equals, greater or less".into());
             }
-            return Ok(format!("{field} != null && {field}.{method}({})", quote(row.value.trim())));
+            return Ok(format!(
+                "{field} != null && {field}.{method}({})",
+                quote(row.value.trim())
+            ));
         }
         "eq" => "==",
         "ne" => "!=",
@@ -196,13 +202,20 @@ mod tests {
     #[test]
     fn bad_rows_are_named() {
         let errors = build(
-            &[row("age", "gt", "thirty"), row("nope", "eq", "x"), row("age", "contains", "3")],
+            &[
+                row("age", "gt", "thirty"),
+                row("nope", "eq", "x"),
+                row("age", "contains", "3"),
+            ],
             false,
             &schema(),
         )
         .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["condition_rows[0]", "condition_rows[1]", "condition_rows[2]"]);
-        assert_eq!(build(&[Row::default()], false, &schema()).unwrap_err()[0].field, "condition_rows");
+        assert_eq!(
+            build(&[Row::default()], false, &schema()).unwrap_err()[0].field,
+            "condition_rows"
+        );
     }
 }

@@ -69,7 +69,16 @@ fn field_list(schema: &Schema) -> String {
     schema
         .0
         .iter()
-        .map(|f| format!("{} ({})", f.name, serde_json::to_value(f.field_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()))
+        .map(|f| {
+            format!(
+                "{} ({})",
+                f.name,
+                serde_json::to_value(f.field_type)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -129,7 +138,10 @@ pub async fn database(session: AccountSession, State(state): State<AppState>, Pa
     Ok(render(&DatabasePage {
         chrome: session.chrome(database.name.clone(), "databases"),
         database,
-        webhooks: webhooks.into_iter().filter(|w| w.settings.collection_id.is_none()).collect(),
+        webhooks: webhooks
+            .into_iter()
+            .filter(|w| w.settings.collection_id.is_none())
+            .collect(),
         collections,
     }))
 }
@@ -179,7 +191,12 @@ pub async fn profiles(
         match field_filter(&database, "value", &q.field, q.value.clone()) {
             Ok(filter) => Some(filter),
             Err(ApiError::Invalid(v)) => {
-                error = v.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
+                error = v
+                    .errors
+                    .iter()
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 None
             }
             Err(other) => return Err(other.into()),
@@ -193,19 +210,30 @@ pub async fn profiles(
         },
     };
     let listed = if error.is_empty() {
-        state.store.list_profiles(&session.account_id, &database.id, &query).await?
+        state
+            .store
+            .list_profiles(&session.account_id, &database.id, &query)
+            .await?
     } else {
         postbode_core::page::Page {
             data: Vec::new(),
             next_cursor: None,
         }
     };
-    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok(render_with(
         status,
         &ProfilesPage {
             chrome: session.chrome(format!("Profiles of {}", database.name), "databases"),
-            profiles: listed.data.into_iter().map(|p| ProfileView::new(p, &database.fields)).collect(),
+            profiles: listed
+                .data
+                .into_iter()
+                .map(|p| ProfileView::new(p, &database.fields))
+                .collect(),
             database,
             field: q.field,
             value: q.value,
@@ -254,7 +282,11 @@ pub async fn profile(session: AccountSession, State(state): State<AppState>, Pat
 
 /// Every field of the form is sent (an emptied input clears the field), merged into
 /// the profile with source `dashboard`.
-pub async fn edit_profile(State(state): State<AppState>, Path(id): Path<String>, posted: Posted<AccountSession>) -> UiResult {
+pub async fn edit_profile(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<AccountSession>,
+) -> UiResult {
     let session = posted.session;
     let profile = find_profile(&state, &session.account_id, &id).await?;
     let database = find_database(&state, &session.account_id, &profile.database_id).await?;
@@ -265,7 +297,16 @@ pub async fn edit_profile(State(state): State<AppState>, Path(id): Path<String>,
         fields.insert(def.name.clone(), Value::String(value.clone()));
         values.push((def.name.clone(), value));
     }
-    match commit_edit(&state, &session.account_id, &id, (fields, None), Edit::Merge, Source::Dashboard).await {
+    match commit_edit(
+        &state,
+        &session.account_id,
+        &id,
+        (fields, None),
+        Edit::Merge,
+        Source::Dashboard,
+    )
+    .await
+    {
         Ok(_) => Ok(see_other(&format!("/ui/databases/{}/profiles", database.id))),
         Err(e) => {
             let errors = Errors::from_refusal(e)?;

@@ -23,7 +23,11 @@ impl FormData {
 
     /// Every value given for `name`, in order.
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn checked(&self, name: &str) -> bool {

@@ -100,7 +100,10 @@ async fn log_page(state: &AppState, session: &AccountSession, id: &str, filter: 
         text => {
             let parsed = DeliveryStatus::parse(text);
             if parsed.is_none() {
-                errors.push(postbode_core::FieldError::new("status", "pending, delivered, failed or skipped"));
+                errors.push(postbode_core::FieldError::new(
+                    "status",
+                    "pending, delivered, failed or skipped",
+                ));
             }
             parsed
         }
@@ -143,12 +146,20 @@ pub async fn list(
     Query(filter): Query<LogFilter>,
 ) -> UiResult {
     let page = log_page(&state, &session, &id, filter).await?;
-    let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if page.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok(render_with(status, &page))
 }
 
 /// "Recover failed since ...": every failed delivery created since then goes again.
-pub async fn recover(State(state): State<AppState>, Path(id): Path<String>, posted: Posted<AccountSession>) -> UiResult {
+pub async fn recover(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<AccountSession>,
+) -> UiResult {
     let session = posted.session;
     let outcome = match moment("recover_since", &posted.form.text("recover_since")) {
         Ok(Some(since)) => recover_failed(&state, &session.account_id, &id, since, None).await,
@@ -162,7 +173,12 @@ pub async fn recover(State(state): State<AppState>, Path(id): Path<String>, post
             Ok(render(&page))
         }
         Err(ApiError::Invalid(v)) => {
-            page.errors = Errors(v.errors.into_iter().map(|e| postbode_core::FieldError::new("recover_since", e.message)).collect());
+            page.errors = Errors(
+                v.errors
+                    .into_iter()
+                    .map(|e| postbode_core::FieldError::new("recover_since", e.message))
+                    .collect(),
+            );
             Ok(render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(other) => Err(other.into()),
@@ -170,7 +186,11 @@ pub async fn recover(State(state): State<AppState>, Path(id): Path<String>, post
 }
 
 /// `/ui/webhooks/{id}/export/attempts.csv` or `attempts.jsonl`: the whole attempt log.
-pub async fn export(session: AccountSession, State(state): State<AppState>, Path((id, file)): Path<(String, String)>) -> UiResult {
+pub async fn export(
+    session: AccountSession,
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> UiResult {
     let format = match file.as_str() {
         "attempts.csv" => ExportFormat::Csv,
         "attempts.jsonl" => ExportFormat::Jsonl,
@@ -225,7 +245,12 @@ impl DeliveryPage {
 /// What a call of this delivery carries besides its body.
 fn call_headers(webhook: &Webhook, delivery: &Delivery, event_type: &str) -> Vec<(String, String)> {
     let signed = "(signed at send time)".to_owned();
-    let mut headers: Vec<(String, String)> = webhook.settings.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    let mut headers: Vec<(String, String)> = webhook
+        .settings
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
     headers.push(("Content-Type".into(), webhook.settings.format.content_type().into()));
     headers.push(("X-Postbode-Delivery".into(), delivery.id.clone()));
     headers.push(("X-Postbode-Event".into(), event_type.to_owned()));

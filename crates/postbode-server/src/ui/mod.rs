@@ -59,7 +59,10 @@ pub fn router() -> Router<AppState> {
         .route("/operator", get(operator::accounts).post(operator::create_account))
         .route("/operator/accounts/{id}", get(operator::account))
         .route("/operator/accounts/{id}/keys", post(operator::create_key))
-        .route("/operator/accounts/{id}/keys/{key_id}/revoke", post(operator::revoke_key))
+        .route(
+            "/operator/accounts/{id}/keys/{key_id}/revoke",
+            post(operator::revoke_key),
+        )
         .route("/operator/signing-keys", get(operator::signing_keys))
         .route("/operator/signing-keys/rotate", post(operator::rotate))
         .fallback(page::not_found)

@@ -90,7 +90,11 @@ struct AccountPage {
 }
 
 async fn account_page(state: &AppState, session: &OperatorSession, id: &str) -> Result<AccountPage, ApiError> {
-    let account = state.store.get_account(id).await?.ok_or(ApiError::NotFound("account"))?;
+    let account = state
+        .store
+        .get_account(id)
+        .await?
+        .ok_or(ApiError::NotFound("account"))?;
     let keys = state.store.list_api_keys(&account.id).await?;
     Ok(AccountPage {
         chrome: session.chrome(account.name.clone(), "accounts"),
@@ -104,7 +108,11 @@ pub async fn account(session: OperatorSession, State(state): State<AppState>, Pa
     Ok(render(&account_page(&state, &session, &id).await?))
 }
 
-pub async fn create_key(State(state): State<AppState>, Path(id): Path<String>, posted: Posted<OperatorSession>) -> UiResult {
+pub async fn create_key(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<OperatorSession>,
+) -> UiResult {
     let key = add_api_key(&state, &id).await?;
     let mut page = account_page(&state, &posted.session, &id).await?;
     page.new_key = Some(key);

@@ -142,7 +142,12 @@ impl IntoResponse for UiError {
             }
         };
         let page = ErrorPage {
-            chrome: Chrome::new(format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")), Who::Nobody, "", ""),
+            chrome: Chrome::new(
+                format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+                Who::Nobody,
+                "",
+                "",
+            ),
             status: status.as_u16(),
             message,
             errors,

@@ -103,7 +103,10 @@ async fn check(state: &AppState, headers: &HeaderMap) -> Result<Checked, UiError
         "o" => Kind::Operator,
         _ => return Err(UiError::SignIn),
     };
-    if !same(&mac(&key(state, "dashboard session")?, &signed_part(state, kind, fields)), tag) {
+    if !same(
+        &mac(&key(state, "dashboard session")?, &signed_part(state, kind, fields)),
+        tag,
+    ) {
         return Err(UiError::SignIn);
     }
     let expires: i64 = expires.parse().map_err(|_| UiError::SignIn)?;
@@ -300,7 +303,10 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: By
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> UiResult {
     let checked = check(&state, &headers).await?;
     let form = FormData::parse(&body);
-    if !same(form.get("csrf").unwrap_or_default(), &csrf_token(&state, &checked.cookie)?) {
+    if !same(
+        form.get("csrf").unwrap_or_default(),
+        &csrf_token(&state, &checked.cookie)?,
+    ) {
         return Err(UiError::Csrf);
     }
     let mut response = see_other("/ui/sign-in");

@@ -66,10 +66,15 @@ fn fill(rows: &[StatsBucket], query: &StatsQuery) -> Vec<StatsBucket> {
     let mut start = chrono::DateTime::from_timestamp_millis(first).unwrap_or(query.since);
     let mut out = Vec::new();
     while start < query.until {
-        out.push(rows.iter().find(|b| b.start == start).cloned().unwrap_or_else(|| StatsBucket {
-            start,
-            ..StatsBucket::default()
-        }));
+        out.push(
+            rows.iter()
+                .find(|b| b.start == start)
+                .cloned()
+                .unwrap_or_else(|| StatsBucket {
+                    start,
+                    ..StatsBucket::default()
+                }),
+        );
         start += size;
     }
     out
@@ -83,12 +88,7 @@ fn window(params: &StatsParams) -> (String, chrono::Duration) {
     }
 }
 
-async fn page(
-    state: &AppState,
-    session: &AccountSession,
-    params: StatsParams,
-    webhook_id: Option<&str>,
-) -> UiResult {
+async fn page(state: &AppState, session: &AccountSession, params: StatsParams, webhook_id: Option<&str>) -> UiResult {
     let (range, span) = window(&params);
     let until = state.clock.now();
     let query = stats_window(state, Some(until - span), Some(until), params.bucket)?;
@@ -96,7 +96,10 @@ async fn page(
     let (rows, heading, path) = match webhook_id {
         Some(id) => {
             let webhook = find(state, &session.account_id, id).await?;
-            let rows = state.store.webhook_stats(&session.account_id, &webhook.id, &query).await?;
+            let rows = state
+                .store
+                .webhook_stats(&session.account_id, &webhook.id, &query)
+                .await?;
             let path = format!("/ui/webhooks/{}/stats", webhook.id);
             (rows, format!("Statistics of {}", webhook.settings.url), path)
         }
@@ -129,7 +132,8 @@ async fn page(
             },
         ],
     );
-    let latency = |f: fn(&StatsBucket) -> Option<u64>| filled.iter().map(|b| f(b).map(|v| v as f64)).collect::<Vec<_>>();
+    let latency =
+        |f: fn(&StatsBucket) -> Option<u64>| filled.iter().map(|b| f(b).map(|v| v as f64)).collect::<Vec<_>>();
     let latency_chart = chart::lines(
         "Latency",
         &labels,
@@ -168,6 +172,10 @@ pub async fn webhook(
     page(&state, &session, params, Some(&id)).await
 }
 
-pub async fn account(session: AccountSession, State(state): State<AppState>, Query(params): Query<StatsParams>) -> UiResult {
+pub async fn account(
+    session: AccountSession,
+    State(state): State<AppState>,
+    Query(params): Query<StatsParams>,
+) -> UiResult {
     page(&state, &session, params, None).await
 }

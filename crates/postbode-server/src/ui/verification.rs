@@ -37,7 +37,10 @@ struct CheckPage {
     lines: Vec<CheckLine>,
 }
 
-pub async fn check_all(State(state): State<AppState>, posted: Posted<AccountSession>) -> Result<Response, super::page::UiError> {
+pub async fn check_all(
+    State(state): State<AppState>,
+    posted: Posted<AccountSession>,
+) -> Result<Response, super::page::UiError> {
     let lines = check_all_webhooks(&state, &posted.session.account_id).await?;
     Ok(render(&CheckPage {
         chrome: posted.session.chrome("Check now", "webhooks"),

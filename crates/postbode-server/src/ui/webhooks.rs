@@ -105,7 +105,13 @@ impl Scopes {
         let databases = state.store.list_databases(account_id, &page).await?.data;
         let mut collections = Vec::new();
         for database in &databases {
-            collections.extend(state.store.list_collections(account_id, &database.id, &page).await?.data);
+            collections.extend(
+                state
+                    .store
+                    .list_collections(account_id, &database.id, &page)
+                    .await?
+                    .data,
+            );
         }
         Ok(Self { databases, collections })
     }
@@ -283,8 +289,18 @@ impl WebhookPage {
     }
 
     fn ignored(&self) -> String {
-        let names: Vec<&str> = self.webhook.settings.ignore_sources.iter().map(|s| s.as_str()).collect();
-        if names.is_empty() { "none".into() } else { names.join(", ") }
+        let names: Vec<&str> = self
+            .webhook
+            .settings
+            .ignore_sources
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
     }
 
     fn format(&self) -> String {
@@ -353,12 +369,19 @@ impl FormValues {
     fn of(webhook: &Webhook) -> Self {
         let s = &webhook.settings;
         let text = |v: Value| v.as_str().unwrap_or_default().to_owned();
-        let builtin = |e: &String| e == "all" || MAIL_TYPES.contains(&e.as_str()) || PROFILE_TYPES.contains(&e.as_str());
+        let builtin =
+            |e: &String| e == "all" || MAIL_TYPES.contains(&e.as_str()) || PROFILE_TYPES.contains(&e.as_str());
         Self {
             url: s.url.clone(),
             description: s.description.clone(),
             events: s.events.iter().filter(|e| builtin(e)).cloned().collect(),
-            custom_events: s.events.iter().filter(|e| !builtin(e)).cloned().collect::<Vec<_>>().join(", "),
+            custom_events: s
+                .events
+                .iter()
+                .filter(|e| !builtin(e))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
             scope: match (&s.collection_id, &s.database_id) {
                 (Some(c), _) => format!("col:{c}"),
                 (None, Some(d)) => format!("db:{d}"),
@@ -378,11 +401,7 @@ impl FormValues {
     }
 
     fn posted(form: &FormData) -> Self {
-        let (fields, comparisons, values) = (
-            form.all("row_field"),
-            form.all("row_comparison"),
-            form.all("row_value"),
-        );
+        let (fields, comparisons, values) = (form.all("row_field"), form.all("row_comparison"), form.all("row_value"));
         let mut rows: Vec<Row> = fields
             .into_iter()
             .enumerate()
@@ -458,7 +477,10 @@ impl FormValues {
             text => match text.parse::<u32>() {
                 Ok(n) => json!({ "per_second": n }),
                 Err(_) => {
-                    errors.push(FieldError::new("rate_limit.per_second", "a whole number, or empty for none"));
+                    errors.push(FieldError::new(
+                        "rate_limit.per_second",
+                        "a whole number, or empty for none",
+                    ));
                     Value::Null
                 }
             },
@@ -550,20 +572,36 @@ impl FormPage {
     }
 
     fn collection_label(&self, collection: &Collection) -> String {
-        format!("{} / {}", self.scopes.database_name(&collection.database_id), collection.name)
+        format!(
+            "{} / {}",
+            self.scopes.database_name(&collection.database_id),
+            collection.name
+        )
     }
 }
 
 pub async fn new_form(session: AccountSession, State(state): State<AppState>) -> UiResult {
     let scopes = Scopes::load(&state, &session.account_id).await?;
-    Ok(render(&FormPage::new(&session, None, FormValues::defaults(), Errors::default(), scopes)))
+    Ok(render(&FormPage::new(
+        &session,
+        None,
+        FormValues::defaults(),
+        Errors::default(),
+        scopes,
+    )))
 }
 
 pub async fn edit_form(session: AccountSession, State(state): State<AppState>, Path(id): Path<String>) -> UiResult {
     let webhook = find(&state, &session.account_id, &id).await?;
     let scopes = Scopes::load(&state, &session.account_id).await?;
     let values = FormValues::of(&webhook);
-    Ok(render(&FormPage::new(&session, Some(id), values, Errors::default(), scopes)))
+    Ok(render(&FormPage::new(
+        &session,
+        Some(id),
+        values,
+        Errors::default(),
+        scopes,
+    )))
 }
 
 /// "Build condition" writes the rows' CEL into the raw box and shows the form again;
