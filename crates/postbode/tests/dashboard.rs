@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{ADMIN, Receiver, Reply, Service, eventually};
+use common::{ADMIN, Receiver, Reply, Service, eventually, free_port};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// chromedriver and a browser session with a fresh profile, saving screenshots.
 struct Browser {
     client: Client,
+    /// The service's address, which `visit` paths are relative to.
+    base: String,
     driver: Child,
     downloads: tempfile::TempDir,
     _profile: tempfile::TempDir,
@@ -29,17 +31,9 @@ struct Browser {
     taken: usize,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Browser {
     /// `None` (after saying why) when Chromium is not installed and this is not CI.
-    async fn start() -> Option<Self> {
+    async fn start(base: &str) -> Option<Self> {
         let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
             .into_iter()
             .filter(|path| !Path::new(path).exists())
@@ -94,12 +88,17 @@ impl Browser {
         println!("dashboard screenshots: {}", shots.display());
         Some(Self {
             client,
+            base: base.to_owned(),
             driver,
             downloads,
             _profile: profile,
             shots,
             taken: 0,
         })
+    }
+
+    async fn visit(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
     }
 
     async fn shot(&mut self, name: &str) {
@@ -132,8 +131,8 @@ impl Browser {
         self.find(css).await.click().await.unwrap();
     }
 
-    async fn sign_in(&mut self, base: &str, key: &str) {
-        self.client.goto(&format!("{base}/ui/sign-in")).await.unwrap();
+    async fn sign_in(&mut self, key: &str) {
+        self.visit("/ui/sign-in").await;
         self.fill("#key", key).await;
         self.click("#sign-in").await;
         self.find("#sign-out").await;
@@ -149,11 +148,10 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser() {
-    let Some(mut browser) = Browser::start().await else {
+    let service = Service::start_with(|c| c.webhooks.require_verification = true).await;
+    let Some(mut browser) = Browser::start(&service.url).await else {
         return;
     };
-    let service = Service::start_with(|c| c.webhooks.require_verification = true).await;
-    let base = service.url.clone();
     let receiver = Receiver::answering(|_| Reply::With {
         status: 200,
         headers: vec![("x-receiver", "kept".to_owned())],
@@ -169,7 +167,7 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
         .await;
 
     // A wrong key says so and nothing else.
-    browser.client.goto(&format!("{base}/ui/sign-in")).await.unwrap();
+    browser.visit("/ui/sign-in").await;
     browser.fill("#key", "pb_key_01HXXXXXXXXXXXXXXXXXXXXXXX_wrong").await;
     browser.click("#sign-in").await;
     assert_eq!(
@@ -177,7 +175,7 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
         "That key is not valid"
     );
     browser.shot("sign-in-refused").await;
-    browser.sign_in(&base, &key).await;
+    browser.sign_in(&key).await;
     browser.shot("webhooks-empty").await;
 
     // Create a webhook through the form, with a description that is markup.
@@ -227,11 +225,7 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.shot("verified").await;
 
     // Send a test with post data of our own and read the receiver's answer on the page.
-    browser
-        .client
-        .goto(&format!("{base}/ui/webhooks/{webhook_id}/test"))
-        .await
-        .unwrap();
+    browser.visit(&format!("/ui/webhooks/{webhook_id}/test")).await;
     browser.fill("#type", "order.paid").await;
     browser.fill("#key_1", "order").await;
     browser.fill("#value_1", "42").await;
@@ -257,11 +251,7 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
         .delivery_when(&key, &event_id, |d| d["status"] == "delivered")
         .await;
     let delivery_id = delivery["id"].as_str().unwrap().to_owned();
-    browser
-        .client
-        .goto(&format!("{base}/ui/webhooks/{webhook_id}/log"))
-        .await
-        .unwrap();
+    browser.visit(&format!("/ui/webhooks/{webhook_id}/log")).await;
     browser.click(&format!("a[href='/ui/deliveries/{delivery_id}']")).await;
     browser.text_of("#attempts", "HTTP 200").await;
     browser.text_of("#event-body", r#""order": 7"#).await;
@@ -273,11 +263,7 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
         .filter(|c| c.header("x-postbode-delivery") == delivery_id)
         .collect();
     assert_eq!(again.len(), 2, "the resend reuses the delivery id");
-    browser
-        .client
-        .goto(&format!("{base}/ui/deliveries/{delivery_id}"))
-        .await
-        .unwrap();
+    browser.visit(&format!("/ui/deliveries/{delivery_id}")).await;
     eventually("the resend's attempt on the page", || async {
         browser.client.refresh().await.ok()?;
         let text = browser
@@ -292,27 +278,19 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     })
     .await;
     browser.shot("delivery").await;
-    browser
-        .client
-        .goto(&format!("{base}/ui/webhooks/{webhook_id}/log"))
-        .await
-        .unwrap();
+    browser.visit(&format!("/ui/webhooks/{webhook_id}/log")).await;
     browser.find("#deliveries").await;
     browser.shot("log").await;
 
     // The list shows the webhook's state and its last delivery.
-    browser.client.goto(&format!("{base}/ui/webhooks")).await.unwrap();
+    browser.visit("/ui/webhooks").await;
     browser.text_of("#webhooks", "verified").await;
     browser.text_of("#webhooks", "HTTP 200").await;
     browser.text_of("#webhooks", "<script>alert(1)</script>").await;
     browser.shot("webhooks").await;
 
     // The chart, drawn on the server.
-    browser
-        .client
-        .goto(&format!("{base}/ui/webhooks/{webhook_id}/stats"))
-        .await
-        .unwrap();
+    browser.visit(&format!("/ui/webhooks/{webhook_id}/stats")).await;
     browser.find("#chart-counts svg.chart rect.ok").await;
     browser
         .find("#chart-latency svg.chart polyline.p50, #chart-latency svg.chart circle.p50")
@@ -321,11 +299,7 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
 
     // The condition editor writes CEL from the database's fields; a bad expression
     // shows where it breaks.
-    browser
-        .client
-        .goto(&format!("{base}/ui/webhooks/{webhook_id}/edit"))
-        .await
-        .unwrap();
+    browser.visit(&format!("/ui/webhooks/{webhook_id}/edit")).await;
     browser
         .find("#scope")
         .await
@@ -372,11 +346,11 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     // Sign out: the pages ask for a key again.
     browser.click("#sign-out").await;
     browser.find("#key").await;
-    browser.client.goto(&format!("{base}/ui/webhooks")).await.unwrap();
+    browser.visit("/ui/webhooks").await;
     browser.find("#key").await;
 
     // The operator's pages.
-    browser.sign_in(&base, ADMIN).await;
+    browser.sign_in(ADMIN).await;
     browser.text_of("#accounts", "Acme").await;
     browser.shot("operator-accounts").await;
     browser
@@ -392,11 +366,7 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     assert_eq!(service.call("GET", "/v1/webhooks", &new_key, None).await.0, 200);
     browser.text_of("#api-keys", "key_").await;
     browser.shot("operator-account").await;
-    browser
-        .client
-        .goto(&format!("{base}/ui/operator/signing-keys"))
-        .await
-        .unwrap();
+    browser.visit("/ui/operator/signing-keys").await;
     browser.text_of("main", "_domainkey").await;
     browser.text_of("main", "v=DKIM1").await;
     browser.shot("signing-keys").await;
