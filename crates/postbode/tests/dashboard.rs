@@ -223,6 +223,16 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     let outcome = browser.text_of("#verify-outcome", "Verified.").await;
     assert!(outcome.contains(&format!("/hooks/{file_name}: found")), "{outcome}");
     browser.shot("verified").await;
+    browser.click("#show-secret").await;
+    let shown = browser.text_of("#secret-value", "whsec_").await;
+    let (_, api) = service
+        .call("GET", &format!("/v1/webhooks/{webhook_id}/secret"), &key, None)
+        .await;
+    assert_eq!(
+        shown,
+        api["secret"].as_str().unwrap(),
+        "the page shows the secret that signs"
+    );
 
     // Send a test with post data of our own and read the receiver's answer on the page.
     browser.visit(&format!("/ui/webhooks/{webhook_id}/test")).await;

@@ -239,16 +239,22 @@ fn open_secret(state: &AppState, webhook_id: &str, sealed: &str) -> ApiResult<St
 
 pub async fn secret(key: AccountKey, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let webhook = find(&state, &key.account_id, &id).await?;
-    let now = state.clock.now();
-    let previous = match &webhook.previous_secret {
-        Some((sealed, until)) if *until > now => Some((open_secret(&state, &webhook.id, sealed)?, *until)),
-        _ => None,
-    };
+    let (secret, previous) = secrets(&state, &webhook)?;
     Ok(Json(json!({
-        "secret": open_secret(&state, &webhook.id, &webhook.secret)?,
+        "secret": secret,
         "previous_secret": previous.as_ref().map(|(secret, _)| secret),
         "previous_secret_expires_at": previous.map(|(_, until)| until),
     })))
+}
+
+/// The webhook's secret in the clear, and the previous one while it still signs.
+pub(crate) fn secrets(state: &AppState, webhook: &Webhook) -> ApiResult<(String, Option<(String, DateTime<Utc>)>)> {
+    let now = state.clock.now();
+    let previous = match &webhook.previous_secret {
+        Some((sealed, until)) if *until > now => Some((open_secret(state, &webhook.id, sealed)?, *until)),
+        _ => None,
+    };
+    Ok((open_secret(state, &webhook.id, &webhook.secret)?, previous))
 }
 
 /// A new secret; the old one keeps signing beside it for the overlap
@@ -258,7 +264,17 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let mut webhook = find(&state, &key.account_id, &id).await?;
+    let (secret, until) = rotate_webhook_secret(&state, &key.account_id, &id).await?;
+    Ok(Json(json!({ "secret": secret, "previous_secret_expires_at": until })))
+}
+
+/// Makes a new secret; returns it, and when the previous one stops signing.
+pub(crate) async fn rotate_webhook_secret(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+) -> ApiResult<(String, DateTime<Utc>)> {
+    let mut webhook = find(state, account_id, id).await?;
     let now = state.clock.now();
     let until = now + chrono::Duration::from_std(state.secret_overlap).unwrap_or(chrono::Duration::MAX);
     let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
@@ -268,7 +284,7 @@ pub async fn rotate_secret(
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
-    Ok(Json(json!({ "secret": secret, "previous_secret_expires_at": until })))
+    Ok((secret, until))
 }
 
 pub async fn verification_file(

@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}", get(webhooks::show))
         .route("/webhooks/{id}/edit", get(webhooks::edit_form).post(webhooks::update))
         .route("/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/webhooks/{id}/secret", post(webhooks::secret))
         .route("/webhooks/{id}/verification-file", get(verification::download))
         .route("/webhooks/{id}/verify", post(verification::verify))
         .route("/webhooks/{id}/test", get(test_tool::form).post(test_tool::send))

@@ -24,7 +24,7 @@ use super::page::{Chrome, UiError, UiResult, render, render_with, see_other, whe
 use super::session::{AccountSession, Posted};
 use crate::extract::decode_json;
 use crate::problem::ApiError;
-use crate::routes::webhooks::{create_webhook, delete_webhook, find, update_webhook};
+use crate::routes::webhooks::{create_webhook, delete_webhook, find, rotate_webhook_secret, secrets, update_webhook};
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 50;
@@ -253,6 +253,8 @@ pub struct WebhookPage {
     /// The outcome of a Verify just pressed.
     pub checked: Option<(bool, Vec<FileCheck>)>,
     pub require_verification: bool,
+    /// The secret, when asked to show it; the previous one and its end after a rotation.
+    pub secret: Option<(String, Option<(String, String)>)>,
 }
 
 impl WebhookPage {
@@ -270,6 +272,7 @@ impl WebhookPage {
             webhook,
             checked: None,
             require_verification: state.require_verification,
+            secret: None,
         })
     }
 
@@ -317,6 +320,18 @@ impl WebhookPage {
 
 pub async fn show(session: AccountSession, State(state): State<AppState>, Path(id): Path<String>) -> UiResult {
     Ok(render(&WebhookPage::load(&state, &session, &id).await?))
+}
+
+/// "Show the secret" and "Rotate the secret": the page again, with the secret on it.
+pub async fn secret(State(state): State<AppState>, Path(id): Path<String>, posted: Posted<AccountSession>) -> UiResult {
+    let session = posted.session;
+    if posted.form.get("action") == Some("rotate") {
+        rotate_webhook_secret(&state, &session.account_id, &id).await?;
+    }
+    let mut page = WebhookPage::load(&state, &session, &id).await?;
+    let (secret, previous) = secrets(&state, &page.webhook)?;
+    page.secret = Some((secret, previous.map(|(s, until)| (s, when(until)))));
+    Ok(render(&page))
 }
 
 fn header_lines(headers: &std::collections::BTreeMap<String, String>) -> String {
