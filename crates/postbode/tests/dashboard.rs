@@ -478,6 +478,21 @@ async fn sessions_are_bound_to_their_key_and_forms_to_their_session() {
         csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
         "{csp}"
     );
+    let html = page.text().await.unwrap();
+    let htmx = html
+        .split('"')
+        .find(|part| part.starts_with("/ui/assets/htmx.min.js?v="))
+        .expect("htmx comes from this server");
+    let asset = http.get(format!("{base}{htmx}")).send().await.unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert!(
+        asset.text().await.unwrap().starts_with("/*! htmx 2."),
+        "with its licence header"
+    );
+    let missing = http.get(format!("{base}/ui/no-such-page")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-security-policy"], csp.as_str());
 
     // Another account's webhook does not exist here.
     let id = others_webhook["id"].as_str().unwrap();
