@@ -247,8 +247,11 @@ pub async fn secret(key: AccountKey, State(state): State<AppState>, Path(id): Pa
     })))
 }
 
+/// A secret in the clear, with the end of its overlap.
+pub(crate) type PreviousSecret = (String, DateTime<Utc>);
+
 /// The webhook's secret in the clear, and the previous one while it still signs.
-pub(crate) fn secrets(state: &AppState, webhook: &Webhook) -> ApiResult<(String, Option<(String, DateTime<Utc>)>)> {
+pub(crate) fn secrets(state: &AppState, webhook: &Webhook) -> ApiResult<(String, Option<PreviousSecret>)> {
     let now = state.clock.now();
     let previous = match &webhook.previous_secret {
         Some((sealed, until)) if *until > now => Some((open_secret(state, &webhook.id, sealed)?, *until)),
