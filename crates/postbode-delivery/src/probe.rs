@@ -138,7 +138,7 @@ impl WebhookProbe for Probe {
                 call::build_request(webhook, &signing, body, &context)
             });
             let (sent, outcome) = match request {
-                Ok(request) => (Some(sent_request(&request)), self.http.send(request).await),
+                Ok(request) => (Some(sent_request(&self.http, &request)), self.http.send(request).await),
                 Err(e) => (None, not_sent(ErrorKind::Other, e.to_string())),
             };
             TestReport {
@@ -149,13 +149,12 @@ impl WebhookProbe for Probe {
     }
 }
 
-fn sent_request(request: &OutboundRequest) -> SentRequest {
+fn sent_request(http: &HttpClient, request: &OutboundRequest) -> SentRequest {
     SentRequest {
         method: request.method.to_string(),
         url: request.url.to_string(),
-        headers: request
-            .headers
-            .iter()
+        headers: http
+            .wire_headers(request)
             .map(|(name, value)| {
                 (
                     name.as_str().to_owned(),

@@ -247,6 +247,10 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     assert!(sent.contains(r#""order":"42""#), "{sent}");
     let call = receiver.wait_for(1).await.remove(0);
     assert_eq!(call.json()["data"], json!({"order": "42"}));
+    for name in call.headers.keys() {
+        let line = format!("\n{}: ", name.as_str());
+        assert!(sent.to_ascii_lowercase().contains(&line), "{name} on the page: {sent}");
+    }
     assert!(
         sent.contains(call.header("webhook-signature")),
         "the page shows the signature that was sent"
