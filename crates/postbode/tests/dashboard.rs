@@ -138,11 +138,17 @@ impl Browser {
         self.find("#sign-out").await;
     }
 
+    /// Ends the browser session; dropping then stops chromedriver.
     async fn stop(self) {
-        let _ = self.client.close().await;
-        let mut driver = self.driver;
-        let _ = driver.kill();
-        let _ = driver.wait();
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// Also when a test fails half-way.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 
