@@ -4,7 +4,7 @@
 //! the REST API (`crate::routes`), so the two can never disagree on a rule.
 //!
 //! One module per page family: sign-in and sessions (`session`), webhooks and their
-//! form (`webhooks`, with the condition editor in `condition`), ownership verification
+//! form (`webhooks`, its form in `webhook_form` with the condition editor in `condition`), ownership verification
 //! (`verification`), the test tool (`test_tool`), the delivery log (`log`),
 //! statistics (`stats`, drawing with `chart`), profile data (`data`) and the operator's
 //! pages (`operator`). `page` holds what every page shares; `form` reads posted forms.
@@ -21,6 +21,7 @@ mod session;
 mod stats;
 mod test_tool;
 mod verification;
+mod webhook_form;
 mod webhooks;
 
 use axum::Router;
@@ -37,10 +38,13 @@ pub fn router() -> Router<AppState> {
         .route("/sign-out", post(session::sign_out))
         .route("/assets/{name}", get(assets::serve))
         .route("/webhooks", get(webhooks::list))
-        .route("/webhooks/new", get(webhooks::new_form).post(webhooks::create))
+        .route("/webhooks/new", get(webhook_form::new_form).post(webhook_form::create))
         .route("/webhooks/check", post(verification::check_all))
         .route("/webhooks/{id}", get(webhooks::show))
-        .route("/webhooks/{id}/edit", get(webhooks::edit_form).post(webhooks::update))
+        .route(
+            "/webhooks/{id}/edit",
+            get(webhook_form::edit_form).post(webhook_form::update),
+        )
         .route("/webhooks/{id}/delete", post(webhooks::delete))
         .route("/webhooks/{id}/secret", post(webhooks::secret))
         .route("/webhooks/{id}/verification-file", get(verification::download))
