@@ -59,10 +59,24 @@ pub enum TestBody {
     Raw { event_type: String, body: Vec<u8> },
 }
 
+/// The request a test call sent, exactly as it went on the wire (signatures included),
+/// so a user can compare it with what their receiver saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentRequest {
+    pub method: String,
+    pub url: String,
+    /// In the order they were sent.
+    pub headers: Vec<(String, String)>,
+    /// The body as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
 /// The receiver's answer to a test call, or why there was none.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestReport {
     pub started_at: DateTime<Utc>,
+    /// `None` when the request could not be built (no key, a secret that does not open).
+    pub request: Option<SentRequest>,
     pub status_code: Option<u16>,
     pub duration_ms: u64,
     pub response_headers: BTreeMap<String, String>,

@@ -11,7 +11,7 @@ use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderValue, Method, header::RETRY_AFTER};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header::RETRY_AFTER};
 use url::{Host, Url};
 
 use crate::ssrf::{BlockedAddress, GuardedResolver};
@@ -157,6 +157,8 @@ impl fmt::Display for ErrorKind {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    /// Sent on every request unless it sets them itself: `User-Agent` and `Accept`.
+    default_headers: HeaderMap,
     total_timeout: Duration,
     max_response_bytes: usize,
     allow_private_targets: bool,
@@ -165,6 +167,9 @@ pub struct HttpClient {
 impl HttpClient {
     pub fn new(settings: HttpSettings) -> Result<Self, HttpError> {
         let user_agent = HeaderValue::from_str(&settings.user_agent).map_err(|_| HttpError::InvalidUserAgent)?;
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(http::header::USER_AGENT, user_agent);
+        default_headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
         let mut resolver = GuardedResolver::new(settings.allow_private_targets);
         let mut builder = reqwest::Client::builder()
             .no_proxy()
@@ -172,7 +177,7 @@ impl HttpClient {
             .retry(reqwest::retry::never())
             .http1_only()
             .connect_timeout(settings.connect_timeout)
-            .user_agent(user_agent);
+            .default_headers(default_headers.clone());
         if let Some(proxy) = &settings.proxy {
             let parsed = Url::parse(proxy).map_err(|e| HttpError::InvalidProxy(e.to_string()))?;
             if let Some(Host::Domain(host)) = parsed.host() {
@@ -185,10 +190,24 @@ impl HttpClient {
         let client = builder.dns_resolver(resolver).build().map_err(HttpError::Build)?;
         Ok(Self {
             client,
+            default_headers,
             total_timeout: settings.total_timeout,
             max_response_bytes: settings.max_response_bytes,
             allow_private_targets: settings.allow_private_targets,
         })
+    }
+
+    /// The headers `request` goes out with: its own, then the client's defaults it does
+    /// not set.
+    pub fn wire_headers<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
+    ) -> impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> {
+        request.headers.iter().chain(
+            self.default_headers
+                .iter()
+                .filter(|(name, _)| !request.headers.contains_key(*name)),
+        )
     }
 
     /// One request; never follows redirects; HTTP/1.1 only; no proxy from the

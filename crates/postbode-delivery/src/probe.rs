@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use http::Method;
 use postbode_core::clock::SharedClock;
-use postbode_core::probe::{BoxFuture, FileCheck, TestBody, TestReport, VerificationReport, WebhookProbe};
+use postbode_core::probe::{BoxFuture, FileCheck, SentRequest, TestBody, TestReport, VerificationReport, WebhookProbe};
 use postbode_core::render;
 use postbode_core::webhook::Webhook;
 use std::collections::BTreeMap;
@@ -141,12 +141,32 @@ impl WebhookProbe for Probe {
                 };
                 call::build_request(webhook, &signing, body, &context)
             });
-            let outcome = match request {
-                Ok(request) => self.http.send(request).await,
-                Err(e) => not_sent(ErrorKind::Other, e.to_string()),
+            let (sent, outcome) = match request {
+                Ok(request) => (Some(sent_request(&self.http, &request)), self.http.send(request).await),
+                Err(e) => (None, not_sent(ErrorKind::Other, e.to_string())),
             };
-            report(outcome, started_at, self.logged_response_bytes)
+            TestReport {
+                request: sent,
+                ..report(outcome, started_at, self.logged_response_bytes)
+            }
         })
+    }
+}
+
+fn sent_request(http: &HttpClient, request: &OutboundRequest) -> SentRequest {
+    SentRequest {
+        method: request.method.to_string(),
+        url: request.url.to_string(),
+        headers: http
+            .wire_headers(request)
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: String::from_utf8_lossy(&request.body).into_owned(),
     }
 }
 
@@ -155,6 +175,7 @@ fn report(outcome: CallOutcome, started_at: DateTime<Utc>, logged_bytes: usize) 
     match outcome.result {
         Ok(response) => TestReport {
             started_at,
+            request: None,
             status_code: Some(response.status),
             duration_ms,
             response_headers: response
@@ -173,6 +194,7 @@ fn report(outcome: CallOutcome, started_at: DateTime<Utc>, logged_bytes: usize) 
         },
         Err(e) => TestReport {
             started_at,
+            request: None,
             status_code: None,
             duration_ms,
             response_headers: BTreeMap::new(),

@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        if same(&sha256(token.as_bytes()), state.operator_token_hash.as_slice()) {
+        if is_operator_token(state, token) {
             Ok(Operator)
         } else if token.starts_with(KEY_PREFIX) {
             Err(ApiError::Forbidden)
@@ -68,6 +68,10 @@ impl FromRequestParts<AppState> for Operator {
             Err(ApiError::Unauthorized)
         }
     }
+}
+
+pub(crate) fn is_operator_token(state: &AppState, token: &str) -> bool {
+    same(&sha256(token.as_bytes()), state.operator_token_hash.as_slice())
 }
 
 /// A request made with an account's API key; every handler that takes it works inside
@@ -81,29 +85,41 @@ impl FromRequestParts<AppState> for AccountKey {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let (key_id, secret) = token
-            .strip_prefix(KEY_PREFIX)
-            .and_then(|rest| rest.rsplit_once('_'))
-            .ok_or(ApiError::Unauthorized)?;
-        if !postbode_core::ids::has_kind(key_id, postbode_core::ids::API_KEY) {
-            return Err(ApiError::Unauthorized);
-        }
-        let key = match state.keys.get(key_id) {
-            Some(key) => key,
-            None => {
-                let key = state.store.find_api_key(key_id).await?.ok_or(ApiError::Unauthorized)?;
-                state.keys.put(key.clone());
-                key
-            }
-        };
-        if same(&sha256(secret.as_bytes()), &key.secret_hash) {
-            Ok(AccountKey {
-                account_id: key.account_id,
-            })
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+        let key = account_key(state, token).await?;
+        Ok(AccountKey {
+            account_id: key.account_id,
+        })
     }
+}
+
+/// The stored key an account token (`pb_<key id>_<secret>`) belongs to, or
+/// `Unauthorized`.
+pub(crate) async fn account_key(state: &AppState, token: &str) -> Result<ApiKey, ApiError> {
+    let (key_id, secret) = token
+        .strip_prefix(KEY_PREFIX)
+        .and_then(|rest| rest.rsplit_once('_'))
+        .ok_or(ApiError::Unauthorized)?;
+    if !postbode_core::ids::has_kind(key_id, postbode_core::ids::API_KEY) {
+        return Err(ApiError::Unauthorized);
+    }
+    let key = known_key(state, key_id).await?.ok_or(ApiError::Unauthorized)?;
+    if same(&sha256(secret.as_bytes()), &key.secret_hash) {
+        Ok(key)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The stored API key with this id, through the cache of recently used keys.
+pub(crate) async fn known_key(state: &AppState, key_id: &str) -> Result<Option<ApiKey>, ApiError> {
+    if let Some(key) = state.keys.get(key_id) {
+        return Ok(Some(key));
+    }
+    let key = state.store.find_api_key(key_id).await?;
+    if let Some(key) = &key {
+        state.keys.put(key.clone());
+    }
+    Ok(key)
 }
 
 /// Recently used API keys (their hashes), so a busy client does not cost a database

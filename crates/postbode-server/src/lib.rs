@@ -11,6 +11,7 @@ pub mod settings;
 pub mod signing_keys;
 mod state;
 pub mod tracking;
+mod ui;
 mod views;
 
 pub use routes::router;

@@ -17,6 +17,24 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// An import body (`POST /v1/databases/{id}/import`) larger than this is cut off.
     pub max_import_bytes: u64,
+    /// How long a dashboard sign-in lasts.
+    #[serde(with = "humantime_serde")]
+    pub dashboard_session: Duration,
+    /// Whether the dashboard's cookies carry `Secure`.
+    pub secure_cookies: SecureCookies,
+}
+
+/// When the dashboard's cookies are marked `Secure` (sent over https only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    /// When the public URL is https.
+    #[default]
+    Auto,
+    /// Always: Postbode is behind an https proxy whose public URL is not configured.
+    Always,
+    /// Never (plain-http development).
+    Never,
 }
 
 impl Default for ServerSettings {
@@ -27,6 +45,8 @@ impl Default for ServerSettings {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             trusted_proxies: Vec::new(),
             max_import_bytes: 1 << 30,
+            dashboard_session: Duration::from_secs(12 * 3600),
+            secure_cookies: SecureCookies::Auto,
         }
     }
 }

@@ -29,6 +29,8 @@ pub trait Records: Send + Sync + 'static {
     async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
     async fn delete_api_key(&self, account_id: &str, key_id: &str) -> Result<bool>;
     async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKey>>;
+    /// The account's API keys as the operator lists them: ids and creation times only.
+    async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyInfo>>;
 
     // Webhooks.
     async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
@@ -104,7 +106,13 @@ pub trait Records: Send + Sync + 'static {
 
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
+    /// The newest [`MAX_DELIVERY_ATTEMPTS`] attempts of a delivery, newest first.
+    async fn delivery_attempts(&self, account_id: &str, delivery_id: &str) -> Result<Vec<Attempt>>;
+    /// The newest attempt of each of the webhooks, by webhook id (one read for a page).
+    async fn latest_attempts(&self, account_id: &str, webhook_ids: &[&str]) -> Result<HashMap<String, Attempt>>;
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+    /// Every webhook of the account together, per hour or day.
+    async fn account_stats(&self, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
 }
 
 /// A database backend: its records, and the plumbing the rules' write path runs on.

@@ -542,6 +542,16 @@ pub struct WebhookFilter {
     pub collection_id: Option<String>,
 }
 
+/// An API key as the operator lists it: never its hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A delivery's page shows at most this many of its attempts (the newest).
+pub const MAX_DELIVERY_ATTEMPTS: i64 = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,21 @@ macro_rules! sql_records {
                 row.as_ref().map(rows::api_key).transpose()
             }
 
+            async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyInfo>> {
+                let rows = sqlx::query("SELECT id, created_at FROM api_keys WHERE account_id = $1 ORDER BY id")
+                    .bind(account_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(ApiKeyInfo {
+                            id: row.text("id")?,
+                            created_at: rows::time(row.int("created_at")?),
+                        })
+                    })
+                    .collect()
+            }
+
             async fn create_webhook(&self, webhook: &Webhook) -> Result<()> {
                 sqlx::query(&format!(
                     "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -577,6 +592,56 @@ macro_rules! sql_records {
                 .fetch_all(&self.pool)
                 .await?;
                 rows::page(&rows, &query.page, rows::attempt, |a| &a.id)
+            }
+
+            async fn delivery_attempts(&self, account_id: &str, delivery_id: &str) -> Result<Vec<Attempt>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM attempts WHERE delivery_id = $1 AND account_id = $2 ORDER BY id DESC LIMIT $3",
+                    rows::ATTEMPT_COLUMNS
+                ))
+                .bind(delivery_id)
+                .bind(account_id)
+                .bind(MAX_DELIVERY_ATTEMPTS)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::attempt).collect()
+            }
+
+            async fn latest_attempts(
+                &self,
+                account_id: &str,
+                webhook_ids: &[&str],
+            ) -> Result<std::collections::HashMap<String, Attempt>> {
+                if webhook_ids.is_empty() {
+                    return Ok(std::collections::HashMap::new());
+                }
+                // Each webhook's newest attempt through the (webhook_id, id) index.
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM attempts WHERE account_id = $1 AND id IN \
+                     (SELECT (SELECT max(a.id) FROM attempts a WHERE a.webhook_id = w.value) FROM {})",
+                    rows::ATTEMPT_COLUMNS,
+                    $dialect::id_table(2, "w"),
+                ))
+                .bind(account_id)
+                .bind($dialect::id_list(webhook_ids)?)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| rows::attempt(row).map(|a| (a.webhook_id.clone(), a)))
+                    .collect()
+            }
+
+            async fn account_stats(&self, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>> {
+                // Summed per hour by the database, so the answer has one row per hour
+                // however many webhooks the account has.
+                let rows = sqlx::query(&$dialect::account_hours())
+                    .bind(account_id)
+                    .bind(ms($crate::rules::hour_of(query.since)))
+                    .bind(ms(query.until))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let hours = rows.iter().map(rows::hour_stats).collect::<Result<Vec<_>>>()?;
+                Ok(rows::stats_buckets(hours, query.bucket))
             }
 
             async fn webhook_stats(

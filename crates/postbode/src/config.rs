@@ -283,5 +283,7 @@ mod tests {
         assert_eq!(config.server.max_body_bytes, defaults.server.max_body_bytes);
         assert_eq!(config.signature.account_prefix, defaults.signature.account_prefix);
         assert_eq!(config.signature.account_prefix, "");
+        assert_eq!(config.server.dashboard_session, defaults.server.dashboard_session);
+        assert_eq!(config.server.secure_cookies, defaults.server.secure_cookies);
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ADMIN, Receiver, Reply, eventually};
+use common::{ADMIN, Receiver, Reply, eventually, free_port};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -21,14 +21,6 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {

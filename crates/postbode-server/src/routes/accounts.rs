@@ -33,7 +33,13 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewAccount>,
 ) -> ApiResult<(StatusCode, Json<CreatedAccount>)> {
-    let name = body.name.trim();
+    let (account, api_key) = create_account(&state, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(CreatedAccount { account, api_key })))
+}
+
+/// A new account with its first API key; returns the key's token, to show once.
+pub(crate) async fn create_account(state: &AppState, name: &str) -> ApiResult<(Account, String)> {
+    let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::field("name", "1 to 200 characters"));
     }
@@ -56,13 +62,7 @@ pub async fn create(
             },
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedAccount {
-            account,
-            api_key: key.token,
-        }),
-    ))
+    Ok((account, key.token))
 }
 
 pub async fn list(
@@ -84,9 +84,15 @@ pub async fn create_key(
     State(state): State<AppState>,
     ApiPath(account_id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    let (id, api_key) = add_api_key(&state, &account_id).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { id, api_key })))
+}
+
+/// A new API key for the account; returns its id and token (shown once).
+pub(crate) async fn add_api_key(state: &AppState, account_id: &str) -> ApiResult<(String, String)> {
     state
         .store
-        .get_account(&account_id)
+        .get_account(account_id)
         .await?
         .ok_or(ApiError::NotFound("account"))?;
     let key = new_api_key()?;
@@ -94,18 +100,12 @@ pub async fn create_key(
         .store
         .create_api_key(&ApiKey {
             id: key.id.clone(),
-            account_id,
+            account_id: account_id.to_owned(),
             secret_hash: key.secret_hash.to_vec(),
             created_at: state.clock.now(),
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            id: key.id,
-            api_key: key.token,
-        }),
-    ))
+    Ok((key.id, key.token))
 }
 
 pub async fn delete_key(
@@ -113,9 +113,16 @@ pub async fn delete_key(
     State(state): State<AppState>,
     ApiPath((account_id, key_id)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    if state.store.delete_api_key(&account_id, &key_id).await? {
-        state.keys.forget(&key_id);
-        Ok(StatusCode::NO_CONTENT)
+    revoke_api_key(&state, &account_id, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the key; requests (and dashboard sessions) made with it stop working at once
+/// on this node.
+pub(crate) async fn revoke_api_key(state: &AppState, account_id: &str, key_id: &str) -> ApiResult<()> {
+    if state.store.delete_api_key(account_id, key_id).await? {
+        state.keys.forget(key_id);
+        Ok(())
     } else {
         Err(ApiError::NotFound("API key"))
     }

@@ -24,8 +24,8 @@ const CHECK_CONCURRENCY: usize = 8;
 
 #[derive(Serialize)]
 pub struct VerifyAnswer {
-    status: VerificationStatus,
-    checked: Vec<FileCheck>,
+    pub(crate) status: VerificationStatus,
+    pub(crate) checked: Vec<FileCheck>,
 }
 
 pub async fn verify(
@@ -33,13 +33,13 @@ pub async fn verify(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<VerifyAnswer>> {
-    let webhook = find(&state, &key, &id).await?;
+    let webhook = find(&state, &key.account_id, &id).await?;
     Ok(Json(verify_webhook(&state, webhook).await?))
 }
 
 /// Fetches the ownership file and stores the result. A webhook that was verified stays
 /// verified when a later check fails: the owner may delete the file after success.
-async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> ApiResult<VerifyAnswer> {
+pub(crate) async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> ApiResult<VerifyAnswer> {
     let report = state.probe.verify(&webhook).await;
     let verified = report.verified();
     let was_verified = webhook.verification.status == VerificationStatus::Verified;
@@ -75,11 +75,11 @@ async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> ApiResult<Ver
 #[serde(deny_unknown_fields)]
 pub struct TestRequest {
     #[serde(rename = "type")]
-    event_type: Option<String>,
+    pub(crate) event_type: Option<String>,
     /// Rendered in the webhook's format like a real event of `type`.
-    data: Option<Value>,
+    pub(crate) data: Option<Value>,
     /// Raw post data, sent as typed with the webhook's content type.
-    body: Option<String>,
+    pub(crate) body: Option<String>,
 }
 
 pub async fn test(
@@ -88,7 +88,18 @@ pub async fn test(
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<TestRequest>,
 ) -> ApiResult<Json<TestReport>> {
-    let webhook = find(&state, &key, &id).await?;
+    let webhook = find(&state, &key.account_id, &id).await?;
+    Ok(Json(send_test(&state, &key.account_id, &webhook, request).await?))
+}
+
+/// The test tool: one real call with the user's post data, refused while the URL is
+/// not verified (when verification is required).
+pub(crate) async fn send_test(
+    state: &AppState,
+    account_id: &str,
+    webhook: &Webhook,
+    request: TestRequest,
+) -> ApiResult<TestReport> {
     if state.require_verification && webhook.verification.status != VerificationStatus::Verified {
         return Err(ApiError::Conflict(format!(
             "the webhook's URL is not verified yet, and nothing is sent to an unverified URL: place the file {} \
@@ -117,7 +128,7 @@ pub async fn test(
             body: raw.into_bytes(),
         },
     };
-    Ok(Json(test_webhook(&state, &key.account_id, &webhook, body).await?))
+    test_webhook(state, account_id, webhook, body).await
 }
 
 /// One real, signed call now, logged as a test attempt and never retried.
@@ -159,12 +170,12 @@ async fn test_webhook(state: &AppState, account_id: &str, webhook: &Webhook, bod
 
 #[derive(Serialize)]
 pub struct CheckLine {
-    webhook_id: String,
-    url: String,
+    pub(crate) webhook_id: String,
+    pub(crate) url: String,
     /// `test` for a verified webhook, `verify` for the others.
-    action: &'static str,
-    ok: bool,
-    outcome: String,
+    pub(crate) action: &'static str,
+    pub(crate) ok: bool,
+    pub(crate) outcome: String,
 }
 
 #[derive(Serialize)]
@@ -175,6 +186,12 @@ pub struct CheckAnswer {
 /// The suite's "check now": a test call to every verified webhook, a new ownership check
 /// for the others (a test call to every webhook when verification is not required).
 pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
+    Ok(Json(CheckAnswer {
+        data: check_all_webhooks(&state, &key.account_id).await?,
+    }))
+}
+
+pub(crate) async fn check_all_webhooks(state: &AppState, account_id: &str) -> ApiResult<Vec<CheckLine>> {
     let mut webhooks = Vec::new();
     let mut page = PageRequest {
         after: None,
@@ -183,7 +200,7 @@ pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiRes
     loop {
         let listed = state
             .store
-            .list_webhooks(&key.account_id, &Default::default(), &page)
+            .list_webhooks(account_id, &Default::default(), &page)
             .await?;
         webhooks.extend(listed.data);
         match listed.next_cursor {
@@ -192,13 +209,11 @@ pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiRes
         }
     }
     let lines: Vec<ApiResult<CheckLine>> = futures_util::stream::iter(webhooks)
-        .map(|webhook| check_one(&state, &key.account_id, webhook))
+        .map(|webhook| check_one(state, account_id, webhook))
         .buffered(CHECK_CONCURRENCY)
         .collect()
         .await;
-    Ok(Json(CheckAnswer {
-        data: lines.into_iter().collect::<ApiResult<Vec<_>>>()?,
-    }))
+    lines.into_iter().collect()
 }
 
 async fn check_one(state: &AppState, account_id: &str, webhook: Webhook) -> ApiResult<CheckLine> {

@@ -138,7 +138,7 @@ impl From<Collection> for CollectionView {
 }
 
 /// The caller's database, or 404: another account's does not exist for it.
-pub(super) async fn find_database(state: &AppState, account_id: &str, id: &str) -> ApiResult<Database> {
+pub(crate) async fn find_database(state: &AppState, account_id: &str, id: &str) -> ApiResult<Database> {
     if !ids::has_kind(id, ids::DATABASE) {
         return Err(ApiError::NotFound("database"));
     }
@@ -149,7 +149,7 @@ pub(super) async fn find_database(state: &AppState, account_id: &str, id: &str) 
         .ok_or(ApiError::NotFound("database"))
 }
 
-pub(super) async fn find_collection(state: &AppState, account_id: &str, id: &str) -> ApiResult<Collection> {
+pub(crate) async fn find_collection(state: &AppState, account_id: &str, id: &str) -> ApiResult<Collection> {
     if !ids::has_kind(id, ids::COLLECTION) {
         return Err(ApiError::NotFound("collection"));
     }

@@ -250,15 +250,19 @@ pub async fn get_delivery(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Delivery>> {
-    if !ids::has_kind(&id, ids::DELIVERY) {
+    Ok(Json(find_delivery(&state, &key.account_id, &id).await?))
+}
+
+/// The caller's delivery, or 404.
+pub(crate) async fn find_delivery(state: &AppState, account_id: &str, id: &str) -> ApiResult<Delivery> {
+    if !ids::has_kind(id, ids::DELIVERY) {
         return Err(ApiError::NotFound("delivery"));
     }
-    let delivery = state
+    state
         .store
-        .get_delivery(&key.account_id, &id)
+        .get_delivery(account_id, id)
         .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
-    Ok(Json(delivery))
+        .ok_or(ApiError::NotFound("delivery"))
 }
 
 #[derive(Deserialize)]
@@ -279,7 +283,7 @@ pub async fn list_deliveries(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<Json<Page<Delivery>>> {
-    let webhook = find(&state, &key, &id).await?;
+    let webhook = find(&state, &key.account_id, &id).await?;
     let query = DeliveryQuery {
         webhook_id: webhook.id,
         status: q.status,
@@ -302,24 +306,26 @@ pub async fn resend(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
-    if !ids::has_kind(&id, ids::DELIVERY) {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(resend_delivery(&state, &key.account_id, &id).await?),
+    ))
+}
+
+pub(crate) async fn resend_delivery(state: &AppState, account_id: &str, id: &str) -> ApiResult<Delivery> {
+    if !ids::has_kind(id, ids::DELIVERY) {
         return Err(ApiError::NotFound("delivery"));
     }
     let retried = state
         .store
         .retry(RetryRequest {
-            account_id: key.account_id.clone(),
-            selection: RetrySelection::Delivery(id.clone()),
+            account_id: account_id.to_owned(),
+            selection: RetrySelection::Delivery(id.to_owned()),
             now: state.clock.now(),
         })
         .await?;
     if retried.is_empty() {
         return Err(ApiError::NotFound("delivery"));
     }
-    let delivery = state
-        .store
-        .get_delivery(&key.account_id, &id)
-        .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
-    Ok((StatusCode::ACCEPTED, Json(delivery)))
+    find_delivery(state, account_id, id).await
 }

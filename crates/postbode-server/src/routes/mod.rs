@@ -1,14 +1,14 @@
-mod accounts;
-mod checks;
-mod databases;
-mod events;
+pub(crate) mod accounts;
+pub(crate) mod checks;
+pub(crate) mod databases;
+pub(crate) mod events;
 mod health;
 mod import;
 mod keys;
 mod messages;
-mod profiles;
+pub(crate) mod profiles;
 mod tracking;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages/{id}/unsubscribes", post(messages::unsubscribe_report))
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
+        .nest("/ui", crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

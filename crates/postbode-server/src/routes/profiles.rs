@@ -9,7 +9,7 @@ use postbode_core::ids;
 use postbode_core::page::{MAX_LIMIT, Page};
 use postbode_core::profile::{Edit, Values, check_interests};
 use postbode_core::webhook::Source;
-use postbode_store::{Change, ChangeOutcome, ChangeRequest, Profile, ProfileQuery, Record, Subprofile};
+use postbode_store::{Change, ChangeOutcome, ChangeRequest, Database, Profile, ProfileQuery, Record, Subprofile};
 use serde::Deserialize;
 
 use super::Paging;
@@ -47,11 +47,20 @@ pub struct SubprofileEdit {
 
 /// Commits API changes (source `api`) and returns their outcomes.
 pub(super) async fn commit(state: &AppState, account_id: &str, changes: Vec<Change>) -> ApiResult<Vec<ChangeOutcome>> {
+    commit_from(state, account_id, Source::Api, changes).await
+}
+
+async fn commit_from(
+    state: &AppState,
+    account_id: &str,
+    source: Source,
+    changes: Vec<Change>,
+) -> ApiResult<Vec<ChangeOutcome>> {
     Ok(state
         .store
         .change_profiles(ChangeRequest {
             account_id: account_id.to_owned(),
-            source: Source::Api,
+            source,
             changes,
             now: state.clock.now(),
             require_verification: state.require_verification,
@@ -89,7 +98,7 @@ fn subprofile_of(outcome: ChangeOutcome) -> ApiResult<Subprofile> {
     }
 }
 
-async fn find_profile(state: &AppState, account_id: &str, id: &str) -> ApiResult<Profile> {
+pub(crate) async fn find_profile(state: &AppState, account_id: &str, id: &str) -> ApiResult<Profile> {
     if !ids::has_kind(id, ids::PROFILE) {
         return Err(ApiError::NotFound("profile"));
     }
@@ -162,21 +171,10 @@ pub async fn list(
                 let Some(field_name) = other.strip_prefix("fields.") else {
                     return Err(ApiError::field(other, "unknown query parameter"));
                 };
-                let def = database
-                    .fields
-                    .get(field_name)
-                    .ok_or_else(|| ApiError::field(other, "no such field in this database"))?;
                 if field.is_some() {
                     return Err(ApiError::field(other, "filter on one field at a time"));
                 }
-                let typed = def
-                    .field_type
-                    .coerce(&serde_json::Value::String(value.into_owned()))
-                    .map_err(|message| ApiError::field(other, message))?;
-                if typed.is_null() {
-                    return Err(ApiError::field(other, "give a value to filter on"));
-                }
-                field = Some((field_name.to_owned(), typed));
+                field = Some(field_filter(&database, other, field_name, value.into_owned())?);
             }
         }
     }
@@ -192,6 +190,28 @@ pub async fn list(
         )
         .await?;
     Ok(Json(listed.map(|p| ProfileView::new(p, &database.fields))))
+}
+
+/// A search by one field: the value typed as the field's type reads it; errors name
+/// `param`.
+pub(crate) fn field_filter(
+    database: &Database,
+    param: &str,
+    field_name: &str,
+    value: String,
+) -> ApiResult<(String, serde_json::Value)> {
+    let def = database
+        .fields
+        .get(field_name)
+        .ok_or_else(|| ApiError::field(param, "no such field in this database"))?;
+    let typed = def
+        .field_type
+        .coerce(&serde_json::Value::String(value))
+        .map_err(|message| ApiError::field(param, message))?;
+    if typed.is_null() {
+        return Err(ApiError::field(param, "give a value to filter on"));
+    }
+    Ok((field_name.to_owned(), typed))
 }
 
 pub async fn get(
@@ -229,18 +249,33 @@ async fn edit(
     ApiJson(request): ApiJson<ProfileRequest>,
     edit: Edit,
 ) -> ApiResult<Json<ProfileView>> {
-    let profile = find_profile(&state, &key.account_id, &id).await?;
-    let database = find_database(&state, &key.account_id, &profile.database_id).await?;
-    let values = database.fields.check_values("fields", &request.fields)?;
-    let interests = checked_interests(request.interests)?;
+    let (fields, interests) = (request.fields, request.interests);
+    let view = edit_profile(&state, &key.account_id, &id, (fields, interests), edit, Source::Api).await?;
+    Ok(Json(view))
+}
+
+/// Changes a profile's fields (and interests when given), committed with its `update`
+/// event marked with `source`.
+pub(crate) async fn edit_profile(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+    (fields, interests): (Values, Option<Vec<String>>),
+    edit: Edit,
+    source: Source,
+) -> ApiResult<ProfileView> {
+    let profile = find_profile(state, account_id, id).await?;
+    let database = find_database(state, account_id, &profile.database_id).await?;
+    let values = database.fields.check_values("fields", &fields)?;
+    let interests = checked_interests(interests)?;
     let change = Change::EditProfile {
-        id,
+        id: profile.id,
         edit,
         values,
         interests,
     };
-    let outcome = single(commit(&state, &key.account_id, vec![change]).await?, "profile")?;
-    Ok(Json(ProfileView::new(profile_of(outcome)?, &database.fields)))
+    let outcome = single(commit_from(state, account_id, source, vec![change]).await?, "profile")?;
+    Ok(ProfileView::new(profile_of(outcome)?, &database.fields))
 }
 
 pub async fn delete(

@@ -34,10 +34,24 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
-    ApiJson(mut settings): ApiJson<WebhookSettings>,
+    ApiJson(settings): ApiJson<WebhookSettings>,
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
+    let (webhook, secret) = create_webhook(&state, &key.account_id, settings).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookView::new(webhook, Some(secret), state.require_verification)),
+    ))
+}
+
+/// Checks the settings and stores a new webhook with its secret and ownership file;
+/// returns it with the secret in the clear, to show once.
+pub(crate) async fn create_webhook(
+    state: &AppState,
+    account_id: &str,
+    mut settings: WebhookSettings,
+) -> ApiResult<(Webhook, String)> {
     settings.validate(state.allow_private_targets)?;
-    check_scope(&state, &key.account_id, &settings).await?;
+    check_scope(state, account_id, &settings).await?;
     let now = state.clock.now();
     let id = ids::new_id(ids::WEBHOOK);
     let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
@@ -45,7 +59,7 @@ pub async fn create(
         secret: state.master.seal(secret.as_bytes(), &id).map_err(internal)?,
         previous_secret: None,
         id,
-        account_id: key.account_id,
+        account_id: account_id.to_owned(),
         settings,
         disabled_reason: None,
         verification: Verification {
@@ -63,10 +77,7 @@ pub async fn create(
         updated_at: now,
     };
     state.store.create_webhook(&webhook).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookView::new(webhook, Some(secret), state.require_verification)),
-    ))
+    Ok((webhook, secret))
 }
 
 #[derive(Deserialize)]
@@ -135,13 +146,13 @@ fn not_found_as_field(error: ApiError, field: &str) -> ApiError {
 }
 
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
-pub(super) async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Webhook> {
+pub(crate) async fn find(state: &AppState, account_id: &str, id: &str) -> ApiResult<Webhook> {
     if !ids::has_kind(id, ids::WEBHOOK) {
         return Err(ApiError::NotFound("webhook"));
     }
     state
         .store
-        .get_webhook(&key.account_id, id)
+        .get_webhook(account_id, id)
         .await?
         .ok_or(ApiError::NotFound("webhook"))
 }
@@ -151,7 +162,7 @@ pub async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WebhookView>> {
-    let webhook = find(&state, &key, &id).await?;
+    let webhook = find(&state, &key.account_id, &id).await?;
     Ok(Json(WebhookView::new(webhook, None, state.require_verification)))
 }
 
@@ -162,7 +173,18 @@ pub async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<WebhookView>> {
-    let mut webhook = find(&state, &key, &id).await?;
+    let webhook = update_webhook(&state, &key.account_id, &id, patch).await?;
+    Ok(Json(WebhookView::new(webhook, None, state.require_verification)))
+}
+
+/// `PATCH`'s rules: `patch` merged into the current settings, checked as a whole.
+pub(crate) async fn update_webhook(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+    patch: Map<String, Value>,
+) -> ApiResult<Webhook> {
+    let mut webhook = find(state, account_id, id).await?;
     let mut merged = match serde_json::to_value(&webhook.settings).map_err(internal)? {
         Value::Object(map) => map,
         _ => return Err(internal("webhook settings are not an object")),
@@ -170,7 +192,7 @@ pub async fn update(
     merged.extend(patch);
     let mut settings: WebhookSettings = decode_value(&Value::Object(merged))?;
     settings.validate(state.allow_private_targets)?;
-    check_scope(&state, &key.account_id, &settings).await?;
+    check_scope(state, account_id, &settings).await?;
     if settings.enabled && !webhook.settings.enabled {
         // Re-enabling starts a fresh run: the old failures no longer count against it.
         webhook.disabled_reason = None;
@@ -189,7 +211,7 @@ pub async fn update(
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
-    Ok(Json(WebhookView::new(webhook, None, state.require_verification)))
+    Ok(webhook)
 }
 
 /// One log line per change of a webhook's verification status, for the operator.
@@ -227,8 +249,13 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    if ids::has_kind(&id, ids::WEBHOOK) && state.store.delete_webhook(&key.account_id, &id).await? {
-        Ok(StatusCode::NO_CONTENT)
+    delete_webhook(&state, &key.account_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn delete_webhook(state: &AppState, account_id: &str, id: &str) -> ApiResult<()> {
+    if ids::has_kind(id, ids::WEBHOOK) && state.store.delete_webhook(account_id, id).await? {
+        Ok(())
     } else {
         Err(ApiError::NotFound("webhook"))
     }
@@ -244,17 +271,26 @@ pub async fn secret(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let webhook = find(&state, &key, &id).await?;
-    let now = state.clock.now();
-    let previous = match &webhook.previous_secret {
-        Some((sealed, until)) if *until > now => Some((open_secret(&state, &webhook.id, sealed)?, *until)),
-        _ => None,
-    };
+    let webhook = find(&state, &key.account_id, &id).await?;
+    let (secret, previous) = secrets(&state, &webhook)?;
     Ok(Json(json!({
-        "secret": open_secret(&state, &webhook.id, &webhook.secret)?,
+        "secret": secret,
         "previous_secret": previous.as_ref().map(|(secret, _)| secret),
         "previous_secret_expires_at": previous.map(|(_, until)| until),
     })))
+}
+
+/// A secret in the clear, with the end of its overlap.
+pub(crate) type PreviousSecret = (String, DateTime<Utc>);
+
+/// The webhook's secret in the clear, and the previous one while it still signs.
+pub(crate) fn secrets(state: &AppState, webhook: &Webhook) -> ApiResult<(String, Option<PreviousSecret>)> {
+    let now = state.clock.now();
+    let previous = match &webhook.previous_secret {
+        Some((sealed, until)) if *until > now => Some((open_secret(state, &webhook.id, sealed)?, *until)),
+        _ => None,
+    };
+    Ok((open_secret(state, &webhook.id, &webhook.secret)?, previous))
 }
 
 /// A new secret; the old one keeps signing beside it for the overlap
@@ -264,7 +300,17 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let mut webhook = find(&state, &key, &id).await?;
+    let (secret, until) = rotate_webhook_secret(&state, &key.account_id, &id).await?;
+    Ok(Json(json!({ "secret": secret, "previous_secret_expires_at": until })))
+}
+
+/// Makes a new secret; returns it, and when the previous one stops signing.
+pub(crate) async fn rotate_webhook_secret(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+) -> ApiResult<(String, DateTime<Utc>)> {
+    let mut webhook = find(state, account_id, id).await?;
     let now = state.clock.now();
     let until = now + chrono::Duration::from_std(state.secret_overlap).unwrap_or(chrono::Duration::MAX);
     let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
@@ -274,7 +320,7 @@ pub async fn rotate_secret(
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
-    Ok(Json(json!({ "secret": secret, "previous_secret_expires_at": until })))
+    Ok((secret, until))
 }
 
 pub async fn verification_file(
@@ -282,19 +328,23 @@ pub async fn verification_file(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let webhook = find(&state, &key, &id).await?;
+    Ok(verification_file_download(find(&state, &key.account_id, &id).await?))
+}
+
+/// The ownership file as a download named as it must be placed.
+pub(crate) fn verification_file_download(webhook: Webhook) -> Response {
     let disposition = format!("attachment; filename=\"{}\"", webhook.verification.file_name);
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         webhook.verification.file_content,
     )
-        .into_response())
+        .into_response()
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Json,
@@ -320,8 +370,8 @@ pub async fn attempts(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<AttemptsQuery>,
 ) -> ApiResult<Response> {
-    let webhook = find(&state, &key, &id).await?;
-    let mut query = AttemptQuery {
+    let webhook = find(&state, &key.account_id, &id).await?;
+    let query = AttemptQuery {
         webhook_id: webhook.id,
         status: q.status,
         since: q.since,
@@ -336,6 +386,16 @@ pub async fn attempts(
     if format == ExportFormat::Json {
         return Ok(Json(state.store.list_attempts(&key.account_id, &query).await?).into_response());
     }
+    Ok(export_attempts(state, key.account_id, query, format))
+}
+
+/// Streams every attempt the query selects as CSV or JSON lines, page by page.
+pub(crate) fn export_attempts(
+    state: AppState,
+    account_id: String,
+    mut query: AttemptQuery,
+    format: ExportFormat,
+) -> Response {
     query.page = PageRequest {
         after: None,
         limit: postbode_core::page::MAX_LIMIT,
@@ -344,7 +404,6 @@ pub async fn attempts(
         ExportFormat::Csv => ("text/csv; charset=utf-8", "attempts.csv"),
         _ => ("application/x-ndjson", "attempts.jsonl"),
     };
-    let account_id = key.account_id;
     let first = (format == ExportFormat::Csv).then(|| CSV_HEADER.to_owned());
     let stream = futures_util::stream::unfold(
         (state, query, account_id, first, false),
@@ -369,14 +428,14 @@ pub async fn attempts(
             }
         },
     );
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
         ],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }
 
 const CSV_HEADER: &str = "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n";
@@ -444,17 +503,10 @@ pub async fn stats(
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> ApiResult<Json<StatsView>> {
-    let webhook = find(&state, &key, &id).await?;
-    let until = params.until.unwrap_or_else(|| state.clock.now());
-    let since = params.since.unwrap_or(until - chrono::Duration::hours(24));
-    if since >= until {
-        return Err(ApiError::field("since", "must be before until"));
-    }
-    let bucket = params.bucket.unwrap_or_default();
-    let data = state
-        .store
-        .webhook_stats(&key.account_id, &webhook.id, &StatsQuery { since, until, bucket })
-        .await?;
+    let webhook = find(&state, &key.account_id, &id).await?;
+    let query = stats_window(&state, params.since, params.until, params.bucket)?;
+    let (since, until, bucket) = (query.since, query.until, query.bucket);
+    let data = state.store.webhook_stats(&key.account_id, &webhook.id, &query).await?;
     Ok(Json(StatsView {
         webhook_id: webhook.id,
         bucket: match bucket {
@@ -465,6 +517,26 @@ pub async fn stats(
         until,
         data,
     }))
+}
+
+/// The statistics window: up to `until` (default now), from `since` (default a day
+/// before `until`).
+pub(crate) fn stats_window(
+    state: &AppState,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    bucket: Option<Bucket>,
+) -> ApiResult<StatsQuery> {
+    let until = until.unwrap_or_else(|| state.clock.now());
+    let since = since.unwrap_or(until - chrono::Duration::hours(24));
+    if since >= until {
+        return Err(ApiError::field("since", "must be before until"));
+    }
+    Ok(StatsQuery {
+        since,
+        until,
+        bucket: bucket.unwrap_or_default(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -482,26 +554,38 @@ pub async fn recover(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RecoverRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let webhook = find(&state, &key, &id).await?;
+    let count = recover_failed(&state, &key.account_id, &id, body.since, body.until).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "deliveries": count }))))
+}
+
+/// Makes every failed delivery of the webhook created in `[since, until]` (default
+/// until: now) due again; returns how many.
+pub(crate) async fn recover_failed(
+    state: &AppState,
+    account_id: &str,
+    webhook_id: &str,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> ApiResult<u64> {
+    let webhook = find(state, account_id, webhook_id).await?;
     let now = state.clock.now();
-    let until = body.until.unwrap_or(now);
-    if body.since > until {
+    let until = until.unwrap_or(now);
+    if since > until {
         return Err(ApiError::field("since", "must not be after until"));
     }
-    let count = state
+    Ok(state
         .store
         .retry(RetryRequest {
-            account_id: key.account_id.clone(),
+            account_id: account_id.to_owned(),
             selection: RetrySelection::Webhook {
                 webhook_id: webhook.id.clone(),
-                since: body.since,
+                since,
                 until,
             },
             now,
         })
         .await?
-        .len();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "deliveries": count }))))
+        .len() as u64)
 }
 
 #[cfg(test)]

@@ -31,6 +31,29 @@ pub(super) mod dialect {
     pub fn id_list(ids: &[&str]) -> Result<String> {
         Ok(serde_json::to_string(ids)?)
     }
+
+    /// The ids in parameter `n` as a table named `alias` with one column, `value`.
+    pub fn id_table(n: usize, alias: &str) -> String {
+        format!("json_each(${n}) AS {alias}")
+    }
+
+    /// An account's statistics summed per hour: counters added, latency histograms
+    /// merged bucket by bucket (parameters: account, first hour, end).
+    pub fn account_hours() -> String {
+        "WITH rows AS (SELECT s.* FROM webhooks w JOIN webhook_stats s ON s.webhook_id = w.id \
+             WHERE w.account_id = $1 AND s.hour >= $2 AND s.hour < $3), \
+         counts AS (SELECT hour, SUM(delivered) AS delivered, SUM(failed) AS failed, \
+             SUM(skipped_unverified) AS skipped_unverified, SUM(condition_errors) AS condition_errors, \
+             SUM(attempts) AS attempts FROM rows GROUP BY hour), \
+         latency AS (SELECT r.hour, b.key, SUM(b.value) AS n FROM rows r, json_each(r.latency, '$.buckets') b \
+             GROUP BY r.hour, b.key), \
+         merged AS (SELECT hour, json_object('buckets', json_group_object(key, n)) AS latency FROM latency \
+             GROUP BY hour) \
+         SELECT '' AS webhook_id, c.hour, c.delivered, c.failed, c.skipped_unverified, c.condition_errors, \
+             c.attempts, COALESCE(m.latency, '{\"buckets\":{}}') AS latency \
+         FROM counts c LEFT JOIN merged m ON m.hour = c.hour ORDER BY c.hour"
+            .to_owned()
+    }
 }
 
 impl SqliteStore {

@@ -11,6 +11,8 @@ conformance!(
     lists_page_by_cursor,
     signing_keys_are_saved_and_rescheduled,
     statistics_add_up_by_day,
+    the_delivery_log_is_read_newest_first_and_filtered,
+    api_keys_are_listed_without_their_hashes,
 );
 
 fn page(after: Option<String>, limit: u32) -> PageRequest {
@@ -132,4 +134,104 @@ async fn statistics_add_up_by_day(f: Fixture) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn the_delivery_log_is_read_newest_first_and_filtered(f: Fixture) {
+    let webhook = f.webhook(json!({})).await;
+    let other = f.webhook(json!({})).await;
+    f.event("order.paid", f.at(0)).await;
+    f.event("order.sent", f.at(1)).await;
+    let claim = f.claim_all(f.at(2)).await;
+    let mine: Vec<&ClaimedDelivery> = claim.deliveries.iter().filter(|d| d.webhook_id == webhook.id).collect();
+    for (n, delivery) in claim.deliveries.iter().enumerate() {
+        let outcome = if delivery.event_type == "order.paid" {
+            AttemptOutcome::Delivered
+        } else {
+            AttemptOutcome::RetryAt(f.at(600))
+        };
+        let status = if outcome == AttemptOutcome::Delivered { 200 } else { 500 };
+        f.store
+            .record_attempt(crate::results::result(
+                delivery,
+                f.at(3 + n as i64),
+                Some(status),
+                outcome,
+            ))
+            .await
+            .unwrap();
+    }
+    let query = |status, event_type: Option<&str>| DeliveryQuery {
+        webhook_id: webhook.id.clone(),
+        status,
+        event_type: event_type.map(str::to_owned),
+        since: None,
+        until: None,
+        page: page(None, 10),
+    };
+    let all = f.store.list_deliveries(&f.account, &query(None, None)).await.unwrap();
+    assert_eq!(all.data.len(), 2);
+    assert!(all.data[0].id > all.data[1].id, "newest first");
+    let pending = f
+        .store
+        .list_deliveries(&f.account, &query(Some(DeliveryStatus::Pending), None))
+        .await
+        .unwrap();
+    assert_eq!(pending.data.len(), 1);
+    let paid = f
+        .store
+        .list_deliveries(&f.account, &query(None, Some("order.paid")))
+        .await
+        .unwrap();
+    assert_eq!(paid.data.len(), 1);
+    assert_eq!(paid.data[0].status, DeliveryStatus::Delivered);
+    let stranger = crate::new_account(f.store.as_ref(), "Other", f.t0).await;
+    assert!(
+        f.store
+            .list_deliveries(&stranger, &query(None, None))
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+
+    let attempts = f
+        .store
+        .delivery_attempts(&f.account, &mine[0].delivery_id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    let latest = f
+        .store
+        .latest_attempts(&f.account, &[&webhook.id, &other.id])
+        .await
+        .unwrap();
+    assert_eq!(latest.len(), 2);
+    assert!(latest[&webhook.id].started_at >= f.at(3));
+    let stats = f
+        .store
+        .account_stats(
+            &f.account,
+            &StatsQuery {
+                since: f.t0,
+                until: f.at(3600),
+                bucket: Bucket::Hour,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats[0].delivered, stats[0].attempts),
+        (2, 4),
+        "both webhooks added up"
+    );
+    assert_eq!(stats[0].latency_p50_ms, Some(12));
+}
+
+async fn api_keys_are_listed_without_their_hashes(f: Fixture) {
+    let keys = f.store.list_api_keys(&f.account).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].id.starts_with("key_"));
+    let other = crate::new_account(f.store.as_ref(), "Other", f.t0).await;
+    assert_eq!(f.store.list_api_keys(&other).await.unwrap().len(), 1);
+    assert_ne!(f.store.list_api_keys(&other).await.unwrap()[0].id, keys[0].id);
 }

@@ -37,6 +37,15 @@ where
     }
 }
 
+/// A port nobody listens on right now, for a process the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[derive(Debug, Clone)]
 pub struct Call {
     pub path: String,
