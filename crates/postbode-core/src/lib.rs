@@ -16,6 +16,7 @@ pub mod probe;
 pub mod profile;
 pub mod render;
 pub mod retry;
+pub mod runtime;
 pub mod signing_keys;
 pub mod webhook;
 

@@ -10,7 +10,10 @@ use crate::error::{FieldError, ValidationError};
 use crate::event::{self, ALL, EventScope};
 use crate::render::Format;
 
-pub const DEFAULT_MAX_CONCURRENCY: u32 = 8;
+/// The ceiling a webhook's adaptive limit grows to unless the user sets one: enough for
+/// a healthy receiver to take a few thousand calls a second at tens of milliseconds per
+/// call, while a receiver that struggles is backed off long before (see docs/delivery.md).
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 64;
 pub const MAX_CONCURRENCY: u32 = 256;
 const MAX_URL_LEN: usize = 2048;
 /// Event types one webhook may list; more is a list nobody maintains (use `all`).
@@ -391,6 +394,10 @@ pub struct Webhook {
     pub verification: Verification,
     /// When the run of failed calls that is still going on began; `None` after a success.
     pub failing_since: Option<DateTime<Utc>>,
+    /// The engine holds its calls back until then (a run of failures, or the receiver's
+    /// `Retry-After`), for the reason given; every node respects it.
+    pub paused_until: Option<DateTime<Utc>>,
+    pub pause_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -1,27 +1,34 @@
-//! The delivery loop.
+//! The delivery engine: deliveries in (handed over at commit, or claimed), calls out,
+//! results back to the store.
 //!
-//! One claiming task leases due deliveries in batches and hands each to a task of its
-//! own. Each webhook has a [`Gate`]: a semaphore of `max_concurrency` permits and an
-//! optional rate limit, so a slow receiver only ever occupies its own permits. The
-//! claim query keeps at most `room_factor × max_concurrency` deliveries of a webhook in
-//! memory; the rest of a slow receiver's backlog stays in the database, unleased.
-//! Results go to the store one by one, where the writer commits them in groups.
+//! - Each webhook with work has a [`Lane`] (see `lane`): its queue, its adaptive limit,
+//!   its circuit breaker and rate pacer, and a task calling its receiver. The engine
+//!   holds at most `room_factor × limit` deliveries of a webhook, and `max_held` in all.
+//! - New deliveries reach a lane straight from the write path ([`Dispatch`]: the writer
+//!   asks how many the lane takes, and hands them over leased once committed).
+//!   Everything else (retries falling due, a backlog the lanes had no room for, another
+//!   node's expired leases) is claimed by the claim loop, which asks for each lane's
+//!   room and wakes on the store's work signal, on room freed, or on its poll interval.
+//! - Results go back to the store from tasks of their own, so a lane never waits for a
+//!   commit; a delivery stays leased until its result is committed.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use postbode_core::clock::SharedClock;
-use postbode_core::webhook::Webhook;
-use postbode_signature::sealed::MasterKey;
-use postbode_store::{AttemptResult, ClaimRequest, ClaimedDelivery, Store};
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore};
+use postbode_core::runtime::{EngineView, WebhookRuntime};
+use postbode_store::{Claim, ClaimRequest, Dispatch, Store};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 
-use crate::call::{self, CallContext};
-use crate::http::{CallError, CallOutcome, ErrorKind, HttpClient};
+use crate::attempt::{self, Attempted, Context, Load, Target};
+use crate::breaker::{Breaker, BreakerSettings};
+use crate::http::HttpClient;
 use crate::keys::KeyRing;
+use crate::lane::{Lane, Next, lock};
+use crate::limiter::Limiter;
 use crate::settings::DeliverySettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,118 +39,26 @@ pub enum EngineError {
     Http(#[from] crate::http::HttpError),
 }
 
-/// Per-webhook limits, shared by that webhook's delivery tasks.
-struct Gate {
-    permits: Semaphore,
-    /// The earliest instant the next call may start, when the webhook has a rate limit.
-    next_slot: Mutex<Instant>,
-    interval: Option<Duration>,
-    secrets: Result<call::WebhookSecrets, String>,
-    /// The webhook as last claimed; a changed webhook gets a new gate.
-    webhook: Webhook,
-}
-
-impl Gate {
-    fn new(webhook: Webhook, master: &MasterKey) -> Self {
-        let secrets = call::WebhookSecrets::open(&webhook, master).map_err(|e| e.to_string());
-        Self {
-            permits: Semaphore::new(webhook.settings.max_concurrency as usize),
-            next_slot: Mutex::new(Instant::now()),
-            interval: webhook
-                .settings
-                .rate_limit
-                .map(|limit| Duration::from_secs_f64(1.0 / f64::from(limit.per_second.max(1)))),
-            secrets,
-            webhook,
-        }
-    }
-
-    /// Waits for this call's slot under the rate limit; the lock is never held across
-    /// the wait.
-    async fn pace(&self) {
-        let Some(interval) = self.interval else { return };
-        let slot = {
-            let mut next = lock(&self.next_slot);
-            let slot = (*next).max(Instant::now());
-            *next = slot + interval;
-            slot
-        };
-        tokio::time::sleep_until(slot.into()).await;
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// What the engine holds in memory: the gates, and per webhook the leased deliveries.
-#[derive(Default)]
-struct Held {
-    gates: HashMap<String, Arc<Gate>>,
-    deliveries: HashMap<String, HashSet<String>>,
-    total: usize,
-}
-
-impl Held {
-    fn hold(&mut self, webhook_id: &str, delivery_id: &str) {
-        if self
-            .deliveries
-            .entry(webhook_id.to_owned())
-            .or_default()
-            .insert(delivery_id.to_owned())
-        {
-            self.total += 1;
-        }
-    }
-
-    fn counts(&self) -> HashMap<String, u32> {
-        self.deliveries
-            .iter()
-            .map(|(webhook, ids)| (webhook.clone(), ids.len() as u32))
-            .collect()
-    }
-
-    fn gate_for(&mut self, webhook: &Webhook, master: &MasterKey) -> Arc<Gate> {
-        match self.gates.get(&webhook.id) {
-            Some(gate) if gate.webhook == *webhook => gate.clone(),
-            _ => {
-                let gate = Arc::new(Gate::new(webhook.clone(), master));
-                self.gates.insert(webhook.id.clone(), gate.clone());
-                gate
-            }
-        }
-    }
-
-    /// Forgets a finished delivery; returns how many of its webhook are still held.
-    fn finish(&mut self, webhook_id: &str, delivery_id: &str) -> usize {
-        let Some(ids) = self.deliveries.get_mut(webhook_id) else {
-            return 0;
-        };
-        if ids.remove(delivery_id) {
-            self.total -= 1;
-        }
-        let left = ids.len();
-        if left == 0 {
-            self.deliveries.remove(webhook_id);
-            self.gates.remove(webhook_id);
-        }
-        left
-    }
-}
-
 struct Shared {
+    /// This engine, for the lane tasks the hand-over starts (`Dispatch` gets `&self`).
+    me: std::sync::Weak<Shared>,
     store: Arc<dyn Store>,
     clock: SharedClock,
     http: HttpClient,
     settings: DeliverySettings,
     require_verification: bool,
     keyring: Arc<KeyRing>,
-    held: Mutex<Held>,
-    /// Set at shutdown: no new claims, and deliveries not yet sent are given back.
+    lanes: Mutex<HashMap<String, Arc<Lane>>>,
+    /// Deliveries held in all lanes (queued, in flight or reserved).
+    held: AtomicUsize,
+    /// Set at shutdown: no new calls, and what is not sent is given back.
     stopping: AtomicBool,
-    /// Woken when a webhook's held deliveries fall below half its room, so the room
-    /// freed is claimed again in one go rather than one claim per finished call.
+    /// A lane fell below half its room (or the engine below half of `max_held`):
+    /// claim again, in one go rather than once per finished call.
     freed: Notify,
+    /// Lane tasks and result writers, awaited at shutdown.
+    tasks: TaskTracker,
+    runtime: tokio::runtime::Handle,
 }
 
 pub struct Engine {
@@ -154,11 +69,12 @@ pub struct Engine {
 pub struct EngineHandle {
     shared: Arc<Shared>,
     stop: Arc<Notify>,
-    task: tokio::task::JoinHandle<()>,
+    claimer: tokio::task::JoinHandle<()>,
 }
 
 impl Engine {
     /// `require_verification`: deliveries of webhooks whose URL is not verified wait.
+    /// Must be made inside the runtime the engine will run on.
     pub fn new(
         store: Arc<dyn Store>,
         clock: SharedClock,
@@ -169,27 +85,40 @@ impl Engine {
         settings.validate().map_err(EngineError::Settings)?;
         let http = HttpClient::new(settings.http())?;
         Ok(Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me| Shared {
+                me: me.clone(),
                 store,
                 clock,
                 http,
                 settings,
                 require_verification,
                 keyring,
-                held: Mutex::new(Held::default()),
+                lanes: Mutex::default(),
+                held: AtomicUsize::new(0),
                 stopping: AtomicBool::new(false),
                 freed: Notify::new(),
+                tasks: TaskTracker::new(),
+                runtime: tokio::runtime::Handle::current(),
             }),
         })
     }
 
+    /// What the API shows of each webhook's lane.
+    pub fn view(&self) -> Arc<dyn EngineView> {
+        self.shared.clone()
+    }
+
     pub fn start(self) -> EngineHandle {
         let stop = Arc::new(Notify::new());
-        let task = tokio::spawn(claim_loop(self.shared.clone(), stop.clone()));
+        if !self.shared.settings.paused {
+            let dispatch: Arc<dyn Dispatch> = self.shared.clone();
+            self.shared.store.attach(Some((dispatch, self.shared.settings.lease)));
+        }
+        let claimer = tokio::spawn(claim_loop(self.shared.clone(), stop.clone()));
         EngineHandle {
             shared: self.shared,
             stop,
-            task,
+            claimer,
         }
     }
 }
@@ -198,25 +127,171 @@ impl EngineHandle {
     /// Stops claiming, lets calls in flight finish within the grace period, and gives
     /// every delivery still held back to the store so it is claimable at once.
     pub async fn shutdown(self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
+        let shared = &self.shared;
+        shared.stopping.store(true, Ordering::SeqCst);
+        shared.store.attach(None);
         self.stop.notify_one();
-        if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "the delivery loop ended abnormally");
+        if let Err(e) = self.claimer.await {
+            tracing::error!(error = %e, "the claim loop ended abnormally");
         }
-        let leftover: Vec<String> = lock(&self.shared.held)
-            .deliveries
-            .values()
-            .flat_map(|ids| ids.iter().cloned())
+        let lanes: Vec<Arc<Lane>> = lock(&shared.lanes).values().cloned().collect();
+        for lane in &lanes {
+            lane.wake.notify_one();
+        }
+        shared.tasks.close();
+        if tokio::time::timeout(shared.settings.shutdown_grace, shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over; releasing the deliveries still in flight");
+            for lane in &lanes {
+                if let Some(task) = lock(&lane.state).task.take() {
+                    task.abort();
+                }
+            }
+            shared.tasks.wait().await;
+        }
+        let leftover: Vec<String> = lanes
+            .iter()
+            .flat_map(|lane| {
+                let mut state = lock(&lane.state);
+                let mut ids: Vec<String> = state.queue.drain(..).map(|d| d.delivery_id).collect();
+                ids.extend(state.in_flight.drain());
+                ids
+            })
             .collect();
-        if let Err(e) = self.shared.store.release(leftover).await {
+        if let Err(e) = shared.store.release(leftover).await {
             tracing::warn!(error = %e, "could not release held deliveries; their leases will run out");
         }
     }
 }
 
+impl Shared {
+    fn limiter(&self) -> Limiter {
+        Limiter::new(
+            self.settings.initial_concurrency,
+            postbode_core::webhook::MAX_CONCURRENCY,
+        )
+    }
+
+    fn breaker(&self) -> Breaker {
+        Breaker::new(BreakerSettings {
+            threshold: self.settings.breaker_failures,
+            min_pause: self.settings.breaker_min_pause,
+            max_pause: self.settings.breaker_max_pause,
+        })
+    }
+
+    fn lane(&self, webhook_id: &str) -> Arc<Lane> {
+        lock(&self.lanes)
+            .entry(webhook_id.to_owned())
+            .or_insert_with(|| Lane::new(webhook_id, self.limiter(), self.breaker()))
+            .clone()
+    }
+
+    fn free(&self) -> usize {
+        (self.settings.max_held as usize).saturating_sub(self.held.load(Ordering::SeqCst))
+    }
+
+    /// Puts claimed or handed-over deliveries into their lanes and gets the lanes going.
+    fn admit(self: &Arc<Self>, claim: Claim, reserved: bool) {
+        if self.stopping.load(Ordering::SeqCst) {
+            // Too late to send: give them back at once.
+            let ids = claim.deliveries.into_iter().map(|d| d.delivery_id).collect();
+            let store = self.store.clone();
+            self.runtime.spawn(async move { store.release(ids).await });
+            return;
+        }
+        let mut by_lane: HashMap<String, Vec<postbode_store::ClaimedDelivery>> = HashMap::new();
+        for delivery in claim.deliveries {
+            by_lane.entry(delivery.webhook_id.clone()).or_default().push(delivery);
+        }
+        for (webhook_id, deliveries) in by_lane {
+            let Some(webhook) = claim.webhooks.get(&webhook_id) else {
+                continue;
+            };
+            let lane = self.lane(&webhook_id);
+            let start = {
+                let mut state = lock(&lane.state);
+                state.refresh(webhook, || Target::new(webhook.clone(), &self.keyring));
+                let count = deliveries.len();
+                state.queue.extend(deliveries);
+                if reserved {
+                    state.reserved = state.reserved.saturating_sub(count);
+                } else {
+                    self.held.fetch_add(count, Ordering::SeqCst);
+                }
+                !std::mem::replace(&mut state.running, true)
+            };
+            if start {
+                let task = self
+                    .runtime
+                    .spawn(self.tasks.track_future(run_lane(self.clone(), lane.clone())));
+                lock(&lane.state).task = Some(task.abort_handle());
+            } else {
+                lane.wake.notify_one();
+            }
+        }
+    }
+
+    /// Gives deliveries the lane will not send back to the store (claimable at once, by
+    /// this node or another); `pause` is persisted first, so other nodes hold back too.
+    fn give_back(&self, webhook_id: &str, ids: Vec<String>, pause: Option<(chrono::DateTime<Utc>, String)>) {
+        self.held.fetch_sub(ids.len(), Ordering::SeqCst);
+        let store = self.store.clone();
+        let webhook_id = webhook_id.to_owned();
+        self.tasks.spawn(async move {
+            if let Some((until, reason)) = pause
+                && let Err(e) = store.pause_webhook(&webhook_id, Some((until, reason))).await
+            {
+                tracing::warn!(error = %e, webhook = %webhook_id, "recording a webhook's pause");
+            }
+            if let Err(e) = store.release(ids).await {
+                tracing::warn!(error = %e, webhook = %webhook_id, "releasing a paused webhook's deliveries");
+            }
+        });
+    }
+}
+
+impl Dispatch for Shared {
+    fn reserve(&self, webhook_id: &str, wanted: usize) -> usize {
+        if self.stopping.load(Ordering::SeqCst) {
+            return 0;
+        }
+        let lane = self.lane(webhook_id);
+        let mut state = lock(&lane.state);
+        let room = state.room(self.settings.room_factor, self.clock.now()).min(self.free());
+        let granted = wanted.min(room);
+        state.reserved += granted;
+        self.held.fetch_add(granted, Ordering::SeqCst);
+        granted
+    }
+
+    fn unreserve(&self, webhook_id: &str, count: usize) {
+        let lane = self.lane(webhook_id);
+        let mut state = lock(&lane.state);
+        let count = count.min(state.reserved);
+        state.reserved -= count;
+        self.held.fetch_sub(count, Ordering::SeqCst);
+    }
+
+    fn dispatch(&self, claim: Claim) {
+        if let Some(shared) = self.me.upgrade() {
+            shared.admit(claim, true);
+        }
+    }
+}
+
+impl EngineView for Shared {
+    fn webhook(&self, id: &str) -> Option<WebhookRuntime> {
+        let lane = lock(&self.lanes).get(id).cloned()?;
+        let state = lock(&lane.state);
+        Some(state.runtime())
+    }
+}
+
 async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>) {
     let work = shared.store.work_signal();
-    let mut tasks = JoinSet::new();
     let settings = &shared.settings;
     if settings.paused {
         tracing::warn!("delivery is paused (delivery.paused): events are accepted and kept, nothing is sent");
@@ -224,8 +299,7 @@ async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>) {
         return;
     }
     while !shared.stopping.load(Ordering::SeqCst) {
-        let claimed = claim(&shared, &mut tasks).await;
-        while tasks.try_join_next().is_some() {}
+        let claimed = claim(&shared).await;
         if claimed >= settings.claim_batch as usize {
             continue;
         }
@@ -235,146 +309,173 @@ async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>) {
             () = stop.notified() => {}
             () = tokio::time::sleep(settings.poll_interval) => {}
         }
-    }
-    // Shutting down: calls in flight may finish within the grace period.
-    let drained = tokio::time::timeout(settings.shutdown_grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            left = tasks.len(),
-            "shutdown grace period over; releasing the deliveries still in flight"
-        );
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
+        forget_idle_lanes(&shared);
     }
 }
 
 /// One claim round; returns how many deliveries it took.
-async fn claim(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> usize {
+async fn claim(shared: &Arc<Shared>) -> usize {
     let settings = &shared.settings;
-    let (room, held) = {
-        let held = lock(&shared.held);
-        ((settings.max_held as usize).saturating_sub(held.total), held.counts())
-    };
-    if room == 0 {
+    let free = shared.free();
+    if free == 0 {
         return 0;
     }
     let now = shared.clock.now();
+    let room: HashMap<String, u32> = lock(&shared.lanes)
+        .iter()
+        .map(|(id, lane)| (id.clone(), lock(&lane.state).room(settings.room_factor, now) as u32))
+        .collect();
     let request = ClaimRequest {
         now,
         lease_until: now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::MAX),
-        limit: settings.claim_batch.min(room as u32),
-        held,
-        room_factor: settings.room_factor,
+        limit: settings.claim_batch.min(free as u32),
+        room,
+        room_default: settings.room_factor * settings.initial_concurrency,
         require_verification: shared.require_verification,
     };
-    let claim = match shared.store.claim(request).await {
-        Ok(claim) => claim,
+    match shared.store.claim(request).await {
+        Ok(claim) => {
+            let count = claim.deliveries.len();
+            shared.admit(claim, false);
+            count
+        }
         Err(e) => {
             tracing::error!(error = %e, "claiming deliveries failed");
-            return 0;
+            0
         }
-    };
-    let count = claim.deliveries.len();
-    let mut held = lock(&shared.held);
-    for delivery in claim.deliveries {
-        let Some(webhook) = claim.webhooks.get(&delivery.webhook_id) else {
-            continue;
-        };
-        let gate = held.gate_for(webhook, &shared.keyring.master);
-        held.hold(&delivery.webhook_id, &delivery.delivery_id);
-        tasks.spawn(deliver(shared.clone(), gate, delivery));
-    }
-    count
-}
-
-async fn deliver(shared: Arc<Shared>, gate: Arc<Gate>, delivery: ClaimedDelivery) {
-    // The semaphore is never closed, so acquiring only waits.
-    let permit = gate.permits.acquire().await;
-    if shared.stopping.load(Ordering::SeqCst) {
-        // Not sent yet: left held, so shutdown gives it back.
-        return;
-    }
-    gate.pace().await;
-    let result = attempt(&shared, &gate, &delivery).await;
-    drop(permit);
-    // The room is free as soon as the call is done: the delivery stays leased in the
-    // database until its result is committed, so no claim can take it twice meanwhile.
-    let (left, total) = {
-        let mut held = lock(&shared.held);
-        (held.finish(&delivery.webhook_id, &delivery.delivery_id), held.total)
-    };
-    // Claim again when this call takes the webhook (or the engine) below half its room:
-    // exactly once per crossing, however the claims and completions interleave.
-    let room = shared.settings.room_factor as usize * gate.webhook.settings.max_concurrency as usize;
-    let below_half = |held: usize, room: usize| held + 1 == (room / 2).max(1);
-    if below_half(left, room) || below_half(total, shared.settings.max_held as usize) {
-        shared.freed.notify_one();
-    }
-    if let Err(e) = shared.store.record_attempt(result).await {
-        // The lease runs out and the delivery is tried again: at least once, never lost.
-        tracing::error!(error = %e, delivery = %delivery.delivery_id, "recording an attempt failed");
     }
 }
 
-async fn attempt(shared: &Shared, gate: &Gate, delivery: &ClaimedDelivery) -> AttemptResult {
-    let settings = &shared.settings;
-    let webhook = &gate.webhook;
-    let started_at = shared.clock.now();
-    let outcome = match &gate.secrets {
-        Ok(secrets) => {
-            let context = CallContext {
-                delivery_id: &delivery.delivery_id,
-                account_id: &delivery.account_id,
-                event_type: &delivery.event_type,
-                now: started_at,
-            };
-            let keys = shared.keyring.active(started_at).await;
-            let signing = call::Signing {
-                secrets: &secrets.signing(started_at),
-                keys: &keys,
-                settings: &shared.keyring.settings,
-            };
-            let request = postbode_core::render::render(webhook.settings.format, &delivery.body)
-                .map_err(call::CallBuildError::from)
-                .and_then(|body| call::build_request(webhook, &signing, body, &context));
-            match request {
-                Ok(request) => shared.http.send(request).await,
-                Err(e) => not_sent(ErrorKind::Other, e.to_string()),
+/// Drops lanes with nothing to do and nothing to remember (closed circuit, no recent
+/// back-off), so the map only holds webhooks with work.
+fn forget_idle_lanes(shared: &Shared) {
+    lock(&shared.lanes).retain(|_, lane| {
+        let state = lock(&lane.state);
+        state.running || state.held() > 0 || !state.forgettable()
+    });
+}
+
+/// The lane's task: starts calls while its limits allow, handles their ends.
+async fn run_lane(shared: Arc<Shared>, lane: Arc<Lane>) {
+    let mut calls: JoinSet<(String, Attempted)> = JoinSet::new();
+    loop {
+        let mut wake_at = None;
+        loop {
+            let next = lock(&lane.state).next(shared.clock.now(), shared.stopping.load(Ordering::SeqCst));
+            match next {
+                Next::Call(delivery, target) => {
+                    let shared = shared.clone();
+                    calls.spawn(async move {
+                        let cx = Context {
+                            http: &shared.http,
+                            keyring: &shared.keyring,
+                            settings: &shared.settings,
+                            clock: &shared.clock,
+                        };
+                        let attempted = attempt::attempt(cx, &target, &delivery).await;
+                        (delivery.delivery_id, attempted)
+                    });
+                }
+                Next::WaitUntil(instant) => {
+                    wake_at = Some(instant);
+                    break;
+                }
+                Next::Paused => {
+                    // Paused with deliveries queued: they go back to the store.
+                    let (ids, pause) = {
+                        let mut state = lock(&lane.state);
+                        let ids: Vec<String> = state.queue.drain(..).map(|d| d.delivery_id).collect();
+                        (ids, state.pause())
+                    };
+                    shared.give_back(&lane.webhook_id, ids, pause);
+                    break;
+                }
+                Next::Wait => break,
             }
         }
-        Err(e) => not_sent(ErrorKind::Other, e.clone()),
-    };
-    let number = delivery.attempts + 1;
-    let verdict = call::judge(&outcome);
-    let finished_at: DateTime<Utc> = shared.clock.now();
-    let mut record = call::attempt_record(&outcome, started_at, settings.logged_response_bytes);
-    record.delivery_id = Some(delivery.delivery_id.clone());
-    record.webhook_id = delivery.webhook_id.clone();
-    record.event_id = Some(delivery.event_id.clone());
-    record.number = number;
-    record.trigger = delivery.trigger;
-    let disable_after = chrono::Duration::from_std(settings.disable_after).unwrap_or(chrono::Duration::MAX);
-    AttemptResult {
-        account_id: delivery.account_id.clone(),
-        outcome: call::next_step(&verdict, number, &settings.retry, finished_at),
-        disable_webhook: verdict.gone.then(|| {
-            format!(
-                "the receiver answered 410 Gone at {}",
-                finished_at.format("%Y-%m-%dT%H:%M:%SZ")
-            )
-        }),
-        disable_if_failing_since: finished_at - disable_after,
-        attempt: record,
+        if calls.is_empty() {
+            let mut state = lock(&lane.state);
+            let nothing_to_send = state.queue.is_empty() || shared.stopping.load(Ordering::SeqCst);
+            if nothing_to_send && wake_at.is_none() {
+                state.running = false;
+                state.task = None;
+                return;
+            }
+        }
+        // A pacer's slot or a moved test clock is noticed within the poll interval.
+        let nap = wake_at.map_or(shared.settings.poll_interval, |at| {
+            at.saturating_duration_since(std::time::Instant::now())
+                .min(shared.settings.poll_interval)
+        });
+        tokio::select! {
+            Some(done) = calls.join_next() => match done {
+                Ok((delivery_id, attempted)) => finished(&shared, &lane, delivery_id, attempted),
+                Err(e) => tracing::error!(error = %e, webhook = %lane.webhook_id, "a call task failed"),
+            },
+            () = lane.wake.notified() => {}
+            () = tokio::time::sleep(nap) => {}
+        }
     }
 }
 
-pub(crate) fn not_sent(kind: ErrorKind, message: String) -> CallOutcome {
-    CallOutcome {
-        started_at: std::time::SystemTime::now(),
-        duration: Duration::ZERO,
-        result: Err(CallError { kind, message }),
+/// A call ended: the limit, the breaker and the room follow, the result goes to the store.
+fn finished(shared: &Arc<Shared>, lane: &Lane, delivery_id: String, attempted: Attempted) {
+    let now = shared.clock.now();
+    let settings = &shared.settings;
+    let mut state = lock(&lane.state);
+    let room_before = state.held();
+    state.in_flight.remove(&delivery_id);
+    shared.held.fetch_sub(1, Ordering::SeqCst);
+    let in_flight = state.in_flight.len() + 1;
+    match &attempted.load {
+        Load::Fine(latency) => state.limiter.succeeded(*latency, in_flight),
+        Load::Overloaded(reason) => state.limiter.back_off(reason.clone(), now, in_flight),
+        Load::Neutral(_) => state.limiter.neutral(),
     }
+    let reason = match &attempted.load {
+        Load::Fine(_) => String::new(),
+        Load::Overloaded(reason) | Load::Neutral(reason) => reason.clone(),
+    };
+    let mut paused = false;
+    let mut resumed = false;
+    if attempted.result.attempt.succeeded() {
+        resumed = state.breaker.succeeded();
+        if resumed {
+            state.limiter.restart(settings.initial_concurrency);
+        }
+    } else if state.breaker.failed(now, &reason).is_some() {
+        paused = true;
+    }
+    if let Some(wait) = attempted.retry_after {
+        let until = now + chrono::Duration::from_std(wait.min(settings.retry.max_retry_after)).unwrap_or_default();
+        paused |= state
+            .breaker
+            .retry_after(until, &format!("the receiver answered {reason} with Retry-After"))
+            .is_some();
+    }
+    let mut give_back = Vec::new();
+    if paused || attempted.gone {
+        give_back = state.queue.drain(..).map(|d| d.delivery_id).collect();
+    }
+    let pause = if paused { state.pause() } else { None };
+    let half = (settings.room_factor as usize * state.limiter.limit() as usize / 2).max(1);
+    let crossed = room_before >= half && state.held() < half;
+    drop(state);
+    if crossed || shared.free() == settings.max_held as usize / 2 {
+        shared.freed.notify_one();
+    }
+    if paused || !give_back.is_empty() {
+        shared.give_back(&lane.webhook_id, give_back, pause);
+    }
+    let store = shared.store.clone();
+    let webhook_id = lane.webhook_id.clone();
+    shared.tasks.spawn(async move {
+        if let Err(e) = store.record_attempt(attempted.result).await {
+            // The lease runs out and the delivery is tried again: at least once, never lost.
+            tracing::error!(error = %e, delivery = %delivery_id, "recording an attempt failed");
+        }
+        if resumed && let Err(e) = store.pause_webhook(&webhook_id, None).await {
+            tracing::warn!(error = %e, webhook = %webhook_id, "recording a webhook's resumption");
+        }
+    });
 }

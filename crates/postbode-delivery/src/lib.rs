@@ -1,10 +1,14 @@
 //! Postbode's outbound side: the engine that claims due deliveries and calls the
 //! receivers, the HTTP client with its SSRF guard, and what a call's answer means.
 
+mod attempt;
+mod breaker;
 pub mod call;
 pub mod engine;
 pub mod http;
 pub mod keys;
+mod lane;
+mod limiter;
 pub mod probe;
 pub mod settings;
 pub mod ssrf;

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::attempt::not_sent;
 use crate::call::{self, CallBuildError, CallContext};
-use crate::engine::not_sent;
 use crate::http::{CallOutcome, ErrorKind, HttpClient, OutboundRequest};
 use crate::keys::KeyRing;
 use crate::settings::DeliverySettings;

@@ -32,10 +32,22 @@ pub struct DeliverySettings {
     pub lease: Duration,
     /// Deliveries claimed per database round trip.
     pub claim_batch: u32,
-    /// A webhook is held at most this many times its `max_concurrency` deliveries in memory.
+    /// A webhook's deliveries held in memory: at most this many times its current
+    /// adaptive limit, so a slow receiver's backlog stays in the database.
     pub room_factor: u32,
     /// Deliveries held in memory in all, across webhooks.
     pub max_held: u32,
+    /// Calls in flight a webhook starts with; its limit then adapts between 1 and its
+    /// `max_concurrency` (see docs/delivery.md).
+    pub initial_concurrency: u32,
+    /// Failed calls in a row that pause a webhook's calls (its circuit opens).
+    pub breaker_failures: u32,
+    /// The first pause after a run of failures; each failed probe call doubles it.
+    #[serde(with = "humantime_serde")]
+    pub breaker_min_pause: Duration,
+    /// The longest pause between probe calls.
+    #[serde(with = "humantime_serde")]
+    pub breaker_max_pause: Duration,
     /// How often the queue is looked at when nothing announced new work (retries fall due).
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
@@ -61,8 +73,12 @@ impl Default for DeliverySettings {
             disable_after: Duration::from_secs(5 * 24 * 3600),
             lease: Duration::from_secs(120),
             claim_batch: 512,
-            room_factor: 2,
-            max_held: 8192,
+            room_factor: 16,
+            max_held: 16384,
+            initial_concurrency: 8,
+            breaker_failures: 5,
+            breaker_min_pause: Duration::from_secs(1),
+            breaker_max_pause: Duration::from_secs(300),
             poll_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             paused: false,
@@ -87,8 +103,16 @@ impl DeliverySettings {
         if self.lease < self.total_timeout * 4 {
             return Err("delivery.lease must be at least four times delivery.total_timeout".into());
         }
-        if self.claim_batch == 0 || self.room_factor == 0 || self.max_held == 0 {
-            return Err("delivery.claim_batch, room_factor and max_held must be positive".into());
+        if self.claim_batch == 0 || self.room_factor == 0 || self.max_held == 0 || self.initial_concurrency == 0 {
+            return Err("delivery.claim_batch, room_factor, max_held and initial_concurrency must be positive".into());
+        }
+        if self.breaker_failures == 0
+            || self.breaker_min_pause.is_zero()
+            || self.breaker_max_pause < self.breaker_min_pause
+        {
+            return Err(
+                "delivery.breaker_failures must be positive and breaker_max_pause at least breaker_min_pause".into(),
+            );
         }
         Ok(())
     }

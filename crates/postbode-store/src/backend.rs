@@ -47,6 +47,10 @@ pub trait Records: Send + Sync + 'static {
     /// An enabled webhook's waiting deliveries may go now: the engines are told.
     async fn update_webhook(&self, webhook: &Webhook) -> Result<bool>;
     async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool>;
+    /// Holds the webhook's calls back until the given time, for the reason given (the
+    /// engine's circuit breaker); `None` lets them go again. Claims on every node skip a
+    /// paused webhook.
+    async fn pause_webhook(&self, id: &str, pause: Option<(DateTime<Utc>, String)>) -> Result<()>;
 
     // Events and deliveries.
     async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
@@ -227,7 +231,7 @@ pub trait GroupTx: Send {
 
     // Claims.
     /// Due, unleased deliveries of enabled (and, when required, verified) webhooks,
-    /// oldest due first, skipping webhooks already holding their room; at most `limit`.
+    /// oldest due first, skipping webhooks without room; at most `limit`.
     /// Only read: [`GroupTx::lease`] takes the ones chosen.
     async fn due_deliveries(&mut self, request: &ClaimRequest, limit: u32) -> Result<Vec<DueDelivery>>;
     /// Leases those of the deliveries that are still unleased at `now` (another claimer
@@ -250,7 +254,7 @@ pub struct EventRow {
     pub id: String,
     pub account_id: String,
     pub event_type: String,
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     pub created_at: DateTime<Utc>,
 }
 
@@ -338,10 +342,9 @@ pub struct RetryCandidate {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-/// A due delivery a claim may take, with its webhook's concurrency ceiling.
+/// A due delivery a claim may take.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
     pub id: String,
     pub webhook_id: String,
-    pub max_concurrency: u32,
 }

@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod error;
+mod handoff;
 pub mod model;
 pub mod postgres;
 mod records_sql;
@@ -27,6 +28,7 @@ use tokio::sync::Notify;
 
 pub use backend::{Backend, GroupTx, Records};
 pub use error::StoreError;
+pub use handoff::Dispatch;
 pub use model::*;
 use writer::WriteOp;
 
@@ -64,6 +66,9 @@ pub trait Store: Records {
     async fn release(&self, delivery_ids: Vec<String>) -> Result<()>;
     /// Notified after a commit that made deliveries due, so the engine need not poll.
     fn work_signal(&self) -> Arc<Notify>;
+    /// Hands new deliveries straight to this node's engine, leased to it for `lease`,
+    /// instead of leaving them to be claimed (see `handoff`); `None` detaches it.
+    fn attach(&self, dispatch: Option<(Arc<dyn Dispatch>, std::time::Duration)>);
 }
 
 #[async_trait]
@@ -134,6 +139,10 @@ impl<B: Backend> Store for B {
 
     fn work_signal(&self) -> Arc<Notify> {
         Backend::work_signal(self)
+    }
+
+    fn attach(&self, dispatch: Option<(Arc<dyn Dispatch>, std::time::Duration)>) {
+        self.writer().attach(dispatch);
     }
 }
 

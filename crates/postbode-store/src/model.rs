@@ -165,19 +165,20 @@ pub struct ClaimRequest {
     pub lease_until: DateTime<Utc>,
     /// At most this many deliveries in all.
     pub limit: u32,
-    /// Deliveries of each webhook the engine already holds in memory.
-    pub held: HashMap<String, u32>,
-    /// A webhook is held at most `room_factor × max_concurrency` deliveries, so a slow
-    /// receiver's backlog stays in the database instead of in memory and leases.
-    pub room_factor: u32,
+    /// How many more deliveries of each webhook the engine takes (0 for one it holds
+    /// enough of, or whose calls are paused), so a slow receiver's backlog stays in the
+    /// database instead of in memory and leases.
+    pub room: HashMap<String, u32>,
+    /// The room of a webhook `room` does not name.
+    pub room_default: u32,
     /// Deliveries of webhooks whose URL is not verified wait.
     pub require_verification: bool,
 }
 
 impl ClaimRequest {
-    /// How many deliveries of a webhook with this ceiling the engine may hold.
-    pub fn room(&self, max_concurrency: u32) -> u32 {
-        self.room_factor.saturating_mul(max_concurrency.clamp(1, 1024))
+    /// How many more deliveries of the webhook this claim may take.
+    pub fn room_of(&self, webhook_id: &str) -> u32 {
+        self.room.get(webhook_id).copied().unwrap_or(self.room_default)
     }
 }
 
@@ -191,7 +192,10 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
     pub trigger: Trigger,
     pub event_type: String,
-    pub body: Vec<u8>,
+    /// Shared by the deliveries of one event.
+    pub body: bytes::Bytes,
+    /// When it fell due: the deliveries of a failed batch fall due together again.
+    pub due_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -97,7 +97,7 @@ macro_rules! sql_records {
 
             async fn create_webhook(&self, webhook: &Webhook) -> Result<()> {
                 sqlx::query(&format!(
-                    "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     rows::WEBHOOK_COLUMNS
                 ))
                 .bind(&webhook.id)
@@ -112,8 +112,25 @@ macro_rules! sql_records {
                 .bind(ms(webhook.updated_at))
                 .bind(webhook.previous_secret.as_ref().map(|(sealed, _)| sealed))
                 .bind(webhook.previous_secret.as_ref().map(|(_, until)| ms(*until)))
+                .bind(webhook.paused_until.map(ms))
+                .bind(&webhook.pause_reason)
                 .execute(&self.pool)
                 .await?;
+                Ok(())
+            }
+
+            async fn pause_webhook(
+                &self,
+                id: &str,
+                pause: Option<(chrono::DateTime<chrono::Utc>, String)>,
+            ) -> Result<()> {
+                let (until, reason) = pause.unzip();
+                sqlx::query("UPDATE webhooks SET paused_until = $1, pause_reason = $2 WHERE id = $3")
+                    .bind(until.map(ms))
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 

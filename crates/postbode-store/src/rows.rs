@@ -76,7 +76,7 @@ pub fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
 }
 
 pub const WEBHOOK_COLUMNS: &str = "id, account_id, settings, enabled, disabled_reason, secret, verification, failing_since, created_at, updated_at, \
-     previous_secret, previous_secret_until";
+     previous_secret, previous_secret_until, paused_until, pause_reason";
 
 pub fn webhook(row: &impl Columns) -> Result<Webhook> {
     let mut settings: WebhookSettings = serde_json::from_str(&row.text("settings")?)?;
@@ -97,6 +97,8 @@ pub fn webhook(row: &impl Columns) -> Result<Webhook> {
         },
         verification,
         failing_since: opt_time(row.opt_int("failing_since")?),
+        paused_until: opt_time(row.opt_int("paused_until")?),
+        pause_reason: row.opt_text("pause_reason")?,
         created_at: time(row.int("created_at")?),
         updated_at: time(row.int("updated_at")?),
     })

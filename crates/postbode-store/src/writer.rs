@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::backend::{Durability, GroupTx, TxSource};
+use crate::handoff::{Dispatch, Handoff, HandoffSlot};
 use crate::model::*;
 use crate::rules::group::Group;
 use crate::{Result, StoreError};
@@ -62,9 +63,18 @@ pub(crate) enum WriteOp {
 #[derive(Clone)]
 pub struct WriterHandle {
     ops: mpsc::Sender<WriteOp>,
+    handoff: HandoffSlot,
 }
 
 impl WriterHandle {
+    /// Hands new deliveries straight to this engine from now on (`None`: stop).
+    pub(crate) fn attach(&self, dispatch: Option<(Arc<dyn Dispatch>, std::time::Duration)>) {
+        self.handoff.set(dispatch.map(|(dispatch, lease)| Handoff {
+            dispatch,
+            lease: chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX),
+        }));
+    }
+
     pub(crate) async fn send<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteOp) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         self.ops.send(op(reply)).await.map_err(|_| StoreError::Closed)?;
@@ -75,10 +85,17 @@ impl WriterHandle {
 /// The writer's queue: its handle, and the receiving end for [`run`].
 pub fn channel() -> (WriterHandle, WriterQueue) {
     let (ops, queue) = mpsc::channel(MAX_GROUP * 4);
-    (WriterHandle { ops }, WriterQueue(queue))
+    let handoff = HandoffSlot::default();
+    (
+        WriterHandle {
+            ops,
+            handoff: handoff.clone(),
+        },
+        WriterQueue(queue, handoff),
+    )
 }
 
-pub struct WriterQueue(mpsc::Receiver<WriteOp>);
+pub struct WriterQueue(mpsc::Receiver<WriteOp>, HandoffSlot);
 
 /// An answer held back until the group has committed.
 enum Reply {
@@ -140,8 +157,9 @@ pub async fn run(source: Arc<dyn TxSource>, mut queue: WriterQueue, work: Arc<No
             true => Durability::Relaxed,
             false => Durability::Full,
         };
+        let handoff = queue.1.get();
         let made_work = match source.begin(durability).await {
-            Ok(tx) => commit_group(tx, &mut batch).await,
+            Ok(tx) => commit_group(tx, &mut batch, handoff).await,
             Err(e) => {
                 let message = e.to_string();
                 tracing::error!(error = %message, "starting a write group failed");
@@ -163,8 +181,9 @@ pub async fn run(source: Arc<dyn TxSource>, mut queue: WriterQueue, work: Arc<No
 }
 
 /// Applies and commits one group; returns whether it made deliveries due.
-async fn commit_group(mut tx: Box<dyn GroupTx>, ops: &mut Vec<WriteOp>) -> bool {
+async fn commit_group(mut tx: Box<dyn GroupTx>, ops: &mut Vec<WriteOp>, handoff: Option<Handoff>) -> bool {
     let mut group = Group::default();
+    group.handoff = handoff;
     let mut replies = Vec::with_capacity(ops.len());
     let mailed: Vec<String> = ops
         .iter()
@@ -197,12 +216,24 @@ async fn commit_group(mut tx: Box<dyn GroupTx>, ops: &mut Vec<WriteOp>) -> bool 
     };
     match committed {
         Ok(()) => {
+            // Handed over before anyone hears of the commit, so a caller that heard of
+            // it can count on the engine having its deliveries.
+            if let Some(handoff) = group.handoff.clone()
+                && !group.handed.is_empty()
+            {
+                handoff.dispatch.dispatch(group.handed_claim());
+            }
             for reply in replies {
                 reply.send(None);
             }
             made_work
         }
         Err(e) => {
+            if let Some(handoff) = &group.handoff {
+                for delivery in std::mem::take(&mut group.handed) {
+                    handoff.dispatch.unreserve(&delivery.webhook_id, 1);
+                }
+            }
             tracing::error!(error = %e, "a write group failed and was rolled back");
             let message = e.to_string();
             for reply in replies {

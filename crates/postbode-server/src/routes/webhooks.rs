@@ -73,6 +73,8 @@ pub(crate) async fn create_webhook(
             outcome: None,
         },
         failing_since: None,
+        paused_until: None,
+        pause_reason: None,
         created_at: now,
         updated_at: now,
     };

@@ -31,8 +31,10 @@ CREATE TABLE webhooks (
     updated_at            BIGINT NOT NULL,
     previous_secret       TEXT,
     previous_secret_until BIGINT,
+    -- The engine holds the webhook's calls back until then (its circuit breaker).
+    paused_until          BIGINT,
+    pause_reason          TEXT,
     -- What claims filter on, read out of the JSON once per write instead of per claim.
-    max_concurrency       BIGINT GENERATED ALWAYS AS ((settings::jsonb ->> 'max_concurrency')::bigint) STORED,
     verified              BOOLEAN GENERATED ALWAYS AS ((verification::jsonb ->> 'status') = 'verified') STORED
 );
 CREATE INDEX webhooks_by_account ON webhooks(account_id, id);

@@ -2,6 +2,11 @@
 -- statistics count it in, so a resend or recover can take it out of that hour.
 ALTER TABLE deliveries ADD COLUMN ended_at INTEGER;
 
+-- The engine holds a webhook's calls back until then (its circuit breaker), on every
+-- node, for the reason given.
+ALTER TABLE webhooks ADD COLUMN paused_until INTEGER;
+ALTER TABLE webhooks ADD COLUMN pause_reason TEXT;
+
 -- The fields of a database that imports find profiles by, and the table that finds them
 -- (replacing per-field expression indexes made at run time).
 ALTER TABLE databases ADD COLUMN key_fields TEXT NOT NULL DEFAULT '[]';

@@ -301,7 +301,7 @@ impl GroupTx for PgTx {
         .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.account_id.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.body.as_ref()).collect::<Vec<&[u8]>>())
         .bind(events.iter().map(|e| ms(e.created_at)).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
@@ -657,18 +657,18 @@ impl GroupTx for PgTx {
 
     async fn due_deliveries(&mut self, request: &ClaimRequest, limit: u32) -> Result<Vec<DueDelivery>> {
         let rows = sqlx::query(
-            "SELECT d.id, d.webhook_id, w.max_concurrency \
-             FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+            "SELECT d.id, d.webhook_id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
              WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
                AND (d.lease_until IS NULL OR d.lease_until <= $1) AND w.enabled \
                AND (NOT $5 OR w.verified) \
-               AND COALESCE(($3::jsonb ->> d.webhook_id)::bigint, 0) < $4 * w.max_concurrency \
+               AND (w.paused_until IS NULL OR w.paused_until <= $1) \
+               AND COALESCE(($3::jsonb ->> d.webhook_id)::bigint, $4) > 0 \
              ORDER BY d.next_attempt_at LIMIT $2",
         )
         .bind(ms(request.now))
         .bind(i64::from(limit))
-        .bind(json(&request.held)?)
-        .bind(i64::from(request.room_factor))
+        .bind(json(&request.room)?)
+        .bind(i64::from(request.room_default))
         .bind(request.require_verification)
         .fetch_all(&mut *self.tx)
         .await?;
@@ -677,10 +677,6 @@ impl GroupTx for PgTx {
                 Ok(DueDelivery {
                     id: row.try_get("id")?,
                     webhook_id: row.try_get("webhook_id")?,
-                    max_concurrency: row
-                        .try_get::<Option<i64>, _>("max_concurrency")?
-                        .unwrap_or(1)
-                        .clamp(1, 1024) as u32,
                 })
             })
             .collect()
@@ -715,7 +711,8 @@ impl GroupTx for PgTx {
                         attempts: row.try_get::<i64, _>("attempts")? as u32,
                         trigger: rows::trigger(row, "next_trigger")?,
                         event_type: row.try_get("type")?,
-                        body: row.try_get("body")?,
+                        body: row.try_get::<Vec<u8>, _>("body")?.into(),
+                        due_at: rows::time(row.try_get::<Option<i64>, _>("next_attempt_at")?.unwrap_or_default()),
                     },
                 ))
             })

@@ -8,7 +8,7 @@ use crate::Result;
 use crate::backend::GroupTx;
 use crate::model::*;
 
-/// Candidates read per delivery wanted: webhooks at their room are skipped in the query,
+/// Candidates read per delivery wanted: webhooks without room are skipped in the query,
 /// the rest filtered here, so one busy webhook cannot fill the whole read.
 const READ_AHEAD: u32 = 4;
 
@@ -22,10 +22,9 @@ pub(crate) async fn claim(tx: &mut dyn GroupTx, request: &ClaimRequest) -> Resul
         if chosen.len() >= request.limit as usize {
             break;
         }
-        let room = request.room(candidate.max_concurrency);
-        let held = request.held.get(&candidate.webhook_id).copied().unwrap_or(0);
+        let room = request.room_of(&candidate.webhook_id);
         let taken = taken.entry(&candidate.webhook_id).or_default();
-        if held + *taken < room {
+        if *taken < room {
             *taken += 1;
             chosen.push(candidate.id.as_str());
         }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::routing::{Route, RoutedWebhook, Skip};
 use crate::backend::{DeliveryRow, EventRow, GroupTx, HourStats, IdempotencyRow};
+use crate::handoff::Handoff;
 use crate::model::*;
 use crate::{Result, StoreError};
 
@@ -29,6 +30,11 @@ pub(crate) struct Group {
     /// Why the transaction is lost (the database rolled it back on an error): nothing
     /// more of the group is written, and every op in it fails.
     pub broken: Option<String>,
+    /// The engine new deliveries are handed to, when one is attached.
+    pub handoff: Option<Handoff>,
+    /// Deliveries reserved by the engine and inserted leased to it, to hand over after
+    /// the commit.
+    pub handed: Vec<ClaimedDelivery>,
 }
 
 impl Group {
@@ -83,7 +89,7 @@ impl Group {
             id: event.id,
             account_id: account_id.to_owned(),
             event_type: event.event_type,
-            body: event.body,
+            body: event.body.into(),
             created_at: event.created_at,
         });
         ingested
@@ -105,12 +111,17 @@ impl Group {
         if let Some(why) = &self.broken {
             return Err(StoreError::Commit(why.clone()));
         }
+        let mut deliveries = std::mem::take(&mut self.deliveries);
+        if !deliveries.is_empty() {
+            self.hand_over(&mut deliveries);
+        }
         if !self.events.is_empty() {
             tx.insert_events(&std::mem::take(&mut self.events)).await?;
         }
-        if !self.deliveries.is_empty() {
-            tx.insert_deliveries(&std::mem::take(&mut self.deliveries)).await?;
-            self.made_due = true;
+        if !deliveries.is_empty() {
+            tx.insert_deliveries(&deliveries).await?;
+            // Those handed over are leased to this node: nobody else need look.
+            self.made_due |= deliveries.iter().any(|d| d.leased_until.is_none());
         }
         if !self.results.is_empty() {
             let results = std::mem::take(&mut self.results);
@@ -125,6 +136,77 @@ impl Group {
             self.made_due = true;
         }
         Ok(())
+    }
+}
+
+impl Group {
+    /// Leases to the attached engine as many of the new deliveries as it takes, and
+    /// keeps them (with their event's body) to hand over after the commit.
+    fn hand_over(&mut self, deliveries: &mut [DeliveryRow]) {
+        let Some(handoff) = &self.handoff else { return };
+        let mut wanted: HashMap<&str, usize> = HashMap::new();
+        for delivery in deliveries.iter() {
+            *wanted.entry(delivery.webhook_id.as_str()).or_default() += 1;
+        }
+        let mut granted: HashMap<String, usize> = wanted
+            .into_iter()
+            .map(|(webhook_id, count)| (webhook_id.to_owned(), handoff.dispatch.reserve(webhook_id, count)))
+            .filter(|(_, granted)| *granted > 0)
+            .collect();
+        if granted.is_empty() {
+            return;
+        }
+        let bodies: HashMap<&str, (&str, &bytes::Bytes)> = self
+            .events
+            .iter()
+            .map(|e| (e.id.as_str(), (e.event_type.as_str(), &e.body)))
+            .collect();
+        for delivery in deliveries.iter_mut() {
+            let Some(left) = granted.get_mut(&delivery.webhook_id).filter(|left| **left > 0) else {
+                continue;
+            };
+            let Some((event_type, body)) = bodies.get(delivery.event_id.as_str()) else {
+                continue;
+            };
+            *left -= 1;
+            delivery.leased_until = Some(delivery.due_at + handoff.lease);
+            self.handed.push(ClaimedDelivery {
+                delivery_id: delivery.id.clone(),
+                event_id: delivery.event_id.clone(),
+                webhook_id: delivery.webhook_id.clone(),
+                account_id: delivery.account_id.clone(),
+                attempts: 0,
+                trigger: Trigger::Scheduled,
+                event_type: (*event_type).to_owned(),
+                body: (*body).clone(),
+                due_at: delivery.due_at,
+            });
+        }
+        // Reserved for an event not in this flush (cannot happen): give it back.
+        for (webhook_id, left) in granted {
+            if left > 0 {
+                handoff.dispatch.unreserve(&webhook_id, left);
+            }
+        }
+    }
+
+    /// The deliveries handed over by this group, with their webhooks, once it committed.
+    pub fn handed_claim(&mut self) -> Claim {
+        let deliveries = std::mem::take(&mut self.handed);
+        let mut webhooks = HashMap::new();
+        for delivery in &deliveries {
+            if webhooks.contains_key(&delivery.webhook_id) {
+                continue;
+            }
+            if let Some(routed) = self
+                .webhooks(&delivery.account_id)
+                .iter()
+                .find(|w| w.webhook.id == delivery.webhook_id)
+            {
+                webhooks.insert(delivery.webhook_id.clone(), routed.webhook.clone());
+            }
+        }
+        Claim { deliveries, webhooks }
     }
 }
 

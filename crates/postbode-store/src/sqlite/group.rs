@@ -320,7 +320,7 @@ impl GroupTx for SqliteTx {
                 row.push_bind(&e.id)
                     .push_bind(&e.account_id)
                     .push_bind(&e.event_type)
-                    .push_bind(&e.body)
+                    .push_bind(e.body.as_ref())
                     .push_bind(ms(e.created_at));
             });
             q.build().execute(self.conn()).await?;
@@ -663,18 +663,18 @@ impl GroupTx for SqliteTx {
 
     async fn due_deliveries(&mut self, request: &ClaimRequest, limit: u32) -> Result<Vec<DueDelivery>> {
         let rows = sqlx::query(
-            "SELECT d.id, d.webhook_id, CAST(w.settings ->> '$.max_concurrency' AS INTEGER) AS max_concurrency \
-             FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+            "SELECT d.id, d.webhook_id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
              WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
                AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND w.enabled = 1 \
                AND (?5 = 0 OR w.verification ->> '$.status' = 'verified') \
-               AND COALESCE(?3 ->> ('$.' || d.webhook_id), 0) < ?4 * CAST(w.settings ->> '$.max_concurrency' AS INTEGER) \
+               AND (w.paused_until IS NULL OR w.paused_until <= ?1) \
+               AND COALESCE(?3 ->> ('$.' || d.webhook_id), ?4) > 0 \
              ORDER BY d.next_attempt_at LIMIT ?2",
         )
         .bind(ms(request.now))
         .bind(limit)
-        .bind(json(&request.held)?)
-        .bind(request.room_factor)
+        .bind(json(&request.room)?)
+        .bind(request.room_default)
         .bind(request.require_verification)
         .fetch_all(self.conn())
         .await?;
@@ -683,7 +683,6 @@ impl GroupTx for SqliteTx {
                 Ok(DueDelivery {
                     id: row.try_get("id")?,
                     webhook_id: row.try_get("webhook_id")?,
-                    max_concurrency: row.try_get::<i64, _>("max_concurrency")?.clamp(1, 1024) as u32,
                 })
             })
             .collect()
@@ -698,7 +697,8 @@ impl GroupTx for SqliteTx {
             .execute(self.conn())
             .await?;
         let rows = sqlx::query(
-            "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, e.type, e.body \
+            "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
+               e.type, e.body \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
              WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at",
         )
@@ -715,7 +715,8 @@ impl GroupTx for SqliteTx {
                     attempts: row.try_get::<i64, _>("attempts")? as u32,
                     trigger: rows::trigger(row, "next_trigger")?,
                     event_type: row.try_get("type")?,
-                    body: row.try_get("body")?,
+                    body: row.try_get::<Vec<u8>, _>("body")?.into(),
+                    due_at: rows::time(row.try_get("next_attempt_at")?),
                 })
             })
             .collect()

@@ -14,19 +14,22 @@ conformance!(
 );
 
 async fn a_claim_keeps_each_webhook_within_its_room(f: Fixture) {
-    let small = f.webhook(json!({ "max_concurrency": 2 })).await;
-    let big = f.webhook(json!({ "max_concurrency": 50 })).await;
+    let small = f.webhook(json!({})).await;
+    let big = f.webhook(json!({})).await;
+    let full = f.webhook(json!({})).await;
     let mut made = Vec::new();
     for n in 0..10 {
         made.push(f.event("x", f.at(n)).await.event_id);
     }
-    // Room: room_factor 2 × max_concurrency 2 = 4, of which 3 are held already.
-    let mut request = claim_request(f.at(20), 100, 2);
-    request.held.insert(small.id.clone(), 3);
+    // The engine has room for one more of `small`, none of `full`, 50 of any other.
+    let mut request = claim_request(f.at(20), 100, 50);
+    request.room.insert(small.id.clone(), 1);
+    request.room.insert(full.id.clone(), 0);
     let claim = f.store.claim(request).await.unwrap();
     let count = |id: &str| claim.deliveries.iter().filter(|d| d.webhook_id == id).count();
     assert_eq!(count(&small.id), 1);
     assert_eq!(count(&big.id), 10);
+    assert_eq!(count(&full.id), 0);
     // Oldest due first.
     let due: Vec<&str> = claim
         .deliveries
@@ -64,14 +67,14 @@ async fn a_released_delivery_is_claimable_at_once(f: Fixture) {
 }
 
 async fn claims_at_the_same_time_take_different_deliveries(f: Fixture) {
-    f.webhook(json!({ "max_concurrency": 256 })).await;
+    f.webhook(json!({})).await;
     for n in 0..200 {
         f.event("x", f.at(n % 10)).await;
     }
     let mut seen = HashSet::new();
     // Four claimers at once, round after round, until nothing is left.
     loop {
-        let claims = (0..4).map(|_| f.store.claim(claim_request(f.at(20), 60, 10)));
+        let claims = (0..4).map(|_| f.store.claim(claim_request(f.at(20), 60, 1000)));
         let mut taken = 0;
         for claim in futures_util::future::join_all(claims).await {
             for delivery in claim.unwrap().deliveries {

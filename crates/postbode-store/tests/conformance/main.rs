@@ -7,6 +7,7 @@
 //! Time is passed in explicitly: no test waits for a clock.
 
 mod claims;
+mod handoff;
 mod idempotency;
 mod mail;
 mod profiles;
@@ -132,6 +133,8 @@ impl Fixture {
                 outcome: None,
             },
             failing_since: None,
+            paused_until: None,
+            pause_reason: None,
             created_at: self.t0,
             updated_at: self.t0,
         };
@@ -182,13 +185,13 @@ pub fn custom(event_type: &str, at: DateTime<Utc>) -> NewEvent {
     }
 }
 
-pub fn claim_request(at: DateTime<Utc>, limit: u32, room_factor: u32) -> ClaimRequest {
+pub fn claim_request(at: DateTime<Utc>, limit: u32, room_default: u32) -> ClaimRequest {
     ClaimRequest {
         now: at,
         lease_until: at + Duration::minutes(2),
         limit,
-        held: Default::default(),
-        room_factor,
+        room: Default::default(),
+        room_default,
         require_verification: true,
     }
 }

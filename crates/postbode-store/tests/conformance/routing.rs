@@ -62,13 +62,13 @@ async fn an_unverified_webhook_gets_nothing_and_the_skip_is_counted(f: Fixture) 
     assert_eq!(ingested[0].deliveries, 1);
     assert!(
         f.store
-            .claim(claim_request(f.at(3), 100, 10))
+            .claim(claim_request(f.at(3), 100, 100))
             .await
             .unwrap()
             .deliveries
             .is_empty()
     );
-    let mut open = claim_request(f.at(3), 100, 10);
+    let mut open = claim_request(f.at(3), 100, 100);
     open.require_verification = false;
     assert_eq!(f.store.claim(open).await.unwrap().deliveries.len(), 1);
 }

@@ -1,0 +1,164 @@
+//! One webhook's lane: the deliveries the engine holds for it, and the task that calls
+//! its receiver within the webhook's limits.
+//!
+//! A lane holds a queue (claimed or handed-over deliveries), the calls in flight, the
+//! adaptive limit ([`Limiter`]), the circuit breaker ([`Breaker`]) and the rate pacer.
+//! Its task starts calls while the limit, the breaker and the rate allow, and waits for
+//! a call to end, for new deliveries, or for the pacer or the pause to run out. A slow
+//! receiver only ever fills its own lane: its backlog beyond the lane's room stays in
+//! the database. An idle lane is removed.
+
+use chrono::{DateTime, Utc};
+use postbode_core::runtime::{Circuit, WebhookRuntime};
+use postbode_core::webhook::Webhook;
+use postbode_store::ClaimedDelivery;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+use crate::attempt::Target;
+use crate::breaker::{Allowed, Breaker};
+use crate::limiter::Limiter;
+
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub struct Lane {
+    pub webhook_id: String,
+    pub state: Mutex<LaneState>,
+    /// New deliveries arrived, or the engine is stopping.
+    pub wake: Notify,
+}
+
+pub struct LaneState {
+    /// `None` until the first delivery arrives (a hand-over reserves room first).
+    pub target: Option<Arc<Target>>,
+    pub queue: VecDeque<ClaimedDelivery>,
+    /// Room promised to a write group that has not committed yet.
+    pub reserved: usize,
+    pub in_flight: HashSet<String>,
+    pub limiter: Limiter,
+    pub breaker: Breaker,
+    /// The earliest instant the next call may start, under a rate limit.
+    next_slot: Instant,
+    /// A task is running this lane.
+    pub running: bool,
+    /// That task, to stop it when the shutdown grace period is over.
+    pub task: Option<tokio::task::AbortHandle>,
+}
+
+/// What the lane task may do next.
+pub enum Next {
+    Call(ClaimedDelivery, Arc<Target>),
+    /// Nothing may start before this instant (the rate limit's pacer).
+    WaitUntil(Instant),
+    /// The circuit is open: what is queued goes back to the store.
+    Paused,
+    /// Wait for a call to end or for more deliveries.
+    Wait,
+}
+
+impl Lane {
+    pub fn new(webhook_id: &str, limiter: Limiter, breaker: Breaker) -> Arc<Self> {
+        Arc::new(Self {
+            webhook_id: webhook_id.to_owned(),
+            state: Mutex::new(LaneState {
+                target: None,
+                queue: VecDeque::new(),
+                reserved: 0,
+                in_flight: HashSet::new(),
+                limiter,
+                breaker,
+                next_slot: Instant::now(),
+                running: false,
+                task: None,
+            }),
+            wake: Notify::new(),
+        })
+    }
+}
+
+impl LaneState {
+    /// Deliveries the lane holds or has promised room for.
+    pub fn held(&self) -> usize {
+        self.queue.len() + self.reserved + self.in_flight.len()
+    }
+
+    /// How many more deliveries the lane takes: a few times its limit while calls go
+    /// out, one while it waits to probe, none while paused.
+    pub fn room(&mut self, room_factor: u32, now: DateTime<Utc>) -> usize {
+        let room = match self.breaker.allowed(now) {
+            Allowed::Calls => room_factor as usize * self.limiter.limit() as usize,
+            Allowed::Probe => 1,
+            Allowed::Until(_) => 0,
+        };
+        room.saturating_sub(self.held())
+    }
+
+    /// Takes the webhook as the store last gave it; a changed webhook gets its secrets
+    /// opened again and its ceiling applied.
+    pub fn refresh(&mut self, webhook: &Webhook, make: impl FnOnce() -> Target) {
+        let changed = self.target.as_ref().is_none_or(|t| t.webhook != *webhook);
+        if changed {
+            self.limiter.set_max(webhook.settings.max_concurrency);
+            self.target = Some(Arc::new(make()));
+        }
+    }
+
+    /// The next thing the lane task may do.
+    pub fn next(&mut self, now: DateTime<Utc>, stopping: bool) -> Next {
+        if stopping || self.queue.is_empty() {
+            return Next::Wait;
+        }
+        let Some(target) = self.target.clone() else {
+            return Next::Wait;
+        };
+        match self.breaker.allowed(now) {
+            Allowed::Until(_) => return Next::Paused,
+            Allowed::Probe if !self.in_flight.is_empty() => return Next::Wait,
+            Allowed::Calls if self.in_flight.len() >= self.limiter.limit() as usize => return Next::Wait,
+            Allowed::Probe | Allowed::Calls => {}
+        }
+        if let Some(limit) = target.webhook.settings.rate_limit {
+            let interval = Duration::from_secs_f64(1.0 / f64::from(limit.per_second.max(1)));
+            let slot = self.next_slot.max(Instant::now());
+            if slot > Instant::now() {
+                return Next::WaitUntil(slot);
+            }
+            self.next_slot = slot + interval;
+        }
+        let Some(delivery) = self.queue.pop_front() else {
+            return Next::Wait;
+        };
+        self.in_flight.insert(delivery.delivery_id.clone());
+        self.breaker.started();
+        Next::Call(delivery, target)
+    }
+
+    /// What the API shows of the lane.
+    pub fn runtime(&self) -> WebhookRuntime {
+        WebhookRuntime {
+            limit: self.limiter.limit(),
+            max_concurrency: self.limiter.max(),
+            in_flight: self.in_flight.len() as u32,
+            queued: self.queue.len() as u32,
+            circuit: self.breaker.circuit().clone(),
+            last_backoff: self.limiter.last_backoff().cloned(),
+        }
+    }
+
+    /// The pause on, with its reason, while the circuit is open.
+    pub fn pause(&self) -> Option<(DateTime<Utc>, String)> {
+        match self.breaker.circuit() {
+            Circuit::Open { until, reason } => Some((*until, reason.clone())),
+            Circuit::Closed | Circuit::HalfOpen => None,
+        }
+    }
+
+    /// Nothing to remember: the circuit is closed and the limit never backed off.
+    pub fn forgettable(&self) -> bool {
+        *self.breaker.circuit() == Circuit::Closed && self.limiter.last_backoff().is_none()
+    }
+}
