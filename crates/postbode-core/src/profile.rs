@@ -72,10 +72,10 @@ impl Schema {
                 ));
             }
             if let Some(default) = &def.default {
-                match def.field_type.coerce(default) {
+                match def.field_type.coerce(&format!("{at}.default"), default) {
                     Ok(Value::Null) => def.default = None,
                     Ok(value) => def.default = Some(value),
-                    Err(message) => errors.push(FieldError::new(format!("{at}.default"), message)),
+                    Err(error) => errors.push(error),
                 }
             }
         }
@@ -104,11 +104,11 @@ impl Schema {
                 ));
                 continue;
             };
-            match def.field_type.coerce(value) {
+            match def.field_type.coerce(&format!("{prefix}.{name}"), value) {
                 Ok(value) => {
                     typed.insert(name.clone(), value);
                 }
-                Err(message) => errors.push(FieldError::new(format!("{prefix}.{name}"), message)),
+                Err(error) => errors.push(error),
             }
         }
         ValidationError::check(errors).map(|()| typed)
@@ -138,8 +138,10 @@ impl Schema {
 
 impl FieldType {
     /// The value as this type stores it. Strings are parsed for every type, so a CSV
-    /// cell and a JSON value mean the same; an empty string clears a non-text field.
-    pub fn coerce(self, value: &Value) -> Result<Value, String> {
+    /// cell and a JSON value mean the same; an empty string clears a non-text field. A
+    /// value of another type is an error naming `field`.
+    pub fn coerce(self, field: &str, value: &Value) -> Result<Value, FieldError> {
+        let fail = |expected: &str| FieldError::new(field, expected);
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -151,30 +153,28 @@ impl FieldType {
         }
         match (self, value) {
             (FieldType::Text, Value::String(s)) if s.len() <= MAX_TEXT_LEN => Ok(value.clone()),
-            (FieldType::Text, Value::String(_)) => Err(format!("a text of at most {MAX_TEXT_LEN} bytes")),
-            (FieldType::Text, _) => Err("a string".into()),
+            (FieldType::Text, Value::String(_)) => Err(fail(&format!("a text of at most {MAX_TEXT_LEN} bytes"))),
+            (FieldType::Text, _) => Err(fail("a string")),
             (FieldType::Integer, Value::Number(n)) if n.is_i64() => Ok(value.clone()),
-            (FieldType::Integer, Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| "an integer".into()),
-            (FieldType::Integer, _) => Err("an integer".into()),
-            (FieldType::Float, Value::Number(n)) => n.as_f64().map(Value::from).ok_or_else(|| "a number".into()),
+            (FieldType::Integer, Value::String(s)) => {
+                s.trim().parse::<i64>().map(Value::from).map_err(|_| fail("an integer"))
+            }
+            (FieldType::Integer, _) => Err(fail("an integer")),
+            (FieldType::Float, Value::Number(n)) => n.as_f64().map(Value::from).ok_or_else(|| fail("a number")),
             (FieldType::Float, Value::String(s)) => s
                 .trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|f| f.is_finite())
                 .map(Value::from)
-                .ok_or_else(|| "a number".into()),
-            (FieldType::Float, _) => Err("a number".into()),
+                .ok_or_else(|| fail("a number")),
+            (FieldType::Float, _) => Err(fail("a number")),
             (FieldType::Date, Value::String(s)) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                 .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
-                .map_err(|_| "a date as YYYY-MM-DD".into()),
-            (FieldType::Date, _) => Err("a date as YYYY-MM-DD".into()),
+                .map_err(|_| fail("a date as YYYY-MM-DD")),
+            (FieldType::Date, _) => Err(fail("a date as YYYY-MM-DD")),
             (FieldType::Email, Value::String(s)) if is_email(s.trim()) => Ok(Value::String(s.trim().to_owned())),
-            (FieldType::Email, _) => Err("an e-mail address".into()),
+            (FieldType::Email, _) => Err(fail("an e-mail address")),
         }
     }
 }

@@ -33,6 +33,8 @@ impl ShownVerification {
 #[derive(Serialize)]
 pub struct VerificationView {
     pub status: ShownVerification,
+    /// The validated domain that verifies the URL, when one does (no file needed).
+    pub domain: Option<String>,
     pub file_name: String,
     pub file_content: String,
     pub file_urls: Vec<String>,
@@ -51,6 +53,7 @@ pub struct WebhookView {
     pub format: Format,
     pub condition: Option<String>,
     pub ignore_sources: Vec<Source>,
+    pub fields_changed: Vec<String>,
     pub signatures: Vec<SignatureScheme>,
     pub headers: BTreeMap<String, String>,
     pub max_concurrency: u32,
@@ -83,6 +86,7 @@ impl WebhookView {
             format: s.format,
             condition: s.condition,
             ignore_sources: s.ignore_sources,
+            fields_changed: s.fields_changed,
             signatures: s.signatures,
             headers: s.headers,
             max_concurrency: s.max_concurrency,
@@ -93,6 +97,7 @@ impl WebhookView {
             secret,
             verification: VerificationView {
                 status: ShownVerification::new(v.status, require_verification),
+                domain: v.domain,
                 file_name: v.file_name,
                 file_content: v.file_content,
                 file_urls,

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use postbode_core::domain::Domain;
 use postbode_core::latency::LatencyHistogram;
 use postbode_core::page::{Page, PageRequest};
 use postbode_core::profile::Schema;
@@ -101,6 +102,32 @@ pub trait Records: Send + Sync + 'static {
     /// requests carry no key (their token's MAC proves them), so callers check the
     /// account where one is known.
     async fn message_context(&self, id: &str) -> Result<Option<MessageContext>>;
+
+    // Validated domains.
+    /// Stores a new domain; false when the account has that domain already.
+    async fn create_domain(&self, domain: &Domain) -> Result<bool>;
+    async fn get_domain(&self, account_id: &str, id: &str) -> Result<Option<Domain>>;
+    async fn list_domains(&self, account_id: &str, page: &PageRequest) -> Result<Page<Domain>>;
+    /// Saves a check's result: status, when, and what it found.
+    async fn update_domain(&self, domain: &Domain) -> Result<bool>;
+    async fn delete_domain(&self, account_id: &str, id: &str) -> Result<bool>;
+    /// The names of the account's validated domains.
+    async fn validated_domains(&self, account_id: &str) -> Result<Vec<String>>;
+    /// Saves the webhooks' verification (only), in one transaction; a webhook whose URL
+    /// changed meanwhile is left alone, since what was decided was for the old URL.
+    async fn save_verifications(&self, webhooks: &[&Webhook]) -> Result<()>;
+
+    // Erasure.
+    /// Deletes up to `limit` of the events that concern the profile (by the profile id
+    /// stored at ingest) with their deliveries and attempts, made before the event id
+    /// `before`, and up to `limit` messages sent to it; one transaction. Repeat until
+    /// it erases nothing.
+    async fn erase_profile_batch(&self, account_id: &str, profile_id: &str, before: &str, limit: u32)
+    -> Result<Erased>;
+
+    // Operations.
+    /// The delivery queue at `now`, from one pass over the index of pending deliveries.
+    async fn queue_gauges(&self, now: DateTime<Utc>) -> Result<QueueGauges>;
 
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
@@ -244,6 +271,8 @@ pub struct EventRow {
     pub event_type: String,
     pub body: Vec<u8>,
     pub created_at: DateTime<Utc>,
+    /// The profile the event concerns (its scope's), which erasing the profile finds it by.
+    pub profile_id: Option<String>,
 }
 
 /// A new delivery, due at once; `leased_until` when it is handed to this node's engine

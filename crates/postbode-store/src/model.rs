@@ -283,6 +283,42 @@ pub struct StatsBucket {
     pub latency: LatencyHistogram,
 }
 
+/// What one erasure batch removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Erased {
+    pub events: u64,
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub messages: u64,
+}
+
+impl Erased {
+    pub fn add(&mut self, other: Erased) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.attempts += other.attempts;
+        self.messages += other.messages;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Erased::default()
+    }
+}
+
+/// The delivery queue as `/metrics` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueGauges {
+    /// Not yet delivered or given up.
+    pub pending: u64,
+    /// Pending, due now and not leased.
+    pub due: u64,
+    /// Pending and held by an engine now.
+    pub leased: u64,
+    /// When the longest-waiting due delivery fell due.
+    pub oldest_due_at: Option<DateTime<Utc>>,
+}
+
 /// One of Postbode's signing keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SigningKeyRecord {

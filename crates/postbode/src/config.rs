@@ -70,11 +70,21 @@ impl Default for WebhookSettings {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For a person at a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, every field (webhook, account, delivery ids) its own key.
+    Json,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
-    /// `text` or `json`.
-    pub format: String,
+    pub format: LogFormat,
     /// A tracing filter, e.g. `info` or `postbode_delivery=debug,info`.
     pub level: String,
 }
@@ -82,7 +92,7 @@ pub struct LogSettings {
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
-            format: "text".into(),
+            format: LogFormat::Text,
             level: "info".into(),
         }
     }
@@ -114,6 +124,13 @@ impl Config {
                 continue;
             };
             let key = key.to_ascii_lowercase();
+            // `POSTBODE_LOG_FORMAT` is the short name of `log.format` (as `POSTBODE_LOG`
+            // is of its level).
+            let key = if key == "log_format" {
+                "log__format".to_owned()
+            } else {
+                key
+            };
             let value = env_value(&raw);
             match key.split_once("__") {
                 Some((section, field)) => {
@@ -264,6 +281,13 @@ mod tests {
             warning(&[("POSTBODE_SIGNATURE__KEY_DOMAIN", "webhooks.example.com")]),
             None
         );
+    }
+
+    #[test]
+    fn the_log_format_has_a_short_variable_and_only_known_values() {
+        let config = Config::load(None, env(&[("POSTBODE_LOG_FORMAT", "json")])).unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert!(Config::load(None, env(&[("POSTBODE_LOG_FORMAT", "yaml")])).is_err());
     }
 
     #[test]

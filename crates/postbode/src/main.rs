@@ -146,8 +146,9 @@ fn init_logging(config: &Config) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    if config.log.format == "json" {
-        builder.json().init();
+    if config.log.format == postbode::config::LogFormat::Json {
+        // Span fields (the request's account, a delivery's ids) go on every line too.
+        builder.json().with_current_span(true).with_span_list(false).init();
     } else {
         builder.init();
     }

@@ -53,6 +53,8 @@ async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> ApiResult<Ver
     let before = v.status;
     if verified {
         v.status = VerificationStatus::Verified;
+        // The file proves it now, whatever domain did before.
+        v.domain = None;
     } else if !was_verified {
         v.status = VerificationStatus::Failed;
     }

@@ -171,8 +171,8 @@ pub async fn list(
                 }
                 let typed = def
                     .field_type
-                    .coerce(&serde_json::Value::String(value.into_owned()))
-                    .map_err(|message| ApiError::field(other, message))?;
+                    .coerce(other, &serde_json::Value::String(value.into_owned()))
+                    .map_err(|e| ApiError::Invalid(e.into()))?;
                 if typed.is_null() {
                     return Err(ApiError::field(other, "give a value to filter on"));
                 }

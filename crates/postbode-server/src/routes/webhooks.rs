@@ -50,6 +50,7 @@ pub async fn create(
         disabled_reason: None,
         verification: Verification {
             status: VerificationStatus::Pending,
+            domain: None,
             file_name: format!(
                 "{VERIFICATION_FILE_PREFIX}{}.txt",
                 random::string(random::LOWER_ALNUM, 16).map_err(internal)?
@@ -101,7 +102,8 @@ pub async fn list(
 }
 
 /// A webhook may be limited to a database or collection of its own account only; with
-/// both, the collection must be in the database.
+/// both, the collection must be in the database. `fields_changed` names fields of the
+/// collection (when there is one) or of the database.
 async fn check_scope(state: &AppState, account_id: &str, settings: &WebhookSettings) -> ApiResult<()> {
     let database = match &settings.database_id {
         None => None,
@@ -115,12 +117,15 @@ async fn check_scope(state: &AppState, account_id: &str, settings: &WebhookSetti
         let collection = super::databases::find_collection(state, account_id, id)
             .await
             .map_err(|e| not_found_as_field(e, "collection_id"))?;
-        if database.is_some_and(|d| d.id != collection.database_id) {
+        if database.as_ref().is_some_and(|d| d.id != collection.database_id) {
             return Err(ApiError::field(
                 "collection_id",
                 "this collection is not in the database_id",
             ));
         }
+        settings.check_fields_of(&collection.fields)?;
+    } else if let Some(database) = &database {
+        settings.check_fields_of(&database.fields)?;
     }
     Ok(())
 }
@@ -201,7 +206,8 @@ pub(super) fn log_verification_change(webhook: &Webhook, before: VerificationSta
             account = %webhook.account_id,
             from = ?before,
             to = ?after,
-            "webhook verification changed: {why}"
+            reason = %why,
+            "webhook verification changed"
         );
     }
 }
@@ -274,6 +280,13 @@ pub async fn rotate_secret(
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
+    tracing::info!(
+        webhook = %webhook.id,
+        account = %webhook.account_id,
+        reason = "requested through the API",
+        previous_signs_until = %until.format("%Y-%m-%dT%H:%M:%SZ"),
+        "webhook secret rotated"
+    );
     Ok(Json(json!({ "secret": secret, "previous_secret_expires_at": until })))
 }
 
@@ -345,26 +358,22 @@ pub async fn attempts(
         _ => ("application/x-ndjson", "attempts.jsonl"),
     };
     let account_id = key.account_id;
-    let first = (format == ExportFormat::Csv).then(|| CSV_HEADER.to_owned());
     let stream = futures_util::stream::unfold(
-        (state, query, account_id, first, false),
-        move |(state, mut query, account_id, header_line, done)| async move {
-            if let Some(line) = header_line {
-                return Some((Ok(line), (state, query, account_id, None, done)));
-            }
+        (state, query, account_id, true, false),
+        move |(state, mut query, account_id, first, done)| async move {
             if done {
                 return None;
             }
             match state.store.list_attempts(&account_id, &query).await {
                 Ok(page) => {
-                    let chunk: String = page.data.iter().map(|a| export_line(format, a)).collect();
-                    let done = page.next_cursor.is_none();
+                    let chunk = export_chunk(format, &page.data, first);
+                    let done = page.next_cursor.is_none() || chunk.is_err();
                     query.page.after = page.next_cursor;
-                    Some((Ok(chunk), (state, query, account_id, None, done)))
+                    Some((chunk, (state, query, account_id, false, done)))
                 }
                 Err(e) => Some((
                     Err(std::io::Error::other(e.to_string())),
-                    (state, query, account_id, None, true),
+                    (state, query, account_id, false, true),
                 )),
             }
         },
@@ -379,45 +388,66 @@ pub async fn attempts(
         .into_response())
 }
 
-const CSV_HEADER: &str = "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n";
+const CSV_HEADER: [&str; 12] = [
+    "id",
+    "delivery_id",
+    "webhook_id",
+    "event_id",
+    "number",
+    "trigger",
+    "started_at",
+    "duration_ms",
+    "status_code",
+    "error_kind",
+    "error",
+    "response_body",
+];
 
-fn export_line(format: ExportFormat, a: &Attempt) -> String {
+/// The export's lines of one page of attempts (after the header line, when `header`).
+fn export_chunk(format: ExportFormat, attempts: &[Attempt], header: bool) -> Result<String, std::io::Error> {
     if format != ExportFormat::Csv {
-        let mut line = serde_json::to_string(a).unwrap_or_default();
-        line.push('\n');
-        return line;
+        let mut out = String::new();
+        for a in attempts {
+            out.push_str(&serde_json::to_string(a)?);
+            out.push('\n');
+        }
+        return Ok(out);
     }
-    let fields = [
-        a.id.clone(),
-        a.delivery_id.clone().unwrap_or_default(),
-        a.webhook_id.clone(),
-        a.event_id.clone().unwrap_or_default(),
-        a.number.to_string(),
-        a.trigger.as_str().to_owned(),
-        a.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        a.duration_ms.to_string(),
-        a.status_code.map(|c| c.to_string()).unwrap_or_default(),
-        a.error_kind.clone().unwrap_or_default(),
-        a.error.clone().unwrap_or_default(),
-        a.response_body.clone().unwrap_or_default(),
-    ];
-    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
-    line.push('\n');
-    line
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    if header {
+        csv.write_record(CSV_HEADER)?;
+    }
+    for a in attempts {
+        let started_at = a.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let fields = [
+            a.id.as_str(),
+            a.delivery_id.as_deref().unwrap_or_default(),
+            &a.webhook_id,
+            a.event_id.as_deref().unwrap_or_default(),
+            &a.number.to_string(),
+            a.trigger.as_str(),
+            &started_at,
+            &a.duration_ms.to_string(),
+            &a.status_code.map(|c| c.to_string()).unwrap_or_default(),
+            a.error_kind.as_deref().unwrap_or_default(),
+            a.error.as_deref().unwrap_or_default(),
+            a.response_body.as_deref().unwrap_or_default(),
+        ];
+        csv.write_record(fields.map(formula_safe))?;
+    }
+    let bytes = csv.into_inner().map_err(|e| e.into_error())?;
+    String::from_utf8(bytes).map_err(std::io::Error::other)
 }
 
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a
-/// spreadsheet never runs a receiver's answer as a formula.
-fn csv_field(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@']) {
+/// A leading `=`, `+`, `-` or `@` is prefixed with `'`, so a spreadsheet never runs a
+/// receiver's answer as a formula (the csv crate does the RFC 4180 quoting).
+fn formula_safe(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
     } else {
         value.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
     }
 }
 
@@ -506,13 +536,35 @@ pub async fn recover(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::*;
 
     #[test]
     fn csv_fields_are_quoted_and_formula_safe() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+        let attempt = Attempt {
+            id: "att_1".into(),
+            delivery_id: None,
+            webhook_id: "wh_1".into(),
+            event_id: None,
+            number: 1,
+            trigger: postbode_store::Trigger::Test,
+            started_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            duration_ms: 5,
+            status_code: Some(500),
+            error_kind: Some("=SUM(A1)".into()),
+            error: Some("a,b".into()),
+            response_body: Some("say \"hi\"\nbye".into()),
+        };
+        let text = export_chunk(ExportFormat::Csv, &[attempt], true).unwrap();
+        let mut lines = text.split_inclusive('\n');
+        assert_eq!(
+            lines.next(),
+            Some(
+                "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n"
+            )
+        );
+        assert_eq!(
+            lines.collect::<String>(),
+            "att_1,,wh_1,,1,test,2026-01-01T00:00:00.000Z,5,500,'=SUM(A1),\"a,b\",\"say \"\"hi\"\"\nbye\"\n"
+        );
     }
 }

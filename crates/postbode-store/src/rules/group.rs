@@ -85,6 +85,7 @@ impl Group {
             event_type: event.event_type,
             body: event.body,
             created_at: event.created_at,
+            profile_id: event.scope.profile_id,
         });
         ingested
     }

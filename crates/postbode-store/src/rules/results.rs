@@ -14,7 +14,8 @@ use crate::model::*;
 
 /// What a group's attempts did to one webhook.
 #[derive(Default)]
-struct HealthChange {
+struct HealthChange<'a> {
+    account_id: &'a str,
     first_failure: Option<DateTime<Utc>>,
     succeeded_last: bool,
     disable_if_failing_since: Option<DateTime<Utc>>,
@@ -40,6 +41,7 @@ pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Re
         hour.attempts += 1;
         hour.latency.record(a.duration_ms);
         let change = health.entry(a.webhook_id.as_str()).or_default();
+        change.account_id = &r.account_id;
         if let Some(reason) = &r.disable_webhook {
             change.gone = Some(reason.clone());
         }
@@ -96,7 +98,7 @@ pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Re
 
 /// Keeps `failing_since` (when the current run of failures began) and disables a
 /// webhook that has failed for too long or that the receiver declared gone.
-async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange>) -> Result<()> {
+async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange<'_>>) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -110,7 +112,7 @@ async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange>
         if next != current {
             if next.enabled != current.enabled {
                 let reason = next.disabled_reason.as_deref().unwrap_or_default();
-                tracing::info!(webhook = %next.id, %reason, "webhook disabled");
+                tracing::info!(webhook = %next.id, account = %change.account_id, %reason, "webhook disabled");
             }
             saved.push(next);
         }

@@ -126,6 +126,7 @@ impl Fixture {
             previous_secret: None,
             verification: Verification {
                 status: VerificationStatus::Verified,
+                domain: None,
                 file_name: "postbode-abc.txt".into(),
                 file_content: "content".into(),
                 checked_at: Some(self.t0),
