@@ -2,6 +2,7 @@
 //! receivers, the HTTP client with its SSRF guard, and what a call's answer means.
 
 pub mod call;
+pub mod dns;
 pub mod engine;
 pub mod http;
 pub mod keys;
@@ -9,6 +10,7 @@ pub mod probe;
 pub mod settings;
 pub mod ssrf;
 
+pub use dns::{DnsResolver, DnsSettings};
 pub use engine::{Engine, EngineError, EngineHandle};
 pub use keys::KeyRing;
 pub use probe::Probe;

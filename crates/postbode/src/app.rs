@@ -4,7 +4,7 @@
 use anyhow::Context;
 use postbode_core::clock::SharedClock;
 use postbode_core::signing_keys::SignatureSettings;
-use postbode_delivery::{Engine, EngineHandle, KeyRing, Probe};
+use postbode_delivery::{DnsResolver, Engine, EngineHandle, KeyRing, Probe};
 use postbode_server::AppState;
 use postbode_server::tracking::TrackingKey;
 use postbode_signature::sealed::MasterKey;
@@ -85,6 +85,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         key_domain_warning: key_domain_warning.map(Into::into),
         public_url: public_url.trim_end_matches('/').into(),
         tracking,
+        dns: Arc::new(DnsResolver::new(&config.dns)?),
     };
     let engine = Engine::new(
         store,

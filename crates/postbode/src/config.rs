@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use postbode_core::signing_keys::SignatureSettings;
-use postbode_delivery::DeliverySettings;
+use postbode_delivery::{DeliverySettings, DnsSettings};
 use postbode_server::ServerSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -29,6 +29,7 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     pub signature: SignatureSettings,
     pub log: LogSettings,
+    pub dns: DnsSettings,
 }
 
 impl Default for Config {
@@ -45,6 +46,7 @@ impl Default for Config {
             webhooks: WebhookSettings::default(),
             signature: SignatureSettings::default(),
             log: LogSettings::default(),
+            dns: DnsSettings::default(),
         }
     }
 }

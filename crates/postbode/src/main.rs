@@ -62,6 +62,9 @@ enum Command {
     Verify(postbode::cli::verify::VerifyArgs),
     /// Run a local receiver that prints every call with its signature checks.
     Listen(postbode::cli::listen::ListenArgs),
+    /// Add, list, validate and delete the account's validated domains.
+    #[command(subcommand)]
+    Domain(postbode::cli::domain::DomainCommand),
     /// Show, rotate and check Postbode's signing keys (operator).
     #[command(subcommand)]
     Keys(postbode::cli::keys::KeysCommand),
@@ -106,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Verify(args) => postbode::cli::verify::run(args).await,
             Command::Listen(args) => postbode::cli::listen::run(args).await,
             Command::Keys(command) => postbode::cli::keys::run(command).await,
+            Command::Domain(command) => postbode::cli::domain::run(command).await,
             Command::Import(args) => postbode::cli::import::run(args).await,
         }
     })

@@ -6,14 +6,13 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use postbode_core::event::{self, CustomEventBody};
 use postbode_core::ids;
-use postbode_core::page::{MAX_LIMIT, PageRequest};
 use postbode_core::probe::{FileCheck, TestBody, TestReport};
 use postbode_core::webhook::{VerificationStatus, Webhook};
 use postbode_store::{Attempt, AttemptOutcome, AttemptResult, Trigger};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::webhooks::{find, log_verification_change};
+use super::webhooks::{all_webhooks, find, log_verification_change};
 use crate::auth::AccountKey;
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult};
@@ -177,22 +176,7 @@ pub struct CheckAnswer {
 /// The suite's "check now": a test call to every verified webhook, a new ownership check
 /// for the others (a test call to every webhook when verification is not required).
 pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
-    let mut webhooks = Vec::new();
-    let mut page = PageRequest {
-        after: None,
-        limit: MAX_LIMIT,
-    };
-    loop {
-        let listed = state
-            .store
-            .list_webhooks(&key.account_id, &Default::default(), &page)
-            .await?;
-        webhooks.extend(listed.data);
-        match listed.next_cursor {
-            Some(cursor) => page.after = Some(cursor),
-            None => break,
-        }
-    }
+    let webhooks = all_webhooks(&state, &key.account_id).await?;
     let lines: Vec<ApiResult<CheckLine>> = futures_util::stream::iter(webhooks)
         .map(|webhook| check_one(&state, &key.account_id, webhook))
         .buffered(CHECK_CONCURRENCY)

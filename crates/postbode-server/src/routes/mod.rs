@@ -1,14 +1,15 @@
-mod accounts;
-mod checks;
-mod databases;
-mod events;
-mod health;
-mod import;
-mod keys;
-mod messages;
-mod profiles;
-mod tracking;
-mod webhooks;
+pub(crate) mod accounts;
+pub(crate) mod checks;
+pub(crate) mod databases;
+pub(crate) mod domains;
+pub(crate) mod events;
+pub(crate) mod health;
+pub(crate) mod import;
+pub(crate) mod keys;
+pub(crate) mod messages;
+pub(crate) mod profiles;
+pub(crate) mod tracking;
+pub(crate) mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +33,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/v1/accounts/{id}/keys", post(accounts::create_key))
         .route("/v1/accounts/{id}/keys/{key_id}", delete(accounts::delete_key))
+        .route("/v1/domains", post(domains::create).get(domains::list))
+        .route("/v1/domains/{id}", get(domains::get).delete(domains::delete))
+        .route("/v1/domains/{id}/validate", post(domains::validate))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/v1/webhooks/check", post(checks::check_all))
         .route("/v1/webhooks/{id}/verify", post(checks::verify))
@@ -119,10 +123,14 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// `?limit=` and `?cursor=`, shared by every list.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 

@@ -41,7 +41,7 @@ pub async fn create(
     let now = state.clock.now();
     let id = ids::new_id(ids::WEBHOOK);
     let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
-    let webhook = Webhook {
+    let mut webhook = Webhook {
         secret: state.master.seal(secret.as_bytes(), &id).map_err(internal)?,
         previous_secret: None,
         id,
@@ -63,6 +63,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
+    super::domains::settle_webhook(&state, &mut webhook).await?;
     state.store.create_webhook(&webhook).await?;
     Ok((
         StatusCode::CREATED,
@@ -139,6 +140,27 @@ fn not_found_as_field(error: ApiError, field: &str) -> ApiError {
     }
 }
 
+/// Every webhook of the account, read a page at a time.
+pub(super) async fn all_webhooks(state: &AppState, account_id: &str) -> ApiResult<Vec<Webhook>> {
+    let mut webhooks = Vec::new();
+    let mut page = PageRequest {
+        after: None,
+        limit: postbode_core::page::MAX_LIMIT,
+    };
+    loop {
+        let listed = state
+            .store
+            .list_webhooks(account_id, &Default::default(), &page)
+            .await?;
+        webhooks.extend(listed.data);
+        match listed.next_cursor {
+            Some(cursor) => page.after = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(webhooks)
+}
+
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
 pub(super) async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Webhook> {
     if !ids::has_kind(id, ids::WEBHOOK) {
@@ -185,11 +207,16 @@ pub async fn update(
         // The proof covered the old place only.
         let before = webhook.verification.status;
         webhook.verification.status = VerificationStatus::Pending;
+        webhook.verification.domain = None;
         webhook.verification.checked_at = None;
         webhook.verification.outcome = None;
         log_verification_change(&webhook, before, "the URL moved to another place");
     }
+    let url_changed = webhook.settings.url != settings.url;
     webhook.settings = settings;
+    if url_changed {
+        super::domains::settle_webhook(&state, &mut webhook).await?;
+    }
     webhook.updated_at = state.clock.now();
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
