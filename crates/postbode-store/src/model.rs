@@ -412,6 +412,12 @@ pub enum Change {
     DeleteProfile {
         id: String,
     },
+    /// Deletes the profile and its subprofiles like [`Change::DeleteProfile`], but their
+    /// `delete` events carry the ids only: no fields, no interests (erasure, which then
+    /// removes the stored events that hold the data).
+    EraseProfile {
+        id: String,
+    },
     CreateSubprofile {
         id: String,
         profile_id: String,

@@ -671,6 +671,19 @@ macro_rules! sql_records {
                 limit: u32,
             ) -> Result<Erased> {
                 let mut tx = self.pool.begin().await?;
+                let mut erased = Erased::default();
+                // A write first: SQLite takes the write lock now (waiting its turn), not on
+                // a later write after a read, where a busy database fails at once.
+                erased.messages = sqlx::query(
+                    "DELETE FROM messages WHERE id IN \
+                     (SELECT id FROM messages WHERE account_id = $1 AND profile_id = $2 ORDER BY id LIMIT $3)",
+                )
+                .bind(account_id)
+                .bind(profile_id)
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 let events: Vec<String> = sqlx::query_scalar(
                     "SELECT id FROM events WHERE account_id = $1 AND profile_id = $2 AND id < $3 ORDER BY id LIMIT $4",
                 )
@@ -680,7 +693,6 @@ macro_rules! sql_records {
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await?;
-                let mut erased = Erased::default();
                 if !events.is_empty() {
                     let ids: Vec<&str> = events.iter().map(String::as_str).collect();
                     let ids = $dialect::id_list(&ids)?;
@@ -706,16 +718,6 @@ macro_rules! sql_records {
                         .await?
                         .rows_affected();
                 }
-                erased.messages = sqlx::query(
-                    "DELETE FROM messages WHERE id IN \
-                     (SELECT id FROM messages WHERE account_id = $1 AND profile_id = $2 ORDER BY id LIMIT $3)",
-                )
-                .bind(account_id)
-                .bind(profile_id)
-                .bind(i64::from(limit))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
                 tx.commit().await?;
                 Ok(erased)
             }

@@ -65,6 +65,9 @@ enum Command {
     /// Add, list, validate and delete the account's validated domains.
     #[command(subcommand)]
     Domain(postbode::cli::domain::DomainCommand),
+    /// Erase a profile and every stored trace of its data.
+    #[command(subcommand)]
+    Profile(postbode::cli::profile::ProfileCommand),
     /// Show, rotate and check Postbode's signing keys (operator).
     #[command(subcommand)]
     Keys(postbode::cli::keys::KeysCommand),
@@ -110,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Listen(args) => postbode::cli::listen::run(args).await,
             Command::Keys(command) => postbode::cli::keys::run(command).await,
             Command::Domain(command) => postbode::cli::domain::run(command).await,
+            Command::Profile(command) => postbode::cli::profile::run(command).await,
             Command::Import(args) => postbode::cli::import::run(args).await,
         }
     })

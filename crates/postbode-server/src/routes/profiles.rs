@@ -4,13 +4,18 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use postbode_core::ValidationError;
 use postbode_core::ids;
 use postbode_core::page::{MAX_LIMIT, Page};
 use postbode_core::profile::{Edit, Values, check_interests};
 use postbode_core::webhook::Source;
+use postbode_store::Erased;
 use postbode_store::{Change, ChangeOutcome, ChangeRequest, Profile, ProfileQuery, Record, Subprofile};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+/// Events (with their deliveries and attempts) removed per transaction by an erasure.
+const ERASE_BATCH: u32 = 500;
 
 use super::Paging;
 use super::databases::{find_collection, find_database};
@@ -243,16 +248,66 @@ async fn edit(
     Ok(Json(ProfileView::new(profile_of(outcome)?, &database.fields)))
 }
 
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Also remove every stored event, delivery and attempt that concerns the profile,
+    /// and the messages sent to it.
+    #[serde(default)]
+    erase: bool,
+}
+
+/// What an erasure removed besides the profile and its subprofiles.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErasureView {
+    profile_id: String,
+    erased: Erased,
+}
+
+/// Deletes the profile with its subprofiles, each firing its `delete`. With
+/// `?erase=true` those events carry the ids only, and every stored event (with its
+/// deliveries and attempts) that concerns the profile, and each message sent to it, is
+/// removed too, in batches; the answer counts them.
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<StatusCode> {
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+) -> ApiResult<Response> {
+    if !query.erase {
+        single(
+            commit(&state, &key.account_id, vec![Change::DeleteProfile { id }]).await?,
+            "profile",
+        )?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    // Ids sort by creation: the `delete` events of the erasure come after this one, and
+    // are kept (they hold no data); every event before it is erased.
+    let mark = ids::new_id(ids::EVENT);
     single(
-        commit(&state, &key.account_id, vec![Change::DeleteProfile { id }]).await?,
+        commit(&state, &key.account_id, vec![Change::EraseProfile { id: id.clone() }]).await?,
         "profile",
     )?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut erased = Erased::default();
+    loop {
+        let batch = state
+            .store
+            .erase_profile_batch(&key.account_id, &id, &mark, ERASE_BATCH)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        erased.add(batch);
+    }
+    tracing::info!(
+        profile = %id,
+        account = %key.account_id,
+        events = erased.events,
+        messages = erased.messages,
+        "profile erased"
+    );
+    Ok(Json(ErasureView { profile_id: id, erased }).into_response())
 }
 
 pub async fn create_subprofile(

@@ -425,6 +425,13 @@ impl GroupTx for PgTx {
         Ok(())
     }
 
+    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM deliveries WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {
         sqlx::query(
             "INSERT INTO attempts (id, account_id, delivery_id, webhook_id, event_id, number, trigger, started_at, \

@@ -4,7 +4,7 @@
 //! hour's statistics count it.
 
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::group::skip_stats;
 use super::routing::hour_of;
@@ -23,6 +23,23 @@ struct HealthChange<'a> {
 }
 
 pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Result<()> {
+    // A delivery erased while its call was out leaves nothing behind: no attempt (its
+    // excerpt may carry the erased data), no statistics, no health change.
+    let ids: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.attempt.delivery_id.as_deref())
+        .collect();
+    let existing: HashSet<String> = match ids.is_empty() {
+        true => HashSet::new(),
+        false => tx.existing_deliveries(&ids).await?.into_iter().collect(),
+    };
+    let results: Vec<&AttemptResult> = results
+        .iter()
+        .filter(|r| r.attempt.delivery_id.as_ref().is_none_or(|id| existing.contains(id)))
+        .collect();
+    if results.is_empty() {
+        return Ok(());
+    }
     let attempts: Vec<(&str, &Attempt)> = results.iter().map(|r| (r.account_id.as_str(), &r.attempt)).collect();
     tx.insert_attempts(&attempts).await?;
 

@@ -451,6 +451,15 @@ impl GroupTx for SqliteTx {
         Ok(())
     }
 
+    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?))")
+                .bind(json(ids)?)
+                .fetch_all(self.conn())
+                .await?,
+        )
+    }
+
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {
         for chunk in attempts.chunks(ROWS_PER_INSERT / 2) {
             let mut q = QueryBuilder::<Sqlite>::new(

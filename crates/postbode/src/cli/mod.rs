@@ -5,6 +5,7 @@ pub mod domain;
 pub mod import;
 pub mod keys;
 pub mod listen;
+pub mod profile;
 pub mod verify;
 pub mod webhook;
 
