@@ -38,6 +38,26 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         .with_context(|| format!("opening {}", redacted(&url)))
 }
 
+/// `postbode backup FILE`: a consistent copy of the SQLite store, taken while the
+/// service runs. PostgreSQL has its own tools for that.
+pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "the store is PostgreSQL ({}): back it up with pg_dump (e.g. pg_dump -Fc -f postbode.dump DATABASE_URL)",
+            redacted(&url)
+        );
+    }
+    if file.exists() {
+        anyhow::bail!("{} exists already; name a new file", file.display());
+    }
+    postbode_store::sqlite::backup(&url, file)
+        .await
+        .with_context(|| format!("backing up {} to {}", redacted(&url), file.display()))?;
+    println!("Backed up {} to {}.", redacted(&url), file.display());
+    Ok(())
+}
+
 pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running> {
     let store = open_store(&config).await?;
     let (admin_token, new_admin_token) = admin_token(&config)?;

@@ -53,6 +53,14 @@ enum Command {
     Serve(ServiceArgs),
     /// Apply the database migrations and exit.
     Migrate(ServiceArgs),
+    /// Copy the SQLite database to FILE while the service runs (restore: put the copy
+    /// in a data directory as postbode.db).
+    Backup {
+        /// Where the copy goes; it must not exist yet.
+        file: PathBuf,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// Measure throughput and latency end to end against a local receiver.
     Bench(postbode::bench::BenchArgs),
     /// Verify, test and check webhooks of a running Postbode.
@@ -107,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(database = %config.database_url(), "migrations applied");
                 Ok(())
             }
+            Command::Backup { file, service } => postbode::app::backup(&service.load()?, &file).await,
             Command::Bench(args) => postbode::bench::run(args).await,
             Command::Webhook(command) => postbode::cli::webhook::run(command).await,
             Command::Verify(args) => postbode::cli::verify::run(args).await,
