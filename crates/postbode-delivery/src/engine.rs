@@ -313,6 +313,7 @@ async fn deliver(shared: Arc<Shared>, gate: Arc<Gate>, delivery: ClaimedDelivery
     if below_half(left, room) || below_half(total, shared.settings.max_held as usize) {
         shared.freed.notify_one();
     }
+    crate::metrics::record_attempt_metrics(&result);
     if let Err(e) = shared.store.record_attempt(result).await {
         // The lease runs out and the delivery is tried again: at least once, never lost.
         tracing::error!(error = %e, delivery = %delivery.delivery_id, "recording an attempt failed");

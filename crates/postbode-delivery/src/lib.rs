@@ -6,6 +6,7 @@ pub mod dns;
 pub mod engine;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod probe;
 pub mod settings;
 pub mod ssrf;

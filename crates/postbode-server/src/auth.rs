@@ -48,7 +48,7 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn same(hash: &[u8], expected: &[u8]) -> bool {
+pub(crate) fn same(hash: &[u8], expected: &[u8]) -> bool {
     constant_time::verify_slices_are_equal(hash, expected).is_ok()
 }
 
@@ -97,6 +97,8 @@ impl FromRequestParts<AppState> for AccountKey {
             }
         };
         if same(&sha256(secret.as_bytes()), &key.secret_hash) {
+            // Every log line of the request names the account.
+            tracing::Span::current().record("account", key.account_id.as_str());
             Ok(AccountKey {
                 account_id: key.account_id,
             })

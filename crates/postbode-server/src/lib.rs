@@ -11,9 +11,10 @@ mod routes;
 pub mod settings;
 pub mod signing_keys;
 mod state;
+pub mod telemetry;
 pub mod tracking;
 mod views;
 
 pub use routes::router;
-pub use settings::ServerSettings;
+pub use settings::{MetricsSettings, ServerSettings};
 pub use state::AppState;

@@ -40,4 +40,5 @@ pub struct AppState {
     pub tracking: Arc<TrackingKey>,
     /// Reads the TXT records that validate domains (implemented by the delivery crate).
     pub dns: Arc<dyn TxtLookup>,
+    pub metrics: Arc<crate::telemetry::MetricsEndpoint>,
 }

@@ -6,6 +6,7 @@ use postbode_core::clock::SharedClock;
 use postbode_core::signing_keys::SignatureSettings;
 use postbode_delivery::{DnsResolver, Engine, EngineHandle, KeyRing, Probe};
 use postbode_server::AppState;
+use postbode_server::telemetry::MetricsEndpoint;
 use postbode_server::tracking::TrackingKey;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
@@ -106,7 +107,16 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         public_url: public_url.trim_end_matches('/').into(),
         tracking,
         dns: Arc::new(DnsResolver::new(&config.dns)?),
+        metrics: Arc::new(MetricsEndpoint {
+            handle: postbode_server::telemetry::recorder(),
+            token_hash: config
+                .metrics
+                .token
+                .as_ref()
+                .map(|t| postbode_server::auth::sha256(t.as_bytes())),
+        }),
     };
+    postbode_delivery::metrics::label_webhooks(&config.metrics.webhooks);
     let engine = Engine::new(
         store,
         clock,

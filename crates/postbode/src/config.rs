@@ -5,7 +5,7 @@
 use anyhow::Context;
 use postbode_core::signing_keys::SignatureSettings;
 use postbode_delivery::{DeliverySettings, DnsSettings};
-use postbode_server::ServerSettings;
+use postbode_server::{MetricsSettings, ServerSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,7 @@ pub struct Config {
     pub signature: SignatureSettings,
     pub log: LogSettings,
     pub dns: DnsSettings,
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Config {
@@ -47,6 +48,7 @@ impl Default for Config {
             signature: SignatureSettings::default(),
             log: LogSettings::default(),
             dns: DnsSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -154,6 +156,13 @@ impl Config {
             .try_into()
             .context("the configuration is not valid")?;
         config.delivery.validate().map_err(anyhow::Error::msg)?;
+        if config.metrics.webhooks.len() > postbode_delivery::metrics::MAX_LABELLED_WEBHOOKS {
+            anyhow::bail!(
+                "metrics.webhooks lists {} webhooks; at most {} get series of their own",
+                config.metrics.webhooks.len(),
+                postbode_delivery::metrics::MAX_LABELLED_WEBHOOKS
+            );
+        }
         Ok(config)
     }
 

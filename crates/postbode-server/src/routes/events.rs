@@ -162,6 +162,9 @@ pub async fn create(
     let ingested = outcome
         .pop()
         .ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?;
+    if !ingested.duplicate {
+        crate::telemetry::events_accepted("custom", 1);
+    }
     Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
@@ -205,6 +208,7 @@ pub async fn create_batch(
         .store
         .ingest(&key.account_id, events, now, state.require_verification)
         .await?;
+    crate::telemetry::events_accepted("custom", outcome.iter().filter(|i| !i.duplicate).count() as u64);
     Ok((
         StatusCode::ACCEPTED,
         Json(BatchAccepted {

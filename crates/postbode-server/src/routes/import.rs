@@ -228,6 +228,7 @@ async fn commit_batch(
             require_verification: state.require_verification,
         })
         .await?;
+    crate::telemetry::changes_accepted(&outcomes);
     for outcome in outcomes {
         match outcome {
             ChangeOutcome::Created(_) => summary.created += 1,

@@ -140,6 +140,7 @@ async fn report(
     event: MailEvent,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     event.validate()?;
+    let event_type = event.event_type();
     if !ids::has_kind(id, ids::MESSAGE) {
         return Err(ApiError::NotFound("message"));
     }
@@ -154,6 +155,7 @@ async fn report(
         })
         .await?
         .ok_or(ApiError::NotFound("message"))?;
+    crate::telemetry::events_accepted(event_type, 1);
     Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 

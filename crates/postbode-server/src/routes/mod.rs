@@ -107,9 +107,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages/{id}/unsubscribes", post(messages::unsubscribe_report))
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
+        .route("/metrics", get(crate::telemetry::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .with_state(state)
 }
 

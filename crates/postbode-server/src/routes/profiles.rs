@@ -52,7 +52,7 @@ pub struct SubprofileEdit {
 
 /// Commits API changes (source `api`) and returns their outcomes.
 pub(super) async fn commit(state: &AppState, account_id: &str, changes: Vec<Change>) -> ApiResult<Vec<ChangeOutcome>> {
-    Ok(state
+    let outcomes = state
         .store
         .change_profiles(ChangeRequest {
             account_id: account_id.to_owned(),
@@ -61,7 +61,9 @@ pub(super) async fn commit(state: &AppState, account_id: &str, changes: Vec<Chan
             now: state.clock.now(),
             require_verification: state.require_verification,
         })
-        .await?)
+        .await?;
+    crate::telemetry::changes_accepted(&outcomes);
+    Ok(outcomes)
 }
 
 fn single(mut outcomes: Vec<ChangeOutcome>, what: &'static str) -> ApiResult<ChangeOutcome> {

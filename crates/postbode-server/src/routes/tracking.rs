@@ -34,8 +34,10 @@ pub async fn open(
 ) -> Response {
     // A token that cannot even be decoded is just another unknown token.
     let token = token.map(|ApiPath(token)| token).unwrap_or_default();
+    let genuine = state.tracking.open(&token);
+    crate::telemetry::tracking_hit("open", genuine.is_some());
     // Link scanners and prefetchers send HEAD; only a GET is someone opening the mail.
-    if let Some(message_id) = state.tracking.open(&token).filter(|_| method == Method::GET) {
+    if let Some(message_id) = genuine.filter(|_| method == Method::GET) {
         let visit = visit(&state, peer.ip(), &headers);
         record(&state, &message_id, MailEvent::Open(visit)).await;
     }
@@ -56,7 +58,9 @@ pub async fn click(
     headers: HeaderMap,
 ) -> Response {
     let token = token.map(|ApiPath(token)| token).unwrap_or_default();
-    let Some((message_id, url)) = state.tracking.click(&token) else {
+    let genuine = state.tracking.click(&token);
+    crate::telemetry::tracking_hit("click", genuine.is_some());
+    let Some((message_id, url)) = genuine else {
         return ApiError::NotFound("link").into_response();
     };
     let Ok(location) = HeaderValue::from_str(&url) else {
@@ -94,8 +98,10 @@ async fn record(state: &AppState, message_id: &str, event: MailEvent) {
         now,
         require_verification: state.require_verification,
     };
-    if let Err(e) = state.store.mail_event(request).await {
-        tracing::error!(error = %e, message = message_id, "recording a tracked {kind}");
+    match state.store.mail_event(request).await {
+        Ok(Some(_)) => crate::telemetry::events_accepted(kind, 1),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, message = message_id, "recording a tracked {kind}"),
     }
 }
 

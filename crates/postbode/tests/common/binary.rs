@@ -27,6 +27,11 @@ pub fn free_port() -> u16 {
 }
 
 pub async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
+    start_binary_with(data_dir, port, &[]).await
+}
+
+/// The binary with more settings in its environment.
+pub async fn start_binary_with(data_dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Binary {
     let child = Command::new(env!("CARGO_BIN_EXE_postbode"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
@@ -34,6 +39,7 @@ pub async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
         .env("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true")
         .env("POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION", "false")
         .env("POSTBODE_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
