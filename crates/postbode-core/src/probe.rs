@@ -14,6 +14,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What one candidate URL of the ownership file gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileCheck {
     pub url: String,
     /// `found`, or why not: `not found (HTTP 404)`, `wrong content`, `redirect refused`, ...
@@ -61,6 +62,7 @@ pub enum TestBody {
 
 /// The receiver's answer to a test call, or why there was none.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestReport {
     pub started_at: DateTime<Utc>,
     pub status_code: Option<u16>,

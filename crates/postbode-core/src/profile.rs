@@ -22,6 +22,7 @@ pub const MAX_TEXT_LEN: usize = 65_536;
 pub const MAX_INTERESTS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
     Text,
@@ -33,6 +34,7 @@ pub enum FieldType {
 
 /// One field a database or collection defines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     pub name: String,
@@ -45,6 +47,7 @@ pub struct FieldDef {
 /// The fields of a database or a collection, in the order they were defined; bodies
 /// list `fields` in this order.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Schema(pub Vec<FieldDef>);
 
@@ -216,12 +219,14 @@ pub fn check_interests(field: &str, interests: &[String]) -> Result<Vec<String>,
 /// What happens to a profile (or subprofile) when an unsubscribe is reported for a
 /// message sent to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
 pub enum UnsubscribeBehaviour {
     #[default]
     Nothing,
     Remove,
     Update {
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         fields: Values,
     },
 }

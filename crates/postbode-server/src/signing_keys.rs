@@ -118,7 +118,7 @@ fn log_new_key(key: &SigningKeyRecord, reason: &str) {
 }
 
 /// One key as the operator sees it, with the DNS record to publish.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub algorithm: String,
@@ -131,7 +131,7 @@ pub struct KeyView {
     pub dns: DnsRecord,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DnsRecord {
     /// The TXT record's name.
     pub name: String,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// What `verification.status` shows. With `webhooks.require_verification` off an
 /// unchecked webhook is `not_required` rather than `pending`: nothing waits for a check.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShownVerification {
     Pending,
@@ -30,7 +30,7 @@ impl ShownVerification {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VerificationView {
     pub status: ShownVerification,
     /// The validated domain that verifies the URL, when one does (no file needed).
@@ -42,7 +42,7 @@ pub struct VerificationView {
     pub outcome: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     pub id: String,
     pub url: String,
@@ -110,11 +110,12 @@ impl WebhookView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProfileView {
     pub id: String,
     pub database_id: String,
     /// Every field the database defines, `null` when empty.
+    #[schema(value_type = Object)]
     pub fields: Values,
     pub interests: Vec<String>,
     pub sequence: u64,
@@ -136,12 +137,13 @@ impl ProfileView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SubprofileView {
     pub id: String,
     pub profile_id: String,
     pub database_id: String,
     pub collection_id: String,
+    #[schema(value_type = Object)]
     pub fields: Values,
     pub sequence: u64,
     pub created: DateTime<Utc>,

@@ -21,12 +21,13 @@ use crate::state::AppState;
 /// Webhooks checked at the same time by `POST /v1/webhooks/check`.
 const CHECK_CONCURRENCY: usize = 8;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifyAnswer {
     status: VerificationStatus,
     checked: Vec<FileCheck>,
 }
 
+#[utoipa::path(post, path = "/v1/webhooks/{id}/verify", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = VerifyAnswer), crate::openapi::Errors))]
 pub async fn verify(
     key: AccountKey,
     State(state): State<AppState>,
@@ -72,7 +73,7 @@ async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> ApiResult<Ver
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestRequest {
     #[serde(rename = "type")]
@@ -83,6 +84,7 @@ pub struct TestRequest {
     body: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = TestRequest, responses((status = 200, body = postbode_core::probe::TestReport), crate::openapi::Errors))]
 pub async fn test(
     key: AccountKey,
     State(state): State<AppState>,
@@ -158,7 +160,7 @@ async fn test_webhook(state: &AppState, account_id: &str, webhook: &Webhook, bod
     Ok(report)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CheckLine {
     webhook_id: String,
     url: String,
@@ -168,13 +170,14 @@ pub struct CheckLine {
     outcome: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CheckAnswer {
     data: Vec<CheckLine>,
 }
 
 /// The suite's "check now": a test call to every verified webhook, a new ownership check
 /// for the others (a test call to every webhook when verification is not required).
+#[utoipa::path(post, path = "/v1/webhooks/check", tag = "webhooks", security(("account_key" = [])), responses((status = 200, body = CheckAnswer), crate::openapi::Errors))]
 pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
     let webhooks = all_webhooks(&state, &key.account_id).await?;
     let lines: Vec<ApiResult<CheckLine>> = futures_util::stream::iter(webhooks)

@@ -39,7 +39,7 @@ const MAX_LISTED_REJECTIONS: usize = 1000;
 /// The CSV column (or JSON key) that holds interests; in CSV separated by `;`.
 const INTERESTS: &str = "interests";
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, utoipa::ToSchema)]
 pub struct ImportSummary {
     created: u64,
     updated: u64,
@@ -49,7 +49,7 @@ pub struct ImportSummary {
     rejected_count: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
     line: u64,
     error: String,
@@ -75,6 +75,7 @@ enum Parsed {
     Broken(String),
 }
 
+#[utoipa::path(post, path = "/v1/databases/{id}/import", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), ("key" = Option<String>, Query, description = "the field that finds existing profiles to update")), request_body(content((String = "text/csv"), (String = "application/x-ndjson"))), responses((status = 200, body = ImportSummary), crate::openapi::Errors))]
 pub async fn import(
     key: AccountKey,
     State(state): State<AppState>,

@@ -23,6 +23,14 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
+    routes()
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
+        .with_state(state)
+}
+
+/// Every route and its handler (the OpenAPI document lists the same, see `openapi`).
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -108,11 +116,9 @@ pub fn router(state: AppState) -> Router {
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
         .route("/metrics", get(crate::telemetry::metrics))
+        .route("/openapi.json", get(crate::openapi::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(crate::telemetry::observe))
-        .with_state(state)
 }
 
 async fn not_found() -> ApiError {

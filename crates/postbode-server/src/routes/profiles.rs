@@ -26,27 +26,30 @@ use crate::state::AppState;
 use crate::views::{ProfileView, SubprofileView};
 use std::collections::HashMap;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     #[serde(default)]
+    #[schema(value_type = Object)]
     fields: Values,
     #[serde(default)]
     interests: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubprofileRequest {
     collection_id: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     fields: Values,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubprofileEdit {
     #[serde(default)]
+    #[schema(value_type = Object)]
     fields: Values,
 }
 
@@ -125,6 +128,7 @@ fn checked_interests(interests: Option<Vec<String>>) -> Result<Option<Vec<String
         .map_err(ValidationError::from)
 }
 
+#[utoipa::path(post, path = "/v1/databases/{id}/profiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 201, body = ProfileView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -146,6 +150,7 @@ pub async fn create(
 }
 
 /// `?limit=`, `?cursor=` and at most one `?fields.<name>=<value>`.
+#[utoipa::path(get, path = "/v1/databases/{id}/profiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging, ("fields.<name>" = Option<String>, Query, description = "filters on one field's value (one at a time)")), responses((status = 200, body = Page<ProfileView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
@@ -201,6 +206,7 @@ pub async fn list(
     Ok(Json(listed.map(|p| ProfileView::new(p, &database.fields))))
 }
 
+#[utoipa::path(get, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -211,6 +217,7 @@ pub async fn get(
     Ok(Json(ProfileView::new(profile, &database.fields)))
 }
 
+#[utoipa::path(put, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn replace(
     key: AccountKey,
     state: State<AppState>,
@@ -220,6 +227,7 @@ pub async fn replace(
     edit(key, state, id, request, Edit::Replace).await
 }
 
+#[utoipa::path(patch, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn merge(
     key: AccountKey,
     state: State<AppState>,
@@ -271,6 +279,7 @@ pub struct ErasureView {
 /// `?erase=true` those events carry the ids only, and every stored event (with its
 /// deliveries and attempts) that concerns the profile, and each message sent to it, is
 /// removed too, in batches; the answer counts them.
+#[utoipa::path(delete, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), DeleteQuery), responses((status = 204, description = "deleted"), (status = 200, body = ErasureView, description = "deleted and erased (?erase=true)"), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
@@ -312,6 +321,7 @@ pub async fn delete(
     Ok(Json(ErasureView { profile_id: id, erased }).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/profiles/{id}/subprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileRequest, responses((status = 201, body = SubprofileView), crate::openapi::Errors))]
 pub async fn create_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
@@ -342,6 +352,7 @@ pub async fn create_subprofile(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/profiles/{id}/subprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<SubprofileView>), crate::openapi::Errors))]
 pub async fn list_subprofiles(
     key: AccountKey,
     State(state): State<AppState>,
@@ -369,6 +380,7 @@ pub async fn list_subprofiles(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn get_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
@@ -379,6 +391,7 @@ pub async fn get_subprofile(
     Ok(Json(SubprofileView::new(subprofile, &collection.fields)))
 }
 
+#[utoipa::path(put, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn replace_subprofile(
     key: AccountKey,
     state: State<AppState>,
@@ -388,6 +401,7 @@ pub async fn replace_subprofile(
     edit_subprofile(key, state, id, request, Edit::Replace).await
 }
 
+#[utoipa::path(patch, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn merge_subprofile(
     key: AccountKey,
     state: State<AppState>,
@@ -412,6 +426,7 @@ async fn edit_subprofile(
     Ok(Json(SubprofileView::new(subprofile_of(outcome)?, &collection.fields)))
 }
 
+#[utoipa::path(delete, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_subprofile(
     key: AccountKey,
     State(state): State<AppState>,

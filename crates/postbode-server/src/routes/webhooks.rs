@@ -31,6 +31,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", security(("account_key" = [])), request_body = postbode_core::webhook::WebhookSettings, responses((status = 201, body = WebhookView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -71,7 +72,8 @@ pub async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
@@ -80,6 +82,7 @@ pub struct ListQuery {
     collection_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", security(("account_key" = [])), params(ListQuery), responses((status = 200, body = Page<WebhookView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
@@ -173,6 +176,7 @@ pub(super) async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiRes
         .ok_or(ApiError::NotFound("webhook"))
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = WebhookView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -183,6 +187,7 @@ pub async fn get(
 }
 
 /// Merges the given fields into the current settings and checks the result as a whole.
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::WebhookPatch, responses((status = 200, body = WebhookView), crate::openapi::Errors))]
 pub async fn update(
     key: AccountKey,
     State(state): State<AppState>,
@@ -255,6 +260,7 @@ fn same_origin_and_directory(old: &str, new: &str) -> bool {
     directory(old).is_some_and(|d| Some(d) == directory(new))
 }
 
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
@@ -272,6 +278,7 @@ fn open_secret(state: &AppState, webhook_id: &str, sealed: &str) -> ApiResult<St
     String::from_utf8(plain).map_err(internal)
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}/secret", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::SecretView), crate::openapi::Errors))]
 pub async fn secret(
     key: AccountKey,
     State(state): State<AppState>,
@@ -292,6 +299,7 @@ pub async fn secret(
 
 /// A new secret; the old one keeps signing beside it for the overlap
 /// (`webhooks.secret_overlap`, 24 h by default), so receivers can switch at leisure.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/secret/rotate", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::RotatedSecret), crate::openapi::Errors))]
 pub async fn rotate_secret(
     key: AccountKey,
     State(state): State<AppState>,
@@ -317,6 +325,7 @@ pub async fn rotate_secret(
     Ok(Json(json!({ "secret": secret, "previous_secret_expires_at": until })))
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}/verification-file", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = String, content_type = "text/plain", description = "the ownership file to place"), crate::openapi::Errors))]
 pub async fn verification_file(
     key: AccountKey,
     State(state): State<AppState>,
@@ -334,7 +343,7 @@ pub async fn verification_file(
         .into_response())
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Json,
@@ -342,7 +351,8 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptsQuery {
     status: Option<AttemptFilter>,
@@ -354,6 +364,7 @@ pub struct AttemptsQuery {
 }
 
 /// The attempt log, newest first; `?format=csv|jsonl` streams all of it page by page.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/attempts", tag = "log", security(("account_key" = [])), params(("id" = String, Path), AttemptsQuery), responses((status = 200, description = "a page of attempts, or with ?format=csv|jsonl the whole log as a file", content((Page<postbode_store::Attempt> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), crate::openapi::Errors))]
 pub async fn attempts(
     key: AccountKey,
     State(state): State<AppState>,
@@ -478,7 +489,8 @@ fn formula_safe(value: &str) -> String {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     since: Option<DateTime<Utc>>,
@@ -486,7 +498,7 @@ pub struct StatsParams {
     bucket: Option<Bucket>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatsView {
     webhook_id: String,
     bucket: &'static str,
@@ -495,6 +507,7 @@ pub struct StatsView {
     data: Vec<StatsBucket>,
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}/stats", tag = "log", security(("account_key" = [])), params(("id" = String, Path), StatsParams), responses((status = 200, body = StatsView), crate::openapi::Errors))]
 pub async fn stats(
     key: AccountKey,
     State(state): State<AppState>,
@@ -524,7 +537,7 @@ pub async fn stats(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoverRequest {
     since: DateTime<Utc>,
@@ -533,6 +546,7 @@ pub struct RecoverRequest {
 
 /// Resends every failed delivery of the webhook created from `since` up to and
 /// including `until` (default: now).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/recover", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), request_body = RecoverRequest, responses((status = 202, body = crate::openapi::Recovered), crate::openapi::Errors))]
 pub async fn recover(
     key: AccountKey,
     State(state): State<AppState>,
