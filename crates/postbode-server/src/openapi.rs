@@ -170,7 +170,15 @@ impl Modify for SecuritySchemes {
         routes::domains::delete,
         routes::domains::validate,
     ),
-    components(schemas(Problem, FieldErrorSchema))
+    // The enums query parameters name are not reached through a body: listed here.
+    components(schemas(
+        Problem,
+        FieldErrorSchema,
+        routes::webhooks::ExportFormat,
+        postbode_store::AttemptFilter,
+        postbode_store::Bucket,
+        postbode_store::DeliveryStatus
+    ))
 )]
 pub struct ApiDoc;
 
