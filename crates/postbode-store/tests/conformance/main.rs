@@ -9,6 +9,7 @@
 mod claims;
 mod idempotency;
 mod mail;
+mod operations;
 mod profiles;
 mod records;
 mod results;
