@@ -318,5 +318,9 @@ mod tests {
         assert_eq!(config.server.max_body_bytes, defaults.server.max_body_bytes);
         assert_eq!(config.signature.account_prefix, defaults.signature.account_prefix);
         assert_eq!(config.signature.account_prefix, "");
+        assert_eq!(config.dns.nameservers, defaults.dns.nameservers);
+        assert_eq!(config.metrics.token, defaults.metrics.token);
+        assert_eq!(config.metrics.webhooks, defaults.metrics.webhooks);
+        assert_eq!(config.log.format, defaults.log.format);
     }
 }
