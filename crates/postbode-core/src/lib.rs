@@ -6,6 +6,7 @@
 pub mod address;
 pub mod clock;
 pub mod condition;
+pub mod domain;
 pub mod error;
 pub mod event;
 pub mod ids;

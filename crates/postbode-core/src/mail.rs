@@ -20,6 +20,7 @@ const MAX_MIME: usize = 512 * 1024;
 
 /// The mailing a message belongs to; its tags go into every event of the message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Mailing {
     pub id: String,
@@ -74,6 +75,7 @@ pub struct Visit {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryReport {
     pub code: u16,
@@ -84,6 +86,7 @@ pub struct DeliveryReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BounceReport {
     #[serde(default)]
@@ -94,6 +97,7 @@ pub struct BounceReport {
 
 /// The SMTP phase a failure happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpState {
     Connect,
@@ -105,6 +109,7 @@ pub enum SmtpState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FailureReport {
     #[serde(default = "failed")]
@@ -122,6 +127,7 @@ fn failed() -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AbuseReport {
     #[serde(default)]
@@ -132,6 +138,7 @@ pub struct AbuseReport {
 
 /// An unsubscribe report carries nothing of its own: the message says who and what.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UnsubscribeReport {}
 

@@ -36,7 +36,9 @@ impl PageRequest {
     }
 }
 
+/// A page of a list: `next_cursor` is `null` on the last page.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

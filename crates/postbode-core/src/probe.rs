@@ -14,6 +14,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What one candidate URL of the ownership file gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileCheck {
     pub url: String,
     /// `found`, or why not: `not found (HTTP 404)`, `wrong content`, `redirect refused`, ...
@@ -62,6 +63,7 @@ pub enum TestBody {
 /// The request a test call sent, exactly as it went on the wire (signatures included),
 /// so a user can compare it with what their receiver saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SentRequest {
     pub method: String,
     pub url: String,
@@ -73,6 +75,7 @@ pub struct SentRequest {
 
 /// The receiver's answer to a test call, or why there was none.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestReport {
     pub started_at: DateTime<Utc>,
     /// `None` when the request could not be built (no key, a secret that does not open).

@@ -22,6 +22,7 @@ pub const MAX_TEXT_LEN: usize = 65_536;
 pub const MAX_INTERESTS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
     Text,
@@ -33,6 +34,7 @@ pub enum FieldType {
 
 /// One field a database or collection defines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     pub name: String,
@@ -45,6 +47,7 @@ pub struct FieldDef {
 /// The fields of a database or a collection, in the order they were defined; bodies
 /// list `fields` in this order.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Schema(pub Vec<FieldDef>);
 
@@ -72,10 +75,10 @@ impl Schema {
                 ));
             }
             if let Some(default) = &def.default {
-                match def.field_type.coerce(default) {
+                match def.field_type.coerce(&format!("{at}.default"), default) {
                     Ok(Value::Null) => def.default = None,
                     Ok(value) => def.default = Some(value),
-                    Err(message) => errors.push(FieldError::new(format!("{at}.default"), message)),
+                    Err(error) => errors.push(error),
                 }
             }
         }
@@ -104,11 +107,11 @@ impl Schema {
                 ));
                 continue;
             };
-            match def.field_type.coerce(value) {
+            match def.field_type.coerce(&format!("{prefix}.{name}"), value) {
                 Ok(value) => {
                     typed.insert(name.clone(), value);
                 }
-                Err(message) => errors.push(FieldError::new(format!("{prefix}.{name}"), message)),
+                Err(error) => errors.push(error),
             }
         }
         ValidationError::check(errors).map(|()| typed)
@@ -138,8 +141,10 @@ impl Schema {
 
 impl FieldType {
     /// The value as this type stores it. Strings are parsed for every type, so a CSV
-    /// cell and a JSON value mean the same; an empty string clears a non-text field.
-    pub fn coerce(self, value: &Value) -> Result<Value, String> {
+    /// cell and a JSON value mean the same; an empty string clears a non-text field. A
+    /// value of another type is an error naming `field`.
+    pub fn coerce(self, field: &str, value: &Value) -> Result<Value, FieldError> {
+        let fail = |expected: &str| FieldError::new(field, expected);
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -151,30 +156,28 @@ impl FieldType {
         }
         match (self, value) {
             (FieldType::Text, Value::String(s)) if s.len() <= MAX_TEXT_LEN => Ok(value.clone()),
-            (FieldType::Text, Value::String(_)) => Err(format!("a text of at most {MAX_TEXT_LEN} bytes")),
-            (FieldType::Text, _) => Err("a string".into()),
+            (FieldType::Text, Value::String(_)) => Err(fail(&format!("a text of at most {MAX_TEXT_LEN} bytes"))),
+            (FieldType::Text, _) => Err(fail("a string")),
             (FieldType::Integer, Value::Number(n)) if n.is_i64() => Ok(value.clone()),
-            (FieldType::Integer, Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| "an integer".into()),
-            (FieldType::Integer, _) => Err("an integer".into()),
-            (FieldType::Float, Value::Number(n)) => n.as_f64().map(Value::from).ok_or_else(|| "a number".into()),
+            (FieldType::Integer, Value::String(s)) => {
+                s.trim().parse::<i64>().map(Value::from).map_err(|_| fail("an integer"))
+            }
+            (FieldType::Integer, _) => Err(fail("an integer")),
+            (FieldType::Float, Value::Number(n)) => n.as_f64().map(Value::from).ok_or_else(|| fail("a number")),
             (FieldType::Float, Value::String(s)) => s
                 .trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|f| f.is_finite())
                 .map(Value::from)
-                .ok_or_else(|| "a number".into()),
-            (FieldType::Float, _) => Err("a number".into()),
+                .ok_or_else(|| fail("a number")),
+            (FieldType::Float, _) => Err(fail("a number")),
             (FieldType::Date, Value::String(s)) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                 .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
-                .map_err(|_| "a date as YYYY-MM-DD".into()),
-            (FieldType::Date, _) => Err("a date as YYYY-MM-DD".into()),
+                .map_err(|_| fail("a date as YYYY-MM-DD")),
+            (FieldType::Date, _) => Err(fail("a date as YYYY-MM-DD")),
             (FieldType::Email, Value::String(s)) if is_email(s.trim()) => Ok(Value::String(s.trim().to_owned())),
-            (FieldType::Email, _) => Err("an e-mail address".into()),
+            (FieldType::Email, _) => Err(fail("an e-mail address")),
         }
     }
 }
@@ -216,12 +219,14 @@ pub fn check_interests(field: &str, interests: &[String]) -> Result<Vec<String>,
 /// What happens to a profile (or subprofile) when an unsubscribe is reported for a
 /// message sent to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
 pub enum UnsubscribeBehaviour {
     #[default]
     Nothing,
     Remove,
     Update {
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         fields: Values,
     },
 }

@@ -1,6 +1,8 @@
 //! When the next attempt of a failed delivery is due.
 
 use serde::Deserialize;
+
+use crate::error::ValidationError;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,9 +59,9 @@ impl RetryPolicy {
         wait.mul_f64(1.0 + spread)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if !(0.0..=1.0).contains(&self.jitter) {
-            return Err("delivery.retry.jitter must be between 0 and 1".into());
+            return Err(ValidationError::single("delivery.retry.jitter", "between 0 and 1"));
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use crate::address;
 use crate::condition::{Condition, ConditionError};
 use crate::error::{FieldError, ValidationError};
 use crate::event::{self, ALL, EventScope};
+use crate::profile::Schema;
 use crate::render::Format;
 
 /// The ceiling a webhook's adaptive limit grows to unless the user sets one: enough for
@@ -24,6 +25,7 @@ const MAX_HEADER_VALUE_LEN: usize = 1024;
 
 /// Where a profile change came from, for `ignore_sources`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Api,
@@ -44,6 +46,7 @@ impl Source {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureScheme {
     HttpSignature,
@@ -52,12 +55,14 @@ pub enum SignatureScheme {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub per_second: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub max_events: u32,
@@ -68,6 +73,7 @@ pub struct Batch {
 /// the request into the current settings and checks the result as a whole, so both
 /// paths share one set of rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub url: String,
@@ -85,6 +91,10 @@ pub struct WebhookSettings {
     pub condition: Option<String>,
     #[serde(default)]
     pub ignore_sources: Vec<Source>,
+    /// With a database or collection: an `update` fires only when one of these fields
+    /// changed (a `create` and a `delete` always fire).
+    #[serde(default)]
+    pub fields_changed: Vec<String>,
     #[serde(default = "default_signatures")]
     pub signatures: Vec<SignatureScheme>,
     #[serde(default)]
@@ -166,6 +176,7 @@ impl WebhookSettings {
         }
         self.ignore_sources.sort_by_key(|s| *s as u8);
         self.ignore_sources.dedup();
+        self.check_fields_changed(&mut errors);
         self.check_signatures(&mut errors);
         self.check_headers(&mut errors);
         if !(1..=MAX_CONCURRENCY).contains(&self.max_concurrency) {
@@ -213,6 +224,52 @@ impl WebhookSettings {
             }
         }
         self.events.sort();
+    }
+
+    /// `fields_changed` needs a scope whose fields it names (checked against them by
+    /// [`WebhookSettings::check_fields_of`]), and names each field once.
+    fn check_fields_changed(&self, errors: &mut Vec<FieldError>) {
+        if self.fields_changed.is_empty() {
+            return;
+        }
+        if self.database_id.is_none() && self.collection_id.is_none() {
+            errors.push(FieldError::new(
+                "fields_changed",
+                "only a webhook limited to a database_id or collection_id can fire on changes of its fields",
+            ));
+            return;
+        }
+        for (index, name) in self.fields_changed.iter().enumerate() {
+            if self.fields_changed[..index].contains(name) {
+                errors.push(FieldError::new(
+                    format!("fields_changed[{index}]"),
+                    format!("{name:?} is listed twice"),
+                ));
+            }
+        }
+    }
+
+    /// Each of `fields_changed` must be a field of the scope's database or collection
+    /// (`schema`, the collection's when the webhook has one).
+    pub fn check_fields_of(&self, schema: &Schema) -> Result<(), ValidationError> {
+        let scope = if self.collection_id.is_some() {
+            "collection"
+        } else {
+            "database"
+        };
+        ValidationError::check(
+            self.fields_changed
+                .iter()
+                .enumerate()
+                .filter(|(_, name)| schema.get(name).is_none())
+                .map(|(index, name)| {
+                    FieldError::new(
+                        format!("fields_changed[{index}]"),
+                        format!("the {scope} has no field {name:?}"),
+                    )
+                })
+                .collect(),
+        )
     }
 
     fn check_signatures(&mut self, errors: &mut Vec<FieldError>) {
@@ -264,9 +321,17 @@ impl WebhookSettings {
     /// limited to a collection gets that collection's subprofile changes and the mail
     /// events of messages sent to its subprofiles; one limited to a database gets that
     /// database's profile changes and the mail events of messages sent to its profiles;
-    /// a custom event is in a database's scope when it names one of its profiles.
+    /// a custom event is in a database's scope when it names one of its profiles. With
+    /// `fields_changed`, an update (the one kind of event with `previous`, whose keys are
+    /// the fields it changed) is in scope only when it changed one of them.
     pub fn in_scope(&self, scope: &EventScope) -> bool {
         if scope.source.is_some_and(|source| self.ignore_sources.contains(&source)) {
+            return false;
+        }
+        if let Some(previous) = &scope.previous
+            && !self.fields_changed.is_empty()
+            && !self.fields_changed.iter().any(|name| previous.contains_key(name))
+        {
             return false;
         }
         if let Some(collection) = &self.collection_id {
@@ -339,6 +404,7 @@ fn normalise_url(raw: &str, allow_private_targets: bool) -> Result<String, Field
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VerificationStatus {
     Pending,
@@ -350,6 +416,10 @@ pub enum VerificationStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
     pub status: VerificationStatus,
+    /// The validated domain that verifies the URL (see [`crate::domain::settle`]);
+    /// `None` when the ownership file did, or nothing has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     pub file_name: String,
     pub file_content: String,
     pub checked_at: Option<DateTime<Utc>>,
@@ -416,7 +486,7 @@ mod tests {
         s.validate(false).unwrap();
         assert_eq!(s.events, vec!["all"]);
         assert_eq!(s.signatures, vec![SignatureScheme::StandardWebhooks]);
-        assert_eq!(s.max_concurrency, 8);
+        assert_eq!(s.max_concurrency, 64);
         assert!(s.enabled);
         assert!(s.wants("order.paid"));
     }
@@ -534,9 +604,51 @@ mod tests {
     }
 
     #[test]
+    fn fields_changed_needs_a_scope_and_filters_updates_only() {
+        let mut s = settings("https://example.com/");
+        s.fields_changed = vec!["email".into(), "email".into()];
+        let fields: Vec<String> = s
+            .validate(false)
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["fields_changed"]);
+        s.database_id = Some("db_1".into());
+        let fields: Vec<String> = s
+            .validate(false)
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["fields_changed[1]"]);
+        s.fields_changed = vec!["email".into()];
+        s.validate(false).unwrap();
+
+        let update = |changed: &str| EventScope {
+            database_id: Some("db_1".into()),
+            previous: Some([(changed.to_owned(), serde_json::Value::Null)].into_iter().collect()),
+            ..EventScope::default()
+        };
+        assert!(s.in_scope(&update("email")));
+        assert!(!s.in_scope(&update("name")));
+        let create = EventScope {
+            database_id: Some("db_1".into()),
+            ..EventScope::default()
+        };
+        assert!(
+            s.in_scope(&create),
+            "a create or delete has no previous and always fires"
+        );
+    }
+
+    #[test]
     fn verification_file_urls_are_script_directory_then_root() {
         let v = Verification {
             status: VerificationStatus::Pending,
+            domain: None,
             file_name: "postbode-abc.txt".into(),
             file_content: "x".into(),
             checked_at: None,

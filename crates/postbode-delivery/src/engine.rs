@@ -467,6 +467,7 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, delivery_id: String, attempted: A
     if paused || !give_back.is_empty() {
         shared.give_back(&lane.webhook_id, give_back, pause);
     }
+    crate::metrics::record_attempt_metrics(&attempted.result);
     let store = shared.store.clone();
     let webhook_id = lane.webhook_id.clone();
     shared.tasks.spawn(async move {

@@ -11,6 +11,18 @@ use postbode_store::{SigningKeyRecord, Store};
 /// or through the API is picked up.
 const RELOAD: chrono::Duration = chrono::Duration::seconds(60);
 
+/// Why the active keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyLoadError {
+    #[error(transparent)]
+    Store(#[from] postbode_store::StoreError),
+    #[error("signing key {id}: {source}")]
+    Open {
+        id: String,
+        source: postbode_signature::Error,
+    },
+}
+
 /// The active key of each algorithm, with its published key id.
 pub struct ActiveKeys {
     pub rsa: Option<(String, RsaKey)>,
@@ -33,8 +45,8 @@ impl ActiveKeys {
         master: &MasterKey,
         now: DateTime<Utc>,
         key_domain: &str,
-    ) -> Result<Self, String> {
-        let records = store.list_signing_keys().await.map_err(|e| e.to_string())?;
+    ) -> Result<Self, KeyLoadError> {
+        let records = store.list_signing_keys().await?;
         let mut keys = Self::none(now + RELOAD);
         for record in &records {
             let s = record.schedule;
@@ -50,19 +62,23 @@ impl ActiveKeys {
                 .filter(|r| r.algorithm == algorithm.dkim_name() && r.schedule.phase(now) == KeyPhase::Active)
                 .max_by_key(|r| r.schedule.activates_at)
         };
-        let open = |record: &SigningKeyRecord| -> Result<(String, Vec<u8>), String> {
+        let failed = |record: &SigningKeyRecord| {
+            let id = record.id.clone();
+            move |source| KeyLoadError::Open { id, source }
+        };
+        let open = |record: &SigningKeyRecord| -> Result<(String, Vec<u8>), KeyLoadError> {
             let der = master
                 .open(&record.sealed_private_key, &record.id)
-                .map_err(|e| format!("signing key {}: {e}", record.id))?;
+                .map_err(failed(record))?;
             Ok((dkim::key_id(&record.selector, key_domain), der))
         };
         if let Some(record) = active(KeyAlgorithm::Rsa) {
             let (key_id, der) = open(record)?;
-            keys.rsa = Some((key_id, RsaKey::from_pkcs8(&der).map_err(|e| e.to_string())?));
+            keys.rsa = Some((key_id, RsaKey::from_pkcs8(&der).map_err(failed(record))?));
         }
         if let Some(record) = active(KeyAlgorithm::Ed25519) {
             let (key_id, der) = open(record)?;
-            keys.ed25519 = Some((key_id, Ed25519Key::from_pkcs8(&der).map_err(|e| e.to_string())?));
+            keys.ed25519 = Some((key_id, Ed25519Key::from_pkcs8(&der).map_err(failed(record))?));
         }
         Ok(keys)
     }

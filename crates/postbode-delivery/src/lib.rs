@@ -4,15 +4,18 @@
 mod attempt;
 mod breaker;
 pub mod call;
+pub mod dns;
 pub mod engine;
 pub mod http;
 pub mod keys;
 mod lane;
 mod limiter;
+pub mod metrics;
 pub mod probe;
 pub mod settings;
 pub mod ssrf;
 
+pub use dns::{DnsResolver, DnsSettings};
 pub use engine::{Engine, EngineError, EngineHandle};
 pub use keys::KeyRing;
 pub use probe::Probe;

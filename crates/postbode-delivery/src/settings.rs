@@ -99,7 +99,7 @@ impl DeliverySettings {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        self.retry.validate()?;
+        self.retry.validate().map_err(|e| e.to_string())?;
         if self.lease < self.total_timeout * 4 {
             return Err("delivery.lease must be at least four times delivery.total_timeout".into());
         }

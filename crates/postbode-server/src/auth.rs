@@ -48,7 +48,7 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn same(hash: &[u8], expected: &[u8]) -> bool {
+pub(crate) fn same(hash: &[u8], expected: &[u8]) -> bool {
     constant_time::verify_slices_are_equal(hash, expected).is_ok()
 }
 
@@ -86,6 +86,8 @@ impl FromRequestParts<AppState> for AccountKey {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         let key = account_key(state, token).await?;
+        // Every log line of the request names the account.
+        tracing::Span::current().record("account", key.account_id.as_str());
         Ok(AccountKey {
             account_id: key.account_id,
         })

@@ -5,15 +5,17 @@
 pub mod auth;
 pub mod decode;
 pub mod extract;
+pub mod openapi;
 pub mod problem;
 mod routes;
 pub mod settings;
 pub mod signing_keys;
 mod state;
+pub mod telemetry;
 pub mod tracking;
 mod ui;
 mod views;
 
 pub use routes::router;
-pub use settings::ServerSettings;
+pub use settings::{MetricsSettings, ServerSettings};
 pub use state::AppState;

@@ -1,6 +1,17 @@
 use serde::Deserialize;
 use std::time::Duration;
 
+/// The `[metrics]` section of the configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// A bearer token for the Prometheus scraper alone; the operator token works too.
+    pub token: Option<String>,
+    /// Webhook ids whose attempt series carry their own `webhook` label (at most 100);
+    /// every other webhook is counted as `webhook="other"`.
+    pub webhooks: Vec<String>,
+}
+
 /// The `[server]` section of the configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -59,6 +59,13 @@ pub async fn maintain(
         }
     }
     store.save_signing_keys(&new, &[]).await?;
+    // The first keys of a new installation are no rotation.
+    for key in new.iter().filter(|k| k.schedule.activates_at > now) {
+        log_new_key(
+            key,
+            "scheduled: the active key retires at the end of its rotation period",
+        );
+    }
     Ok(new.len())
 }
 
@@ -92,11 +99,26 @@ pub async fn rotate(
         )?);
     }
     store.save_signing_keys(&new, &rescheduled).await?;
+    for key in &new {
+        log_new_key(key, "requested by the operator");
+    }
     Ok(())
 }
 
+/// One line per new signing key (a rotation), for the operator.
+fn log_new_key(key: &SigningKeyRecord, reason: &str) {
+    tracing::info!(
+        key = %key.id,
+        algorithm = %key.algorithm,
+        selector = %key.selector,
+        signs_from = %key.schedule.activates_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        %reason,
+        "signing key rotation: a new key is published"
+    );
+}
+
 /// One key as the operator sees it, with the DNS record to publish.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub algorithm: String,
@@ -109,7 +131,7 @@ pub struct KeyView {
     pub dns: DnsRecord,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DnsRecord {
     /// The TXT record's name.
     pub name: String,

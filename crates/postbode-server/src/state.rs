@@ -1,4 +1,5 @@
 use postbode_core::clock::SharedClock;
+use postbode_core::domain::TxtLookup;
 use postbode_core::probe::WebhookProbe;
 use postbode_core::signing_keys::SignatureSettings;
 use postbode_signature::sealed::MasterKey;
@@ -37,4 +38,7 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Makes and checks the MACs of tracking tokens.
     pub tracking: Arc<TrackingKey>,
+    /// Reads the TXT records that validate domains (implemented by the delivery crate).
+    pub dns: Arc<dyn TxtLookup>,
+    pub metrics: Arc<crate::telemetry::MetricsEndpoint>,
 }

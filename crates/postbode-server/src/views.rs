@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// What `verification.status` shows. With `webhooks.require_verification` off an
 /// unchecked webhook is `not_required` rather than `pending`: nothing waits for a check.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShownVerification {
     Pending,
@@ -30,9 +30,11 @@ impl ShownVerification {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VerificationView {
     pub status: ShownVerification,
+    /// The validated domain that verifies the URL, when one does (no file needed).
+    pub domain: Option<String>,
     pub file_name: String,
     pub file_content: String,
     pub file_urls: Vec<String>,
@@ -40,7 +42,7 @@ pub struct VerificationView {
     pub outcome: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     pub id: String,
     pub url: String,
@@ -51,6 +53,7 @@ pub struct WebhookView {
     pub format: Format,
     pub condition: Option<String>,
     pub ignore_sources: Vec<Source>,
+    pub fields_changed: Vec<String>,
     pub signatures: Vec<SignatureScheme>,
     pub headers: BTreeMap<String, String>,
     pub max_concurrency: u32,
@@ -83,6 +86,7 @@ impl WebhookView {
             format: s.format,
             condition: s.condition,
             ignore_sources: s.ignore_sources,
+            fields_changed: s.fields_changed,
             signatures: s.signatures,
             headers: s.headers,
             max_concurrency: s.max_concurrency,
@@ -93,6 +97,7 @@ impl WebhookView {
             secret,
             verification: VerificationView {
                 status: ShownVerification::new(v.status, require_verification),
+                domain: v.domain,
                 file_name: v.file_name,
                 file_content: v.file_content,
                 file_urls,
@@ -105,11 +110,12 @@ impl WebhookView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProfileView {
     pub id: String,
     pub database_id: String,
     /// Every field the database defines, `null` when empty.
+    #[schema(value_type = Object)]
     pub fields: Values,
     pub interests: Vec<String>,
     pub sequence: u64,
@@ -131,12 +137,13 @@ impl ProfileView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SubprofileView {
     pub id: String,
     pub profile_id: String,
     pub database_id: String,
     pub collection_id: String,
+    #[schema(value_type = Object)]
     pub fields: Values,
     pub sequence: u64,
     pub created: DateTime<Utc>,

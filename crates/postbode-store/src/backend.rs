@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use postbode_core::domain::Domain;
 use postbode_core::latency::LatencyHistogram;
 use postbode_core::page::{Page, PageRequest};
 use postbode_core::profile::Schema;
@@ -108,6 +109,32 @@ pub trait Records: Send + Sync + 'static {
     /// account where one is known.
     async fn message_context(&self, id: &str) -> Result<Option<MessageContext>>;
 
+    // Validated domains.
+    /// Stores a new domain; false when the account has that domain already.
+    async fn create_domain(&self, domain: &Domain) -> Result<bool>;
+    async fn get_domain(&self, account_id: &str, id: &str) -> Result<Option<Domain>>;
+    async fn list_domains(&self, account_id: &str, page: &PageRequest) -> Result<Page<Domain>>;
+    /// Saves a check's result: status, when, and what it found.
+    async fn update_domain(&self, domain: &Domain) -> Result<bool>;
+    async fn delete_domain(&self, account_id: &str, id: &str) -> Result<bool>;
+    /// The names of the account's validated domains.
+    async fn validated_domains(&self, account_id: &str) -> Result<Vec<String>>;
+    /// Saves the webhooks' verification (only), in one transaction; a webhook whose URL
+    /// changed meanwhile is left alone, since what was decided was for the old URL.
+    async fn save_verifications(&self, webhooks: &[&Webhook]) -> Result<()>;
+
+    // Erasure.
+    /// Deletes up to `limit` of the events that concern the profile (by the profile id
+    /// stored at ingest) with their deliveries and attempts, made before the event id
+    /// `before`, and up to `limit` messages sent to it; one transaction. Repeat until
+    /// it erases nothing.
+    async fn erase_profile_batch(&self, account_id: &str, profile_id: &str, before: &str, limit: u32)
+    -> Result<Erased>;
+
+    // Operations.
+    /// The delivery queue at `now`, from one pass over the index of pending deliveries.
+    async fn queue_gauges(&self, now: DateTime<Utc>) -> Result<QueueGauges>;
+
     // The log.
     async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>>;
     /// The newest [`MAX_DELIVERY_ATTEMPTS`] attempts of a delivery, newest first.
@@ -210,6 +237,9 @@ pub trait GroupTx: Send {
     async fn delete_subprofiles(&mut self, account_id: &str, ids: &[&str]) -> Result<()>;
     /// Replaces the key rows of the given profiles with `keys`.
     async fn replace_profile_keys(&mut self, profile_ids: &[&str], keys: &[ProfileKeyRow]) -> Result<()>;
+    /// Those of the deliveries that are still stored (an erasure may have removed some
+    /// while they were out on a call).
+    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>>;
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()>;
     async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<()>;
     /// Gives leased deliveries back, claimable at once.
@@ -256,6 +286,8 @@ pub struct EventRow {
     pub event_type: String,
     pub body: bytes::Bytes,
     pub created_at: DateTime<Utc>,
+    /// The profile the event concerns (its scope's), which erasing the profile finds it by.
+    pub profile_id: Option<String>,
 }
 
 /// A new delivery, due at once; `leased_until` when it is handed to this node's engine

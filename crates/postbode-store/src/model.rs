@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: String,
     pub name: String,
@@ -64,6 +65,7 @@ pub struct EventRecord {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     Pending,
@@ -95,6 +97,7 @@ impl DeliveryStatus {
 
 /// What started an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     Scheduled,
@@ -125,6 +128,7 @@ impl Trigger {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     pub id: String,
     pub event_id: String,
@@ -138,6 +142,7 @@ pub struct Delivery {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     pub id: String,
     pub delivery_id: Option<String>,
@@ -227,6 +232,7 @@ pub struct AttemptResult {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptFilter {
     Succeeded,
@@ -256,6 +262,7 @@ pub struct DeliveryQuery {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Bucket {
     #[default]
@@ -271,6 +278,7 @@ pub struct StatsQuery {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsBucket {
     pub start: DateTime<Utc>,
     pub delivered: u64,
@@ -285,6 +293,42 @@ pub struct StatsBucket {
     pub latency_p99_ms: Option<u64>,
     #[serde(skip)]
     pub latency: LatencyHistogram,
+}
+
+/// What one erasure batch removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Erased {
+    pub events: u64,
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub messages: u64,
+}
+
+impl Erased {
+    pub fn add(&mut self, other: Erased) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.attempts += other.attempts;
+        self.messages += other.messages;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Erased::default()
+    }
+}
+
+/// The delivery queue as `/metrics` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueGauges {
+    /// Not yet delivered or given up.
+    pub pending: u64,
+    /// Pending, due now and not leased.
+    pub due: u64,
+    /// Pending and held by an engine now.
+    pub leased: u64,
+    /// When the longest-waiting due delivery fell due.
+    pub oldest_due_at: Option<DateTime<Utc>>,
 }
 
 /// One of Postbode's signing keys.
@@ -378,6 +422,12 @@ pub enum Change {
         interests: Option<Vec<String>>,
     },
     DeleteProfile {
+        id: String,
+    },
+    /// Deletes the profile and its subprofiles like [`Change::DeleteProfile`], but their
+    /// `delete` events carry the ids only: no fields, no interests (erasure, which then
+    /// removes the stored events that hold the data).
+    EraseProfile {
         id: String,
     },
     CreateSubprofile {

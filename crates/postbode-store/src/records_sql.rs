@@ -589,6 +589,193 @@ macro_rules! sql_records {
                 row.as_ref().map(rows::message_context).transpose()
             }
 
+            async fn create_domain(&self, d: &postbode_core::domain::Domain) -> Result<bool> {
+                let done = sqlx::query(&format!(
+                    "INSERT INTO domains ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (account_id, domain) DO NOTHING",
+                    rows::DOMAIN_COLUMNS
+                ))
+                .bind(&d.id)
+                .bind(&d.account_id)
+                .bind(&d.domain)
+                .bind(&d.token)
+                .bind(d.status.as_str())
+                .bind(d.checked_at.map(ms))
+                .bind(&d.outcome)
+                .bind(ms(d.created_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn get_domain(&self, account_id: &str, id: &str) -> Result<Option<postbode_core::domain::Domain>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM domains WHERE id = $1 AND account_id = $2",
+                    rows::DOMAIN_COLUMNS
+                ))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::domain).transpose()
+            }
+
+            async fn list_domains(
+                &self,
+                account_id: &str,
+                page: &PageRequest,
+            ) -> Result<Page<postbode_core::domain::Domain>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM domains WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    rows::DOMAIN_COLUMNS
+                ))
+                .bind(account_id)
+                .bind(page.after.as_deref().unwrap_or(""))
+                .bind(rows::page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                rows::page(&rows, page, rows::domain, |d| &d.id)
+            }
+
+            async fn update_domain(&self, d: &postbode_core::domain::Domain) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE domains SET status = $1, checked_at = $2, outcome = $3 WHERE id = $4 AND account_id = $5",
+                )
+                .bind(d.status.as_str())
+                .bind(d.checked_at.map(ms))
+                .bind(&d.outcome)
+                .bind(&d.id)
+                .bind(&d.account_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_domain(&self, account_id: &str, id: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM domains WHERE id = $1 AND account_id = $2")
+                    .bind(id)
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn validated_domains(&self, account_id: &str) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT domain FROM domains WHERE account_id = $1 AND status = 'validated' ORDER BY domain",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn save_verifications(&self, webhooks: &[&Webhook]) -> Result<()> {
+                if webhooks.is_empty() {
+                    return Ok(());
+                }
+                let sql = format!(
+                    "UPDATE webhooks SET verification = $1, updated_at = $2 \
+                     WHERE id = $3 AND account_id = $4 AND {} = $5",
+                    $dialect::json_text("settings", "url")
+                );
+                let mut tx = self.pool.begin().await?;
+                for webhook in webhooks {
+                    sqlx::query(&sql)
+                        .bind(serde_json::to_string(&webhook.verification)?)
+                        .bind(ms(webhook.updated_at))
+                        .bind(&webhook.id)
+                        .bind(&webhook.account_id)
+                        .bind(&webhook.settings.url)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                // Deliveries that waited for a verification may go now.
+                self.announce_work().await;
+                Ok(())
+            }
+
+            async fn erase_profile_batch(
+                &self,
+                account_id: &str,
+                profile_id: &str,
+                before: &str,
+                limit: u32,
+            ) -> Result<Erased> {
+                let mut tx = self.pool.begin().await?;
+                let mut erased = Erased::default();
+                // A write first: SQLite takes the write lock now (waiting its turn), not on
+                // a later write after a read, where a busy database fails at once.
+                erased.messages = sqlx::query(
+                    "DELETE FROM messages WHERE id IN \
+                     (SELECT id FROM messages WHERE account_id = $1 AND profile_id = $2 ORDER BY id LIMIT $3)",
+                )
+                .bind(account_id)
+                .bind(profile_id)
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let events: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM events WHERE account_id = $1 AND profile_id = $2 AND id < $3 ORDER BY id LIMIT $4",
+                )
+                .bind(account_id)
+                .bind(profile_id)
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                if !events.is_empty() {
+                    let ids: Vec<&str> = events.iter().map(String::as_str).collect();
+                    let ids = $dialect::id_list(&ids)?;
+                    erased.attempts = sqlx::query(&format!(
+                        "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE {})",
+                        $dialect::id_in("event_id", 1)
+                    ))
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    erased.deliveries = sqlx::query(&format!(
+                        "DELETE FROM deliveries WHERE {}",
+                        $dialect::id_in("event_id", 1)
+                    ))
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    erased.events = sqlx::query(&format!("DELETE FROM events WHERE {}", $dialect::id_in("id", 1)))
+                        .bind(&ids)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(erased)
+            }
+
+            async fn queue_gauges(&self, now: chrono::DateTime<chrono::Utc>) -> Result<QueueGauges> {
+                // One pass over `deliveries_due`, the partial index of pending deliveries.
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS pending, \
+                     COALESCE(SUM(CASE WHEN next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
+                       THEN 1 ELSE 0 END), 0) AS due, \
+                     COALESCE(SUM(CASE WHEN lease_until > $1 THEN 1 ELSE 0 END), 0) AS leased, \
+                     MIN(CASE WHEN next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
+                       THEN next_attempt_at END) AS oldest_due \
+                     FROM deliveries WHERE status = 'pending'",
+                )
+                .bind(ms(now))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(QueueGauges {
+                    pending: row.int("pending")? as u64,
+                    due: row.int("due")? as u64,
+                    leased: row.int("leased")? as u64,
+                    oldest_due_at: rows::opt_time(row.opt_int("oldest_due")?),
+                })
+            }
+
             async fn list_attempts(&self, account_id: &str, query: &AttemptQuery) -> Result<Page<Attempt>> {
                 let status_filter = match query.status {
                     None => "",

@@ -104,6 +104,23 @@ pub fn webhook(row: &impl Columns) -> Result<Webhook> {
     })
 }
 
+pub const DOMAIN_COLUMNS: &str = "id, account_id, domain, token, status, checked_at, outcome, created_at";
+
+pub fn domain(row: &impl Columns) -> Result<postbode_core::domain::Domain> {
+    let status = row.text("status")?;
+    Ok(postbode_core::domain::Domain {
+        id: row.text("id")?,
+        account_id: row.text("account_id")?,
+        domain: row.text("domain")?,
+        token: row.text("token")?,
+        status: postbode_core::domain::DomainStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("domain status {status:?}")))?,
+        checked_at: opt_time(row.opt_int("checked_at")?),
+        outcome: row.opt_text("outcome")?,
+        created_at: time(row.int("created_at")?),
+    })
+}
+
 pub const DELIVERY_COLUMNS: &str =
     "id, event_id, webhook_id, status, attempts, next_attempt_at, last_status_code, created_at, delivered_at";
 

@@ -169,6 +169,8 @@ pub async fn run(source: Arc<dyn TxSource>, mut queue: WriterQueue, work: Arc<No
                 false
             }
         };
+        metrics::histogram!("postbode_writer_group_ops").record(size as f64);
+        metrics::histogram!("postbode_writer_commit_seconds").record(started.elapsed().as_secs_f64());
         tracing::debug!(
             ops = size,
             micros = started.elapsed().as_micros() as u64,

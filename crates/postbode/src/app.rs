@@ -4,8 +4,9 @@
 use anyhow::Context;
 use postbode_core::clock::SharedClock;
 use postbode_core::signing_keys::SignatureSettings;
-use postbode_delivery::{Engine, EngineHandle, KeyRing, Probe};
+use postbode_delivery::{DnsResolver, Engine, EngineHandle, KeyRing, Probe};
 use postbode_server::AppState;
+use postbode_server::telemetry::MetricsEndpoint;
 use postbode_server::tracking::TrackingKey;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
@@ -36,6 +37,26 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     postbode_store::open(&url)
         .await
         .with_context(|| format!("opening {}", redacted(&url)))
+}
+
+/// `postbode backup FILE`: a consistent copy of the SQLite store, taken while the
+/// service runs. PostgreSQL has its own tools for that.
+pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "the store is PostgreSQL ({}): back it up with pg_dump (e.g. pg_dump -Fc -f postbode.dump DATABASE_URL)",
+            redacted(&url)
+        );
+    }
+    if file.exists() {
+        anyhow::bail!("{} exists already; name a new file", file.display());
+    }
+    postbode_store::sqlite::backup(&url, file)
+        .await
+        .with_context(|| format!("backing up {} to {}", redacted(&url), file.display()))?;
+    println!("Backed up {} to {}.", redacted(&url), file.display());
+    Ok(())
 }
 
 pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running> {
@@ -85,7 +106,17 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         key_domain_warning: key_domain_warning.map(Into::into),
         public_url: public_url.trim_end_matches('/').into(),
         tracking,
+        dns: Arc::new(DnsResolver::new(&config.dns)?),
+        metrics: Arc::new(MetricsEndpoint {
+            handle: postbode_server::telemetry::recorder(),
+            token_hash: config
+                .metrics
+                .token
+                .as_ref()
+                .map(|t| postbode_server::auth::sha256(t.as_bytes())),
+        }),
     };
+    postbode_delivery::metrics::label_webhooks(&config.metrics.webhooks);
     let engine = Engine::new(
         store,
         clock,

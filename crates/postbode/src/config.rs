@@ -4,8 +4,8 @@
 
 use anyhow::Context;
 use postbode_core::signing_keys::SignatureSettings;
-use postbode_delivery::DeliverySettings;
-use postbode_server::ServerSettings;
+use postbode_delivery::{DeliverySettings, DnsSettings};
+use postbode_server::{MetricsSettings, ServerSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,8 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     pub signature: SignatureSettings,
     pub log: LogSettings,
+    pub dns: DnsSettings,
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Config {
@@ -45,6 +47,8 @@ impl Default for Config {
             webhooks: WebhookSettings::default(),
             signature: SignatureSettings::default(),
             log: LogSettings::default(),
+            dns: DnsSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -70,11 +74,21 @@ impl Default for WebhookSettings {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For a person at a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, every field (webhook, account, delivery ids) its own key.
+    Json,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
-    /// `text` or `json`.
-    pub format: String,
+    pub format: LogFormat,
     /// A tracing filter, e.g. `info` or `postbode_delivery=debug,info`.
     pub level: String,
 }
@@ -82,7 +96,7 @@ pub struct LogSettings {
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
-            format: "text".into(),
+            format: LogFormat::Text,
             level: "info".into(),
         }
     }
@@ -114,6 +128,13 @@ impl Config {
                 continue;
             };
             let key = key.to_ascii_lowercase();
+            // `POSTBODE_LOG_FORMAT` is the short name of `log.format` (as `POSTBODE_LOG`
+            // is of its level).
+            let key = if key == "log_format" {
+                "log__format".to_owned()
+            } else {
+                key
+            };
             let value = env_value(&raw);
             match key.split_once("__") {
                 Some((section, field)) => {
@@ -135,6 +156,13 @@ impl Config {
             .try_into()
             .context("the configuration is not valid")?;
         config.delivery.validate().map_err(anyhow::Error::msg)?;
+        if config.metrics.webhooks.len() > postbode_delivery::metrics::MAX_LABELLED_WEBHOOKS {
+            anyhow::bail!(
+                "metrics.webhooks lists {} webhooks; at most {} get series of their own",
+                config.metrics.webhooks.len(),
+                postbode_delivery::metrics::MAX_LABELLED_WEBHOOKS
+            );
+        }
         Ok(config)
     }
 
@@ -267,6 +295,13 @@ mod tests {
     }
 
     #[test]
+    fn the_log_format_has_a_short_variable_and_only_known_values() {
+        let config = Config::load(None, env(&[("POSTBODE_LOG_FORMAT", "json")])).unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert!(Config::load(None, env(&[("POSTBODE_LOG_FORMAT", "yaml")])).is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let error = Config::load(None, env(&[("POSTBODE_DELIVERY__TIMEOUT", "5s")])).unwrap_err();
         assert!(format!("{error:#}").contains("unknown field `timeout`"), "{error:#}");
@@ -285,5 +320,9 @@ mod tests {
         assert_eq!(config.signature.account_prefix, "");
         assert_eq!(config.server.dashboard_session, defaults.server.dashboard_session);
         assert_eq!(config.server.secure_cookies, defaults.server.secure_cookies);
+        assert_eq!(config.dns.nameservers, defaults.dns.nameservers);
+        assert_eq!(config.metrics.token, defaults.metrics.token);
+        assert_eq!(config.metrics.webhooks, defaults.metrics.webhooks);
+        assert_eq!(config.log.format, defaults.log.format);
     }
 }

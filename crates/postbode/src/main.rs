@@ -53,6 +53,14 @@ enum Command {
     Serve(ServiceArgs),
     /// Apply the database migrations and exit.
     Migrate(ServiceArgs),
+    /// Copy the SQLite database to FILE while the service runs (restore: put the copy
+    /// in a data directory as postbode.db).
+    Backup {
+        /// Where the copy goes; it must not exist yet.
+        file: PathBuf,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// Measure throughput and latency end to end against a local receiver.
     Bench(postbode::bench::BenchArgs),
     /// Verify, test and check webhooks of a running Postbode.
@@ -62,6 +70,12 @@ enum Command {
     Verify(postbode::cli::verify::VerifyArgs),
     /// Run a local receiver that prints every call with its signature checks.
     Listen(postbode::cli::listen::ListenArgs),
+    /// Add, list, validate and delete the account's validated domains.
+    #[command(subcommand)]
+    Domain(postbode::cli::domain::DomainCommand),
+    /// Erase a profile and every stored trace of its data.
+    #[command(subcommand)]
+    Profile(postbode::cli::profile::ProfileCommand),
     /// Show, rotate and check Postbode's signing keys (operator).
     #[command(subcommand)]
     Keys(postbode::cli::keys::KeysCommand),
@@ -101,11 +115,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(database = %config.database_url(), "migrations applied");
                 Ok(())
             }
+            Command::Backup { file, service } => postbode::app::backup(&service.load()?, &file).await,
             Command::Bench(args) => postbode::bench::run(args).await,
             Command::Webhook(command) => postbode::cli::webhook::run(command).await,
             Command::Verify(args) => postbode::cli::verify::run(args).await,
             Command::Listen(args) => postbode::cli::listen::run(args).await,
             Command::Keys(command) => postbode::cli::keys::run(command).await,
+            Command::Domain(command) => postbode::cli::domain::run(command).await,
+            Command::Profile(command) => postbode::cli::profile::run(command).await,
             Command::Import(args) => postbode::cli::import::run(args).await,
         }
     })
@@ -146,8 +163,9 @@ fn init_logging(config: &Config) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    if config.log.format == "json" {
-        builder.json().init();
+    if config.log.format == postbode::config::LogFormat::Json {
+        // Span fields (the request's account, a delivery's ids) go on every line too.
+        builder.json().with_current_span(true).with_span_list(false).init();
     } else {
         builder.init();
     }

@@ -225,3 +225,95 @@ async fn the_log_has_one_line_per_start_verification_change_and_disable_and_no_c
         assert!(line.contains(text), "{line:?} should be about {text:?}");
     }
 }
+
+#[tokio::test]
+async fn json_logs_name_the_ids_and_reasons_of_verification_disable_and_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("POSTBODE_ADMIN_TOKEN", ADMIN)
+        .env("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true")
+        .env("POSTBODE_DELIVERY__DISABLE_AFTER", "0s")
+        .env("POSTBODE_LOG_FORMAT", "json")
+        .env_remove("POSTBODE_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let log = Log::default();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    {
+        let log = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.0.lock().unwrap().push(line);
+            }
+        });
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    log.wait_for("Postbode is listening").await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let post = |path: String, token: String, body: serde_json::Value| {
+        let request = http.post(format!("{url}{path}")).bearer_auth(token).json(&body);
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let account = post("/v1/accounts".into(), ADMIN.into(), json!({"name": "Acme"})).await;
+    let (key, account_id) = (
+        account["api_key"].as_str().unwrap().to_owned(),
+        account["id"].as_str().unwrap().to_owned(),
+    );
+    let receiver = Receiver::answering(|_| Reply::Status(500)).await;
+    let hook = post("/v1/webhooks".into(), key.clone(), json!({"url": receiver.url})).await;
+    let id = hook["id"].as_str().unwrap().to_owned();
+    let file = &hook["verification"];
+    receiver.serve_file(
+        &format!("/hooks/{}", file["file_name"].as_str().unwrap()),
+        Reply::body(file["file_content"].as_str().unwrap()),
+    );
+    post(format!("/v1/webhooks/{id}/verify"), key.clone(), json!({})).await;
+    post(format!("/v1/webhooks/{id}/secret/rotate"), key.clone(), json!({})).await;
+    post("/v1/signing-keys/rotate".into(), ADMIN.into(), json!({})).await;
+    post("/v1/events".into(), key.clone(), json!({"type": "x"})).await;
+    log.wait_for("webhook disabled").await;
+
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let with = |message: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|l| l["fields"]["message"] == message).collect()
+    };
+    for message in [
+        "webhook verification changed",
+        "webhook disabled",
+        "webhook secret rotated",
+    ] {
+        let found = with(message);
+        assert_eq!(found.len(), 1, "one line for {message}: {lines:#?}");
+        let fields = &found[0]["fields"];
+        assert_eq!(found[0]["level"], "INFO");
+        assert_eq!(fields["webhook"], id.as_str(), "{message}: {fields}");
+        assert_eq!(fields["account"], account_id.as_str(), "{message}: {fields}");
+        assert!(
+            fields["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{message}: {fields}"
+        );
+    }
+    // Inside a request, the span names the account too.
+    let verified = with("webhook verification changed")[0];
+    assert_eq!(verified["span"]["account"], account_id.as_str(), "{verified}");
+    assert_eq!(verified["span"]["route"], "/v1/webhooks/{id}/verify", "{verified}");
+    let rotations = with("signing key rotation: a new key is published");
+    assert_eq!(rotations.len(), 2, "one per algorithm: {lines:#?}");
+    for line in rotations {
+        assert_eq!(line["fields"]["reason"], "requested by the operator", "{line}");
+    }
+}

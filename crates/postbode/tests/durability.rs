@@ -4,50 +4,12 @@
 
 mod common;
 
+use common::binary::{Binary, start_binary};
 use common::{ADMIN, Receiver, Reply, eventually, free_port};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-struct Binary {
-    child: Child,
-    url: String,
-}
-
-/// A failing test must not leave a server running.
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
-    let child = Command::new(env!("CARGO_BIN_EXE_postbode"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir)
-        .env("POSTBODE_ADMIN_TOKEN", ADMIN)
-        .env("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true")
-        .env("POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION", "false")
-        .env("POSTBODE_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    eventually("the server to answer /health", || async {
-        client
-            .get(format!("{url}/health"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(drop)
-    })
-    .await;
-    Binary { child, url }
-}
 
 async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> Result<(u16, Value), reqwest::Error> {
     let response = client

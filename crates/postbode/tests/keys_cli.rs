@@ -1,52 +1,10 @@
 //! `postbode keys show | rotate | check` against the running service, and `check`
-//! asking a real (tiny) DNS server on 127.0.0.1.
+//! asking a real (small, authoritative) DNS server on 127.0.0.1.
 
 mod common;
 
+use common::dns::DnsServer;
 use common::{ADMIN, Service};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-/// A DNS server that answers TXT questions from `records` (name → text), NXDOMAIN else.
-async fn dns_server(records: Arc<Mutex<HashMap<String, String>>>) -> std::net::SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1500];
-        loop {
-            let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
-                return;
-            };
-            let query = &buf[..len];
-            let mut at = 12;
-            let mut labels = Vec::new();
-            while query[at] != 0 {
-                let n = query[at] as usize;
-                labels.push(String::from_utf8_lossy(&query[at + 1..at + 1 + n]).into_owned());
-                at += 1 + n;
-            }
-            let question_end = at + 5;
-            let name = labels.join(".");
-            let text = records.lock().unwrap().get(&name).cloned();
-            let mut answer = query[..question_end].to_vec();
-            answer[2] = 0x81;
-            answer[3] = if text.is_some() { 0x80 } else { 0x83 };
-            answer[6..8].copy_from_slice(&[0, u8::from(text.is_some())]);
-            if let Some(text) = text {
-                let mut data = Vec::new();
-                for chunk in text.as_bytes().chunks(255) {
-                    data.push(chunk.len() as u8);
-                    data.extend_from_slice(chunk);
-                }
-                answer.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 1, 44]);
-                answer.extend_from_slice(&(data.len() as u16).to_be_bytes());
-                answer.extend_from_slice(&data);
-            }
-            let _ = socket.send_to(&answer, peer).await;
-        }
-    });
-    addr
-}
 
 #[tokio::test]
 async fn keys_are_shown_rotated_and_checked_in_dns() {
@@ -84,8 +42,8 @@ async fn keys_are_shown_rotated_and_checked_in_dns() {
 
     let (_, keys) = service.call("GET", "/v1/signing-keys", ADMIN, None).await;
     let keys = keys["data"].as_array().unwrap().clone();
-    let records = Arc::new(Mutex::new(HashMap::new()));
-    let resolver = dns_server(records.clone()).await.to_string();
+    let dns = DnsServer::start().await;
+    let resolver = dns.addr.to_string();
     let check = || {
         cli(vec![
             "keys".into(),
@@ -100,9 +58,9 @@ async fn keys_are_shown_rotated_and_checked_in_dns() {
     assert_eq!(out.lines().filter(|l| l.starts_with("MISSING")).count(), 2, "{out}");
 
     for key in &keys {
-        records.lock().unwrap().insert(
-            key["dns"]["name"].as_str().unwrap().to_owned(),
-            key["dns"]["text"].as_str().unwrap().to_owned(),
+        dns.publish(
+            key["dns"]["name"].as_str().unwrap(),
+            key["dns"]["text"].as_str().unwrap(),
         );
     }
     let (ok, out, err) = check().await;
@@ -139,7 +97,9 @@ async fn keys_check_says_clearly_when_no_dns_server_answers() {
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.contains(&format!("no DNS server answers at {closed}")) && stderr.contains("--resolver"),
+        stderr.contains("no DNS server answers")
+            && stderr.contains(&closed.to_string())
+            && stderr.contains("--resolver"),
         "{stderr}"
     );
     // With the key domain set, `keys show` has nothing to warn about.

@@ -15,19 +15,20 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedAccount {
     #[serde(flatten)]
     account: Account,
     api_key: String,
 }
 
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", security(("operator_token" = [])), request_body = NewAccount, responses((status = 201, body = CreatedAccount), crate::openapi::Errors))]
 pub async fn create(
     _: Operator,
     State(state): State<AppState>,
@@ -65,6 +66,7 @@ pub(crate) async fn create_account(state: &AppState, name: &str) -> ApiResult<(A
     Ok((account, key.token))
 }
 
+#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", security(("operator_token" = [])), params(Paging), responses((status = 200, body = Page<postbode_store::Account>), crate::openapi::Errors))]
 pub async fn list(
     _: Operator,
     State(state): State<AppState>,
@@ -73,12 +75,13 @@ pub async fn list(
     Ok(Json(state.store.list_accounts(&paging.request(ids::ACCOUNT)?).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     id: String,
     api_key: String,
 }
 
+#[utoipa::path(post, path = "/v1/accounts/{id}/keys", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), responses((status = 201, body = CreatedKey), crate::openapi::Errors))]
 pub async fn create_key(
     _: Operator,
     State(state): State<AppState>,
@@ -108,6 +111,7 @@ pub(crate) async fn add_api_key(state: &AppState, account_id: &str) -> ApiResult
     Ok((key.id, key.token))
 }
 
+#[utoipa::path(delete, path = "/v1/accounts/{id}/keys/{key_id}", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path), ("key_id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_key(
     _: Operator,
     State(state): State<AppState>,
@@ -129,6 +133,7 @@ pub(crate) async fn revoke_api_key(state: &AppState, account_id: &str, key_id: &
 }
 
 /// The account the key belongs to (its id is what `postbode verify --account` needs).
+#[utoipa::path(get, path = "/v1/account", tag = "accounts", security(("account_key" = [])), responses((status = 200, body = postbode_store::Account), crate::openapi::Errors))]
 pub async fn current(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<Account>> {
     let account = state
         .store

@@ -6,14 +6,13 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use postbode_core::event::{self, CustomEventBody};
 use postbode_core::ids;
-use postbode_core::page::{MAX_LIMIT, PageRequest};
 use postbode_core::probe::{FileCheck, TestBody, TestReport};
 use postbode_core::webhook::{VerificationStatus, Webhook};
 use postbode_store::{Attempt, AttemptOutcome, AttemptResult, Trigger};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::webhooks::{find, log_verification_change};
+use super::webhooks::{all_webhooks, find, log_verification_change};
 use crate::auth::AccountKey;
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult};
@@ -22,12 +21,13 @@ use crate::state::AppState;
 /// Webhooks checked at the same time by `POST /v1/webhooks/check`.
 const CHECK_CONCURRENCY: usize = 8;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifyAnswer {
     pub(crate) status: VerificationStatus,
     pub(crate) checked: Vec<FileCheck>,
 }
 
+#[utoipa::path(post, path = "/v1/webhooks/{id}/verify", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = VerifyAnswer), crate::openapi::Errors))]
 pub async fn verify(
     key: AccountKey,
     State(state): State<AppState>,
@@ -53,6 +53,8 @@ pub(crate) async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> Ap
     let before = v.status;
     if verified {
         v.status = VerificationStatus::Verified;
+        // The file proves it now, whatever domain did before.
+        v.domain = None;
     } else if !was_verified {
         v.status = VerificationStatus::Failed;
     }
@@ -71,7 +73,7 @@ pub(crate) async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> Ap
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestRequest {
     #[serde(rename = "type")]
@@ -82,6 +84,7 @@ pub struct TestRequest {
     pub(crate) body: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = TestRequest, responses((status = 200, body = postbode_core::probe::TestReport), crate::openapi::Errors))]
 pub async fn test(
     key: AccountKey,
     State(state): State<AppState>,
@@ -168,7 +171,7 @@ async fn test_webhook(state: &AppState, account_id: &str, webhook: &Webhook, bod
     Ok(report)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CheckLine {
     pub(crate) webhook_id: String,
     pub(crate) url: String,
@@ -178,13 +181,14 @@ pub struct CheckLine {
     pub(crate) outcome: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CheckAnswer {
     data: Vec<CheckLine>,
 }
 
 /// The suite's "check now": a test call to every verified webhook, a new ownership check
 /// for the others (a test call to every webhook when verification is not required).
+#[utoipa::path(post, path = "/v1/webhooks/check", tag = "webhooks", security(("account_key" = [])), responses((status = 200, body = CheckAnswer), crate::openapi::Errors))]
 pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
     Ok(Json(CheckAnswer {
         data: check_all_webhooks(&state, &key.account_id).await?,
@@ -192,22 +196,7 @@ pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiRes
 }
 
 pub(crate) async fn check_all_webhooks(state: &AppState, account_id: &str) -> ApiResult<Vec<CheckLine>> {
-    let mut webhooks = Vec::new();
-    let mut page = PageRequest {
-        after: None,
-        limit: MAX_LIMIT,
-    };
-    loop {
-        let listed = state
-            .store
-            .list_webhooks(account_id, &Default::default(), &page)
-            .await?;
-        webhooks.extend(listed.data);
-        match listed.next_cursor {
-            Some(cursor) => page.after = Some(cursor),
-            None => break,
-        }
-    }
+    let webhooks = all_webhooks(state, account_id).await?;
     let lines: Vec<ApiResult<CheckLine>> = futures_util::stream::iter(webhooks)
         .map(|webhook| check_one(state, account_id, webhook))
         .buffered(CHECK_CONCURRENCY)

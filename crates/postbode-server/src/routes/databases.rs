@@ -23,7 +23,7 @@ use crate::state::AppState;
 const MAX_NAME_LEN: usize = 200;
 
 /// What a user sets on a database or a collection; `PATCH` merges into it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Definition {
     name: String,
@@ -89,7 +89,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DatabaseView {
     id: String,
     name: String,
@@ -112,7 +112,7 @@ impl From<Database> for DatabaseView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CollectionView {
     id: String,
     database_id: String,
@@ -160,6 +160,7 @@ pub(crate) async fn find_collection(state: &AppState, account_id: &str, id: &str
         .ok_or(ApiError::NotFound("collection"))
 }
 
+#[utoipa::path(post, path = "/v1/databases", tag = "profiles", security(("account_key" = [])), request_body = Definition, responses((status = 201, body = DatabaseView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -180,6 +181,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(database.into())))
 }
 
+#[utoipa::path(get, path = "/v1/databases", tag = "profiles", security(("account_key" = [])), params(Paging), responses((status = 200, body = Page<DatabaseView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
@@ -192,6 +194,7 @@ pub async fn list(
     Ok(Json(page.map(DatabaseView::from)))
 }
 
+#[utoipa::path(get, path = "/v1/databases/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -200,6 +203,7 @@ pub async fn get(
     Ok(Json(find_database(&state, &key.account_id, &id).await?.into()))
 }
 
+#[utoipa::path(patch, path = "/v1/databases/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
 pub async fn update(
     key: AccountKey,
     State(state): State<AppState>,
@@ -218,6 +222,7 @@ pub async fn update(
 
 /// Deletes the database with everything in it. No `delete` event is fired per profile:
 /// this is a bulk action of the account itself, not a change to a profile.
+#[utoipa::path(delete, path = "/v1/databases/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
@@ -229,6 +234,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/databases/{id}/collections", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = Definition, responses((status = 201, body = CollectionView), crate::openapi::Errors))]
 pub async fn create_collection(
     key: AccountKey,
     State(state): State<AppState>,
@@ -252,6 +258,7 @@ pub async fn create_collection(
     Ok((StatusCode::CREATED, Json(collection.into())))
 }
 
+#[utoipa::path(get, path = "/v1/databases/{id}/collections", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<CollectionView>), crate::openapi::Errors))]
 pub async fn list_collections(
     key: AccountKey,
     State(state): State<AppState>,
@@ -266,6 +273,7 @@ pub async fn list_collections(
     Ok(Json(page.map(CollectionView::from)))
 }
 
+#[utoipa::path(get, path = "/v1/collections/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = CollectionView), crate::openapi::Errors))]
 pub async fn get_collection(
     key: AccountKey,
     State(state): State<AppState>,
@@ -274,6 +282,7 @@ pub async fn get_collection(
     Ok(Json(find_collection(&state, &key.account_id, &id).await?.into()))
 }
 
+#[utoipa::path(patch, path = "/v1/collections/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = CollectionView), crate::openapi::Errors))]
 pub async fn update_collection(
     key: AccountKey,
     State(state): State<AppState>,
@@ -290,6 +299,7 @@ pub async fn update_collection(
     Ok(Json(collection.into()))
 }
 
+#[utoipa::path(delete, path = "/v1/collections/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_collection(
     key: AccountKey,
     State(state): State<AppState>,

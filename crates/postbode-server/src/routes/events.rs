@@ -24,7 +24,7 @@ use crate::state::AppState;
 
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventRequest {
     #[serde(rename = "type")]
@@ -103,7 +103,7 @@ fn profile_scope(profiles: &Profiles, profile_id: &str) -> Option<EventScope> {
 }
 
 /// The answer to an accepted event: its id and how many deliveries it made.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     id: String,
     deliveries: u32,
@@ -145,6 +145,7 @@ fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> ApiResult<Op
     }
 }
 
+#[utoipa::path(post, path = "/v1/events", tag = "events", security(("account_key" = [])), params(("Idempotency-Key" = Option<String>, Header, description = "the same as the body's idempotency_key")), request_body = EventRequest, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -162,21 +163,25 @@ pub async fn create(
     let ingested = outcome
         .pop()
         .ok_or_else(|| ApiError::Internal("ingest answered nothing".into()))?;
+    if !ingested.duplicate {
+        crate::telemetry::events_accepted("custom", 1);
+    }
     Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     events: Vec<EventRequest>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BatchAccepted {
     ids: Vec<String>,
 }
 
 /// All or nothing: one bad event refuses the whole batch.
+#[utoipa::path(post, path = "/v1/events/batch", tag = "events", security(("account_key" = [])), request_body = BatchRequest, responses((status = 202, body = BatchAccepted), crate::openapi::Errors))]
 pub async fn create_batch(
     key: AccountKey,
     State(state): State<AppState>,
@@ -205,6 +210,7 @@ pub async fn create_batch(
         .store
         .ingest(&key.account_id, events, now, state.require_verification)
         .await?;
+    crate::telemetry::events_accepted("custom", outcome.iter().filter(|i| !i.duplicate).count() as u64);
     Ok((
         StatusCode::ACCEPTED,
         Json(BatchAccepted {
@@ -213,7 +219,7 @@ pub async fn create_batch(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventView {
     id: String,
     #[serde(rename = "type")]
@@ -223,6 +229,7 @@ pub struct EventView {
     deliveries: Vec<Delivery>,
 }
 
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = EventView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -245,6 +252,7 @@ pub async fn get(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = postbode_store::Delivery), crate::openapi::Errors))]
 pub async fn get_delivery(
     key: AccountKey,
     State(state): State<AppState>,
@@ -265,7 +273,8 @@ pub(crate) async fn find_delivery(state: &AppState, account_id: &str, id: &str) 
         .ok_or(ApiError::NotFound("delivery"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     status: Option<DeliveryStatus>,
@@ -277,6 +286,7 @@ pub struct DeliveriesQuery {
 }
 
 /// A webhook's deliveries, newest first: what is pending, delivered, failed or skipped.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "events", security(("account_key" = [])), params(("id" = String, Path), DeliveriesQuery), responses((status = 200, body = Page<postbode_store::Delivery>), crate::openapi::Errors))]
 pub async fn list_deliveries(
     key: AccountKey,
     State(state): State<AppState>,
@@ -301,6 +311,7 @@ pub async fn list_deliveries(
 
 /// One more attempt on the same delivery, with the same id, so receivers still drop
 /// duplicates.
+#[utoipa::path(post, path = "/v1/deliveries/{id}/resend", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 202, body = postbode_store::Delivery), crate::openapi::Errors))]
 pub async fn resend(
     key: AccountKey,
     State(state): State<AppState>,

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use futures_util::{StreamExt, TryStreamExt};
+use postbode_core::ValidationError;
 use postbode_core::ids;
 use postbode_core::profile::{Schema, Values, check_interests};
 use postbode_core::webhook::Source;
@@ -38,7 +39,7 @@ const MAX_LISTED_REJECTIONS: usize = 1000;
 /// The CSV column (or JSON key) that holds interests; in CSV separated by `;`.
 const INTERESTS: &str = "interests";
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, utoipa::ToSchema)]
 pub struct ImportSummary {
     created: u64,
     updated: u64,
@@ -48,7 +49,7 @@ pub struct ImportSummary {
     rejected_count: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
     line: u64,
     error: String,
@@ -63,7 +64,7 @@ enum Format {
 /// One row as read: raw values (CSV cells are strings) and its interests.
 struct Row {
     line: u64,
-    read: Result<(Values, Option<Vec<String>>), String>,
+    read: Result<(Values, Option<Vec<String>>), ValidationError>,
 }
 
 enum Parsed {
@@ -74,6 +75,7 @@ enum Parsed {
     Broken(String),
 }
 
+#[utoipa::path(post, path = "/v1/databases/{id}/import", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), ("key" = Option<String>, Query, description = "the field that finds existing profiles to update")), request_body(content((String = "text/csv"), (String = "application/x-ndjson"))), responses((status = 200, body = ImportSummary), crate::openapi::Errors))]
 pub async fn import(
     key: AccountKey,
     State(state): State<AppState>,
@@ -211,7 +213,7 @@ async fn commit_batch(
             .and_then(|(values, interests)| to_change(database_id, schema, key, values, interests))
         {
             Ok(change) => changes.push(change),
-            Err(error) => reject(summary, row.line, error),
+            Err(error) => reject(summary, row.line, error.to_string()),
         }
     }
     if changes.is_empty() {
@@ -227,6 +229,7 @@ async fn commit_batch(
             require_verification: state.require_verification,
         })
         .await?;
+    crate::telemetry::changes_accepted(&outcomes);
     for outcome in outcomes {
         match outcome {
             ChangeOutcome::Created(_) => summary.created += 1,
@@ -259,17 +262,17 @@ fn to_change(
     key: Option<&str>,
     values: Values,
     interests: Option<Vec<String>>,
-) -> Result<Change, String> {
-    let values = schema.check_values("fields", &values).map_err(|e| e.to_string())?;
-    let interests = interests
-        .map(|list| check_interests(INTERESTS, &list))
-        .transpose()
-        .map_err(|e| format!("{}: {}", e.field, e.message))?;
+) -> Result<Change, ValidationError> {
+    let values = schema.check_values("fields", &values)?;
+    let interests = interests.map(|list| check_interests(INTERESTS, &list)).transpose()?;
     Ok(match key {
         Some(key) => {
             let blank = |v: &Value| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty());
             if values.get(key).is_none_or(blank) {
-                return Err(format!("the key field {key:?} is empty"));
+                return Err(ValidationError::single(
+                    format!("fields.{key}"),
+                    "the key field is empty",
+                ));
             }
             Change::Upsert {
                 database_id: database_id.to_owned(),
@@ -426,7 +429,10 @@ fn parse_csv(reader: impl std::io::Read, schema: &Schema, out: &mpsc::Sender<Par
                 let line = e.position().map_or(line + 1, |p| p.line());
                 let row = Row {
                     line,
-                    read: Err(format!("not a CSV row: {}", csv_error_kind(&e))),
+                    read: Err(ValidationError::single(
+                        "row",
+                        format!("not a CSV row: {}", csv_error_kind(&e)),
+                    )),
                 };
                 batch.push(row, 0);
             }
@@ -480,15 +486,17 @@ fn parse_json_lines(reader: impl std::io::Read, out: &mpsc::Sender<Parsed>) {
 }
 
 /// A line is an object of field values, with `interests` as a list of strings.
-fn json_row(line: &[u8]) -> Result<(Values, Option<Vec<String>>), String> {
+fn json_row(line: &[u8]) -> Result<(Values, Option<Vec<String>>), ValidationError> {
     let mut values: Values = match serde_json::from_slice(line) {
         Ok(Value::Object(map)) => map,
-        Ok(_) => return Err("not a JSON object".into()),
-        Err(e) => return Err(format!("not JSON: {e}")),
+        Ok(_) => return Err(ValidationError::single("row", "not a JSON object")),
+        Err(e) => return Err(ValidationError::single("row", format!("not JSON: {e}"))),
     };
     let interests = match values.remove(INTERESTS) {
         None | Some(Value::Null) => None,
-        Some(list) => Some(serde_json::from_value(list).map_err(|_| "interests: a list of strings".to_owned())?),
+        Some(list) => {
+            Some(serde_json::from_value(list).map_err(|_| ValidationError::single(INTERESTS, "a list of strings"))?)
+        }
     };
     Ok((values, interests))
 }

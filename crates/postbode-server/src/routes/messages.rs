@@ -20,7 +20,7 @@ use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tracking::MAX_URL_LEN;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     mailing: Mailing,
@@ -31,12 +31,13 @@ pub struct MessageRequest {
     subprofile_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     id: String,
     open_url: String,
 }
 
+#[utoipa::path(post, path = "/v1/messages", tag = "messages", security(("account_key" = [])), request_body = MessageRequest, responses((status = 201, body = MessageView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -86,17 +87,18 @@ pub async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     url: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LinkView {
     click_url: String,
 }
 
+#[utoipa::path(post, path = "/v1/messages/{id}/links", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = LinkRequest, responses((status = 200, body = LinkView), crate::openapi::Errors))]
 pub async fn link(
     key: AccountKey,
     State(state): State<AppState>,
@@ -140,6 +142,7 @@ async fn report(
     event: MailEvent,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     event.validate()?;
+    let event_type = event.event_type();
     if !ids::has_kind(id, ids::MESSAGE) {
         return Err(ApiError::NotFound("message"));
     }
@@ -154,9 +157,11 @@ async fn report(
         })
         .await?
         .ok_or(ApiError::NotFound("message"))?;
+    crate::telemetry::events_accepted(event_type, 1);
     Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
+#[utoipa::path(post, path = "/v1/messages/{id}/deliveries", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::DeliveryReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn delivery(
     key: AccountKey,
     State(state): State<AppState>,
@@ -166,6 +171,7 @@ pub async fn delivery(
     report(&state, &key, &id, MailEvent::Delivery(r)).await
 }
 
+#[utoipa::path(post, path = "/v1/messages/{id}/bounces", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::BounceReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn bounce(
     key: AccountKey,
     State(state): State<AppState>,
@@ -175,6 +181,7 @@ pub async fn bounce(
     report(&state, &key, &id, MailEvent::Bounce(r)).await
 }
 
+#[utoipa::path(post, path = "/v1/messages/{id}/failures", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::FailureReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn failure(
     key: AccountKey,
     State(state): State<AppState>,
@@ -184,6 +191,7 @@ pub async fn failure(
     report(&state, &key, &id, MailEvent::Failure(r)).await
 }
 
+#[utoipa::path(post, path = "/v1/messages/{id}/abuses", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::AbuseReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn abuse(
     key: AccountKey,
     State(state): State<AppState>,
@@ -193,6 +201,7 @@ pub async fn abuse(
     report(&state, &key, &id, MailEvent::Abuse(r)).await
 }
 
+#[utoipa::path(post, path = "/v1/messages/{id}/unsubscribes", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::UnsubscribeReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn unsubscribe_report(
     key: AccountKey,
     State(state): State<AppState>,

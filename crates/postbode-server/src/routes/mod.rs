@@ -1,13 +1,14 @@
 pub(crate) mod accounts;
 pub(crate) mod checks;
 pub(crate) mod databases;
+pub(crate) mod domains;
 pub(crate) mod events;
-mod health;
-mod import;
-mod keys;
-mod messages;
+pub(crate) mod health;
+pub(crate) mod import;
+pub(crate) mod keys;
+pub(crate) mod messages;
 pub(crate) mod profiles;
-mod tracking;
+pub(crate) mod tracking;
 pub(crate) mod webhooks;
 
 use axum::Router;
@@ -22,6 +23,14 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
+    routes()
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
+        .with_state(state)
+}
+
+/// Every route and its handler (the OpenAPI document lists the same, see `openapi`).
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -32,6 +41,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/v1/accounts/{id}/keys", post(accounts::create_key))
         .route("/v1/accounts/{id}/keys/{key_id}", delete(accounts::delete_key))
+        .route("/v1/domains", post(domains::create).get(domains::list))
+        .route("/v1/domains/{id}", get(domains::get).delete(domains::delete))
+        .route("/v1/domains/{id}/validate", post(domains::validate))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/v1/webhooks/check", post(checks::check_all))
         .route("/v1/webhooks/{id}/verify", post(checks::verify))
@@ -104,10 +116,10 @@ pub fn router(state: AppState) -> Router {
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
         .nest("/ui", crate::ui::router())
+        .route("/metrics", get(crate::telemetry::metrics))
+        .route("/openapi.json", get(crate::openapi::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
 }
 
 async fn not_found() -> ApiError {
@@ -120,10 +132,14 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// `?limit=` and `?cursor=`, shared by every list.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 

@@ -4,13 +4,19 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use postbode_core::ValidationError;
 use postbode_core::ids;
 use postbode_core::page::{MAX_LIMIT, Page};
 use postbode_core::profile::{Edit, Values, check_interests};
 use postbode_core::webhook::Source;
-use postbode_store::{Change, ChangeOutcome, ChangeRequest, Database, Profile, ProfileQuery, Record, Subprofile};
-use serde::Deserialize;
+use postbode_store::{
+    Change, ChangeOutcome, ChangeRequest, Database, Erased, Profile, ProfileQuery, Record, Subprofile,
+};
+use serde::{Deserialize, Serialize};
+
+/// Events (with their deliveries and attempts) removed per transaction by an erasure.
+const ERASE_BATCH: u32 = 500;
 
 use super::Paging;
 use super::databases::{find_collection, find_database};
@@ -21,27 +27,30 @@ use crate::state::AppState;
 use crate::views::{ProfileView, SubprofileView};
 use std::collections::HashMap;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     #[serde(default)]
+    #[schema(value_type = Object)]
     fields: Values,
     #[serde(default)]
     interests: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubprofileRequest {
     collection_id: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     fields: Values,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubprofileEdit {
     #[serde(default)]
+    #[schema(value_type = Object)]
     fields: Values,
 }
 
@@ -56,7 +65,7 @@ async fn commit_from(
     source: Source,
     changes: Vec<Change>,
 ) -> ApiResult<Vec<ChangeOutcome>> {
-    Ok(state
+    let outcomes = state
         .store
         .change_profiles(ChangeRequest {
             account_id: account_id.to_owned(),
@@ -65,7 +74,9 @@ async fn commit_from(
             now: state.clock.now(),
             require_verification: state.require_verification,
         })
-        .await?)
+        .await?;
+    crate::telemetry::changes_accepted(&outcomes);
+    Ok(outcomes)
 }
 
 fn single(mut outcomes: Vec<ChangeOutcome>, what: &'static str) -> ApiResult<ChangeOutcome> {
@@ -127,6 +138,7 @@ fn checked_interests(interests: Option<Vec<String>>) -> Result<Option<Vec<String
         .map_err(ValidationError::from)
 }
 
+#[utoipa::path(post, path = "/v1/databases/{id}/profiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 201, body = ProfileView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -148,6 +160,7 @@ pub async fn create(
 }
 
 /// `?limit=`, `?cursor=` and at most one `?fields.<name>=<value>`.
+#[utoipa::path(get, path = "/v1/databases/{id}/profiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging, ("fields.<name>" = Option<String>, Query, description = "filters on one field's value (one at a time)")), responses((status = 200, body = Page<ProfileView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
@@ -206,14 +219,15 @@ pub(crate) fn field_filter(
         .ok_or_else(|| ApiError::field(param, "no such field in this database"))?;
     let typed = def
         .field_type
-        .coerce(&serde_json::Value::String(value))
-        .map_err(|message| ApiError::field(param, message))?;
+        .coerce(param, &serde_json::Value::String(value))
+        .map_err(|e| ApiError::Invalid(e.into()))?;
     if typed.is_null() {
         return Err(ApiError::field(param, "give a value to filter on"));
     }
     Ok((field_name.to_owned(), typed))
 }
 
+#[utoipa::path(get, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -224,6 +238,7 @@ pub async fn get(
     Ok(Json(ProfileView::new(profile, &database.fields)))
 }
 
+#[utoipa::path(put, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn replace(
     key: AccountKey,
     state: State<AppState>,
@@ -233,6 +248,7 @@ pub async fn replace(
     edit(key, state, id, request, Edit::Replace).await
 }
 
+#[utoipa::path(patch, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn merge(
     key: AccountKey,
     state: State<AppState>,
@@ -278,18 +294,70 @@ pub(crate) async fn edit_profile(
     Ok(ProfileView::new(profile_of(outcome)?, &database.fields))
 }
 
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Also remove every stored event, delivery and attempt that concerns the profile,
+    /// and the messages sent to it.
+    #[serde(default)]
+    erase: bool,
+}
+
+/// What an erasure removed besides the profile and its subprofiles.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErasureView {
+    profile_id: String,
+    erased: Erased,
+}
+
+/// Deletes the profile with its subprofiles, each firing its `delete`. With
+/// `?erase=true` those events carry the ids only, and every stored event (with its
+/// deliveries and attempts) that concerns the profile, and each message sent to it, is
+/// removed too, in batches; the answer counts them.
+#[utoipa::path(delete, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), DeleteQuery), responses((status = 204, description = "deleted"), (status = 200, body = ErasureView, description = "deleted and erased (?erase=true)"), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<StatusCode> {
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+) -> ApiResult<Response> {
+    if !query.erase {
+        single(
+            commit(&state, &key.account_id, vec![Change::DeleteProfile { id }]).await?,
+            "profile",
+        )?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    // Ids sort by creation: the `delete` events of the erasure come after this one, and
+    // are kept (they hold no data); every event before it is erased.
+    let mark = ids::new_id(ids::EVENT);
     single(
-        commit(&state, &key.account_id, vec![Change::DeleteProfile { id }]).await?,
+        commit(&state, &key.account_id, vec![Change::EraseProfile { id: id.clone() }]).await?,
         "profile",
     )?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut erased = Erased::default();
+    loop {
+        let batch = state
+            .store
+            .erase_profile_batch(&key.account_id, &id, &mark, ERASE_BATCH)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        erased.add(batch);
+    }
+    tracing::info!(
+        profile = %id,
+        account = %key.account_id,
+        events = erased.events,
+        messages = erased.messages,
+        "profile erased"
+    );
+    Ok(Json(ErasureView { profile_id: id, erased }).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/profiles/{id}/subprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileRequest, responses((status = 201, body = SubprofileView), crate::openapi::Errors))]
 pub async fn create_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
@@ -320,6 +388,7 @@ pub async fn create_subprofile(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/profiles/{id}/subprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<SubprofileView>), crate::openapi::Errors))]
 pub async fn list_subprofiles(
     key: AccountKey,
     State(state): State<AppState>,
@@ -347,6 +416,7 @@ pub async fn list_subprofiles(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn get_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
@@ -357,6 +427,7 @@ pub async fn get_subprofile(
     Ok(Json(SubprofileView::new(subprofile, &collection.fields)))
 }
 
+#[utoipa::path(put, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn replace_subprofile(
     key: AccountKey,
     state: State<AppState>,
@@ -366,6 +437,7 @@ pub async fn replace_subprofile(
     edit_subprofile(key, state, id, request, Edit::Replace).await
 }
 
+#[utoipa::path(patch, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn merge_subprofile(
     key: AccountKey,
     state: State<AppState>,
@@ -390,6 +462,7 @@ async fn edit_subprofile(
     Ok(Json(SubprofileView::new(subprofile_of(outcome)?, &collection.fields)))
 }
 
+#[utoipa::path(delete, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_subprofile(
     key: AccountKey,
     State(state): State<AppState>,

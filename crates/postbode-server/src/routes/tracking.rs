@@ -25,6 +25,7 @@ const MAX_HEADER_TEXT: usize = 1024;
 
 /// Every open is answered with the pixel, whatever the token: a mail client shows no
 /// broken image, and a prober learns nothing about which tokens are genuine.
+#[utoipa::path(get, path = "/t/o/{token}", tag = "tracking", security(()), params(("token" = String, Path)), responses((status = 200, body = Vec<u8>, content_type = "image/gif", description = "a 1×1 GIF, whatever the token")))]
 pub async fn open(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -34,8 +35,10 @@ pub async fn open(
 ) -> Response {
     // A token that cannot even be decoded is just another unknown token.
     let token = token.map(|ApiPath(token)| token).unwrap_or_default();
+    let genuine = state.tracking.open(&token);
+    crate::telemetry::tracking_hit("open", genuine.is_some());
     // Link scanners and prefetchers send HEAD; only a GET is someone opening the mail.
-    if let Some(message_id) = state.tracking.open(&token).filter(|_| method == Method::GET) {
+    if let Some(message_id) = genuine.filter(|_| method == Method::GET) {
         let visit = visit(&state, peer.ip(), &headers);
         record(&state, &message_id, MailEvent::Open(visit)).await;
     }
@@ -48,6 +51,7 @@ pub async fn open(
 
 /// A genuine click token redirects to the destination it was made for; any other is a
 /// 404, never a redirect.
+#[utoipa::path(get, path = "/t/c/{token}", tag = "tracking", security(()), params(("token" = String, Path)), responses((status = 302, description = "to the link's destination"), (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json", description = "not a genuine click token")))]
 pub async fn click(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -56,7 +60,9 @@ pub async fn click(
     headers: HeaderMap,
 ) -> Response {
     let token = token.map(|ApiPath(token)| token).unwrap_or_default();
-    let Some((message_id, url)) = state.tracking.click(&token) else {
+    let genuine = state.tracking.click(&token);
+    crate::telemetry::tracking_hit("click", genuine.is_some());
+    let Some((message_id, url)) = genuine else {
         return ApiError::NotFound("link").into_response();
     };
     let Ok(location) = HeaderValue::from_str(&url) else {
@@ -94,8 +100,10 @@ async fn record(state: &AppState, message_id: &str, event: MailEvent) {
         now,
         require_verification: state.require_verification,
     };
-    if let Err(e) = state.store.mail_event(request).await {
-        tracing::error!(error = %e, message = message_id, "recording a tracked {kind}");
+    match state.store.mail_event(request).await {
+        Ok(Some(_)) => crate::telemetry::events_accepted(kind, 1),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, message = message_id, "recording a tracked {kind}"),
     }
 }
 

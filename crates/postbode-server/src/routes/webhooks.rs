@@ -31,6 +31,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", security(("account_key" = [])), request_body = postbode_core::webhook::WebhookSettings, responses((status = 201, body = WebhookView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -55,7 +56,7 @@ pub(crate) async fn create_webhook(
     let now = state.clock.now();
     let id = ids::new_id(ids::WEBHOOK);
     let secret = Secret::generate().map_err(internal)?.as_str().to_owned();
-    let webhook = Webhook {
+    let mut webhook = Webhook {
         secret: state.master.seal(secret.as_bytes(), &id).map_err(internal)?,
         previous_secret: None,
         id,
@@ -64,6 +65,7 @@ pub(crate) async fn create_webhook(
         disabled_reason: None,
         verification: Verification {
             status: VerificationStatus::Pending,
+            domain: None,
             file_name: format!(
                 "{VERIFICATION_FILE_PREFIX}{}.txt",
                 random::string(random::LOWER_ALNUM, 16).map_err(internal)?
@@ -78,11 +80,13 @@ pub(crate) async fn create_webhook(
         created_at: now,
         updated_at: now,
     };
+    super::domains::settle_webhook(state, &mut webhook).await?;
     state.store.create_webhook(&webhook).await?;
     Ok((webhook, secret))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
@@ -91,6 +95,7 @@ pub struct ListQuery {
     collection_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", security(("account_key" = [])), params(ListQuery), responses((status = 200, body = Page<WebhookView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
@@ -114,7 +119,8 @@ pub async fn list(
 }
 
 /// A webhook may be limited to a database or collection of its own account only; with
-/// both, the collection must be in the database.
+/// both, the collection must be in the database. `fields_changed` names fields of the
+/// collection (when there is one) or of the database.
 async fn check_scope(state: &AppState, account_id: &str, settings: &WebhookSettings) -> ApiResult<()> {
     let database = match &settings.database_id {
         None => None,
@@ -128,12 +134,15 @@ async fn check_scope(state: &AppState, account_id: &str, settings: &WebhookSetti
         let collection = super::databases::find_collection(state, account_id, id)
             .await
             .map_err(|e| not_found_as_field(e, "collection_id"))?;
-        if database.is_some_and(|d| d.id != collection.database_id) {
+        if database.as_ref().is_some_and(|d| d.id != collection.database_id) {
             return Err(ApiError::field(
                 "collection_id",
                 "this collection is not in the database_id",
             ));
         }
+        settings.check_fields_of(&collection.fields)?;
+    } else if let Some(database) = &database {
+        settings.check_fields_of(&database.fields)?;
     }
     Ok(())
 }
@@ -145,6 +154,27 @@ fn not_found_as_field(error: ApiError, field: &str) -> ApiError {
         ApiError::NotFound(what) => ApiError::field(field, format!("no {what} with this id")),
         other => other,
     }
+}
+
+/// Every webhook of the account, read a page at a time.
+pub(super) async fn all_webhooks(state: &AppState, account_id: &str) -> ApiResult<Vec<Webhook>> {
+    let mut webhooks = Vec::new();
+    let mut page = PageRequest {
+        after: None,
+        limit: postbode_core::page::MAX_LIMIT,
+    };
+    loop {
+        let listed = state
+            .store
+            .list_webhooks(account_id, &Default::default(), &page)
+            .await?;
+        webhooks.extend(listed.data);
+        match listed.next_cursor {
+            Some(cursor) => page.after = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(webhooks)
 }
 
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
@@ -159,6 +189,7 @@ pub(crate) async fn find(state: &AppState, account_id: &str, id: &str) -> ApiRes
         .ok_or(ApiError::NotFound("webhook"))
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = WebhookView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -169,6 +200,7 @@ pub async fn get(
 }
 
 /// Merges the given fields into the current settings and checks the result as a whole.
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::WebhookPatch, responses((status = 200, body = WebhookView), crate::openapi::Errors))]
 pub async fn update(
     key: AccountKey,
     State(state): State<AppState>,
@@ -204,11 +236,16 @@ pub(crate) async fn update_webhook(
         // The proof covered the old place only.
         let before = webhook.verification.status;
         webhook.verification.status = VerificationStatus::Pending;
+        webhook.verification.domain = None;
         webhook.verification.checked_at = None;
         webhook.verification.outcome = None;
         log_verification_change(&webhook, before, "the URL moved to another place");
     }
+    let url_changed = webhook.settings.url != settings.url;
     webhook.settings = settings;
+    if url_changed {
+        super::domains::settle_webhook(state, &mut webhook).await?;
+    }
     webhook.updated_at = state.clock.now();
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
@@ -225,7 +262,8 @@ pub(super) fn log_verification_change(webhook: &Webhook, before: VerificationSta
             account = %webhook.account_id,
             from = ?before,
             to = ?after,
-            "webhook verification changed: {why}"
+            reason = %why,
+            "webhook verification changed"
         );
     }
 }
@@ -246,6 +284,7 @@ fn same_origin_and_directory(old: &str, new: &str) -> bool {
     directory(old).is_some_and(|d| Some(d) == directory(new))
 }
 
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
@@ -268,6 +307,7 @@ fn open_secret(state: &AppState, webhook_id: &str, sealed: &str) -> ApiResult<St
     String::from_utf8(plain).map_err(internal)
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}/secret", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::SecretView), crate::openapi::Errors))]
 pub async fn secret(
     key: AccountKey,
     State(state): State<AppState>,
@@ -297,6 +337,7 @@ pub(crate) fn secrets(state: &AppState, webhook: &Webhook) -> ApiResult<(String,
 
 /// A new secret; the old one keeps signing beside it for the overlap
 /// (`webhooks.secret_overlap`, 24 h by default), so receivers can switch at leisure.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/secret/rotate", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::RotatedSecret), crate::openapi::Errors))]
 pub async fn rotate_secret(
     key: AccountKey,
     State(state): State<AppState>,
@@ -322,9 +363,17 @@ pub(crate) async fn rotate_webhook_secret(
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::NotFound("webhook"));
     }
+    tracing::info!(
+        webhook = %webhook.id,
+        account = %webhook.account_id,
+        reason = "requested through the API",
+        previous_signs_until = %until.format("%Y-%m-%dT%H:%M:%SZ"),
+        "webhook secret rotated"
+    );
     Ok((secret, until))
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}/verification-file", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = String, content_type = "text/plain", description = "the ownership file to place"), crate::openapi::Errors))]
 pub async fn verification_file(
     key: AccountKey,
     State(state): State<AppState>,
@@ -346,7 +395,7 @@ pub(crate) fn verification_file_download(webhook: Webhook) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Json,
@@ -354,7 +403,8 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptsQuery {
     status: Option<AttemptFilter>,
@@ -366,6 +416,7 @@ pub struct AttemptsQuery {
 }
 
 /// The attempt log, newest first; `?format=csv|jsonl` streams all of it page by page.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/attempts", tag = "log", security(("account_key" = [])), params(("id" = String, Path), AttemptsQuery), responses((status = 200, description = "a page of attempts, or with ?format=csv|jsonl the whole log as a file", content((Page<postbode_store::Attempt> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), crate::openapi::Errors))]
 pub async fn attempts(
     key: AccountKey,
     State(state): State<AppState>,
@@ -406,26 +457,22 @@ pub(crate) fn export_attempts(
         ExportFormat::Csv => ("text/csv; charset=utf-8", "attempts.csv"),
         _ => ("application/x-ndjson", "attempts.jsonl"),
     };
-    let first = (format == ExportFormat::Csv).then(|| CSV_HEADER.to_owned());
     let stream = futures_util::stream::unfold(
-        (state, query, account_id, first, false),
-        move |(state, mut query, account_id, header_line, done)| async move {
-            if let Some(line) = header_line {
-                return Some((Ok(line), (state, query, account_id, None, done)));
-            }
+        (state, query, account_id, true, false),
+        move |(state, mut query, account_id, first, done)| async move {
             if done {
                 return None;
             }
             match state.store.list_attempts(&account_id, &query).await {
                 Ok(page) => {
-                    let chunk: String = page.data.iter().map(|a| export_line(format, a)).collect();
-                    let done = page.next_cursor.is_none();
+                    let chunk = export_chunk(format, &page.data, first);
+                    let done = page.next_cursor.is_none() || chunk.is_err();
                     query.page.after = page.next_cursor;
-                    Some((Ok(chunk), (state, query, account_id, None, done)))
+                    Some((chunk, (state, query, account_id, false, done)))
                 }
                 Err(e) => Some((
                     Err(std::io::Error::other(e.to_string())),
-                    (state, query, account_id, None, true),
+                    (state, query, account_id, false, true),
                 )),
             }
         },
@@ -440,49 +487,71 @@ pub(crate) fn export_attempts(
         .into_response()
 }
 
-const CSV_HEADER: &str = "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n";
+const CSV_HEADER: [&str; 12] = [
+    "id",
+    "delivery_id",
+    "webhook_id",
+    "event_id",
+    "number",
+    "trigger",
+    "started_at",
+    "duration_ms",
+    "status_code",
+    "error_kind",
+    "error",
+    "response_body",
+];
 
-fn export_line(format: ExportFormat, a: &Attempt) -> String {
+/// The export's lines of one page of attempts (after the header line, when `header`).
+fn export_chunk(format: ExportFormat, attempts: &[Attempt], header: bool) -> Result<String, std::io::Error> {
     if format != ExportFormat::Csv {
-        let mut line = serde_json::to_string(a).unwrap_or_default();
-        line.push('\n');
-        return line;
+        let mut out = String::new();
+        for a in attempts {
+            out.push_str(&serde_json::to_string(a)?);
+            out.push('\n');
+        }
+        return Ok(out);
     }
-    let fields = [
-        a.id.clone(),
-        a.delivery_id.clone().unwrap_or_default(),
-        a.webhook_id.clone(),
-        a.event_id.clone().unwrap_or_default(),
-        a.number.to_string(),
-        a.trigger.as_str().to_owned(),
-        a.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        a.duration_ms.to_string(),
-        a.status_code.map(|c| c.to_string()).unwrap_or_default(),
-        a.error_kind.clone().unwrap_or_default(),
-        a.error.clone().unwrap_or_default(),
-        a.response_body.clone().unwrap_or_default(),
-    ];
-    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
-    line.push('\n');
-    line
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    if header {
+        csv.write_record(CSV_HEADER)?;
+    }
+    for a in attempts {
+        let started_at = a.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let fields = [
+            a.id.as_str(),
+            a.delivery_id.as_deref().unwrap_or_default(),
+            &a.webhook_id,
+            a.event_id.as_deref().unwrap_or_default(),
+            &a.number.to_string(),
+            a.trigger.as_str(),
+            &started_at,
+            &a.duration_ms.to_string(),
+            &a.status_code.map(|c| c.to_string()).unwrap_or_default(),
+            a.error_kind.as_deref().unwrap_or_default(),
+            a.error.as_deref().unwrap_or_default(),
+            a.response_body.as_deref().unwrap_or_default(),
+        ];
+        csv.write_record(fields.map(formula_safe))?;
+    }
+    let bytes = csv.into_inner().map_err(|e| e.into_error())?;
+    String::from_utf8(bytes).map_err(std::io::Error::other)
 }
 
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a
-/// spreadsheet never runs a receiver's answer as a formula.
-fn csv_field(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@']) {
+/// A leading `=`, `+`, `-` or `@` is prefixed with `'`, so a spreadsheet never runs a
+/// receiver's answer as a formula (the csv crate does the RFC 4180 quoting).
+fn formula_safe(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
     } else {
         value.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     since: Option<DateTime<Utc>>,
@@ -490,7 +559,7 @@ pub struct StatsParams {
     bucket: Option<Bucket>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatsView {
     webhook_id: String,
     bucket: &'static str,
@@ -499,6 +568,7 @@ pub struct StatsView {
     data: Vec<StatsBucket>,
 }
 
+#[utoipa::path(get, path = "/v1/webhooks/{id}/stats", tag = "log", security(("account_key" = [])), params(("id" = String, Path), StatsParams), responses((status = 200, body = StatsView), crate::openapi::Errors))]
 pub async fn stats(
     key: AccountKey,
     State(state): State<AppState>,
@@ -541,7 +611,7 @@ pub(crate) fn stats_window(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoverRequest {
     since: DateTime<Utc>,
@@ -550,6 +620,7 @@ pub struct RecoverRequest {
 
 /// Resends every failed delivery of the webhook created from `since` up to and
 /// including `until` (default: now).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/recover", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), request_body = RecoverRequest, responses((status = 202, body = crate::openapi::Recovered), crate::openapi::Errors))]
 pub async fn recover(
     key: AccountKey,
     State(state): State<AppState>,
@@ -592,13 +663,35 @@ pub(crate) async fn recover_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::*;
 
     #[test]
     fn csv_fields_are_quoted_and_formula_safe() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+        let attempt = Attempt {
+            id: "att_1".into(),
+            delivery_id: None,
+            webhook_id: "wh_1".into(),
+            event_id: None,
+            number: 1,
+            trigger: postbode_store::Trigger::Test,
+            started_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            duration_ms: 5,
+            status_code: Some(500),
+            error_kind: Some("=SUM(A1)".into()),
+            error: Some("a,b".into()),
+            response_body: Some("say \"hi\"\nbye".into()),
+        };
+        let text = export_chunk(ExportFormat::Csv, &[attempt], true).unwrap();
+        let mut lines = text.split_inclusive('\n');
+        assert_eq!(
+            lines.next(),
+            Some(
+                "id,delivery_id,webhook_id,event_id,number,trigger,started_at,duration_ms,status_code,error_kind,error,response_body\n"
+            )
+        );
+        assert_eq!(
+            lines.collect::<String>(),
+            "att_1,,wh_1,,1,test,2026-01-01T00:00:00.000Z,5,500,'=SUM(A1),\"a,b\",\"say \"\"hi\"\"\nbye\"\n"
+        );
     }
 }

@@ -295,14 +295,15 @@ impl GroupTx for PgTx {
 
     async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
         sqlx::query(
-            "INSERT INTO events (id, account_id, type, body, created_at) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[])",
+            "INSERT INTO events (id, account_id, type, body, created_at, profile_id) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[])",
         )
         .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.account_id.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.body.as_ref()).collect::<Vec<&[u8]>>())
         .bind(events.iter().map(|e| ms(e.created_at)).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.profile_id.as_deref()).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -422,6 +423,13 @@ impl GroupTx for PgTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM deliveries WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(&mut *self.tx)
+            .await?)
     }
 
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {

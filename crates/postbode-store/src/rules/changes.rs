@@ -131,13 +131,8 @@ impl<'r> Work<'r> {
                 None => ChangeOutcome::NotFound,
                 Some(current) => self.edit_profile(tx, current, edit, values, interests).await?,
             },
-            Change::DeleteProfile { id } => match self.profile(tx, &id).await? {
-                None => ChangeOutcome::NotFound,
-                Some(current) => {
-                    self.delete_profile(tx, current).await?;
-                    ChangeOutcome::Deleted
-                }
-            },
+            Change::DeleteProfile { id } => self.delete_profile_by_id(tx, &id, false).await?,
+            Change::EraseProfile { id } => self.delete_profile_by_id(tx, &id, true).await?,
             Change::CreateSubprofile {
                 id,
                 profile_id,
@@ -193,7 +188,7 @@ impl<'r> Work<'r> {
             Change::DeleteSubprofile { id } => match self.subprofile(tx, &id).await? {
                 None => ChangeOutcome::NotFound,
                 Some(subprofile) => {
-                    self.delete_subprofile(tx, subprofile).await?;
+                    self.delete_subprofile(tx, subprofile, false).await?;
                     ChangeOutcome::Deleted
                 }
             },
@@ -269,8 +264,19 @@ impl<'r> Work<'r> {
         Ok(ChangeOutcome::Updated(Record::Profile(profile)))
     }
 
-    /// A profile's subprofiles go with it, each with a `delete` of its own.
-    async fn delete_profile(&mut self, tx: &mut dyn GroupTx, mut profile: Profile) -> Result<()> {
+    async fn delete_profile_by_id(&mut self, tx: &mut dyn GroupTx, id: &str, erase: bool) -> Result<ChangeOutcome> {
+        Ok(match self.profile(tx, id).await? {
+            None => ChangeOutcome::NotFound,
+            Some(current) => {
+                self.delete_profile(tx, current, erase).await?;
+                ChangeOutcome::Deleted
+            }
+        })
+    }
+
+    /// A profile's subprofiles go with it, each with a `delete` of its own. When
+    /// erasing, the events carry the ids only: no field values, no interests.
+    async fn delete_profile(&mut self, tx: &mut dyn GroupTx, mut profile: Profile, erase: bool) -> Result<()> {
         for stored in tx.subprofiles_of(self.account_id, &profile.id).await? {
             self.subprofiles.entry(stored.id.clone()).or_insert(Some(stored));
         }
@@ -284,17 +290,23 @@ impl<'r> Work<'r> {
             .collect();
         owned.sort_by(|a, b| a.id.cmp(&b.id));
         for subprofile in owned {
-            self.delete_subprofile(tx, subprofile).await?;
+            self.delete_subprofile(tx, subprofile, erase).await?;
         }
-        let schema = self.database_schema(tx, &profile.database_id).await?;
+        let mut schema = self.database_schema(tx, &profile.database_id).await?;
+        if erase {
+            (schema, profile.state) = (Schema::default(), State::default());
+        }
         profile.sequence += 1;
         self.fire_profile(ChangeKind::Delete, &profile, &schema, &Values::new(), &Values::new());
         self.mark_profile(profile.id, None);
         Ok(())
     }
 
-    async fn delete_subprofile(&mut self, tx: &mut dyn GroupTx, mut subprofile: Subprofile) -> Result<()> {
-        let schema = self.collection_schema(tx, &subprofile.collection_id).await?;
+    async fn delete_subprofile(&mut self, tx: &mut dyn GroupTx, mut subprofile: Subprofile, erase: bool) -> Result<()> {
+        let mut schema = self.collection_schema(tx, &subprofile.collection_id).await?;
+        if erase {
+            (schema, subprofile.values) = (Schema::default(), Values::new());
+        }
         subprofile.sequence += 1;
         self.fire_subprofile(ChangeKind::Delete, &subprofile, &schema, &Values::new(), &Values::new());
         self.mark_subprofile(subprofile.id, None);

@@ -91,6 +91,7 @@ impl Group {
             event_type: event.event_type,
             body: event.body.into(),
             created_at: event.created_at,
+            profile_id: event.scope.profile_id,
         });
         ingested
     }

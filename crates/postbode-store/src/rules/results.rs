@@ -4,7 +4,7 @@
 //! hour's statistics count it.
 
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::group::skip_stats;
 use super::routing::hour_of;
@@ -14,7 +14,8 @@ use crate::model::*;
 
 /// What a group's attempts did to one webhook.
 #[derive(Default)]
-struct HealthChange {
+struct HealthChange<'a> {
+    account_id: &'a str,
     first_failure: Option<DateTime<Utc>>,
     succeeded_last: bool,
     disable_if_failing_since: Option<DateTime<Utc>>,
@@ -22,6 +23,23 @@ struct HealthChange {
 }
 
 pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Result<()> {
+    // A delivery erased while its call was out leaves nothing behind: no attempt (its
+    // excerpt may carry the erased data), no statistics, no health change.
+    let ids: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.attempt.delivery_id.as_deref())
+        .collect();
+    let existing: HashSet<String> = match ids.is_empty() {
+        true => HashSet::new(),
+        false => tx.existing_deliveries(&ids).await?.into_iter().collect(),
+    };
+    let results: Vec<&AttemptResult> = results
+        .iter()
+        .filter(|r| r.attempt.delivery_id.as_ref().is_none_or(|id| existing.contains(id)))
+        .collect();
+    if results.is_empty() {
+        return Ok(());
+    }
     let attempts: Vec<(&str, &Attempt)> = results.iter().map(|r| (r.account_id.as_str(), &r.attempt)).collect();
     tx.insert_attempts(&attempts).await?;
 
@@ -40,6 +58,7 @@ pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Re
         hour.attempts += 1;
         hour.latency.record(a.duration_ms);
         let change = health.entry(a.webhook_id.as_str()).or_default();
+        change.account_id = &r.account_id;
         if let Some(reason) = &r.disable_webhook {
             change.gone = Some(reason.clone());
         }
@@ -96,7 +115,7 @@ pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Re
 
 /// Keeps `failing_since` (when the current run of failures began) and disables a
 /// webhook that has failed for too long or that the receiver declared gone.
-async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange>) -> Result<()> {
+async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange<'_>>) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -110,7 +129,7 @@ async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange>
         if next != current {
             if next.enabled != current.enabled {
                 let reason = next.disabled_reason.as_deref().unwrap_or_default();
-                tracing::info!(webhook = %next.id, %reason, "webhook disabled");
+                tracing::info!(webhook = %next.id, account = %change.account_id, %reason, "webhook disabled");
             }
             saved.push(next);
         }

@@ -315,13 +315,15 @@ impl GroupTx for SqliteTx {
 
     async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
         for chunk in events.chunks(ROWS_PER_INSERT) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO events (id, account_id, type, body, created_at) ");
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO events (id, account_id, type, body, created_at, profile_id) ");
             q.push_values(chunk, |mut row, e| {
                 row.push_bind(&e.id)
                     .push_bind(&e.account_id)
                     .push_bind(&e.event_type)
                     .push_bind(e.body.as_ref())
-                    .push_bind(ms(e.created_at));
+                    .push_bind(ms(e.created_at))
+                    .push_bind(&e.profile_id);
             });
             q.build().execute(self.conn()).await?;
         }
@@ -447,6 +449,15 @@ impl GroupTx for SqliteTx {
             q.build().execute(self.conn()).await?;
         }
         Ok(())
+    }
+
+    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?))")
+                .bind(json(ids)?)
+                .fetch_all(self.conn())
+                .await?,
+        )
     }
 
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {

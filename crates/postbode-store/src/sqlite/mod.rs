@@ -121,6 +121,26 @@ impl SqliteStore {
     }
 }
 
+/// Copies the database at `url` (`sqlite://PATH`) to `target`, consistent as of one
+/// moment, while the service may be running: `VACUUM INTO` on a read-only connection of
+/// its own (the service's single-process lock is a separate file, so this needs no
+/// lock). `target` must not exist yet.
+pub async fn backup(url: &str, target: &std::path::Path) -> Result<()> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(30));
+    let mut connection = options.connect().await?;
+    let target = target
+        .to_str()
+        .ok_or_else(|| StoreError::Invalid(format!("{} is not a UTF-8 path", target.display())))?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(target)
+        .execute(&mut connection)
+        .await?;
+    sqlx::Connection::close(connection).await?;
+    Ok(())
+}
+
 /// Earlier versions indexed import keys with one expression index per field name, made
 /// at run time; `profile_keys` replaces them.
 async fn drop_key_indexes(pool: &SqlitePool) -> Result<()> {

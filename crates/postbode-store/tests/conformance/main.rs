@@ -10,6 +10,7 @@ mod claims;
 mod handoff;
 mod idempotency;
 mod mail;
+mod operations;
 mod profiles;
 mod records;
 mod results;
@@ -127,6 +128,7 @@ impl Fixture {
             previous_secret: None,
             verification: Verification {
                 status: VerificationStatus::Verified,
+                domain: None,
                 file_name: "postbode-abc.txt".into(),
                 file_content: "content".into(),
                 checked_at: Some(self.t0),

@@ -6,7 +6,9 @@ use serde_json::Value;
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use super::{Api, OperatorArgs, dns};
+use postbode_delivery::dns::{DNS_PORT, DnsResolver, DnsSettings};
+
+use super::{Api, OperatorArgs};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum KeysCommand {
@@ -25,7 +27,7 @@ pub enum KeysCommand {
     Check {
         /// The DNS server to ask: an IP address (port 53) or ADDRESS:PORT, e.g. 1.1.1.1
         /// [default: the first nameserver of /etc/resolv.conf].
-        #[arg(long, value_name = "ADDRESS", value_parser = dns::parse_resolver)]
+        #[arg(long, value_name = "ADDRESS", value_parser = parse_resolver)]
         resolver: Option<SocketAddr>,
         #[command(flatten)]
         api: OperatorArgs,
@@ -48,11 +50,10 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Check { resolver, api } => {
             let keys = Api::operator(api)?.call(Method::GET, "/v1/signing-keys", None).await?;
-            let resolver = match resolver {
-                Some(resolver) => resolver,
-                None => dns::system_resolver()?,
-            };
-            let (text, all_live) = check(&keys, resolver).await?;
+            let resolver = DnsResolver::new(&DnsSettings {
+                nameservers: resolver.into_iter().collect(),
+            })?;
+            let (text, all_live) = check(&keys, &resolver).await?;
             print!("{text}");
             if !all_live {
                 anyhow::bail!("a key that signs or is about to sign is not published in DNS");
@@ -96,15 +97,29 @@ fn show_text(keys: &Value) -> String {
     out
 }
 
-async fn check(keys: &Value, resolver: SocketAddr) -> anyhow::Result<(String, bool)> {
+/// `--resolver`: an IP address (port 53) or an address with its port.
+fn parse_resolver(text: &str) -> anyhow::Result<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, DNS_PORT)))
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{text:?} is not an IP address, nor one with a port (1.1.1.1, 1.1.1.1:53, [2606:4700::1111]:53)"
+            )
+        })
+}
+
+async fn check(keys: &Value, resolver: &DnsResolver) -> anyhow::Result<(String, bool)> {
     let mut out = String::new();
     let mut all_live = true;
     for key in keys["data"].as_array().into_iter().flatten() {
         let name = key["dns"]["name"].as_str().context("a key without a DNS name")?;
         let expected = key["dns"]["text"].as_str().unwrap_or("");
-        let found = dns::txt_records(resolver, name)
-            .await
-            .with_context(|| format!("looking up {name}"))?;
+        let found = resolver.txt_records(name).await.map_err(|e| match e {
+            postbode_core::domain::LookupError::NoAnswer(why) => anyhow::anyhow!(
+                "no DNS server answers ({why}); name one that does with --resolver, e.g. --resolver 1.1.1.1"
+            ),
+            other => anyhow::Error::new(other).context(format!("looking up {name}")),
+        })?;
         let verdict = if found.iter().any(|t| t == expected) {
             "published"
         } else if found.is_empty() {
@@ -119,4 +134,20 @@ async fn check(keys: &Value, resolver: SocketAddr) -> anyhow::Result<(String, bo
         let _ = writeln!(out, "{verdict:<9} {state:<7} {name}");
     }
     Ok((out, all_live))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolver_is_an_address_with_port_53_unless_given() {
+        assert_eq!(parse_resolver("1.1.1.1").unwrap(), "1.1.1.1:53".parse().unwrap());
+        assert_eq!(
+            parse_resolver("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(parse_resolver("::1").unwrap(), "[::1]:53".parse().unwrap());
+        assert!(parse_resolver("dns.example").is_err());
+    }
 }

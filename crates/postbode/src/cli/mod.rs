@@ -1,10 +1,11 @@
 //! The command line for people at a terminal: commands that talk to a running Postbode
-//! over its API (`webhook`, `keys`, `import`), and tools for receivers (`verify`, `listen`).
+//! over its API (`webhook`, `domain`, `profile`, `keys`, `import`), and tools for receivers (`verify`, `listen`).
 
-pub mod dns;
+pub mod domain;
 pub mod import;
 pub mod keys;
 pub mod listen;
+pub mod profile;
 pub mod verify;
 pub mod webhook;
 

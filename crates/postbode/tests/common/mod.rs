@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
+pub mod dns;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -238,6 +241,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     config.delivery.poll_interval = Duration::from_millis(20);
     config.delivery.retry.jitter = 0.0;
     config.webhooks.require_verification = false;
+    // No test asks the system's nameservers; those that look names up start their own.
+    config.dns.nameservers = vec!["127.0.0.1:9".parse().unwrap()];
     config
 }
 

@@ -1,0 +1,51 @@
+//! The real `postbode` binary, started on a free port with a data directory of the
+//! test's, killed (SIGKILL) when dropped.
+
+use std::process::{Child, Command, Stdio};
+
+use super::{ADMIN, eventually};
+
+pub struct Binary {
+    pub child: Child,
+    pub url: String,
+}
+
+/// A failing test must not leave a server running.
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
+    start_binary_with(data_dir, port, &[]).await
+}
+
+/// The binary with more settings in its environment.
+pub async fn start_binary_with(data_dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Binary {
+    let child = Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("POSTBODE_ADMIN_TOKEN", ADMIN)
+        .env("POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS", "true")
+        .env("POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION", "false")
+        .env("POSTBODE_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    eventually("the server to answer /health", || async {
+        client
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(drop)
+    })
+    .await;
+    Binary { child, url }
+}
