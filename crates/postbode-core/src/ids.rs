@@ -25,7 +25,7 @@ pub fn new_id(kind: &str) -> String {
         .map_err(drop)
         .and_then(|mut generator| generator.generate().map_err(drop))
         // Only 2^80 ids in one millisecond overflow the count; a random one is unique still.
-        .unwrap_or_else(|()| ulid::Ulid::new());
+        .unwrap_or_else(|()| ulid::Ulid::generate());
     format!("{kind}_{}", ulid.to_string().to_ascii_lowercase())
 }
 

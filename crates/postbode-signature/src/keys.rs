@@ -222,9 +222,12 @@ impl PublicKey {
             KeyAlgorithm::Rsa => {
                 let key =
                     rsa::PublicKey::from_der(der).map_err(|e| Error::InvalidKey(format!("RSA public key: {e}")))?;
-                if key.modulus_len() < MIN_RSA_MODULUS_BYTES {
-                    return Err(Error::InvalidKey("RSA key shorter than 2048 bits".into()));
-                }
+                let spki = key.as_der().map_err(|_| Error::Crypto)?;
+                // This type refuses keys outside 2048..=8192 bits, the sizes the verification
+                // below accepts (`modulus_len` would need aws-lc-rs's ring-io feature, which
+                // brings a second `untrusted` into the build).
+                rsa::PublicEncryptingKey::from_der(spki.as_ref())
+                    .map_err(|_| Error::InvalidKey("RSA key shorter than 2048 bits or longer than 8192".into()))?;
                 &signature::RSA_PKCS1_2048_8192_SHA256
             }
             KeyAlgorithm::Ed25519 => &signature::ED25519,
@@ -342,6 +345,21 @@ mod tests {
         );
         assert_eq!(PublicKey::from_spki(public.spki()).unwrap(), public);
         public.verify(b"m", &again.sign(b"m").unwrap()).unwrap();
+    }
+
+    #[test]
+    fn rsa_public_keys_under_2048_bits_are_refused() {
+        // A 1024-bit RSA SubjectPublicKeyInfo (openssl genrsa 1024).
+        let short = STANDARD
+            .decode(
+                "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC3ScANLVF1WJaunPU6zrDMg5b8Pok/RY0j1/6iioxqEyFc5efOtKVuoBBgJr6cO9A/xP8gkX9s/snzyUc2+hrSPIRwWats1O3vujHyni6wOR5bQl5r8MkgGY2OLau709lt5TCV+gL5r7nt1kX8HDIXaFuXQpWm9uY3EAqCT3vBLQIDAQAB",
+            )
+            .unwrap();
+        let refused = PublicKey::from_spki(&short).unwrap_err();
+        assert!(
+            matches!(&refused, Error::InvalidKey(why) if why.contains("shorter than 2048 bits")),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@
 
 mod common;
 
+use common::webdriver::{Client, Element, Locator};
 use common::{ADMIN, Receiver, Reply, Service, eventually, free_port};
-use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,10 +60,8 @@ impl Browser {
         .await;
         let profile = tempfile::tempdir().unwrap();
         let downloads = tempfile::tempdir().unwrap();
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
+        let capabilities = json!({
+            "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -75,11 +73,9 @@ impl Browser {
                     "download.default_directory": downloads.path().display().to_string(),
                     "download.prompt_for_download": false,
                 },
-            }),
-        );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
+            },
+        });
+        let client = Client::connect(&format!("http://127.0.0.1:{port}"), capabilities)
             .await
             .expect("a WebDriver session");
         let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
@@ -107,8 +103,16 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{:02}-{name}.png", self.taken)), png).unwrap();
     }
 
-    async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.client.wait().for_element(Locator::Css(css)).await.unwrap()
+    /// Waits until an element matches `css`, and returns the first.
+    async fn find(&self, css: &str) -> Element<'_> {
+        eventually(&format!("an element {css}"), || async {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => Some(element),
+                Err(error) if error.is_no_such_element() => None,
+                Err(error) => panic!("looking for {css}: {error}"),
+            }
+        })
+        .await
     }
 
     /// Waits until the element's text contains `expected`, and returns the text.
@@ -140,7 +144,7 @@ impl Browser {
 
     /// Ends the browser session; dropping then stops chromedriver.
     async fn stop(self) {
-        let _ = self.client.clone().close().await;
+        let _ = self.client.close().await;
     }
 }
 
@@ -350,9 +354,9 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
             .find(Locator::Css("#condition"))
             .await
             .ok()?
-            .prop("value")
+            .property("value")
             .await
-            .ok()??;
+            .ok()?;
         (value == r"fields.name == 'Piet\'s'").then_some(())
     })
     .await;

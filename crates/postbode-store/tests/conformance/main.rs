@@ -81,7 +81,7 @@ pub async fn postgres() -> Option<Fixture> {
         }
         Err(e) => panic!("PostgreSQL at {url} is not reachable: {e}"),
     };
-    let schema = format!("pbtest_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let schema = format!("pbtest_{}", ulid::Ulid::generate().to_string().to_ascii_lowercase());
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&pool)
         .await

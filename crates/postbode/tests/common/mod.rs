@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod dns;
+pub mod webdriver;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -259,7 +260,7 @@ pub async fn test_database() -> Option<TestSchema> {
     let pool = sqlx::PgPool::connect(&url)
         .await
         .expect("the test PostgreSQL is reachable");
-    let schema = format!("pbtest_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let schema = format!("pbtest_{}", ulid::Ulid::generate().to_string().to_ascii_lowercase());
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&pool)
         .await
