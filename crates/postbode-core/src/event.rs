@@ -90,9 +90,18 @@ pub struct EventScope {
     pub fields: Values,
     /// The old values of an update's changed fields.
     pub previous: Option<Values>,
+    /// A custom event's `ordering_key`: the subject whose deliveries an ordered webhook
+    /// sends one after the other (otherwise the profile is).
+    pub ordering_key: Option<String>,
 }
 
 impl EventScope {
+    /// What an ordered webhook keeps the deliveries of in order: the event's
+    /// `ordering_key`, else its profile; `None` orders nothing.
+    pub fn subject(&self) -> Option<&str> {
+        self.ordering_key.as_deref().or(self.profile_id.as_deref())
+    }
+
     pub fn condition_context<'a>(&'a self, event_type: &'a str) -> ConditionContext<'a> {
         ConditionContext {
             fields: &self.fields,

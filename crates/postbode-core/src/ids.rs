@@ -14,6 +14,7 @@ pub const COLLECTION: &str = "col";
 pub const PROFILE: &str = "prf";
 pub const SUBPROFILE: &str = "sub";
 pub const MESSAGE: &str = "msg";
+pub const BATCH: &str = "bat";
 pub const DOMAIN: &str = "dom";
 
 /// Ids made by this process sort in the order they were made, even within one

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 /// Why and when the engine last lowered a webhook's limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Backoff {
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -15,6 +16,7 @@ pub struct Backoff {
 /// Whether a webhook's calls go out (`closed`), are paused after a run of failures or
 /// a `Retry-After` (`open`, until when), or wait for one probe call (`half_open`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Circuit {
     Closed,
@@ -24,6 +26,7 @@ pub enum Circuit {
 
 /// One webhook as this node's engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookRuntime {
     /// Calls allowed in flight now (the adaptive limit).
     pub limit: u32,

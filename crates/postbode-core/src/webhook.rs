@@ -61,12 +61,26 @@ pub struct RateLimit {
     pub per_second: u32,
 }
 
+/// Up to `max_events` deliveries in one call, or what arrived within `max_wait_ms` of
+/// the first one waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub max_events: u32,
     pub max_wait_ms: u32,
+}
+
+pub const MAX_BATCH_EVENTS: u32 = 1000;
+pub const MAX_BATCH_WAIT_MS: u32 = 60_000;
+
+/// Deliveries of one subject go out strictly one after the other, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Ordering {
+    /// By profile (custom events: by their `ordering_key`, else their `profile_id`).
+    Profile,
 }
 
 /// Everything a user sets on a webhook. Creating takes it with defaults; `PATCH` merges
@@ -105,6 +119,8 @@ pub struct WebhookSettings {
     pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub batch: Option<Batch>,
+    #[serde(default)]
+    pub ordering: Option<Ordering>,
     #[serde(default = "enabled")]
     pub enabled: bool,
 }
@@ -190,10 +206,30 @@ impl WebhookSettings {
         {
             errors.push(FieldError::new("rate_limit.per_second", "between 1 and 100000"));
         }
-        if self.batch.is_some() {
-            errors.push(FieldError::new("batch", "batching is not available yet"));
-        }
+        self.check_batch(&mut errors);
         ValidationError::check(errors)
+    }
+
+    fn check_batch(&self, errors: &mut Vec<FieldError>) {
+        let Some(batch) = self.batch else { return };
+        if self.format != Format::Json {
+            errors.push(FieldError::new(
+                "batch",
+                "a batched call is a JSON array of events: only the json format can be batched",
+            ));
+        }
+        if !(1..=MAX_BATCH_EVENTS).contains(&batch.max_events) {
+            errors.push(FieldError::new(
+                "batch.max_events",
+                format!("between 1 and {MAX_BATCH_EVENTS}"),
+            ));
+        }
+        if batch.max_wait_ms > MAX_BATCH_WAIT_MS {
+            errors.push(FieldError::new(
+                "batch.max_wait_ms",
+                format!("at most {MAX_BATCH_WAIT_MS} milliseconds"),
+            ));
+        }
     }
 
     fn check_events(&mut self, errors: &mut Vec<FieldError>) {

@@ -18,9 +18,12 @@ use crate::keys::ActiveKeys;
 
 /// What a receiver needs to know about a call besides its body.
 pub struct CallContext<'a> {
+    /// The delivery's id, or a batch's own id.
     pub delivery_id: &'a str,
     pub account_id: &'a str,
     pub event_type: &'a str,
+    /// A batch's deliveries, comma-separated (`X-Postbode-Deliveries`).
+    pub batched: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -115,6 +118,9 @@ pub fn build_request(
     headers.insert(http::header::DATE, header(&httpdate::fmt_http_date(call.now.into()))?);
     headers.insert("x-postbode-delivery", header(call.delivery_id)?);
     headers.insert("x-postbode-event", header(call.event_type)?);
+    if let Some(deliveries) = call.batched {
+        headers.insert("x-postbode-deliveries", header(deliveries)?);
+    }
     let schemes = &webhook.settings.signatures;
     if schemes.contains(&SignatureScheme::StandardWebhooks) {
         headers.insert("webhook-id", header(call.delivery_id)?);

@@ -27,7 +27,7 @@ use crate::attempt::{self, Attempted, Context, Load, Target};
 use crate::breaker::{Breaker, BreakerSettings};
 use crate::http::HttpClient;
 use crate::keys::KeyRing;
-use crate::lane::{Lane, Next, lock};
+use crate::lane::{Lane, Next, Queued, lock};
 use crate::limiter::Limiter;
 use crate::settings::DeliverySettings;
 
@@ -155,7 +155,7 @@ impl EngineHandle {
             .iter()
             .flat_map(|lane| {
                 let mut state = lock(&lane.state);
-                let mut ids: Vec<String> = state.queue.drain(..).map(|d| d.delivery_id).collect();
+                let mut ids: Vec<String> = state.queue.drain(..).map(|q| q.delivery.delivery_id).collect();
                 ids.extend(state.in_flight.drain());
                 ids
             })
@@ -215,7 +215,10 @@ impl Shared {
                 let mut state = lock(&lane.state);
                 state.refresh(webhook, || Target::new(webhook.clone(), &self.keyring));
                 let count = deliveries.len();
-                state.queue.extend(deliveries);
+                let since = std::time::Instant::now();
+                state
+                    .queue
+                    .extend(deliveries.into_iter().map(|delivery| Queued { delivery, since }));
                 if reserved {
                     state.reserved = state.reserved.saturating_sub(count);
                 } else {
@@ -357,13 +360,13 @@ fn forget_idle_lanes(shared: &Shared) {
 
 /// The lane's task: starts calls while its limits allow, handles their ends.
 async fn run_lane(shared: Arc<Shared>, lane: Arc<Lane>) {
-    let mut calls: JoinSet<(String, Attempted)> = JoinSet::new();
+    let mut calls: JoinSet<Done> = JoinSet::new();
     loop {
         let mut wake_at = None;
         loop {
             let next = lock(&lane.state).next(shared.clock.now(), shared.stopping.load(Ordering::SeqCst));
             match next {
-                Next::Call(delivery, target) => {
+                Next::Call(unit, target) => {
                     let shared = shared.clone();
                     calls.spawn(async move {
                         let cx = Context {
@@ -372,8 +375,12 @@ async fn run_lane(shared: Arc<Shared>, lane: Arc<Lane>) {
                             settings: &shared.settings,
                             clock: &shared.clock,
                         };
-                        let attempted = attempt::attempt(cx, &target, &delivery).await;
-                        (delivery.delivery_id, attempted)
+                        let attempted = attempt::attempt(cx, &target, &unit).await;
+                        Done {
+                            ids: unit.into_iter().map(|d| d.delivery_id).collect(),
+                            ordered: target.webhook.settings.ordering.is_some(),
+                            attempted,
+                        }
                     });
                 }
                 Next::WaitUntil(instant) => {
@@ -384,7 +391,7 @@ async fn run_lane(shared: Arc<Shared>, lane: Arc<Lane>) {
                     // Paused with deliveries queued: they go back to the store.
                     let (ids, pause) = {
                         let mut state = lock(&lane.state);
-                        let ids: Vec<String> = state.queue.drain(..).map(|d| d.delivery_id).collect();
+                        let ids: Vec<String> = state.queue.drain(..).map(|q| q.delivery.delivery_id).collect();
                         (ids, state.pause())
                     };
                     shared.give_back(&lane.webhook_id, ids, pause);
@@ -409,7 +416,7 @@ async fn run_lane(shared: Arc<Shared>, lane: Arc<Lane>) {
         });
         tokio::select! {
             Some(done) = calls.join_next() => match done {
-                Ok((delivery_id, attempted)) => finished(&shared, &lane, delivery_id, attempted),
+                Ok(done) => finished(&shared, &lane, done),
                 Err(e) => tracing::error!(error = %e, webhook = %lane.webhook_id, "a call task failed"),
             },
             () = lane.wake.notified() => {}
@@ -418,27 +425,45 @@ async fn run_lane(shared: Arc<Shared>, lane: Arc<Lane>) {
     }
 }
 
-/// A call ended: the limit, the breaker and the room follow, the result goes to the store.
-fn finished(shared: &Arc<Shared>, lane: &Lane, delivery_id: String, attempted: Attempted) {
+/// A call that ended: its deliveries and what became of them.
+struct Done {
+    ids: Vec<String>,
+    /// The webhook orders its deliveries: the next of each subject waits for this
+    /// result to be committed.
+    ordered: bool,
+    attempted: Attempted,
+}
+
+/// A call ended: the limit, the breaker and the room follow, the results go to the store.
+fn finished(shared: &Arc<Shared>, lane: &Lane, done: Done) {
+    let Done {
+        ids,
+        ordered,
+        attempted,
+    } = done;
     let now = shared.clock.now();
     let settings = &shared.settings;
     let mut state = lock(&lane.state);
     let room_before = state.held();
-    state.in_flight.remove(&delivery_id);
-    shared.held.fetch_sub(1, Ordering::SeqCst);
-    let in_flight = state.in_flight.len() + 1;
+    for id in &ids {
+        state.in_flight.remove(id);
+    }
+    shared.held.fetch_sub(ids.len(), Ordering::SeqCst);
+    let calls = state.calls;
+    state.calls = calls.saturating_sub(1);
     match &attempted.load {
-        Load::Fine(latency) => state.limiter.succeeded(*latency, in_flight),
-        Load::Overloaded(reason) => state.limiter.back_off(reason.clone(), now, in_flight),
+        Load::Fine(latency) => state.limiter.succeeded(*latency, calls),
+        Load::Overloaded(reason) => state.limiter.back_off(reason.clone(), now, calls),
         Load::Neutral(_) => state.limiter.neutral(),
     }
     let reason = match &attempted.load {
         Load::Fine(_) => String::new(),
         Load::Overloaded(reason) | Load::Neutral(reason) => reason.clone(),
     };
+    let succeeded = attempted.results.first().is_some_and(|r| r.attempt.succeeded());
     let mut paused = false;
     let mut resumed = false;
-    if attempted.result.attempt.succeeded() {
+    if succeeded {
         resumed = state.breaker.succeeded();
         if resumed {
             state.limiter.restart(settings.initial_concurrency);
@@ -455,7 +480,7 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, delivery_id: String, attempted: A
     }
     let mut give_back = Vec::new();
     if paused || attempted.gone {
-        give_back = state.queue.drain(..).map(|d| d.delivery_id).collect();
+        give_back = state.queue.drain(..).map(|q| q.delivery.delivery_id).collect();
     }
     let pause = if paused { state.pause() } else { None };
     let half = (settings.room_factor as usize * state.limiter.limit() as usize / 2).max(1);
@@ -467,13 +492,20 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, delivery_id: String, attempted: A
     if paused || !give_back.is_empty() {
         shared.give_back(&lane.webhook_id, give_back, pause);
     }
-    crate::metrics::record_attempt_metrics(&attempted.result);
+    for result in &attempted.results {
+        crate::metrics::record_attempt_metrics(result);
+    }
     let store = shared.store.clone();
     let webhook_id = lane.webhook_id.clone();
+    let me = shared.clone();
     shared.tasks.spawn(async move {
-        if let Err(e) = store.record_attempt(attempted.result).await {
-            // The lease runs out and the delivery is tried again: at least once, never lost.
-            tracing::error!(error = %e, delivery = %delivery_id, "recording an attempt failed");
+        if let Err(e) = store.record_attempts(attempted.results).await {
+            // The leases run out and the deliveries are tried again: at least once, never lost.
+            tracing::error!(error = %e, deliveries = ?ids, "recording an attempt failed");
+        }
+        if ordered {
+            // The next delivery of each subject is claimable now.
+            me.freed.notify_one();
         }
         if resumed && let Err(e) = store.pause_webhook(&webhook_id, None).await {
             tracing::warn!(error = %e, webhook = %webhook_id, "recording a webhook's resumption");

@@ -3,6 +3,10 @@
 //!
 //! A lane holds a queue (claimed or handed-over deliveries), the calls in flight, the
 //! adaptive limit ([`Limiter`]), the circuit breaker ([`Breaker`]) and the rate pacer.
+//! A batching webhook's calls take up to `batch.max_events` deliveries, waiting up to
+//! `batch.max_wait_ms` after the first for more; a batch holds deliveries of one kind
+//! only (new ones together; a failed batch's again together), so a failed batch is
+//! retried whole.
 //! Its task starts calls while the limit, the breaker and the rate allow, and waits for
 //! a call to end, for new deliveries, or for the pacer or the pause to run out. A slow
 //! receiver only ever fills its own lane: its backlog beyond the lane's room stays in
@@ -35,10 +39,13 @@ pub struct Lane {
 pub struct LaneState {
     /// `None` until the first delivery arrives (a hand-over reserves room first).
     pub target: Option<Arc<Target>>,
-    pub queue: VecDeque<ClaimedDelivery>,
+    pub queue: VecDeque<Queued>,
     /// Room promised to a write group that has not committed yet.
     pub reserved: usize,
+    /// The deliveries of the calls in flight.
     pub in_flight: HashSet<String>,
+    /// Calls in flight (a batch is one call).
+    pub calls: usize,
     pub limiter: Limiter,
     pub breaker: Breaker,
     /// The earliest instant the next call may start, under a rate limit.
@@ -49,10 +56,36 @@ pub struct LaneState {
     pub task: Option<tokio::task::AbortHandle>,
 }
 
+/// A delivery waiting in a lane, and since when.
+pub struct Queued {
+    pub delivery: ClaimedDelivery,
+    pub since: Instant,
+}
+
+/// Which deliveries may share a batch: new ones with each other, a retried one with
+/// those that fell due with it after the same number of attempts (its old batch).
+#[derive(PartialEq, Eq)]
+enum Kind {
+    New,
+    Again { attempts: u32, due_at: DateTime<Utc> },
+}
+
+fn kind(delivery: &ClaimedDelivery) -> Kind {
+    match delivery.attempts {
+        0 => Kind::New,
+        attempts => Kind::Again {
+            attempts,
+            due_at: delivery.due_at,
+        },
+    }
+}
+
 /// What the lane task may do next.
 pub enum Next {
-    Call(ClaimedDelivery, Arc<Target>),
-    /// Nothing may start before this instant (the rate limit's pacer).
+    /// One call with these deliveries (one, or a batch).
+    Call(Vec<ClaimedDelivery>, Arc<Target>),
+    /// Nothing may start before this instant (the rate limit's pacer, or a batch
+    /// waiting for more).
     WaitUntil(Instant),
     /// The circuit is open: what is queued goes back to the store.
     Paused,
@@ -69,6 +102,7 @@ impl Lane {
                 queue: VecDeque::new(),
                 reserved: 0,
                 in_flight: HashSet::new(),
+                calls: 0,
                 limiter,
                 breaker,
                 next_slot: Instant::now(),
@@ -117,10 +151,17 @@ impl LaneState {
         };
         match self.breaker.allowed(now) {
             Allowed::Until(_) => return Next::Paused,
-            Allowed::Probe if !self.in_flight.is_empty() => return Next::Wait,
-            Allowed::Calls if self.in_flight.len() >= self.limiter.limit() as usize => return Next::Wait,
+            Allowed::Probe if self.calls > 0 => return Next::Wait,
+            Allowed::Calls if self.calls >= self.limiter.limit() as usize => return Next::Wait,
             Allowed::Probe | Allowed::Calls => {}
         }
+        let unit = match target.webhook.settings.batch {
+            None => 1,
+            Some(batch) => match self.batch_size(batch.max_events as usize, batch.max_wait_ms) {
+                Ok(size) => size,
+                Err(ready_at) => return Next::WaitUntil(ready_at),
+            },
+        };
         if let Some(limit) = target.webhook.settings.rate_limit {
             let interval = Duration::from_secs_f64(1.0 / f64::from(limit.per_second.max(1)));
             let slot = self.next_slot.max(Instant::now());
@@ -129,12 +170,55 @@ impl LaneState {
             }
             self.next_slot = slot + interval;
         }
-        let Some(delivery) = self.queue.pop_front() else {
+        let deliveries = self.take(unit);
+        if deliveries.is_empty() {
             return Next::Wait;
-        };
-        self.in_flight.insert(delivery.delivery_id.clone());
+        }
+        self.in_flight.extend(deliveries.iter().map(|d| d.delivery_id.clone()));
+        self.calls += 1;
         self.breaker.started();
-        Next::Call(delivery, target)
+        Next::Call(deliveries, target)
+    }
+
+    /// How many deliveries the next batch takes (those of the first one's kind, at most
+    /// `max_events`), or until when it waits for more: new deliveries wait up to
+    /// `max_wait_ms` after the first arrived; retried ones go at once.
+    fn batch_size(&self, max_events: usize, max_wait_ms: u32) -> Result<usize, Instant> {
+        let Some(first) = self.queue.front() else { return Ok(0) };
+        let kind = kind(&first.delivery);
+        let size = self
+            .queue
+            .iter()
+            .filter(|q| self::kind(&q.delivery) == kind)
+            .take(max_events)
+            .count();
+        let ready_at = first.since + Duration::from_millis(u64::from(max_wait_ms));
+        if size < max_events && kind == Kind::New && Instant::now() < ready_at {
+            return Err(ready_at);
+        }
+        Ok(size)
+    }
+
+    /// Takes the first `count` deliveries of the first one's kind off the queue.
+    fn take(&mut self, count: usize) -> Vec<ClaimedDelivery> {
+        if count <= 1 {
+            return self.queue.pop_front().map(|q| q.delivery).into_iter().collect();
+        }
+        let Some(first) = self.queue.front() else {
+            return Vec::new();
+        };
+        let kind = kind(&first.delivery);
+        let mut taken = Vec::with_capacity(count);
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for queued in self.queue.drain(..) {
+            if taken.len() < count && self::kind(&queued.delivery) == kind {
+                taken.push(queued.delivery);
+            } else {
+                kept.push_back(queued);
+            }
+        }
+        self.queue = kept;
+        taken
     }
 
     /// What the API shows of the lane.
@@ -142,7 +226,7 @@ impl LaneState {
         WebhookRuntime {
             limit: self.limiter.limit(),
             max_concurrency: self.limiter.max(),
-            in_flight: self.in_flight.len() as u32,
+            in_flight: self.calls as u32,
             queued: self.queue.len() as u32,
             circuit: self.breaker.circuit().clone(),
             last_backoff: self.limiter.last_backoff().cloned(),

@@ -132,6 +132,7 @@ impl WebhookProbe for Probe {
                     delivery_id,
                     account_id: &webhook.account_id,
                     event_type: &event_type,
+                    batched: None,
                     now: started_at,
                 };
                 let signing = call::Signing {

@@ -19,6 +19,8 @@ pub struct AppState {
     pub operator_token_hash: Arc<[u8; 32]>,
     /// Fetches ownership files and makes test calls (implemented by the delivery crate).
     pub probe: Arc<dyn WebhookProbe>,
+    /// What the delivery engine is doing for each webhook (implemented by the delivery crate).
+    pub engine: Arc<dyn postbode_core::runtime::EngineView>,
     /// Only webhooks with a verified URL receive calls (`webhooks.require_verification`).
     pub require_verification: bool,
     /// `delivery.allow_private_targets`: a webhook URL may name a non-public IP address.

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use postbode_core::profile::{Schema, Values};
 use postbode_core::render::Format;
+use postbode_core::runtime::WebhookRuntime;
 use postbode_core::webhook::{Batch, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
 use postbode_store::{Profile, Subprofile};
 use serde::Serialize;
@@ -65,14 +66,36 @@ pub struct WebhookView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     pub verification: VerificationView,
+    pub health: HealthView,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// How the webhook's calls are going.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthView {
+    /// When the run of failed calls still going on began; `null` after a success.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Calls are held back until then (a run of failures, or the receiver's
+    /// `Retry-After`), on every node, for `pause_reason`.
+    pub paused_until: Option<DateTime<Utc>>,
+    pub pause_reason: Option<String>,
+    /// What the engine of the node that answered is doing for the webhook now: its
+    /// adaptive limit, calls in flight, the last back-off; `null` while it holds nothing
+    /// of the webhook.
+    pub engine: Option<WebhookRuntime>,
+}
+
 impl WebhookView {
     /// `secret`: the opened secret, for the answers that show it;
-    /// `require_verification`: the setting `webhooks.require_verification`.
-    pub fn new(webhook: Webhook, secret: Option<String>, require_verification: bool) -> Self {
+    /// `require_verification`: the setting `webhooks.require_verification`;
+    /// `engine`: what the engine is doing for the webhook.
+    pub fn new(
+        webhook: Webhook,
+        secret: Option<String>,
+        require_verification: bool,
+        engine: Option<WebhookRuntime>,
+    ) -> Self {
         let file_urls = webhook.verification.file_urls(&webhook.settings.url);
         let s = webhook.settings;
         let v = webhook.verification;
@@ -103,6 +126,12 @@ impl WebhookView {
                 file_urls,
                 checked_at: v.checked_at,
                 outcome: v.outcome,
+            },
+            health: HealthView {
+                failing_since: webhook.failing_since,
+                paused_until: webhook.paused_until,
+                pause_reason: webhook.pause_reason,
+                engine,
             },
             created_at: webhook.created_at,
             updated_at: webhook.updated_at,

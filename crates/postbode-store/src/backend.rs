@@ -300,6 +300,8 @@ pub struct DeliveryRow {
     pub webhook_id: String,
     pub due_at: DateTime<Utc>,
     pub leased_until: Option<DateTime<Utc>>,
+    /// The subject an ordered webhook keeps this delivery in order with.
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -61,7 +61,11 @@ pub trait Store: Records {
     /// Leases due deliveries of enabled (and, when required, verified) webhooks, within
     /// each webhook's room.
     async fn claim(&self, request: ClaimRequest) -> Result<Claim>;
-    async fn record_attempt(&self, result: AttemptResult) -> Result<()>;
+    async fn record_attempt(&self, result: AttemptResult) -> Result<()> {
+        self.record_attempts(vec![result]).await
+    }
+    /// Records the attempts of one call (several for a batch) in one commit.
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> Result<()>;
     /// Gives leased deliveries back (shutdown), so another node may claim them at once.
     async fn release(&self, delivery_ids: Vec<String>) -> Result<()>;
     /// Notified after a commit that made deliveries due, so the engine need not poll.
@@ -119,13 +123,11 @@ impl<B: Backend> Store for B {
         }
     }
 
-    async fn record_attempt(&self, result: AttemptResult) -> Result<()> {
-        self.writer()
-            .send(|reply| WriteOp::Record {
-                result: Box::new(result),
-                reply,
-            })
-            .await
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        self.writer().send(|reply| WriteOp::Record { results, reply }).await
     }
 
     async fn release(&self, delivery_ids: Vec<String>) -> Result<()> {

@@ -201,6 +201,9 @@ pub struct ClaimedDelivery {
     pub body: bytes::Bytes,
     /// When it fell due: the deliveries of a failed batch fall due together again.
     pub due_at: DateTime<Utc>,
+    /// Set when its webhook keeps the deliveries of this subject in order: the next one
+    /// becomes claimable once this one is delivered or failed for good.
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -578,6 +581,7 @@ impl MessageContext {
                 subprofile_id: subprofile.map(|s| s.id.clone()),
                 fields: fields.unwrap_or_default(),
                 previous: None,
+                ordering_key: None,
             },
         }
     }

@@ -46,7 +46,7 @@ pub(crate) enum WriteOp {
         reply: oneshot::Sender<Result<Claim>>,
     },
     Record {
-        result: Box<AttemptResult>,
+        results: Vec<AttemptResult>,
         reply: oneshot::Sender<Result<()>>,
     },
     Release {
@@ -311,11 +311,11 @@ async fn apply(
                 Err(e) => drop(reply.send(Err(e))),
             }
         }
-        WriteOp::Record { result, reply } => {
-            if matches!(result.outcome, AttemptOutcome::RetryAt(_)) {
+        WriteOp::Record { results, reply } => {
+            if results.iter().any(|r| matches!(r.outcome, AttemptOutcome::RetryAt(_))) {
                 group.made_due = true;
             }
-            group.results.push(*result);
+            group.results.extend(results);
             replies.push(Reply::Done(reply));
         }
         WriteOp::Release { delivery_ids, reply } => {

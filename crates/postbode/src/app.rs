@@ -90,12 +90,20 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     // Tracking URLs must reach this process: with port 0 only the bound address does.
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let tracking = Arc::new(TrackingKey::new(&master).context("deriving the tracking key")?);
+    let engine = Engine::new(
+        store.clone(),
+        clock.clone(),
+        config.delivery.clone(),
+        config.webhooks.require_verification,
+        keyring.clone(),
+    )?;
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),
         settings: Arc::new(config.server.clone()),
         operator_token_hash: Arc::new(postbode_server::auth::sha256(admin_token.as_bytes())),
-        probe: Arc::new(Probe::new(clock.clone(), &config.delivery, keyring.clone())?),
+        probe: Arc::new(Probe::new(clock.clone(), &config.delivery, keyring)?),
+        engine: engine.view(),
         require_verification: config.webhooks.require_verification,
         allow_private_targets: config.delivery.allow_private_targets,
         keys: Arc::default(),
@@ -117,14 +125,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         }),
     };
     postbode_delivery::metrics::label_webhooks(&config.metrics.webhooks);
-    let engine = Engine::new(
-        store,
-        clock,
-        config.delivery.clone(),
-        config.webhooks.require_verification,
-        keyring,
-    )?
-    .start();
+    let engine = engine.start();
     let (stop_http, stopped) = oneshot::channel::<()>();
     let app = postbode_server::router(state);
     let http = tokio::spawn(async move {

@@ -142,10 +142,21 @@ async fn bad_input_is_refused_and_stores_nothing() {
             "condition",
         ),
         (
-            json!({ "url": url, "batch": {"max_events": 10, "max_wait_ms": 100} }),
+            json!({ "url": url, "format": "xml", "batch": {"max_events": 10, "max_wait_ms": 100} }),
             422,
             "batch",
         ),
+        (
+            json!({ "url": url, "batch": {"max_events": 0, "max_wait_ms": 100} }),
+            422,
+            "batch.max_events",
+        ),
+        (
+            json!({ "url": url, "batch": {"max_events": 10, "max_wait_ms": 600000} }),
+            422,
+            "batch.max_wait_ms",
+        ),
+        (json!({ "url": url, "ordering": "time" }), 422, "ordering"),
         (Value::String(too_big), 413, ""),
     ];
     for (body, status, field) in cases {

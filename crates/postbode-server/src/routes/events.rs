@@ -35,18 +35,34 @@ pub struct EventRequest {
     profile_id: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
+    /// What a webhook with `ordering: "profile"` keeps this event's deliveries in order
+    /// with (default: the `profile_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<String>,
 }
+
+/// An `ordering_key` is a short name: it is stored with every delivery.
+const MAX_ORDERING_KEY_LEN: usize = 255;
 
 impl EventRequest {
     /// Checks the request and turns it into the event to store; `field` prefixes the
     /// names of bad fields (`events[3].`) in a batch.
     fn into_event(self, field: &str, state: &AppState, profiles: &Profiles, now: DateTime<Utc>) -> ApiResult<NewEvent> {
         event::check_custom_type(&format!("{field}type"), &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
-        let scope = match &self.profile_id {
+        let mut scope = match &self.profile_id {
             None => EventScope::default(),
             Some(id) => profile_scope(profiles, id)
                 .ok_or_else(|| ApiError::field(format!("{field}profile_id"), "no profile with this id"))?,
         };
+        if let Some(key) = &self.ordering_key {
+            if key.is_empty() || key.len() > MAX_ORDERING_KEY_LEN {
+                return Err(ApiError::field(
+                    format!("{field}ordering_key"),
+                    format!("1 to {MAX_ORDERING_KEY_LEN} bytes"),
+                ));
+            }
+            scope.ordering_key = Some(key.clone());
+        }
         let idempotency = match &self.idempotency_key {
             None => None,
             Some(key) if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN => {

@@ -38,10 +38,7 @@ pub async fn create(
     ApiJson(settings): ApiJson<WebhookSettings>,
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     let (webhook, secret) = create_webhook(&state, &key.account_id, settings).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookView::new(webhook, Some(secret), state.require_verification)),
-    ))
+    Ok((StatusCode::CREATED, Json(view(&state, webhook, Some(secret)))))
 }
 
 /// Checks the settings and stores a new webhook with its secret and ownership file;
@@ -113,9 +110,7 @@ pub async fn list(
         .store
         .list_webhooks(&key.account_id, &filter, &paging.request(ids::WEBHOOK)?)
         .await?;
-    Ok(Json(
-        page.map(|w| WebhookView::new(w, None, state.require_verification)),
-    ))
+    Ok(Json(page.map(|w| view(&state, w, None))))
 }
 
 /// A webhook may be limited to a database or collection of its own account only; with
@@ -177,6 +172,12 @@ pub(super) async fn all_webhooks(state: &AppState, account_id: &str) -> ApiResul
     Ok(webhooks)
 }
 
+/// A webhook as the API shows it, with what the engine is doing for it.
+fn view(state: &AppState, webhook: Webhook, secret: Option<String>) -> WebhookView {
+    let engine = state.engine.webhook(&webhook.id);
+    WebhookView::new(webhook, secret, state.require_verification, engine)
+}
+
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
 pub(crate) async fn find(state: &AppState, account_id: &str, id: &str) -> ApiResult<Webhook> {
     if !ids::has_kind(id, ids::WEBHOOK) {
@@ -196,7 +197,7 @@ pub async fn get(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WebhookView>> {
     let webhook = find(&state, &key.account_id, &id).await?;
-    Ok(Json(WebhookView::new(webhook, None, state.require_verification)))
+    Ok(Json(view(&state, webhook, None)))
 }
 
 /// Merges the given fields into the current settings and checks the result as a whole.
@@ -208,7 +209,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<WebhookView>> {
     let webhook = update_webhook(&state, &key.account_id, &id, patch).await?;
-    Ok(Json(WebhookView::new(webhook, None, state.require_verification)))
+    Ok(Json(view(&state, webhook, None)))
 }
 
 /// `PATCH`'s rules: `patch` merged into the current settings, checked as a whole.

@@ -313,10 +313,10 @@ impl GroupTx for PgTx {
         let due: Vec<i64> = deliveries.iter().map(|d| ms(d.due_at)).collect();
         sqlx::query(
             "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, next_attempt_at, created_at, \
-             lease_until) \
-             SELECT id, account_id, event_id, webhook_id, 'pending', due, due, lease \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
-               AS d(id, account_id, event_id, webhook_id, due, lease)",
+             lease_until, ordering_key) \
+             SELECT id, account_id, event_id, webhook_id, 'pending', due, due, lease, ordering_key \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) \
+               AS d(id, account_id, event_id, webhook_id, due, lease, ordering_key)",
         )
         .bind(deliveries.iter().map(|d| d.id.as_str()).collect::<Vec<_>>())
         .bind(deliveries.iter().map(|d| d.account_id.as_str()).collect::<Vec<_>>())
@@ -324,6 +324,7 @@ impl GroupTx for PgTx {
         .bind(deliveries.iter().map(|d| d.webhook_id.as_str()).collect::<Vec<_>>())
         .bind(&due)
         .bind(deliveries.iter().map(|d| d.leased_until.map(ms)).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| d.ordering_key.as_deref()).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -671,6 +672,9 @@ impl GroupTx for PgTx {
                AND (NOT $5 OR w.verified) \
                AND (w.paused_until IS NULL OR w.paused_until <= $1) \
                AND COALESCE(($3::jsonb ->> d.webhook_id)::bigint, $4) > 0 \
+               AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p \
+                    WHERE p.webhook_id = d.webhook_id AND p.ordering_key = d.ordering_key \
+                      AND p.status = 'pending' AND p.id < d.id)) \
              ORDER BY d.next_attempt_at LIMIT $2",
         )
         .bind(ms(request.now))
@@ -699,7 +703,7 @@ impl GroupTx for PgTx {
                  AND (lease_until IS NULL OR lease_until <= $3) FOR UPDATE SKIP LOCKED) \
                AND e.id = d.event_id \
              RETURNING d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               e.type, e.body",
+               d.ordering_key, e.type, e.body",
         )
         .bind(ms(until))
         .bind(owned(ids))
@@ -721,6 +725,7 @@ impl GroupTx for PgTx {
                         event_type: row.try_get("type")?,
                         body: row.try_get::<Vec<u8>, _>("body")?.into(),
                         due_at: rows::time(row.try_get::<Option<i64>, _>("next_attempt_at")?.unwrap_or_default()),
+                        ordering_key: row.try_get("ordering_key")?,
                     },
                 ))
             })

@@ -388,6 +388,7 @@ impl<'r> Work<'r> {
             },
             fields,
             previous: (kind == ChangeKind::Update).then(|| previous.clone()),
+            ordering_key: None,
         };
         self.events.push((
             None,

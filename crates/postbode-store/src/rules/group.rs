@@ -76,6 +76,11 @@ impl Group {
             duplicate: false,
         };
         for webhook_id in targets {
+            // An ordered webhook keeps its deliveries of one subject in order.
+            let ordered = self
+                .webhooks(account_id)
+                .iter()
+                .any(|w| w.webhook.id == webhook_id && w.webhook.settings.ordering.is_some());
             self.deliveries.push(DeliveryRow {
                 id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
                 account_id: account_id.to_owned(),
@@ -83,6 +88,7 @@ impl Group {
                 webhook_id,
                 due_at: event.created_at,
                 leased_until: None,
+                ordering_key: ordered.then(|| event.scope.subject().map(str::to_owned)).flatten(),
             });
         }
         self.events.push(EventRow {
@@ -146,7 +152,9 @@ impl Group {
     fn hand_over(&mut self, deliveries: &mut [DeliveryRow]) {
         let Some(handoff) = &self.handoff else { return };
         let mut wanted: HashMap<&str, usize> = HashMap::new();
-        for delivery in deliveries.iter() {
+        // One that must wait for an earlier delivery of its subject is left to claims,
+        // which see what is still pending.
+        for delivery in deliveries.iter().filter(|d| d.ordering_key.is_none()) {
             *wanted.entry(delivery.webhook_id.as_str()).or_default() += 1;
         }
         let mut granted: HashMap<String, usize> = wanted
@@ -162,7 +170,7 @@ impl Group {
             .iter()
             .map(|e| (e.id.as_str(), (e.event_type.as_str(), &e.body)))
             .collect();
-        for delivery in deliveries.iter_mut() {
+        for delivery in deliveries.iter_mut().filter(|d| d.ordering_key.is_none()) {
             let Some(left) = granted.get_mut(&delivery.webhook_id).filter(|left| **left > 0) else {
                 continue;
             };
@@ -181,6 +189,7 @@ impl Group {
                 event_type: (*event_type).to_owned(),
                 body: (*body).clone(),
                 due_at: delivery.due_at,
+                ordering_key: None,
             });
         }
         // Reserved for an event not in this flush (cannot happen): give it back.

@@ -334,7 +334,7 @@ impl GroupTx for SqliteTx {
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, next_attempt_at, created_at, \
-                 lease_until) ",
+                 lease_until, ordering_key) ",
             );
             q.push_values(chunk, |mut row, d| {
                 row.push_bind(&d.id)
@@ -344,7 +344,8 @@ impl GroupTx for SqliteTx {
                     .push_bind("pending")
                     .push_bind(ms(d.due_at))
                     .push_bind(ms(d.due_at))
-                    .push_bind(d.leased_until.map(ms));
+                    .push_bind(d.leased_until.map(ms))
+                    .push_bind(&d.ordering_key);
             });
             q.build().execute(self.conn()).await?;
         }
@@ -680,6 +681,9 @@ impl GroupTx for SqliteTx {
                AND (?5 = 0 OR w.verification ->> '$.status' = 'verified') \
                AND (w.paused_until IS NULL OR w.paused_until <= ?1) \
                AND COALESCE(?3 ->> ('$.' || d.webhook_id), ?4) > 0 \
+               AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p \
+                    WHERE p.webhook_id = d.webhook_id AND p.ordering_key = d.ordering_key \
+                      AND p.status = 'pending' AND p.id < d.id)) \
              ORDER BY d.next_attempt_at LIMIT ?2",
         )
         .bind(ms(request.now))
@@ -709,7 +713,7 @@ impl GroupTx for SqliteTx {
             .await?;
         let rows = sqlx::query(
             "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               e.type, e.body \
+               d.ordering_key, e.type, e.body \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
              WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at",
         )
@@ -728,6 +732,7 @@ impl GroupTx for SqliteTx {
                     event_type: row.try_get("type")?,
                     body: row.try_get::<Vec<u8>, _>("body")?.into(),
                     due_at: rows::time(row.try_get("next_attempt_at")?),
+                    ordering_key: row.try_get("ordering_key")?,
                 })
             })
             .collect()
