@@ -68,7 +68,7 @@ pub async fn attempt(cx: Context<'_>, target: &Target, unit: &[ClaimedDelivery])
         (Err(e), _) => not_sent(ErrorKind::Other, e.clone()),
         (Ok(_), []) => not_sent(ErrorKind::Other, "nothing to send".into()),
         (Ok(secrets), [first, ..]) => {
-            let mut batch = Batch::of(unit);
+            let mut batch = webhook.settings.batch.and_then(|_| Batch::of(unit));
             let batch_body = batch.as_mut().map(|b| std::mem::take(&mut b.body));
             let context = CallContext {
                 delivery_id: batch.as_ref().map_or(&first.delivery_id, |b| &b.id),
@@ -101,7 +101,8 @@ pub async fn attempt(cx: Context<'_>, target: &Target, unit: &[ClaimedDelivery])
     judge(cx.settings, unit, outcome, started_at, cx.clock.now())
 }
 
-/// A batch's own id and body, when `unit` holds more than one delivery.
+/// A batching webhook's call: its own id and its body. Every call of such a webhook is
+/// a batch, even of one, so its receiver sees one shape.
 struct Batch {
     id: String,
     /// The deliveries' ids, comma-separated.
@@ -111,7 +112,7 @@ struct Batch {
 
 impl Batch {
     fn of(unit: &[ClaimedDelivery]) -> Option<Self> {
-        if unit.len() < 2 {
+        if unit.is_empty() {
             return None;
         }
         let mut ids: Vec<&str> = unit.iter().map(|d| d.delivery_id.as_str()).collect();
@@ -235,10 +236,8 @@ mod tests {
 
     #[test]
     fn a_batch_is_its_events_in_one_array_under_an_id_of_its_deliveries() {
-        assert!(
-            Batch::of(&[delivery("dlv_a", "{}")]).is_none(),
-            "one delivery is no batch"
-        );
+        let alone = Batch::of(&[delivery("dlv_a", "{}")]).unwrap();
+        assert_eq!(alone.body, br#"{"events":[{}]}"#, "one delivery is a batch of one");
         let unit = [delivery("dlv_b", r#"{"n":1}"#), delivery("dlv_a", r#"{"n":2}"#)];
         let batch = Batch::of(&unit).unwrap();
         assert_eq!(batch.body, br#"{"events":[{"n":1},{"n":2}]}"#);

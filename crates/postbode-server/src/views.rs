@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use postbode_core::profile::{Schema, Values};
 use postbode_core::render::Format;
 use postbode_core::runtime::WebhookRuntime;
-use postbode_core::webhook::{Batch, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
+use postbode_core::webhook::{Batch, Ordering, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
 use postbode_store::{Profile, Subprofile};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -60,6 +60,7 @@ pub struct WebhookView {
     pub max_concurrency: u32,
     pub rate_limit: Option<RateLimit>,
     pub batch: Option<Batch>,
+    pub ordering: Option<Ordering>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     /// Only in the answer to creation, `GET .../secret` and rotation.
@@ -115,6 +116,7 @@ impl WebhookView {
             max_concurrency: s.max_concurrency,
             rate_limit: s.rate_limit,
             batch: s.batch,
+            ordering: s.ordering,
             enabled: s.enabled,
             disabled_reason: webhook.disabled_reason,
             secret,

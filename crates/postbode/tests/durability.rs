@@ -24,7 +24,8 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> 
     Ok((status, body))
 }
 
-async fn setup(binary: &Binary, receiver: &Receiver, max_concurrency: u32) -> String {
+/// An account with one webhook per entry of `webhooks` (their settings); returns its key.
+async fn setup(binary: &Binary, webhooks: &[Value]) -> String {
     let client = reqwest::Client::new();
     let (_, account) = post(
         &client,
@@ -35,23 +36,34 @@ async fn setup(binary: &Binary, receiver: &Receiver, max_concurrency: u32) -> St
     .await
     .unwrap();
     let key = account["api_key"].as_str().unwrap().to_owned();
-    let (status, _) = post(
-        &client,
-        &format!("{}/v1/webhooks", binary.url),
-        &key,
-        json!({ "url": receiver.url, "max_concurrency": max_concurrency }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, 201);
+    for settings in webhooks {
+        let (status, answer) = post(&client, &format!("{}/v1/webhooks", binary.url), &key, settings.clone())
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{answer}");
+    }
     key
 }
 
-fn received_ids(receiver: &Receiver) -> HashSet<String> {
+/// The events a receiver got, in order of arrival (a batched call's in its order).
+fn received(receiver: &Receiver) -> Vec<Value> {
     receiver
         .calls()
         .iter()
-        .map(|c| c.json()["id"].as_str().unwrap().to_owned())
+        .flat_map(|c| match c.json() {
+            Value::Object(mut batch) if batch.contains_key("events") => match batch.remove("events") {
+                Some(Value::Array(events)) => events,
+                _ => panic!("a batch without its events"),
+            },
+            event => vec![event],
+        })
+        .collect()
+}
+
+fn received_ids(receiver: &Receiver) -> HashSet<String> {
+    received(receiver)
+        .iter()
+        .map(|event| event["id"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -61,7 +73,7 @@ async fn kill_9_while_events_stream_in_loses_no_accepted_event() {
     let port = free_port();
     let receiver = Receiver::start().await;
     let binary = start_binary(dir.path(), port).await;
-    let key = setup(&binary, &receiver, 16).await;
+    let key = setup(&binary, &[json!({ "url": receiver.url, "max_concurrency": 16 })]).await;
 
     let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut producers = Vec::new();
@@ -99,13 +111,79 @@ async fn kill_9_while_events_stream_in_loses_no_accepted_event() {
     .await;
 }
 
+/// The same promise with batched calls and ordered deliveries, and the order kept: each
+/// subject's events arrive first in the order they were accepted, across the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_with_batching_and_ordering_loses_nothing_and_keeps_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let batched = Receiver::start().await;
+    let ordered = Receiver::start().await;
+    let binary = start_binary(dir.path(), port).await;
+    let key = setup(
+        &binary,
+        &[
+            json!({ "url": batched.url, "batch": {"max_events": 20, "max_wait_ms": 10} }),
+            json!({ "url": ordered.url, "ordering": "profile" }),
+        ],
+    )
+    .await;
+
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut producers = Vec::new();
+    for producer in 0..8 {
+        let (accepted, key, url) = (accepted.clone(), key.clone(), format!("{}/v1/events", binary.url));
+        producers.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            for n in 0.. {
+                let body = json!({
+                    "type": "stream",
+                    "ordering_key": format!("subject-{producer}"),
+                    "data": {"producer": producer, "n": n},
+                });
+                match post(&client, &url, &key, body).await {
+                    Ok((202, answer)) => accepted.lock().unwrap().push(answer["id"].as_str().unwrap().to_owned()),
+                    Ok((status, answer)) => panic!("unexpected {status}: {answer}"),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    eventually("a few hundred events accepted", || async {
+        (accepted.lock().unwrap().len() >= 400).then_some(())
+    })
+    .await;
+    drop(binary);
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
+
+    let _restarted = start_binary(dir.path(), port).await;
+    eventually("every accepted event delivered to both after the restart", || async {
+        (accepted.is_subset(&received_ids(&batched)) && accepted.is_subset(&received_ids(&ordered))).then_some(())
+    })
+    .await;
+    let mut seen = HashSet::new();
+    let mut last = std::collections::HashMap::new();
+    for event in received(&ordered) {
+        if !seen.insert(event["id"].as_str().unwrap().to_owned()) {
+            continue; // sent again after the kill: at least once
+        }
+        let (producer, n) = (event["data"]["producer"].as_i64().unwrap(), event["data"]["n"].as_i64().unwrap());
+        if let Some(before) = last.insert(producer, n) {
+            assert!(n > before, "subject-{producer}: {n} arrived after {before}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_finishes_calls_in_flight_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let receiver = Receiver::answering(|_| Reply::WaitForGate).await;
     let mut binary = start_binary(dir.path(), port).await;
-    let key = setup(&binary, &receiver, 2).await;
+    let key = setup(&binary, &[json!({ "url": receiver.url, "max_concurrency": 2 })]).await;
     let client = reqwest::Client::new();
     let mut sent = HashSet::new();
     for n in 0..20 {
@@ -175,7 +253,7 @@ async fn kill_9_while_profiles_and_opens_stream_in_loses_no_accepted_one() {
     let port = free_port();
     let receiver = Receiver::start().await;
     let binary = start_binary(dir.path(), port).await;
-    let key = setup(&binary, &receiver, 16).await;
+    let key = setup(&binary, &[json!({ "url": receiver.url, "max_concurrency": 16 })]).await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let (status, db) = post(
         &client,

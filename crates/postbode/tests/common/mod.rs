@@ -67,8 +67,8 @@ impl Call {
     }
 }
 
-/// How the receiver answers call number `n` (0-based).
-pub type Answer = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
+/// How the receiver answers call number `n` (0-based), which is `call`.
+pub type Answer = Arc<dyn Fn(usize, &Call) -> Reply + Send + Sync>;
 
 #[derive(Clone)]
 pub enum Reply {
@@ -119,6 +119,11 @@ impl Receiver {
     }
 
     pub async fn answering(answer: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Self {
+        Self::answering_calls(move |n, _| answer(n)).await
+    }
+
+    /// A receiver whose answer depends on what it was sent.
+    pub async fn answering_calls(answer: impl Fn(usize, &Call) -> Reply + Send + Sync + 'static) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(ReceiverState {
@@ -147,7 +152,7 @@ impl Receiver {
     }
 
     pub fn set_answer(&self, answer: impl Fn(usize) -> Reply + Send + Sync + 'static) {
-        *self.state.answer.lock().unwrap() = Arc::new(answer);
+        *self.state.answer.lock().unwrap() = Arc::new(move |n, _| answer(n));
     }
 
     /// Serves `reply` to GET `path`.
@@ -189,17 +194,19 @@ async fn receive(
             None => StatusCode::NOT_FOUND.into_response(),
         };
     }
+    let call = Call {
+        path: uri.path().to_owned(),
+        headers,
+        body,
+    };
     let n = {
         let mut calls = state.calls.lock().unwrap();
-        calls.push(Call {
-            path: uri.path().to_owned(),
-            headers,
-            body,
-        });
+        calls.push(call.clone());
         calls.len() - 1
     };
     let answer = state.answer.lock().unwrap().clone();
-    answer_with(&state, answer(n)).await
+    let reply = answer(n, &call);
+    answer_with(&state, reply).await
 }
 
 async fn answer_with(state: &ReceiverState, reply: Reply) -> Response {
@@ -224,6 +231,68 @@ async fn answer_with(state: &ReceiverState, reply: Reply) -> Response {
             StatusCode::OK.into_response()
         }
     }
+}
+
+/// Checks `call`'s `webhook-signature` with the Standard Webhooks reference library
+/// (Python), and that a tampered body fails; returns the payload it verified. `None`
+/// when the library is missing (outside CI, where it is required).
+pub fn verify_standard_webhooks(secret: &str, call: &Call) -> Option<Value> {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import standardwebhooks"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 with the standardwebhooks package is required in CI"
+        );
+        eprintln!("signature not checked: python3 -m pip install standardwebhooks");
+        return None;
+    }
+    let input = json!({
+        "secret": secret,
+        "body": String::from_utf8(call.body.to_vec()).unwrap(),
+        "headers": {
+            "webhook-id": call.header("webhook-id"),
+            "webhook-timestamp": call.header("webhook-timestamp"),
+            "webhook-signature": call.header("webhook-signature"),
+        },
+    });
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+given = json.load(sys.stdin)
+hook = Webhook(given["secret"])
+print(json.dumps(hook.verify(given["body"], given["headers"])))
+try:
+    hook.verify(given["body"] + " ", given["headers"])
+    print("tampered body accepted")
+    sys.exit(1)
+except Exception:
+    pass
+"#;
+    let verdict = run_python(script, &input.to_string());
+    Some(serde_json::from_str(verdict.trim()).unwrap())
+}
+
+/// Runs a Python script with `stdin`; panics with its output when it fails.
+pub fn run_python(script: &str, stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "python failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// The `id` of a resource the API answered with.
