@@ -52,8 +52,8 @@ async fn a_503_with_retry_after_backs_off_and_pauses_until_then() {
     let webhook = service.webhook(&key, json!({ "url": receiver.url })).await;
     let id = webhook["id"].as_str().unwrap();
     let started = postbode_core::Clock::now(service.clock.as_ref());
-    service.send_event(&key, json!({ "type": "x" })).await;
-
+    let first = service.send_event(&key, json!({ "type": "x" })).await;
+    service.delivery_when(&key, &first, |d| d["attempts"] == 1).await;
     let paused = webhook_when(&service, &key, id, |w| !w["health"]["paused_until"].is_null()).await;
     let health = &paused["health"];
     let until: chrono::DateTime<chrono::Utc> = serde_json::from_value(health["paused_until"].clone()).unwrap();
@@ -124,7 +124,7 @@ async fn a_receiver_failing_every_call_is_probed_not_hammered() {
     send_events(&service, &key, 40).await;
 
     let paused = webhook_when(&service, &key, id, |w| {
-        circuit(w) == "open" && w["health"]["engine"]["in_flight"] == 0
+        circuit(w) == "open" && !w["health"]["paused_until"].is_null() && w["health"]["engine"]["in_flight"] == 0
     })
     .await;
     let first_pause: chrono::DateTime<chrono::Utc> =
@@ -136,6 +136,13 @@ async fn a_receiver_failing_every_call_is_probed_not_hammered() {
     );
     let hammered = receiver.count();
     assert!(hammered <= 8, "at most the first calls in flight: {hammered}");
+    // Once the calls' results are recorded, the deliveries that waited show no attempt.
+    common::eventually("one attempt recorded per call", || async {
+        let pending = service.deliveries(&key, id, "status=pending&limit=100").await;
+        let tried: usize = pending.iter().map(|d| d["attempts"].as_u64().unwrap() as usize).sum();
+        (tried == hammered).then_some(())
+    })
+    .await;
     let untouched = service.deliveries(&key, id, "status=pending&limit=100").await;
     assert_eq!(untouched.iter().filter(|d| d["attempts"] == 0).count(), 40 - hammered);
 
