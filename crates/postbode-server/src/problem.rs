@@ -27,9 +27,16 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{}", .0)]
     Invalid(#[from] ValidationError),
+    /// The store cannot write now (disk full, database unreachable): nothing was
+    /// changed; the client should send the same request again later.
+    #[error("the service cannot store anything right now; nothing was changed, send the request again later")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
+
+/// What a `503` asks the client to wait before it tries again.
+const RETRY_AFTER_SECONDS: &str = "10";
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -37,6 +44,7 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyConflict { key } => ApiError::Conflict(format!(
                 "the idempotency key {key:?} was already used with a different request"
             )),
+            other if other.is_unavailable() => ApiError::Unavailable(other.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -75,6 +83,11 @@ impl ApiError {
                 "validation",
                 "The request has invalid fields",
             ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service cannot store anything right now",
+            ),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
@@ -94,8 +107,10 @@ struct Problem<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::warn!(%cause, "a request could not be stored"),
+            _ => {}
         }
         let errors: &[FieldError] = match &self {
             ApiError::BadRequest { errors, .. } => errors,
@@ -114,6 +129,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

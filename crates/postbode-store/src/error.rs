@@ -10,6 +10,10 @@ pub enum StoreError {
     IdempotencyConflict { key: String },
     #[error("the write could not be committed: {0}")]
     Commit(String),
+    /// The database cannot write now (disk full, a file-size limit, an I/O error, the
+    /// server unreachable); nothing was changed, and the same request may succeed later.
+    #[error("the database cannot store anything right now: {0}")]
+    Unavailable(String),
     #[error("{0} is in use by another Postbode process")]
     InUse(String),
     /// A caller broke a rule it should have checked (a bug, not bad user input).
@@ -19,6 +23,45 @@ pub enum StoreError {
     Closed,
     #[error("unsupported database URL {0:?}: use sqlite://PATH")]
     UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// The database could not write or be reached: a condition of the machine, not of
+    /// the request, that may pass (`Unavailable`, or the driver's error meaning so).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(e) => unavailable(e),
+            _ => false,
+        }
+    }
+
+    /// The same failure again, for every write of a group that failed together.
+    pub(crate) fn again(&self) -> StoreError {
+        match self.is_unavailable() {
+            true => StoreError::Unavailable(self.to_string()),
+            false => StoreError::Commit(self.to_string()),
+        }
+    }
+}
+
+/// SQLite: `SQLITE_FULL` (disk full, or a partial write at a file-size limit),
+/// `SQLITE_IOERR_*` (a write refused: `EFBIG`, `EIO`), `SQLITE_CANTOPEN`. PostgreSQL:
+/// class 53 (insufficient resources: `disk_full`, out of memory, too many connections)
+/// and class 08 (connection exceptions). Either: the connection or pool failing.
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or_default();
+            match code.parse::<i32>() {
+                Ok(sqlite) => matches!(sqlite & 0xff, 10 | 13 | 14),
+                Err(_) => code.starts_with("53") || code.starts_with("08"),
+            }
+        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
 }
 
 impl From<serde_json::Error> for StoreError {

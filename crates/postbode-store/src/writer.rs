@@ -108,10 +108,10 @@ enum Reply {
 }
 
 impl Reply {
-    fn send(self, failure: Option<&str>) {
-        fn answer<T>(tx: oneshot::Sender<Result<T>>, value: T, failure: Option<&str>) {
+    fn send(self, failure: Option<&StoreError>) {
+        fn answer<T>(tx: oneshot::Sender<Result<T>>, value: T, failure: Option<&StoreError>) {
             // A caller that went away no longer needs its answer.
-            let _ = tx.send(failure.map_or(Ok(value), |m| Err(StoreError::Commit(m.to_owned()))));
+            let _ = tx.send(failure.map_or(Ok(value), |e| Err(e.again())));
         }
         match self {
             Reply::Ingest(tx, v) => answer(tx, v, failure),
@@ -125,8 +125,8 @@ impl Reply {
 }
 
 impl WriteOp {
-    fn fail(self, message: &str) {
-        let error = || StoreError::Commit(message.to_owned());
+    fn fail(self, cause: &StoreError) {
+        let error = || cause.again();
         let _ = match self {
             WriteOp::Ingest { reply, .. } => reply.send(Err(error())).map_err(drop),
             WriteOp::Change { reply, .. } => reply.send(Err(error())).map_err(drop),
@@ -161,10 +161,9 @@ pub async fn run(source: Arc<dyn TxSource>, mut queue: WriterQueue, work: Arc<No
         let made_work = match source.begin(durability).await {
             Ok(tx) => commit_group(tx, &mut batch, handoff).await,
             Err(e) => {
-                let message = e.to_string();
-                tracing::error!(error = %message, "starting a write group failed");
+                tracing::error!(error = %e, "starting a write group failed");
                 for op in batch.drain(..) {
-                    op.fail(&message);
+                    op.fail(&e);
                 }
                 false
             }
@@ -237,9 +236,8 @@ async fn commit_group(mut tx: Box<dyn GroupTx>, ops: &mut Vec<WriteOp>, handoff:
                 }
             }
             tracing::error!(error = %e, "a write group failed and was rolled back");
-            let message = e.to_string();
             for reply in replies {
-                reply.send(Some(&message));
+                reply.send(Some(&e));
             }
             false
         }
@@ -287,7 +285,7 @@ async fn apply(
             let context = match messages {
                 Ok(found) => found.get(&request.message_id).cloned(),
                 Err(e) => {
-                    drop(reply.send(Err(StoreError::Commit(e.to_string()))));
+                    drop(reply.send(Err(e.again())));
                     return;
                 }
             };

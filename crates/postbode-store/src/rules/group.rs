@@ -29,7 +29,7 @@ pub(crate) struct Group {
     pub made_due: bool,
     /// Why the transaction is lost (the database rolled it back on an error): nothing
     /// more of the group is written, and every op in it fails.
-    pub broken: Option<String>,
+    pub broken: Option<StoreError>,
     /// The engine new deliveries are handed to, when one is attached.
     pub handoff: Option<Handoff>,
     /// Deliveries reserved by the engine and inserted leased to it, to hand over after
@@ -116,7 +116,7 @@ impl Group {
     /// Writes everything staged so far, inside the group's transaction.
     pub async fn flush(&mut self, tx: &mut dyn GroupTx) -> Result<()> {
         if let Some(why) = &self.broken {
-            return Err(StoreError::Commit(why.clone()));
+            return Err(why.again());
         }
         let mut deliveries = std::mem::take(&mut self.deliveries);
         if !deliveries.is_empty() {

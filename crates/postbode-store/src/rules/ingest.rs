@@ -112,7 +112,8 @@ impl Group {
             Err(e) => Err(e),
         };
         if let Err(e) = undone {
-            self.broken = Some(format!("undoing a refused request failed: {e}"));
+            tracing::error!(error = %e, "undoing a refused request failed: the write group is lost");
+            self.broken = Some(e);
         }
     }
 }

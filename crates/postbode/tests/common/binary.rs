@@ -24,7 +24,28 @@ pub async fn start_binary(data_dir: &std::path::Path, port: u16) -> Binary {
 
 /// The binary with more settings in its environment.
 pub async fn start_binary_with(data_dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Binary {
-    let child = Command::new(env!("CARGO_BIN_EXE_postbode"))
+    start_binary_under(&[], data_dir, port, env).await
+}
+
+/// The binary started through `launcher` (a command and its arguments, to which the
+/// binary's path and arguments are appended, and which must `exec` it so the child's pid
+/// is the server's).
+pub async fn start_binary_under(
+    launcher: &[&str],
+    data_dir: &std::path::Path,
+    port: u16,
+    env: &[(&str, &str)],
+) -> Binary {
+    let binary = env!("CARGO_BIN_EXE_postbode");
+    let mut command = match launcher.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
+    let child = command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
         .env("POSTBODE_ADMIN_TOKEN", ADMIN)
