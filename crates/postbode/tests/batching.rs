@@ -29,7 +29,10 @@ fn numbers(call: &Call) -> Vec<i64> {
 }
 
 fn listed(call: &Call) -> BTreeSet<String> {
-    call.header("x-postbode-deliveries").split(',').map(str::to_owned).collect()
+    call.header("x-postbode-deliveries")
+        .split(',')
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
@@ -52,7 +55,10 @@ async fn full_batches_go_at_once_and_a_failed_batch_is_retried_whole() {
     for call in &calls {
         assert_eq!(numbers(call).len(), 5);
         assert_eq!(listed(call).len(), 5);
-        assert!(call.header("webhook-id").starts_with("bat_"), "a batch has an id of its own");
+        assert!(
+            call.header("webhook-id").starts_with("bat_"),
+            "a batch has an id of its own"
+        );
         assert_eq!(call.header("x-postbode-delivery"), call.header("webhook-id"));
         assert_eq!(call.header("x-postbode-event"), "batch");
         assert_eq!(call.header("content-type"), "application/json");
@@ -79,7 +85,11 @@ async fn full_batches_go_at_once_and_a_failed_batch_is_retried_whole() {
     let calls = service.settled_calls(&key, &webhook, &receiver).await;
     assert_eq!(calls.len(), 3);
     let again = &calls[2];
-    assert_eq!(again.header("webhook-id"), failed.header("webhook-id"), "the same batch");
+    assert_eq!(
+        again.header("webhook-id"),
+        failed.header("webhook-id"),
+        "the same batch"
+    );
     assert_eq!(listed(again), listed(failed));
     let (mut before, mut after) = (numbers(failed), numbers(again));
     before.sort_unstable();

@@ -375,7 +375,11 @@ async fn a_slow_webhook_does_not_delay_a_fast_one() {
         receiver.wait_for(300).await;
     }
     // No more calls than its starting limit went to the slow one meanwhile.
-    assert!(slow.count() <= 8, "{} calls to a receiver that never answered", slow.count());
+    assert!(
+        slow.count() <= 8,
+        "{} calls to a receiver that never answered",
+        slow.count()
+    );
     slow.open_gate();
     slow.wait_for(300).await;
 }

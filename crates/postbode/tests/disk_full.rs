@@ -61,7 +61,13 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_by_itself() {
     assert_eq!(retry_after.as_deref(), Some("10"));
     assert_eq!(problem["type"], "/problems/unavailable", "{problem}");
     // What was accepted before is intact and readable.
-    let (status, _, event) = call("GET", &format!("/v1/events/{}", before["id"].as_str().unwrap()), &key, None).await;
+    let (status, _, event) = call(
+        "GET",
+        &format!("/v1/events/{}", before["id"].as_str().unwrap()),
+        &key,
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(event["deliveries"][0]["status"], "delivered");
 
@@ -69,9 +75,15 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_by_itself() {
     let (status, _, after) = call("POST", "/v1/events", &key, Some(json!({"type": "after"}))).await;
     assert_eq!(status, 202, "writes work again without a restart: {after}");
     let calls = receiver.wait_for(2).await;
-    let types: Vec<String> = calls.iter().map(|c| c.json()["type"].as_str().unwrap().to_owned()).collect();
+    let types: Vec<String> = calls
+        .iter()
+        .map(|c| c.json()["type"].as_str().unwrap().to_owned())
+        .collect();
     assert!(types.contains(&"after".to_owned()), "{types:?}");
-    assert!(!types.contains(&"refused".to_owned()), "the refused event was not stored");
+    assert!(
+        !types.contains(&"refused".to_owned()),
+        "the refused event was not stored"
+    );
     // Exactly the two accepted events have deliveries.
     let path = format!("/v1/webhooks/{webhook_id}/deliveries");
     let deliveries = eventually("the accepted events' deliveries", || async {

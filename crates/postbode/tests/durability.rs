@@ -170,7 +170,10 @@ async fn kill_9_with_batching_and_ordering_loses_nothing_and_keeps_order() {
         if !seen.insert(event["id"].as_str().unwrap().to_owned()) {
             continue; // sent again after the kill: at least once
         }
-        let (producer, n) = (event["data"]["producer"].as_i64().unwrap(), event["data"]["n"].as_i64().unwrap());
+        let (producer, n) = (
+            event["data"]["producer"].as_i64().unwrap(),
+            event["data"]["n"].as_i64().unwrap(),
+        );
         if let Some(before) = last.insert(producer, n) {
             assert!(n > before, "subject-{producer}: {n} arrived after {before}");
         }

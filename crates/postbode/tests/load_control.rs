@@ -63,7 +63,13 @@ async fn a_503_with_retry_after_backs_off_and_pauses_until_then() {
     assert!(health["pause_reason"].as_str().unwrap().contains("503"), "{health}");
     assert_eq!(limit(&paused), 4, "the default 8 halved: {health}");
     assert_eq!(health["engine"]["max_concurrency"], 64);
-    assert!(health["engine"]["last_backoff"]["reason"].as_str().unwrap().contains("503"), "{health}");
+    assert!(
+        health["engine"]["last_backoff"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{health}"
+    );
     assert_eq!(circuit(&paused), "open", "{health}");
 
     // Accepted while paused, and held back without spending attempts.
@@ -78,7 +84,11 @@ async fn a_503_with_retry_after_backs_off_and_pauses_until_then() {
     assert_eq!(receiver.count(), 7, "the failed one once more, the five once each");
     let resumed = webhook_when(&service, &key, id, |w| w["health"]["paused_until"].is_null()).await;
     assert_eq!(circuit(&resumed), "closed", "{}", resumed["health"]);
-    assert_eq!(limit(&resumed), 8, "a receiver that is back starts again at the default");
+    assert_eq!(
+        limit(&resumed),
+        8,
+        "a receiver that is back starts again at the default"
+    );
 }
 
 /// Calls that time out halve the limit once for all the calls in flight with them; fast
@@ -108,7 +118,11 @@ async fn timeouts_back_off_the_limit_and_fast_answers_grow_it_again() {
     service.advance(Duration::from_secs(5));
     service.settled_calls(&key, &webhook, &receiver).await;
     let grown = webhook_when(&service, &key, id, |w| !w["health"]["engine"].is_null()).await;
-    assert!(limit(&grown) > 4, "400 fast answers grow the limit: {}", grown["health"]);
+    assert!(
+        limit(&grown) > 4,
+        "400 fast answers grow the limit: {}",
+        grown["health"]
+    );
 }
 
 /// A receiver that fails every call is paused after a run of failures, probed once at
@@ -158,7 +172,10 @@ async fn a_receiver_failing_every_call_is_probed_not_hammered() {
     let second_pause: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(again["health"]["paused_until"].clone()).unwrap();
     let longer = (second_pause - first_pause).num_milliseconds();
-    assert!((2_000..3_000).contains(&longer), "the probe after 1 s, then a 2 s pause: {longer} ms");
+    assert!(
+        (2_000..3_000).contains(&longer),
+        "the probe after 1 s, then a 2 s pause: {longer} ms"
+    );
 
     // The receiver is back: the next probe succeeds and everything goes.
     receiver.set_answer(|_| Reply::Status(200));

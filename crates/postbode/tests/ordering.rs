@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Receiver, Reply, Service};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -75,7 +75,10 @@ async fn a_profiles_changes_arrive_in_the_order_they_were_made() {
     let receiver = Receiver::answering(|n| if n == 0 { Reply::Status(503) } else { Reply::Status(200) }).await;
     let key = service.account("Acme").await;
     let db = service
-        .database(&key, json!({"name": "people", "fields": [{"name": "n", "type": "integer"}]}))
+        .database(
+            &key,
+            json!({"name": "people", "fields": [{"name": "n", "type": "integer"}]}),
+        )
         .await;
     let webhook = service
         .webhook(
@@ -92,15 +95,29 @@ async fn a_profiles_changes_arrive_in_the_order_they_were_made() {
         assert_eq!(status, 200, "{answer}");
     }
     // The create failed and waits 5 s; the updates wait behind it.
-    common::eventually("the create's first attempt", || async { (receiver.count() == 1).then_some(()) }).await;
+    common::eventually("the create's first attempt", || async {
+        (receiver.count() == 1).then_some(())
+    })
+    .await;
     service.advance(Duration::from_secs(5));
     let calls = service.settled_calls(&key, &webhook, &receiver).await;
     let seen: Vec<(String, i64)> = calls
         .iter()
         .map(|call| call.json())
-        .map(|event| (event["type"].as_str().unwrap().to_owned(), event["fields"]["n"].as_i64().unwrap()))
+        .map(|event| {
+            (
+                event["type"].as_str().unwrap().to_owned(),
+                event["fields"]["n"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    let expected = [("create", 0), ("create", 0), ("update", 1), ("update", 2), ("update", 3)];
+    let expected = [
+        ("create", 0),
+        ("create", 0),
+        ("update", 1),
+        ("update", 2),
+        ("update", 3),
+    ];
     assert_eq!(
         seen,
         expected.map(|(t, n)| (t.to_owned(), n)),
