@@ -162,7 +162,11 @@ fn init_logging(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // When the log cannot be written (a full disk under a redirected stderr), the
+        // default reports it with `eprintln!`, which panics and drops the request being
+        // served; the service must keep answering (503 where the store cannot write).
+        .log_internal_errors(false);
     if config.log.format == postbode::config::LogFormat::Json {
         // Span fields (the request's account, a delivery's ids) go on every line too.
         builder.json().with_current_span(true).with_span_list(false).init();
