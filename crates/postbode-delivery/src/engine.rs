@@ -16,7 +16,7 @@ use chrono::Utc;
 use postbode_core::clock::SharedClock;
 use postbode_core::runtime::{EngineView, WebhookRuntime};
 use postbode_store::{Claim, ClaimRequest, Dispatch, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -53,8 +53,11 @@ struct Shared {
     held: AtomicUsize,
     /// Set at shutdown: no new calls, and what is not sent is given back.
     stopping: AtomicBool,
-    /// A lane fell below half its room (or the engine below half of `max_held`):
-    /// claim again, in one go rather than once per finished call.
+    /// The last claim was cut short by `max_held`: claim again once half is free.
+    full: AtomicBool,
+    /// A lane with a backlog in the store fell below half its room (or a full engine
+    /// below half of `max_held`): claim again, in one go rather than once per finished
+    /// call.
     freed: Notify,
     /// Lane tasks and result writers, awaited at shutdown.
     tasks: TaskTracker,
@@ -96,6 +99,7 @@ impl Engine {
                 lanes: Mutex::default(),
                 held: AtomicUsize::new(0),
                 stopping: AtomicBool::new(false),
+                full: AtomicBool::new(false),
                 freed: Notify::new(),
                 tasks: TaskTracker::new(),
                 runtime: tokio::runtime::Handle::current(),
@@ -193,8 +197,9 @@ impl Shared {
         (self.settings.max_held as usize).saturating_sub(self.held.load(Ordering::SeqCst))
     }
 
-    /// Puts claimed or handed-over deliveries into their lanes and gets the lanes going.
-    fn admit(self: &Arc<Self>, claim: Claim, reserved: bool) {
+    /// Puts claimed or handed-over deliveries into their lanes and gets the lanes going;
+    /// `backlogged`: the lanes whose room the claim filled.
+    fn admit(self: &Arc<Self>, claim: Claim, reserved: bool, backlogged: &HashSet<String>) {
         if self.stopping.load(Ordering::SeqCst) {
             // Too late to send: give them back at once.
             let ids = claim.deliveries.into_iter().map(|d| d.delivery_id).collect();
@@ -215,6 +220,7 @@ impl Shared {
                 let mut state = lock(&lane.state);
                 state.refresh(webhook, || Target::new(webhook.clone(), &self.keyring));
                 let count = deliveries.len();
+                state.backlog |= backlogged.contains(&webhook_id);
                 let since = std::time::Instant::now();
                 state
                     .queue
@@ -263,8 +269,15 @@ impl Dispatch for Shared {
         }
         let lane = self.lane(webhook_id);
         let mut state = lock(&lane.state);
-        let room = state.room(self.settings.room_factor, self.clock.now()).min(self.free());
-        let granted = wanted.min(room);
+        let lane_room = state.room(self.settings.room_factor, self.clock.now());
+        let granted = wanted.min(lane_room).min(self.free());
+        if granted < wanted {
+            // The rest stays in the store, to be claimed as room frees up.
+            match granted < lane_room {
+                true => self.full.store(true, Ordering::SeqCst),
+                false => state.backlog = true,
+            }
+        }
         state.reserved += granted;
         self.held.fetch_add(granted, Ordering::SeqCst);
         granted
@@ -280,7 +293,7 @@ impl Dispatch for Shared {
 
     fn dispatch(&self, claim: Claim) {
         if let Some(shared) = self.me.upgrade() {
-            shared.admit(claim, true);
+            shared.admit(claim, true, &HashSet::new());
         }
     }
 }
@@ -321,13 +334,21 @@ async fn claim(shared: &Arc<Shared>) -> usize {
     let settings = &shared.settings;
     let free = shared.free();
     if free == 0 {
+        shared.full.store(true, Ordering::SeqCst);
         return 0;
     }
     let now = shared.clock.now();
-    let room: HashMap<String, u32> = lock(&shared.lanes)
-        .iter()
-        .map(|(id, lane)| (id.clone(), lock(&lane.state).room(settings.room_factor, now) as u32))
-        .collect();
+    let mut room: HashMap<String, u32> = HashMap::new();
+    // Lanes that hold all their room while calls go out.
+    let mut full_lanes = Vec::new();
+    for (id, lane) in lock(&shared.lanes).iter() {
+        let mut state = lock(&lane.state);
+        let lane_room = state.room(settings.room_factor, now) as u32;
+        if lane_room == 0 && state.calling(now) {
+            full_lanes.push(lane.clone());
+        }
+        room.insert(id.clone(), lane_room);
+    }
     let request = ClaimRequest {
         now,
         lease_until: now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::MAX),
@@ -336,10 +357,36 @@ async fn claim(shared: &Arc<Shared>) -> usize {
         room_default: settings.room_factor * settings.initial_concurrency,
         require_verification: shared.require_verification,
     };
+    let (limit, cut_by_free) = (request.limit as usize, (free as u32) < settings.claim_batch);
+    let rooms = (request.room.clone(), request.room_default);
     match shared.store.claim(request).await {
         Ok(claim) => {
             let count = claim.deliveries.len();
-            shared.admit(claim, false);
+            let mut per_lane: HashMap<&str, u32> = HashMap::new();
+            for delivery in &claim.deliveries {
+                *per_lane.entry(delivery.webhook_id.as_str()).or_default() += 1;
+            }
+            // A lane the claim filled may have more in the store: it claims again once
+            // it has worked through half of what it holds.
+            let backlogged: HashSet<String> = per_lane
+                .into_iter()
+                .filter(|(id, taken)| *taken >= rooms.0.get(*id).copied().unwrap_or(rooms.1))
+                .map(|(id, _)| id.to_owned())
+                .collect();
+            if count == limit && cut_by_free {
+                shared.full.store(true, Ordering::SeqCst);
+            }
+            shared.admit(claim, false, &backlogged);
+            // So may a lane that had no room to claim into (retries come due, other nodes
+            // write); one that drained while the claim ran claims at once.
+            for lane in full_lanes {
+                let mut state = lock(&lane.state);
+                if state.held() < state.half_room(settings.room_factor) && state.calling(now) {
+                    shared.freed.notify_one();
+                } else {
+                    state.backlog = true;
+                }
+            }
             count
         }
         Err(e) => {
@@ -444,7 +491,6 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, done: Done) {
     let now = shared.clock.now();
     let settings = &shared.settings;
     let mut state = lock(&lane.state);
-    let room_before = state.held();
     for id in &ids {
         state.in_flight.remove(id);
     }
@@ -483,10 +529,15 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, done: Done) {
         give_back = state.queue.drain(..).map(|q| q.delivery.delivery_id).collect();
     }
     let pause = if paused { state.pause() } else { None };
-    let half = (settings.room_factor as usize * state.limiter.limit() as usize / 2).max(1);
-    let crossed = room_before >= half && state.held() < half;
+    let half = state.half_room(settings.room_factor);
+    // A resumed webhook's waiting deliveries are in the store: fetch them now.
+    let more = (state.backlog && state.held() < half) || resumed;
+    if more {
+        state.backlog = false;
+    }
     drop(state);
-    if crossed || shared.free() == settings.max_held as usize / 2 {
+    let unfull = shared.free() >= settings.max_held as usize / 2 && shared.full.swap(false, Ordering::SeqCst);
+    if more || unfull {
         shared.freed.notify_one();
     }
     if paused || !give_back.is_empty() {

@@ -50,6 +50,9 @@ pub struct LaneState {
     pub breaker: Breaker,
     /// The earliest instant the next call may start, under a rate limit.
     next_slot: Instant,
+    /// The last claim filled the lane's room: the store holds more of its deliveries, to
+    /// claim once the lane has worked through half of what it holds.
+    pub backlog: bool,
     /// A task is running this lane.
     pub running: bool,
     /// That task, to stop it when the shutdown grace period is over.
@@ -106,6 +109,7 @@ impl Lane {
                 limiter,
                 breaker,
                 next_slot: Instant::now(),
+                backlog: false,
                 running: false,
                 task: None,
             }),
@@ -118,6 +122,16 @@ impl LaneState {
     /// Deliveries the lane holds or has promised room for.
     pub fn held(&self) -> usize {
         self.queue.len() + self.reserved + self.in_flight.len()
+    }
+
+    /// Calls go out (the breaker is not holding them back).
+    pub fn calling(&mut self, now: DateTime<Utc>) -> bool {
+        matches!(self.breaker.allowed(now), Allowed::Calls)
+    }
+
+    /// Below this many held deliveries a lane with a backlog claims again.
+    pub fn half_room(&self, room_factor: u32) -> usize {
+        (room_factor as usize * self.limiter.limit() as usize / 2).max(1)
     }
 
     /// How many more deliveries the lane takes: a few times its limit while calls go
