@@ -1,6 +1,9 @@
 //! A write group's (or a claim's) transaction on PostgreSQL. Rows go in as `UNNEST` of
 //! one array per column; lists of ids as one array. Rows another node may change at the
-//! same time are read `FOR UPDATE`, in id order.
+//! same time are read `FOR UPDATE`, in id order; webhooks and deliveries `FOR NO KEY
+//! UPDATE`, which does not block the key-share locks that inserting rows referring to
+//! them takes (deliveries of a webhook, attempts of a delivery): `FOR UPDATE` there
+//! deadlocked two nodes, one recording health while the other accepted events.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -522,7 +525,7 @@ impl GroupTx for PgTx {
             RetrySelection::Delivery(id) => {
                 sqlx::query(
                     "SELECT id, webhook_id, status, ended_at FROM deliveries WHERE id = $1 AND account_id = $2 \
-                     FOR UPDATE",
+                     FOR NO KEY UPDATE",
                 )
                 .bind(id)
                 .bind(account_id)
@@ -539,7 +542,7 @@ impl GroupTx for PgTx {
                      WHERE webhook_id = $1 AND account_id = $2 AND created_at >= $3 AND created_at <= $4 \
                        AND (status = 'failed' OR (status = 'pending' AND attempts > 0 \
                             AND (lease_until IS NULL OR lease_until <= $5))) \
-                     ORDER BY id FOR UPDATE SKIP LOCKED",
+                     ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
                 )
                 .bind(webhook_id)
                 .bind(account_id)
@@ -578,7 +581,7 @@ impl GroupTx for PgTx {
     async fn webhook_health(&mut self, ids: &[&str]) -> Result<Vec<WebhookHealth>> {
         let rows = sqlx::query(
             "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) \
-             ORDER BY id FOR UPDATE",
+             ORDER BY id FOR NO KEY UPDATE",
         )
         .bind(owned(ids))
         .fetch_all(&mut *self.tx)
@@ -700,7 +703,7 @@ impl GroupTx for PgTx {
         let rows = sqlx::query(
             "UPDATE deliveries d SET lease_until = $1 FROM events e \
              WHERE d.id IN (SELECT id FROM deliveries WHERE id = ANY($2) AND status = 'pending' \
-                 AND (lease_until IS NULL OR lease_until <= $3) FOR UPDATE SKIP LOCKED) \
+                 AND (lease_until IS NULL OR lease_until <= $3) FOR NO KEY UPDATE SKIP LOCKED) \
                AND e.id = d.event_id \
              RETURNING d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
                d.ordering_key, e.type, e.body",
