@@ -33,6 +33,9 @@ struct Created {
 pub struct Api {
     http: reqwest::Client,
     base_url: String,
+    /// With several nodes: every node's URL; events go to each in turn.
+    nodes: std::sync::Arc<[String]>,
+    turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The ids of the events one call made, and when its `202` arrived. For an open, the
@@ -46,10 +49,26 @@ pub struct Accepted {
 
 impl Api {
     pub fn new(http: reqwest::Client, base_url: &str) -> Self {
+        Self::nodes(http, &[base_url.to_owned()])
+    }
+
+    /// Events are posted to every node in turn; everything else goes to the first.
+    pub fn nodes(http: reqwest::Client, base_urls: &[String]) -> Self {
+        let nodes: Vec<String> = base_urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
         Self {
             http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url: nodes.first().cloned().unwrap_or_default(),
+            nodes: nodes.into(),
+            turn: Default::default(),
         }
+    }
+
+    fn base_for(&self, path: &str) -> &str {
+        if self.nodes.len() > 1 && path.starts_with("/v1/events") {
+            let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return &self.nodes[turn % self.nodes.len()];
+        }
+        &self.base_url
     }
 
     /// A fresh account, so the run sees only its own webhooks and events; returns its key.
@@ -72,23 +91,9 @@ impl Api {
         Ok(serde_json::from_slice::<Created>(&answer)?.api_key)
     }
 
-    /// A webhook for the `events` types (`["all"]` for every type), pointing at `url`;
-    /// returns its id.
-    pub async fn create_webhook(
-        &self,
-        key: &str,
-        url: &str,
-        events: &[&str],
-        max_concurrency: u32,
-        signatures: &[String],
-    ) -> anyhow::Result<String> {
-        let body = serde_json::json!({
-            "url": url,
-            "description": "postbode bench",
-            "events": events,
-            "max_concurrency": max_concurrency,
-            "signatures": signatures,
-        });
+    /// A webhook made of `body` (the bench's settings plus the receiver's URL); returns
+    /// its id.
+    pub async fn create_webhook(&self, key: &str, body: &serde_json::Value) -> anyhow::Result<String> {
         let (_, answer) = self
             .call(
                 "POST",
@@ -100,6 +105,29 @@ impl Api {
             .await
             .context("creating a webhook")?;
         Ok(serde_json::from_slice::<Created>(&answer)?.id)
+    }
+
+    /// The adaptive limit and its ceiling of a webhook, as `GET /v1/webhooks/{id}` shows
+    /// them; `None` while the engine holds nothing of it.
+    pub async fn webhook_limit(&self, key: &str, id: &str) -> anyhow::Result<Option<(u32, u32)>> {
+        #[derive(Deserialize)]
+        struct View {
+            health: Health,
+        }
+        #[derive(Deserialize)]
+        struct Health {
+            engine: Option<Engine>,
+        }
+        #[derive(Deserialize)]
+        struct Engine {
+            limit: u32,
+            max_concurrency: u32,
+        }
+        let (_, answer) = self
+            .call("GET", &format!("/v1/webhooks/{id}"), key, Bytes::new(), StatusCode::OK)
+            .await?;
+        let view: View = serde_json::from_slice(&answer).context("reading a webhook's health")?;
+        Ok(view.health.engine.map(|e| (e.limit, e.max_concurrency)))
     }
 
     /// `POST /v1/databases`; returns the database's id.
@@ -224,7 +252,7 @@ impl Api {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let response = self
             .http
-            .request(method.clone(), format!("{}{path}", self.base_url))
+            .request(method.clone(), format!("{}{path}", self.base_for(path)))
             .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)

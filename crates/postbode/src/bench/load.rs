@@ -20,8 +20,14 @@ pub const WARM_UP_AGENT: &str = "postbode-bench/warm-up";
 #[derive(Clone)]
 pub enum Work {
     /// Custom events, `batch` per call (1 means `POST /v1/events`, more means
-    /// `POST /v1/events/batch`), with `filler` in each event's data.
-    Events { batch: u32, filler: Arc<str> },
+    /// `POST /v1/events/batch`), with `filler` in each event's data; with `subjects`,
+    /// each event belongs to one of that many subjects (its `ordering_key`, and
+    /// `data.subject` for the receiver to check the order by).
+    Events {
+        batch: u32,
+        filler: Arc<str>,
+        subjects: Option<u64>,
+    },
     /// One `GET` per open, of these open pixel URLs in turn.
     Opens { urls: Arc<[String]> },
 }
@@ -104,10 +110,14 @@ pub async fn run(api: Api, key: Arc<str>, plan: &LoadPlan, bar: &ProgressBar) ->
                 // runs on every core rather than on this loop's.
                 let outcome = tokio::spawn(async move {
                     match work {
-                        Work::Events { batch: 1, filler } => {
-                            api.post_event(&key, event_json(range.start, &filler)).await
+                        Work::Events {
+                            batch: 1,
+                            filler,
+                            subjects,
+                        } => api.post_event(&key, event_json(range.start, &filler, subjects)).await,
+                        Work::Events { filler, subjects, .. } => {
+                            api.post_batch(&key, batch_json(range, &filler, subjects)).await
                         }
-                        Work::Events { filler, .. } => api.post_batch(&key, batch_json(range, &filler)).await,
                         Work::Opens { urls } => {
                             // Round robin, so every message is opened about as often.
                             let url = usize::try_from(range.start)
@@ -167,21 +177,28 @@ impl LoadResult {
     }
 }
 
-/// One event: a sequence number, and filler when asked for.
-pub fn event_value(seq: u64, filler: &str) -> serde_json::Value {
+/// One event: a sequence number, filler when asked for, and its subject when ordered.
+pub fn event_value(seq: u64, filler: &str, subjects: Option<u64>) -> serde_json::Value {
     let mut data = serde_json::json!({ "seq": seq });
     if !filler.is_empty() {
         data["filler"] = filler.into();
     }
-    serde_json::json!({ "type": EVENT_TYPE, "data": data })
+    let mut event = serde_json::json!({ "type": EVENT_TYPE });
+    if let Some(subjects) = subjects {
+        let subject = seq % subjects.max(1);
+        data["subject"] = subject.into();
+        event["ordering_key"] = format!("subject-{subject}").into();
+    }
+    event["data"] = data;
+    event
 }
 
-fn event_json(seq: u64, filler: &str) -> Bytes {
-    event_value(seq, filler).to_string().into()
+fn event_json(seq: u64, filler: &str, subjects: Option<u64>) -> Bytes {
+    event_value(seq, filler, subjects).to_string().into()
 }
 
-fn batch_json(range: std::ops::Range<u64>, filler: &str) -> Bytes {
-    let events: Vec<_> = range.map(|seq| event_value(seq, filler)).collect();
+fn batch_json(range: std::ops::Range<u64>, filler: &str, subjects: Option<u64>) -> Bytes {
+    let events: Vec<_> = range.map(|seq| event_value(seq, filler, subjects)).collect();
     serde_json::json!({ "events": events }).to_string().into()
 }
 
@@ -191,9 +208,14 @@ mod tests {
 
     #[test]
     fn bodies_have_the_api_shape() {
-        let single: serde_json::Value = serde_json::from_slice(&event_json(7, "")).unwrap();
+        let single: serde_json::Value = serde_json::from_slice(&event_json(7, "", None)).unwrap();
         assert_eq!(single, serde_json::json!({"type": "bench.event", "data": {"seq": 7}}));
-        let batch: serde_json::Value = serde_json::from_slice(&batch_json(3..5, "ab")).unwrap();
+        let ordered: serde_json::Value = serde_json::from_slice(&event_json(7, "", Some(5))).unwrap();
+        assert_eq!(
+            ordered,
+            serde_json::json!({"type": "bench.event", "ordering_key": "subject-2", "data": {"seq": 7, "subject": 2}})
+        );
+        let batch: serde_json::Value = serde_json::from_slice(&batch_json(3..5, "ab", None)).unwrap();
         assert_eq!(batch["events"].as_array().unwrap().len(), 2);
         assert_eq!(
             batch["events"][1]["data"],

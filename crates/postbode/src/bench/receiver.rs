@@ -6,6 +6,13 @@
 //! bench makes unique per request; their bodies are also checked for the enrichment.
 //! Memory stays at a few dozen bytes per delivery: ids are kept as 128-bit keys, not
 //! strings.
+//!
+//! A batched call (`X-Postbode-Deliveries`) counts as one receipt per event in it. With
+//! ordering, each event's `data.subject` is read and the receiver counts the deliveries
+//! of a webhook's subject that arrive after a later one of the same subject (delivery
+//! ids grow in the order the server must keep). Webhooks `0..slow` point at a path
+//! that answers only after `slow_latency` and is not measured; every other call can be
+//! held for `latency` before its answer.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -14,17 +21,36 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use super::keys::id_key;
 
 /// The header that carries a delivery's id; it stays the same across retries.
 const DELIVERY_HEADER: &str = "x-postbode-delivery";
+/// A batch's deliveries' ids, in the order of its `events`.
+const BATCH_HEADER: &str = "x-postbode-deliveries";
+
+/// How the receiver answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReceiverOptions {
+    pub match_by: MatchBy,
+    /// Every measured call's answer waits this long.
+    pub latency: Duration,
+    /// Webhooks `0..slow` are the slow ones.
+    pub slow: u32,
+    /// How long a slow webhook's calls wait for their answer.
+    pub slow_latency: Duration,
+    /// Read each event's `data.subject` and check the order per subject.
+    pub ordered: bool,
+}
+
+/// One delivery in a call: its id, its event's (or user agent's) key, its subject.
+type Item = (Option<u128>, Option<u128>, Option<u64>);
 
 /// What in a delivery body ties it to the request that caused it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,6 +82,8 @@ pub struct Received {
     /// `open` bodies without a `recipient` or without the profile's `fields` (every call,
     /// the warm-up's and repeated ones included).
     pub unenriched: u64,
+    /// First receipts that came after a later delivery of the same webhook and subject.
+    pub out_of_order: u64,
 }
 
 #[derive(Default)]
@@ -66,12 +94,14 @@ struct Book {
     seen: HashSet<u128>,
     /// Events whose deliveries are not part of the measurement (the warm-up).
     ignored: HashSet<u128>,
+    /// The newest delivery received per webhook and subject.
+    newest: HashMap<(u32, u64), u128>,
     received: Received,
 }
 
 #[derive(Default)]
 struct Shared {
-    match_by: MatchBy,
+    options: ReceiverOptions,
     book: Mutex<Book>,
     /// First receipts of measured deliveries, readable without the lock for progress.
     unique: AtomicU64,
@@ -79,6 +109,8 @@ struct Shared {
     ignored_calls: AtomicU64,
     /// Connections that could not be accepted.
     accept_errors: AtomicU64,
+    /// Calls to the slow webhooks.
+    slow_calls: AtomicU64,
 }
 
 impl Shared {
@@ -87,25 +119,36 @@ impl Shared {
         self.book.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn record(&self, delivery: Option<u128>, event: Option<u128>, at: Instant) {
+    /// The deliveries of one call to webhook `hook`.
+    fn record(&self, hook: u32, items: &[Item], at: Instant) {
         let mut book = self.book();
-        let (Some(delivery), Some(event)) = (delivery, event) else {
-            book.received.malformed += 1;
-            return;
-        };
-        if !book.measuring {
-            book.ignored.insert(event);
+        for &(delivery, event, subject) in items {
+            let (Some(delivery), Some(event)) = (delivery, event) else {
+                book.received.malformed += 1;
+                continue;
+            };
+            if !book.measuring {
+                book.ignored.insert(event);
+            }
+            if book.ignored.contains(&event) {
+                self.ignored_calls.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if !book.seen.insert(delivery) {
+                book.received.duplicates += 1;
+                continue;
+            }
+            if let Some(subject) = subject {
+                let newest = book.newest.entry((hook, subject)).or_insert(delivery);
+                if delivery < *newest {
+                    book.received.out_of_order += 1;
+                } else {
+                    *newest = delivery;
+                }
+            }
+            book.received.arrivals.push(Arrival { event, at });
+            self.unique.fetch_add(1, Ordering::Relaxed);
         }
-        if book.ignored.contains(&event) {
-            self.ignored_calls.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        if !book.seen.insert(delivery) {
-            book.received.duplicates += 1;
-            return;
-        }
-        book.received.arrivals.push(Arrival { event, at });
-        self.unique.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -117,11 +160,11 @@ pub struct Receiver {
 
 impl Receiver {
     /// Listens on a free port of 127.0.0.1 and serves until dropped.
-    pub async fn start(match_by: MatchBy) -> anyhow::Result<Self> {
+    pub async fn start(options: ReceiverOptions) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            match_by,
+            options,
             ..Shared::default()
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
@@ -132,9 +175,17 @@ impl Receiver {
         format!("http://{}", self.addr)
     }
 
-    /// The URL for webhook number `n` (the path only tells them apart in logs).
+    /// The URL for webhook number `n`; the first `slow` are slow ones.
     pub fn url(&self, n: u32) -> String {
-        format!("{}/hook/{n}", self.base_url())
+        match n < self.shared.options.slow {
+            true => format!("{}/slow/{n}", self.base_url()),
+            false => format!("{}/hook/{n}", self.base_url()),
+        }
+    }
+
+    /// Calls to the slow webhooks so far.
+    pub fn slow_calls(&self) -> u64 {
+        self.shared.slow_calls.load(Ordering::Relaxed)
     }
 
     /// Deliveries received once or more, not counting ignored events.
@@ -198,26 +249,100 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Empty<Bytes>>, hyper::Error> {
     // Arrival is when the call's head is here; the body follows on the same read in practice.
     let at = Instant::now();
-    let delivery = request
-        .headers()
-        .get(DELIVERY_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(id_key);
+    let options = shared.options;
+    let path = request.uri().path().to_owned();
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (delivery, batch) = (header(DELIVERY_HEADER), header(BATCH_HEADER));
     let body = request.into_body().collect().await?.to_bytes();
-    let event = match shared.match_by {
-        MatchBy::EventId => event_id(&body).map(|id| id_key(&id)),
-        MatchBy::UserAgent => {
+    if path.starts_with("/slow/") {
+        shared.slow_calls.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(options.slow_latency).await;
+        return Ok(no_content());
+    }
+    let hook = path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let items: Vec<Item> = match (batch, options.match_by) {
+        (Some(ids), _) => read_batch(&ids, &body),
+        (None, MatchBy::EventId) if options.ordered => {
+            let (event, subject) = read_event(&body);
+            vec![(delivery.as_deref().map(id_key), event, subject)]
+        }
+        (None, MatchBy::EventId) => vec![(
+            delivery.as_deref().map(id_key),
+            event_id(&body).map(|id| id_key(&id)),
+            None,
+        )],
+        (None, MatchBy::UserAgent) => {
             let open = read_open(&body);
             if !open.enriched {
                 shared.book().received.unenriched += 1;
             }
-            open.agent.map(|agent| id_key(&agent))
+            vec![(
+                delivery.as_deref().map(id_key),
+                open.agent.map(|agent| id_key(&agent)),
+                None,
+            )]
         }
     };
-    shared.record(delivery, event, at);
+    shared.record(hook, &items, at);
+    if !options.latency.is_zero() {
+        tokio::time::sleep(options.latency).await;
+    }
+    Ok(no_content())
+}
+
+fn no_content() -> Response<Empty<Bytes>> {
     let mut response = Response::new(Empty::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    response
+}
+
+/// An event of a delivery body, read in full: its id and `data.subject`.
+#[derive(serde::Deserialize)]
+struct EventBody {
+    id: String,
+    #[serde(default)]
+    data: Option<SubjectData>,
+}
+
+#[derive(serde::Deserialize)]
+struct SubjectData {
+    subject: Option<u64>,
+}
+
+impl EventBody {
+    fn keys(&self) -> (Option<u128>, Option<u64>) {
+        (Some(id_key(&self.id)), self.data.as_ref().and_then(|d| d.subject))
+    }
+}
+
+fn read_event(body: &[u8]) -> (Option<u128>, Option<u64>) {
+    serde_json::from_slice::<EventBody>(body).map_or((None, None), |event| event.keys())
+}
+
+/// A batched call: the deliveries' ids from the header, paired in order with `events`.
+fn read_batch(ids: &str, body: &[u8]) -> Vec<Item> {
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        events: Vec<EventBody>,
+    }
+    let events = serde_json::from_slice::<Batch>(body).map_or_else(|_| Vec::new(), |b| b.events);
+    let ids: Vec<&str> = ids.split(',').map(str::trim).collect();
+    if ids.len() != events.len() {
+        return vec![(None, None, None)];
+    }
+    ids.iter()
+        .zip(&events)
+        .map(|(id, event)| {
+            let (key, subject) = event.keys();
+            (Some(id_key(id)), key, subject)
+        })
+        .collect()
 }
 
 /// The event id of a delivery body. A JSON body starts with `{"id":"evt_...`, so that is
@@ -311,18 +436,45 @@ mod tests {
         let shared = Shared::default();
         let now = Instant::now();
         // A warm-up call, then its late duplicate once measuring.
-        shared.record(Some(3), Some(99), now);
+        shared.record(0, &[(Some(3), Some(99), None)], now);
         shared.book().measuring = true;
-        shared.record(Some(4), Some(99), now);
-        shared.record(Some(1), Some(10), now);
-        shared.record(Some(1), Some(10), now);
-        shared.record(Some(2), Some(10), now);
-        shared.record(None, Some(10), now);
+        shared.record(0, &[(Some(4), Some(99), None)], now);
+        shared.record(0, &[(Some(1), Some(10), None), (Some(1), Some(10), None)], now);
+        shared.record(0, &[(Some(2), Some(10), None)], now);
+        shared.record(0, &[(None, Some(10), None)], now);
         let book = shared.book();
         assert_eq!(book.received.arrivals.len(), 2);
         assert_eq!(book.received.duplicates, 1);
         assert_eq!(book.received.malformed, 1);
         assert_eq!(shared.unique.load(Ordering::Relaxed), 2);
         assert_eq!(shared.ignored_calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_delivery_before_a_later_one_of_its_subject_is_out_of_order() {
+        let shared = Shared::default();
+        shared.book().measuring = true;
+        let now = Instant::now();
+        // Subject 1 of webhook 0: 5 then 7 in order, then 6 late; subject 2 and webhook 1
+        // keep their own order.
+        shared.record(0, &[(Some(5), Some(50), Some(1)), (Some(7), Some(70), Some(1))], now);
+        shared.record(0, &[(Some(6), Some(60), Some(1))], now);
+        shared.record(0, &[(Some(1), Some(10), Some(2))], now);
+        shared.record(1, &[(Some(2), Some(20), Some(1))], now);
+        assert_eq!(shared.book().received.out_of_order, 1);
+    }
+
+    #[test]
+    fn a_batch_pairs_its_ids_with_its_events() {
+        let body = br#"{"events":[{"id":"evt_1","data":{"subject":3}},{"id":"evt_2","data":{}}]}"#;
+        let items = read_batch("dlv_a, dlv_b", body);
+        assert_eq!(
+            items,
+            vec![
+                (Some(id_key("dlv_a")), Some(id_key("evt_1")), Some(3)),
+                (Some(id_key("dlv_b")), Some(id_key("evt_2")), None)
+            ]
+        );
+        assert_eq!(read_batch("dlv_a", body), vec![(None, None, None)]);
     }
 }

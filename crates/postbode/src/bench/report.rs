@@ -26,6 +26,8 @@ pub struct DeliveryStats {
     pub malformed: u64,
     /// `open` bodies without the recipient or the profile's fields.
     pub unenriched: u64,
+    /// Deliveries that came after a later one of their webhook and subject.
+    pub out_of_order: u64,
     /// Per delivery: from its origin (the `202`, or the restart) to its receipt; sorted.
     pub latencies: Vec<Duration>,
     pub last: Option<Instant>,
@@ -39,6 +41,7 @@ pub fn analyze(load: &mut LoadResult, fanout: u32, received: Received, origin: O
         duplicates: received.duplicates,
         malformed: received.malformed,
         unenriched: received.unenriched,
+        out_of_order: received.out_of_order,
         latencies: Vec::with_capacity(received.arrivals.len()),
         ..DeliveryStats::default()
     };
@@ -109,12 +112,14 @@ pub struct Summary<'a> {
     /// For a backlog: the restart instant and how long the server took to be healthy.
     pub restart: Option<(Instant, Duration)>,
     /// What the server used, per phase (`""` for a single phase); empty with `--target`.
-    pub usage: Vec<(&'static str, Usage)>,
+    pub usage: Vec<(String, Usage)>,
     /// The bench process's own processor time (load generator and receiver).
     pub bench_cpu: Option<Duration>,
     pub receiver_accept_errors: u64,
     /// `--rate`, to show how well the schedule was kept.
     pub rate: Option<f64>,
+    /// Rows that only some runs have (the adaptive limit, the slow receivers' calls).
+    pub notes: Vec<(&'static str, String)>,
 }
 
 impl Summary<'_> {
@@ -169,12 +174,14 @@ impl Summary<'_> {
                 ),
             );
         }
+        // Made for every webhook, the slow ones' included.
+        let made = load.accepted() * u64::from(self.fanout);
         if let Some(reported) = load.deliveries_reported
-            && reported != d.expected
+            && reported != made
         {
             row(
                 "deliveries made",
-                format!("{reported} by the server's count, {} expected", d.expected),
+                format!("{reported} by the server's count, {made} expected"),
             );
         }
         let (origin, origin_name) = match self.restart {
@@ -205,12 +212,16 @@ impl Summary<'_> {
                 None => row("accept→receive", latency.line()),
             }
         }
+        for (label, text) in &self.notes {
+            row(label, text.clone());
+        }
         let mut problems = format!("lost {}   duplicated {}", d.lost, d.duplicates);
         for (count, what) in [
             (d.extra, "extra"),
             (d.unexpected, "unexpected"),
             (d.malformed, "malformed"),
             (d.unenriched, "without recipient or fields"),
+            (d.out_of_order, "out of order"),
             (self.receiver_accept_errors, "refused connections"),
         ] {
             if count > 0 {
@@ -241,9 +252,10 @@ impl Summary<'_> {
     /// kept busy over the phase, to tell whether the machine was the limit.
     fn print_cpu(&self, ingest: Duration, drain: Duration) {
         let mut parts = Vec::new();
+        let mut per_node = Vec::new();
         for (phase, usage) in &self.usage {
             let Some(cpu) = usage.cpu else { continue };
-            let over = match *phase {
+            let over = match phase.as_str() {
                 "ingest" => ingest,
                 "drain" => drain,
                 // One phase: the run from the first call to the last receipt, which is
@@ -256,12 +268,28 @@ impl Summary<'_> {
                 format!("server {phase}")
             };
             parts.push(format!("{name} {}{}", duration(cpu), cores(cpu, over)));
+            if phase.is_empty() || phase.starts_with("node") {
+                per_node.push(cpu);
+            }
         }
         if let Some(cpu) = self.bench_cpu {
             parts.push(format!("bench {}", duration(cpu)));
         }
         if !parts.is_empty() {
             row("CPU time", parts.join("   "));
+        }
+        // What a node costs per unit of work: the figure that carries over to a machine
+        // where every node has cores of its own.
+        let delivered = self.deliveries.received;
+        if !per_node.is_empty() && delivered > 0 {
+            let figures: Vec<String> = per_node
+                .iter()
+                .map(|cpu| format!("{:.3} s", cpu.as_secs_f64() * 1000.0 / delivered as f64))
+                .collect();
+            row(
+                "CPU per 1000 deliv.",
+                format!("{} (per node, over all deliveries)", figures.join(", ")),
+            );
         }
     }
 }
@@ -378,10 +406,12 @@ mod tests {
             duplicates: 1,
             malformed: 0,
             unenriched: 2,
+            out_of_order: 1,
         };
         let stats = analyze(&mut load, 2, received, None);
         assert_eq!(stats.expected, 4);
         assert_eq!(stats.received, 3);
+        assert_eq!(stats.out_of_order, 1);
         assert_eq!(stats.lost, 1);
         assert_eq!(stats.extra, 1);
         assert_eq!(stats.unexpected, 1);
