@@ -23,6 +23,10 @@ pub enum StoreError {
     Closed,
     #[error("unsupported database URL {0:?}: use sqlite://PATH")]
     UnsupportedUrl(String),
+    /// `postbode migrate --from --to` cannot go ahead (the target has data, or the move
+    /// is not from SQLite to PostgreSQL).
+    #[error("cannot move the store: {0}")]
+    Move(String),
 }
 
 impl StoreError {

@@ -19,6 +19,7 @@ mod records_sql;
 mod rows;
 mod rules;
 pub mod sqlite;
+pub mod transfer;
 pub mod writer;
 
 use async_trait::async_trait;

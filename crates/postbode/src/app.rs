@@ -39,6 +39,35 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         .with_context(|| format!("opening {}", redacted(&url)))
 }
 
+/// `postbode migrate --from sqlite://... --to postgres://...`: every row into an empty
+/// PostgreSQL database, with a progress bar.
+pub async fn move_store(from: &str, to: &str) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{prefix:>16} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len}")
+            .context("the progress bar's template")?,
+    );
+    let counts = postbode_store::transfer::sqlite_to_postgres(from, to, &mut |p| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        bar.set_prefix(p.table.to_owned());
+    })
+    .await
+    .with_context(|| format!("moving {} to {}", redacted(from), redacted(to)))?;
+    bar.finish_and_clear();
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    println!("Copied {total} rows from {} to {}:", redacted(from), redacted(to));
+    for (table, count) in counts {
+        println!("  {table:<18}{count}");
+    }
+    // Secrets and private keys are sealed with the master key: without the same key the
+    // copy's webhooks cannot sign and its signing keys cannot be opened.
+    println!(
+        "Start every node with the master key of the SQLite store's data directory \
+         (its master-key file, or the same POSTBODE_MASTER_KEY)."
+    );
+    Ok(())
+}
+
 /// `postbode backup FILE`: a consistent copy of the SQLite store, taken while the
 /// service runs. PostgreSQL has its own tools for that.
 pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {

@@ -51,8 +51,18 @@ impl ServiceArgs {
 enum Command {
     /// Run the service: API, tracking endpoints and delivery engine.
     Serve(ServiceArgs),
-    /// Apply the database migrations and exit.
-    Migrate(ServiceArgs),
+    /// Apply the database migrations and exit; with --from and --to, move a store from
+    /// SQLite to an empty PostgreSQL database instead.
+    Migrate {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// The SQLite store to copy (sqlite://PATH); the service must not be running on it.
+        #[arg(long, value_name = "URL", requires = "to")]
+        from: Option<String>,
+        /// The empty PostgreSQL database to copy into (postgres://...).
+        #[arg(long, value_name = "URL", requires = "from")]
+        to: Option<String>,
+    },
     /// Copy the SQLite database to FILE while the service runs (restore: put the copy
     /// in a data directory as postbode.db).
     Backup {
@@ -108,7 +118,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args.load()?).await,
-            Command::Migrate(args) => {
+            Command::Migrate {
+                from: Some(from),
+                to: Some(to),
+                ..
+            } => postbode::app::move_store(&from, &to).await,
+            Command::Migrate { service: args, .. } => {
                 let config = args.load()?;
                 init_logging(&config);
                 postbode::app::open_store(&config).await?;

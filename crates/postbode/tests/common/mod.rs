@@ -324,6 +324,12 @@ pub async fn test_database() -> Option<TestSchema> {
     if std::env::var("POSTBODE_TEST_BACKEND").as_deref() != Ok("postgres") {
         return None;
     }
+    Some(postgres_schema().await)
+}
+
+/// A fresh schema on the test PostgreSQL, whichever backend the suite runs on (for the
+/// tests that need both).
+pub async fn postgres_schema() -> TestSchema {
     let url = std::env::var("POSTBODE_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let pool = sqlx::PgPool::connect(&url)
@@ -336,7 +342,7 @@ pub async fn test_database() -> Option<TestSchema> {
         .unwrap();
     let separator = if url.contains('?') { '&' } else { '?' };
     let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-    Some(TestSchema { url, schema, scoped })
+    TestSchema { url, schema, scoped }
 }
 
 /// A schema of the test PostgreSQL, dropped with the test that made it (unless it failed).
