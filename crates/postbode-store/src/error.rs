@@ -21,7 +21,7 @@ pub enum StoreError {
     Invalid(String),
     #[error("the store is shutting down")]
     Closed,
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedUrl(String),
     /// `postbode migrate --from --to` cannot go ahead (the target has data, or the move
     /// is not from SQLite to PostgreSQL).

@@ -122,6 +122,55 @@ impl Log {
 }
 
 #[tokio::test]
+async fn a_bad_or_unreachable_database_url_is_a_clear_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let serve = |url: &'static str| {
+        let args = [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+            "--database",
+            url,
+        ];
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            postbode(&args, &[]).await
+        }
+    };
+    // Nobody listens on port 1: the reason is the driver's, not a pool's timeout.
+    let out = serve("postgres://postgres@127.0.0.1:1/test").await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: opening postgres://postgres@127.0.0.1:1/test"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Connection refused"), "{}", out.stderr);
+    assert_no_backtrace(&out);
+    // A password in the URL is not printed.
+    let out = serve("postgres://postgres:hunter2@127.0.0.1:1/test").await;
+    assert_eq!(out.code, Some(1));
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    // A URL of no supported kind names the kinds there are.
+    let out = serve("mysql://root@127.0.0.1/postbode").await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("use sqlite://PATH or postgres://"),
+        "{}",
+        out.stderr
+    );
+    assert_no_backtrace(&out);
+    let out = serve("postgres://[::1").await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_no_backtrace(&out);
+}
+
+#[tokio::test]
 async fn the_log_has_one_line_per_start_verification_change_and_disable_and_no_colour() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -48,6 +48,11 @@ impl PgStore {
     /// (which several nodes starting at once do one at a time, under an advisory lock).
     pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         let options = PgConnectOptions::from_str(url)?;
+        // One plain connection first: a pool retries until its timeout and then says only
+        // that it timed out; this says why (refused, unknown host, authentication, no
+        // such database).
+        let probe = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+        sqlx::Connection::close(probe).await?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
