@@ -2,8 +2,9 @@
 //! (chromedriver on 127.0.0.1), against the real service and a real receiver. It signs
 //! in, creates and verifies a webhook through the pages, tests it, reads and resends a
 //! delivery, sees the charts, the escaped description and a refused condition, visits
-//! the operator's pages and signs out. Each page is saved as a screenshot into the
-//! folder the test prints.
+//! the operator's pages and signs out; it sets batching and ordering through the form
+//! and reads the engine's state in the Health card. Each page is saved as a screenshot
+//! into the folder the test prints.
 //!
 //! Without `chromium` and `chromedriver` it skips, except under `CI=true`, where a
 //! missing browser fails.
@@ -33,7 +34,8 @@ struct Browser {
 
 impl Browser {
     /// `None` (after saying why) when Chromium is not installed and this is not CI.
-    async fn start(base: &str) -> Option<Self> {
+    /// Screenshots go into a folder of their own per `test`, as tests run at once.
+    async fn start(base: &str, test: &str) -> Option<Self> {
         let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
             .into_iter()
             .filter(|path| !Path::new(path).exists())
@@ -78,7 +80,9 @@ impl Browser {
         let client = Client::connect(&format!("http://127.0.0.1:{port}"), capabilities)
             .await
             .expect("a WebDriver session");
-        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("dashboard-screenshots")
+            .join(test);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).unwrap();
         println!("dashboard screenshots: {}", shots.display());
@@ -135,6 +139,15 @@ impl Browser {
         self.find(css).await.click().await.unwrap();
     }
 
+    async fn select(&self, css: &str, value: &str) {
+        self.find(css).await.select_by_value(value).await.unwrap();
+    }
+
+    /// A DOM property of the first element matching `css` (`value`, `checked`).
+    async fn property(&self, css: &str, name: &str) -> serde_json::Value {
+        self.find(css).await.property(name).await.unwrap()
+    }
+
     async fn sign_in(&mut self, key: &str) {
         self.visit("/ui/sign-in").await;
         self.fill("#key", key).await;
@@ -159,7 +172,7 @@ impl Drop for Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser() {
     let service = Service::start_with(|c| c.webhooks.require_verification = true).await;
-    let Some(mut browser) = Browser::start(&service.url).await else {
+    let Some(mut browser) = Browser::start(&service.url, "setup").await else {
         return;
     };
     let receiver = Receiver::answering(|_| Reply::With {
@@ -398,6 +411,119 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.shot("signing-keys").await;
     browser.click("#sign-out").await;
     browser.find("#key").await;
+
+    browser.stop().await;
+}
+
+/// Batching and ordering are set through the form; out of range, the refusal stands
+/// beside the input and nothing is saved; an edit turns them off again. The webhook's
+/// page shows what the engine does for it: the limit it backed off to, the pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batching_and_ordering_are_set_in_the_form_and_the_page_shows_the_engine() {
+    let service = Service::start().await;
+    let Some(mut browser) = Browser::start(&service.url, "engine").await else {
+        return;
+    };
+    // Down for maintenance: the engine halves its limit and pauses the webhook.
+    let receiver = Receiver::answering(|_| Reply::With {
+        status: 503,
+        headers: vec![("retry-after", "30".into())],
+        body: "maintenance".into(),
+    })
+    .await;
+    let key = service.account("Acme").await;
+    browser.sign_in(&key).await;
+
+    // Out of range and in the wrong format: each refusal beside what it refuses.
+    browser.visit("/ui/webhooks/new").await;
+    browser.fill("#url", &receiver.url).await;
+    browser.select("#format", "xml").await;
+    browser.click("#batch").await;
+    browser.fill("#batch_max_events", "1000").await;
+    browser.fill("#batch_max_wait_ms", "100").await;
+    browser.select("#ordering", "profile").await;
+    browser.click("#save").await;
+    browser
+        .text_of("#batch_max_events + #batch-max-events-error", "between 1 and 250")
+        .await;
+    browser.text_of("#batching #batch-error", "json").await;
+    let wait_errors = browser
+        .client
+        .find_all(Locator::Css("#batch-max-wait-ms-error, #ordering-error"))
+        .await
+        .unwrap();
+    assert!(wait_errors.is_empty(), "only the refused fields are marked");
+    assert_eq!(
+        browser.property("#batch_max_events", "value").await,
+        "1000",
+        "kept as typed"
+    );
+    assert_eq!(browser.property("#batch", "checked").await, true);
+    assert_eq!(browser.property("#ordering", "value").await, "profile");
+    // Clicking the text below the fields scrolls them into the screenshot.
+    browser.click("#ordering-hint").await;
+    browser.shot("batch-refused").await;
+    assert_eq!(
+        service.call("GET", "/v1/webhooks", &key, None).await.1["data"],
+        json!([]),
+        "nothing saved"
+    );
+
+    browser.select("#format", "json").await;
+    browser.fill("#batch_max_events", "50").await;
+    browser.click("#save").await;
+    browser.find("#health").await;
+    let page_url = browser.client.current_url().await.unwrap();
+    let id = page_url.path().rsplit('/').next().unwrap().to_owned();
+    assert!(id.starts_with("wh_"), "{page_url}");
+    let (status, saved) = service.call("GET", &format!("/v1/webhooks/{id}"), &key, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(saved["batch"], json!({"max_events": 50, "max_wait_ms": 100}));
+    assert_eq!(saved["ordering"], "profile");
+    browser.text_of("#health-batching", "up to 50 events per call").await;
+    browser.text_of("#health-ordering", "per profile").await;
+    browser.text_of("#health-limit", "idle on this node").await;
+
+    // One event: its call meets the 503, and the page shows what the API shows.
+    service.send_event(&key, json!({"type": "order.paid"})).await;
+    let health = eventually("the engine to back off", || async {
+        let (_, webhook) = service.call("GET", &format!("/v1/webhooks/{id}"), &key, None).await;
+        let health = webhook["health"].clone();
+        (!health["engine"]["last_backoff"].is_null() && !health["paused_until"].is_null()).then_some(health)
+    })
+    .await;
+    let engine = &health["engine"];
+    assert!(
+        engine["limit"].as_u64().unwrap() < 64,
+        "backed off below the ceiling: {health}"
+    );
+    browser.visit(&format!("/ui/webhooks/{id}")).await;
+    browser
+        .text_of(
+            "#health-limit",
+            &format!("{} of at most 64 calls at once", engine["limit"]),
+        )
+        .await;
+    browser.text_of("#health-backoff", "503").await;
+    browser.text_of("#health-breaker", "paused until").await;
+    browser.shot("health").await;
+
+    // The form shows the saved values, and turns both off again.
+    browser.click("#open-edit").await;
+    assert_eq!(browser.property("#batch", "checked").await, true);
+    assert_eq!(browser.property("#batch_max_events", "value").await, "50");
+    assert_eq!(browser.property("#batch_max_wait_ms", "value").await, "100");
+    assert_eq!(browser.property("#ordering", "value").await, "profile");
+    browser.click("#ordering-hint").await;
+    browser.shot("batch-edit").await;
+    browser.click("#batch").await;
+    browser.select("#ordering", "none").await;
+    browser.click("#save").await;
+    browser.text_of("#health-batching", "off").await;
+    let (_, saved) = service.call("GET", &format!("/v1/webhooks/{id}"), &key, None).await;
+    assert_eq!(saved["batch"], json!(null), "{saved}");
+    assert_eq!(saved["ordering"], json!(null), "{saved}");
+    assert_eq!(receiver.count(), 1, "paused: nothing more went out");
 
     browser.stop().await;
 }

@@ -62,6 +62,17 @@ impl Errors {
             .join("; ")
     }
 
+    /// The messages for `field` itself, not those inside it: `batch` (a refusal of the
+    /// whole setting) beside the checkbox, while `batch.max_events` stands at its input.
+    pub fn own(&self, field: &str) -> String {
+        self.0
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -93,5 +104,12 @@ mod tests {
         assert_eq!(errors.on("headers"), "headers.X-A: bad");
         assert_eq!(errors.on("events"), "events[1]: bad type");
         assert_eq!(errors.on("url"), "");
+        assert_eq!(errors.own("headers"), "", "only headers.X-A was refused");
+        let batch = Errors(vec![
+            FieldError::new("batch", "json only"),
+            FieldError::new("batch.max_events", "between 1 and 250"),
+        ]);
+        assert_eq!(batch.own("batch"), "json only");
+        assert_eq!(batch.on("batch.max_events"), "between 1 and 250");
     }
 }

@@ -4,7 +4,8 @@
 //! the REST API (`crate::routes`), so the two can never disagree on a rule.
 //!
 //! One module per page family: sign-in and sessions (`session`), webhooks and their
-//! form (`webhooks`, its form in `webhook_form` with the condition editor in `condition`), ownership verification
+//! form (`webhooks`, its form in `webhook_form` with the condition editor in
+//! `condition`, its health card in `health`), ownership verification
 //! (`verification`), the test tool (`test_tool`), the delivery log (`log`),
 //! statistics (`stats`, drawing with `chart`), profile data (`data`) and the operator's
 //! pages (`operator`). `page` holds what every page shares; `form` reads posted forms.
@@ -14,6 +15,7 @@ mod chart;
 mod condition;
 mod data;
 mod form;
+mod health;
 mod log;
 mod operator;
 mod page;

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use postbode_core::event::{MAIL_TYPES, PROFILE_TYPES};
 use postbode_core::profile::Schema;
-use postbode_core::webhook::{Source, Webhook};
+use postbode_core::webhook::{MAX_BATCH_EVENTS, MAX_BATCH_WAIT_MS, Source, Webhook};
 use postbode_core::{FieldError, ValidationError};
 use postbode_store::Collection;
 use serde_json::{Map, Value, json};
@@ -37,12 +37,24 @@ pub struct FormValues {
     pub headers: String,
     pub max_concurrency: String,
     pub rate_limit: String,
+    /// Batching is on; the two numbers are kept while it is off, so turning it on again
+    /// offers them.
+    pub batch: bool,
+    pub batch_max_events: String,
+    pub batch_max_wait_ms: String,
+    /// `none` or `profile`.
+    pub ordering: String,
     pub enabled: bool,
     pub rows: Vec<Row>,
     pub any: bool,
 }
 
 const ROWS_SHOWN: usize = 3;
+/// What the batching inputs offer before a webhook has batched: a batch that a receiver
+/// parses in well under a second, and a short wait so a trickle is not held back long.
+const OFFERED_BATCH_EVENTS: u32 = 100;
+const OFFERED_BATCH_WAIT_MS: u32 = 1_000;
+const NO_ORDERING: &str = "none";
 
 impl FormValues {
     fn defaults() -> Self {
@@ -59,6 +71,10 @@ impl FormValues {
             headers: String::new(),
             max_concurrency: postbode_core::webhook::DEFAULT_MAX_CONCURRENCY.to_string(),
             rate_limit: String::new(),
+            batch: false,
+            batch_max_events: OFFERED_BATCH_EVENTS.to_string(),
+            batch_max_wait_ms: OFFERED_BATCH_WAIT_MS.to_string(),
+            ordering: NO_ORDERING.into(),
             enabled: true,
             rows: vec![Row::default(); ROWS_SHOWN],
             any: false,
@@ -93,6 +109,10 @@ impl FormValues {
             headers: header_lines(&s.headers),
             max_concurrency: s.max_concurrency.to_string(),
             rate_limit: s.rate_limit.map(|r| r.per_second.to_string()).unwrap_or_default(),
+            batch: s.batch.is_some(),
+            batch_max_events: s.batch.map_or(OFFERED_BATCH_EVENTS, |b| b.max_events).to_string(),
+            batch_max_wait_ms: s.batch.map_or(OFFERED_BATCH_WAIT_MS, |b| b.max_wait_ms).to_string(),
+            ordering: s.ordering.map_or_else(|| NO_ORDERING.to_owned(), |o| text(json!(o))),
             enabled: s.enabled,
             rows: vec![Row::default(); ROWS_SHOWN],
             any: false,
@@ -128,6 +148,10 @@ impl FormValues {
             headers: form.text("headers"),
             max_concurrency: form.text("max_concurrency"),
             rate_limit: form.text("rate_limit"),
+            batch: form.checked("batch"),
+            batch_max_events: form.text("batch_max_events"),
+            batch_max_wait_ms: form.text("batch_max_wait_ms"),
+            ordering: form.text("ordering"),
             enabled: form.checked("enabled"),
             rows,
             any: form.get("join") == Some("any"),
@@ -184,6 +208,31 @@ impl FormValues {
                 }
             },
         };
+        let batch = if self.batch {
+            let mut number = |text: &str, field: &str, message: &str| match text.trim().parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => {
+                    errors.push(FieldError::new(field, message));
+                    0
+                }
+            };
+            let max_events = number(&self.batch_max_events, "batch.max_events", "a whole number");
+            let max_wait_ms = number(
+                &self.batch_max_wait_ms,
+                "batch.max_wait_ms",
+                "a whole number of milliseconds",
+            );
+            json!({ "max_events": max_events, "max_wait_ms": max_wait_ms })
+        } else {
+            // Sent as null, so an edit turns batching off (PATCH keeps what is left out).
+            Value::Null
+        };
+        // The API has no "none": no ordering is null. Anything else goes to the API's
+        // decoding, which names `ordering` when it is not a kind it knows.
+        let ordering = match self.ordering.trim() {
+            "" | NO_ORDERING => Value::Null,
+            kind => json!(kind),
+        };
         let (database_id, collection_id) = self.scope_ids();
         // A collection's webhook names its database too, as the API lets it.
         let database_id = database_id.map(str::to_owned).or_else(|| {
@@ -206,6 +255,8 @@ impl FormValues {
             "headers": headers,
             "max_concurrency": max_concurrency,
             "rate_limit": rate_limit,
+            "batch": batch,
+            "ordering": ordering,
             "enabled": self.enabled,
         });
         match json {
@@ -230,6 +281,9 @@ struct FormPage {
     profile_types: &'static [&'static str],
     sources: [&'static str; 4],
     comparisons: [(&'static str, &'static str); 11],
+    /// The limits the shared validation holds batches to, for the labels.
+    max_batch_events: u32,
+    max_batch_wait_ms: u32,
 }
 
 impl FormPage {
@@ -248,6 +302,8 @@ impl FormPage {
             profile_types: PROFILE_TYPES,
             sources: [Source::Api, Source::Dashboard, Source::Import, Source::Unsubscribe].map(Source::as_str),
             comparisons: COMPARISONS,
+            max_batch_events: MAX_BATCH_EVENTS,
+            max_batch_wait_ms: MAX_BATCH_WAIT_MS,
         }
     }
 

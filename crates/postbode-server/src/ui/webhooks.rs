@@ -12,6 +12,7 @@ use postbode_core::webhook::{VerificationStatus, Webhook};
 use postbode_store::{Attempt, Collection, Database, WebhookFilter};
 use serde::Deserialize;
 
+use super::health::Health;
 use super::page::{Chrome, UiError, UiResult, render, see_other, when, when_opt};
 use super::session::{AccountSession, Posted};
 use crate::problem::ApiError;
@@ -246,13 +247,16 @@ pub struct WebhookPage {
     pub require_verification: bool,
     /// The secret, when asked to show it; the previous one and its end after a rotation.
     pub secret: Option<(String, Option<(String, String)>)>,
+    pub health: Health,
 }
 
 impl WebhookPage {
     pub async fn load(state: &AppState, session: &AccountSession, id: &str) -> Result<Self, ApiError> {
         let webhook = find(state, &session.account_id, id).await?;
         let scopes = Scopes::load(state, &session.account_id).await?;
+        let engine = state.engine.webhook(&webhook.id);
         Ok(Self {
+            health: Health::new(&webhook, engine.as_ref(), state.clock.now()),
             chrome: session.chrome(webhook.settings.url.clone(), "webhooks"),
             status: status(&webhook, state.require_verification),
             scope: scopes.describe(
