@@ -217,7 +217,7 @@ impl WebhookSettings {
         if self.format != Format::Json {
             errors.push(FieldError::new(
                 "batch",
-                "a batched call is a JSON array of events: only the json format can be batched",
+                "a batched call is a JSON object {\"events\": [...]}: only the json format can be batched",
             ));
         }
         if !(1..=MAX_BATCH_EVENTS).contains(&batch.max_events) {
