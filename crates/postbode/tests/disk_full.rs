@@ -54,6 +54,13 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_by_itself() {
     let (status, _, before) = call("POST", "/v1/events", &key, Some(json!({"type": "before"}))).await;
     assert_eq!(status, 202);
     receiver.wait_for(1).await;
+    // Its result is stored too (after the call, in a later write) before writes stop.
+    let before_path = format!("/v1/events/{}", before["id"].as_str().unwrap());
+    eventually("the first delivery's result to be stored", || async {
+        let (_, _, event) = call("GET", &before_path, &key, None).await;
+        (event["deliveries"][0]["status"] == "delivered").then_some(())
+    })
+    .await;
 
     limit_file_size(server.child.id(), "1024");
     let (status, retry_after, problem) = call("POST", "/v1/events", &key, Some(json!({"type": "refused"}))).await;
