@@ -53,7 +53,9 @@ macro_rules! sql_prune {
                 limit: u32,
             ) -> $crate::Result<Vec<$crate::backend::EventCursor>> {
                 use $crate::rows::Columns;
-                let (after_ms, after_id) = after.map_or((i64::MIN, ""), |c| ($crate::rows::ms(c.created_at), c.id.as_str()));
+                let (after_ms, after_id) = after.map_or((i64::MIN, ""), |c| {
+                    ($crate::rows::ms(c.created_at), c.id.as_str())
+                });
                 let rows = sqlx::query(&format!(
                     "SELECT id, created_at FROM events WHERE created_at < $1 AND (created_at, id) > ($2, $3) \
                      ORDER BY created_at, id LIMIT $4 {}",
@@ -80,10 +82,11 @@ macro_rules! sql_prune {
                 event_ids: &[&str],
             ) -> $crate::Result<Vec<(String, $crate::model::DeliveryStatus)>> {
                 use $crate::rows::Columns;
-                let rows = sqlx::query(&$states)
-                .bind($dialect::id_list(event_ids)?)
-                .fetch_all(&mut *self.tx)
-                .await?;
+                let statement: String = $states;
+                let rows = sqlx::query(&statement)
+                    .bind($dialect::id_list(event_ids)?)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
                 rows.iter()
                     .map(|row| Ok((row.text("event_id")?, $crate::rows::delivery_status(row)?)))
                     .collect()
@@ -99,11 +102,14 @@ macro_rules! sql_prune {
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
-                let deliveries = sqlx::query(&format!("DELETE FROM deliveries WHERE {}", $dialect::id_in("event_id", 1)))
-                    .bind(&ids)
-                    .execute(&mut *self.tx)
-                    .await?
-                    .rows_affected();
+                let deliveries = sqlx::query(&format!(
+                    "DELETE FROM deliveries WHERE {}",
+                    $dialect::id_in("event_id", 1)
+                ))
+                .bind(&ids)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
                 sqlx::query(&format!("DELETE FROM events WHERE {}", $dialect::id_in("id", 1)))
                     .bind(&ids)
                     .execute(&mut *self.tx)

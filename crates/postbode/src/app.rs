@@ -207,8 +207,12 @@ async fn prune(store: Arc<dyn Store>, clock: SharedClock, settings: RetentionSet
         let now = clock.now();
         let request = postbode_store::PruneRequest {
             now,
-            attempts_before: now.checked_sub_signed(age(settings.attempts)).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
-            events_before: now.checked_sub_signed(age(settings.events)).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            attempts_before: now
+                .checked_sub_signed(age(settings.attempts))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            events_before: now
+                .checked_sub_signed(age(settings.events))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
             batch: settings.batch,
         };
         match store.prune(request).await {

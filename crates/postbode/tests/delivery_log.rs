@@ -128,20 +128,26 @@ async fn retention_deletes_old_delivered_events_and_keeps_pending_ones() {
     let receiver = Receiver::start().await;
     let failing = Receiver::answering(|_| Reply::Status(500)).await;
     let key = service.account("Acme").await;
-    let hook = service.webhook(&key, json!({"url": receiver.url, "events": ["ok"]})).await;
+    let hook = service
+        .webhook(&key, json!({"url": receiver.url, "events": ["ok"]}))
+        .await;
     service
         .webhook(&key, json!({"url": failing.url, "events": ["retrying"]}))
         .await;
     let delivered = service.send_event(&key, json!({"type": "ok"})).await;
     let retrying = service.send_event(&key, json!({"type": "retrying"})).await;
-    service.delivery_when(&key, &delivered, |d| d["status"] == "delivered").await;
+    service
+        .delivery_when(&key, &delivered, |d| d["status"] == "delivered")
+        .await;
     service.delivery_when(&key, &retrying, |d| d["attempts"] == 1).await;
     let hook_id = hook["id"].as_str().unwrap();
     assert_eq!(service.attempts(&key, hook_id).await.len(), 1);
 
     service.advance(Duration::from_secs(31 * 24 * 3600));
     common::eventually("the delivered event to be deleted", || async {
-        let (status, _) = service.call("GET", &format!("/v1/events/{delivered}"), &key, None).await;
+        let (status, _) = service
+            .call("GET", &format!("/v1/events/{delivered}"), &key, None)
+            .await;
         (status == 404).then_some(())
     })
     .await;

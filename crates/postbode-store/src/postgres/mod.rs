@@ -14,8 +14,8 @@
 //!   waits for the first's commit and then sees its event.
 
 mod group;
-mod prune;
 mod listen;
+mod prune;
 mod records;
 
 use async_trait::async_trait;

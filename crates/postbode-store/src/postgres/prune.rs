@@ -14,7 +14,9 @@ pub struct PgPruneTx {
 
 impl PgPruneTx {
     pub async fn begin(pool: &sqlx::PgPool) -> crate::Result<Self> {
-        Ok(Self { tx: pool.begin().await? })
+        Ok(Self {
+            tx: pool.begin().await?,
+        })
     }
 }
 

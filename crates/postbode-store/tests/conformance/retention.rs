@@ -82,7 +82,12 @@ async fn old_ended_data_goes_and_recent_or_pending_data_stays(f: Fixture) {
         .unwrap();
     let recent = f
         .store
-        .ingest(&f.account, vec![keyed("new", day40, day40 + Duration::days(1))], day40, true)
+        .ingest(
+            &f.account,
+            vec![keyed("new", day40, day40 + Duration::days(1))],
+            day40,
+            true,
+        )
         .await
         .unwrap()
         .remove(0);
@@ -104,7 +109,13 @@ async fn old_ended_data_goes_and_recent_or_pending_data_stays(f: Fixture) {
 
     assert!(!event_exists(&f, &delivered.event_id).await);
     assert!(!event_exists(&f, &failed.event_id).await);
-    assert!(f.store.get_event(&other, &routed_nowhere.event_id).await.unwrap().is_none());
+    assert!(
+        f.store
+            .get_event(&other, &routed_nowhere.event_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         f.store
             .get_delivery(&f.account, &delivered_claim.delivery_id)
@@ -133,7 +144,12 @@ async fn old_ended_data_goes_and_recent_or_pending_data_stays(f: Fixture) {
         1
     );
     assert_eq!(
-        (pruned.events, pruned.deliveries, pruned.attempts, pruned.idempotency_keys),
+        (
+            pruned.events,
+            pruned.deliveries,
+            pruned.attempts,
+            pruned.idempotency_keys
+        ),
         (3, 2, 3, 1),
         "{pruned:?}"
     );
