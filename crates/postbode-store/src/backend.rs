@@ -61,12 +61,17 @@ pub trait Records: Send + Sync + 'static {
 
     // Postbode's signing keys.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
-    /// Adds new keys and reschedules existing ones (by id), in one transaction.
+    /// Adds new keys and reschedules existing ones (by id), in one transaction, if the
+    /// stored keys are still exactly `seen` (the ids the change was decided from); else
+    /// changes nothing and answers false: another node rotated meanwhile, and the caller
+    /// decides again from what is stored now. So two nodes rotating at once cannot both
+    /// add a key.
     async fn save_signing_keys(
         &self,
         new: &[SigningKeyRecord],
         rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
-    ) -> Result<()>;
+        seen: &[&str],
+    ) -> Result<bool>;
 
     // Profile data. Changes to profiles and subprofiles go through
     // `Store::change_profiles`, which commits each change with its event and deliveries.
