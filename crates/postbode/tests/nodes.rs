@@ -305,10 +305,16 @@ async fn two_nodes_due_to_rotate_at_once_add_one_key_per_algorithm() {
     let retires_at = one.list_signing_keys().await.unwrap()[0].schedule.retires_at;
     let due = retires_at - chrono::Duration::from_std(settings.pre_publication).unwrap() + chrono::Duration::minutes(1);
 
-    let (a, b) = tokio::join!(
-        postbode_server::signing_keys::maintain(one.as_ref(), &master, due, &settings),
-        postbode_server::signing_keys::maintain(two.as_ref(), &master, due, &settings),
-    );
+    // Each on a task of its own, as two processes would run them: side by side.
+    let master = std::sync::Arc::new(master);
+    let upkeep = |store: std::sync::Arc<dyn postbode_store::Store>| {
+        let (master, settings) = (master.clone(), settings.clone());
+        tokio::spawn(
+            async move { postbode_server::signing_keys::maintain(store.as_ref(), &master, due, &settings).await },
+        )
+    };
+    let (a, b) = tokio::join!(upkeep(one.clone()), upkeep(two.clone()));
+    let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.unwrap() + b.unwrap(), 2, "one new key per algorithm between them");
     let keys = one.list_signing_keys().await.unwrap();
     for algorithm in ["rsa", "ed25519"] {
