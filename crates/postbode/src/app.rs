@@ -216,7 +216,8 @@ async fn prune(store: Arc<dyn Store>, clock: SharedClock, settings: RetentionSet
             batch: settings.batch,
         };
         match store.prune(request).await {
-            Ok(pruned) => tracing::info!(
+            // A line only when something went: the default log stays one line per event.
+            Ok(pruned) if pruned.events + pruned.attempts + pruned.idempotency_keys > 0 => tracing::info!(
                 events = pruned.events,
                 deliveries = pruned.deliveries,
                 attempts = pruned.attempts,
@@ -224,6 +225,7 @@ async fn prune(store: Arc<dyn Store>, clock: SharedClock, settings: RetentionSet
                 batches = pruned.batches,
                 "retention deleted old data"
             ),
+            Ok(_) => tracing::debug!("retention found nothing to delete"),
             Err(e) => tracing::error!(error = %e, "retention failed; it runs again at the next interval"),
         }
     }
