@@ -31,6 +31,10 @@ pub struct SignatureSettings {
     /// How long a retired key stays published.
     #[serde(with = "humantime_serde")]
     pub grace: Duration,
+    /// Each node looks at the keys again at least this often, so a rotation made on
+    /// another node (or a key activating there) is picked up.
+    #[serde(with = "humantime_serde")]
+    pub reload: Duration,
 }
 
 impl Default for SignatureSettings {
@@ -42,6 +46,7 @@ impl Default for SignatureSettings {
             rotation_period: Duration::from_secs(30 * 24 * 3600),
             pre_publication: Duration::from_secs(48 * 3600),
             grace: Duration::from_secs(7 * 24 * 3600),
+            reload: Duration::from_secs(60),
         }
     }
 }

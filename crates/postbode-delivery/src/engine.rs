@@ -494,7 +494,6 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, done: Done) {
     for id in &ids {
         state.in_flight.remove(id);
     }
-    shared.held.fetch_sub(ids.len(), Ordering::SeqCst);
     let calls = state.calls;
     state.calls = calls.saturating_sub(1);
     match &attempted.load {
@@ -536,8 +535,7 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, done: Done) {
         state.backlog = false;
     }
     drop(state);
-    let unfull = shared.free() >= settings.max_held as usize / 2 && shared.full.swap(false, Ordering::SeqCst);
-    if more || unfull {
+    if more {
         shared.freed.notify_one();
     }
     if paused || !give_back.is_empty() {
@@ -549,12 +547,18 @@ fn finished(shared: &Arc<Shared>, lane: &Lane, done: Done) {
     let store = shared.store.clone();
     let webhook_id = lane.webhook_id.clone();
     let me = shared.clone();
+    let max_held = settings.max_held as usize;
     shared.tasks.spawn(async move {
+        let count = ids.len();
         if let Err(e) = store.record_attempts(attempted.results).await {
             // The leases run out and the deliveries are tried again: at least once, never lost.
             tracing::error!(error = %e, deliveries = ?ids, "recording an attempt failed");
         }
-        if ordered {
+        // Held until the result is stored, not only until the call ends: a node that
+        // dies sends again at most `max_held` deliveries, those still leased to it.
+        me.held.fetch_sub(count, Ordering::SeqCst);
+        let unfull = me.free() >= max_held / 2 && me.full.swap(false, Ordering::SeqCst);
+        if ordered || unfull {
             // The next delivery of each subject is claimable now.
             me.freed.notify_one();
         }

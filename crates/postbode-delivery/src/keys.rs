@@ -7,10 +7,6 @@ use postbode_signature::keys::{Ed25519Key, KeyAlgorithm, RsaKey};
 use postbode_signature::sealed::MasterKey;
 use postbode_store::{SigningKeyRecord, Store};
 
-/// Keys are looked at again at least this often, so a rotation made on another node
-/// or through the API is picked up.
-const RELOAD: chrono::Duration = chrono::Duration::seconds(60);
-
 /// Why the active keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyLoadError {
@@ -40,14 +36,18 @@ impl ActiveKeys {
         }
     }
 
+    /// The keys active at `now`, valid until one activates or retires, or `reload` has
+    /// passed (a rotation made on another node or through the API is picked up then).
     pub async fn load(
         store: &dyn Store,
         master: &MasterKey,
         now: DateTime<Utc>,
         key_domain: &str,
+        reload: std::time::Duration,
     ) -> Result<Self, KeyLoadError> {
         let records = store.list_signing_keys().await?;
-        let mut keys = Self::none(now + RELOAD);
+        let reload = chrono::Duration::from_std(reload).unwrap_or(chrono::Duration::MAX);
+        let mut keys = Self::none(now.checked_add_signed(reload).unwrap_or(DateTime::<Utc>::MAX_UTC));
         for record in &records {
             let s = record.schedule;
             for at in [s.activates_at, s.retires_at] {
@@ -117,7 +117,15 @@ impl KeyRing {
         if now < cached.valid_until {
             return cached;
         }
-        match ActiveKeys::load(self.store.as_ref(), &self.master, now, &self.key_domain).await {
+        match ActiveKeys::load(
+            self.store.as_ref(),
+            &self.master,
+            now,
+            &self.key_domain,
+            self.settings.reload,
+        )
+        .await
+        {
             Ok(keys) => {
                 let keys = std::sync::Arc::new(keys);
                 *self.current.lock().unwrap_or_else(|p| p.into_inner()) = keys.clone();

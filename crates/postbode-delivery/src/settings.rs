@@ -35,7 +35,8 @@ pub struct DeliverySettings {
     /// A webhook's deliveries held in memory: at most this many times its current
     /// adaptive limit, so a slow receiver's backlog stays in the database.
     pub room_factor: u32,
-    /// Deliveries held in memory in all, across webhooks.
+    /// Deliveries held in memory in all, across webhooks, each until its result is
+    /// stored (so also the most a node that dies leaves leased, to be sent again).
     pub max_held: u32,
     /// Calls in flight a webhook starts with; its limit then adapts between 1 and its
     /// `max_concurrency` (see docs/delivery.md).

@@ -38,71 +38,95 @@ fn new_key(
     })
 }
 
+/// A change of the keys decided from what is stored is saved only if they are still
+/// what it was decided from; another node's change in between makes it decide again.
+/// Each retry follows a change another node committed, so a few always suffice.
+const DECISIONS: usize = 5;
+
 /// Creates whatever key is due: the first of each algorithm, and the next one a
-/// pre-publication period before the current one retires. Run at start and hourly.
+/// pre-publication period before the current one retires. Run at start and hourly, on
+/// every node: two nodes doing it at once add one key, not two.
 pub async fn maintain(
     store: &dyn Store,
     master: &MasterKey,
     now: DateTime<Utc>,
     settings: &SignatureSettings,
 ) -> Result<usize, ApiError> {
-    let keys = store.list_signing_keys().await?;
-    let mut new = Vec::new();
-    for algorithm in ALGORITHMS {
-        let schedules: Vec<KeySchedule> = keys
-            .iter()
-            .filter(|k| k.algorithm == algorithm.dkim_name())
-            .map(|k| k.schedule)
-            .collect();
-        if let Some(schedule) = key_due(&schedules, now, settings) {
-            new.push(new_key(algorithm, schedule, master, now)?);
+    for _ in 0..DECISIONS {
+        let keys = store.list_signing_keys().await?;
+        let mut new = Vec::new();
+        for algorithm in ALGORITHMS {
+            let schedules: Vec<KeySchedule> = keys
+                .iter()
+                .filter(|k| k.algorithm == algorithm.dkim_name())
+                .map(|k| k.schedule)
+                .collect();
+            if let Some(schedule) = key_due(&schedules, now, settings) {
+                new.push(new_key(algorithm, schedule, master, now)?);
+            }
         }
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let seen: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        if !store.save_signing_keys(&new, &[], &seen).await? {
+            continue;
+        }
+        // The first keys of a new installation are no rotation.
+        for key in new.iter().filter(|k| k.schedule.activates_at > now) {
+            log_new_key(
+                key,
+                "scheduled: the active key retires at the end of its rotation period",
+            );
+        }
+        return Ok(new.len());
     }
-    store.save_signing_keys(&new, &[]).await?;
-    // The first keys of a new installation are no rotation.
-    for key in new.iter().filter(|k| k.schedule.activates_at > now) {
-        log_new_key(
-            key,
-            "scheduled: the active key retires at the end of its rotation period",
-        );
-    }
-    Ok(new.len())
+    Err(internal(
+        "the signing keys kept changing while a new key was being added",
+    ))
 }
 
 /// Rotation on demand: a new key per algorithm, published now and signing after the
-/// pre-publication period, when the current key retires.
+/// pre-publication period, when the current key retires. A rotation already under way
+/// (on any node) is left to finish.
 pub async fn rotate(
     store: &dyn Store,
     master: &MasterKey,
     now: DateTime<Utc>,
     settings: &SignatureSettings,
 ) -> Result<(), ApiError> {
-    let keys = store.list_signing_keys().await?;
     let switch_at = now + chrono::Duration::from_std(settings.pre_publication).unwrap_or(chrono::Duration::MAX);
-    let mut new = Vec::new();
-    let mut rescheduled = Vec::new();
-    for algorithm in ALGORITHMS {
-        let mine = keys.iter().filter(|k| k.algorithm == algorithm.dkim_name());
-        if mine.clone().any(|k| k.schedule.phase(now) == KeyPhase::Next) {
-            continue; // a rotation is already under way
+    for _ in 0..DECISIONS {
+        let keys = store.list_signing_keys().await?;
+        let mut new = Vec::new();
+        let mut rescheduled = Vec::new();
+        for algorithm in ALGORITHMS {
+            let mine = keys.iter().filter(|k| k.algorithm == algorithm.dkim_name());
+            if mine.clone().any(|k| k.schedule.phase(now) == KeyPhase::Next) {
+                continue; // a rotation is already under way
+            }
+            for key in mine.filter(|k| k.schedule.phase(now) == KeyPhase::Active) {
+                let mut schedule = key.schedule;
+                schedule.retire_at(switch_at, settings);
+                rescheduled.push((key.id.clone(), schedule));
+            }
+            new.push(new_key(
+                algorithm,
+                KeySchedule::starting(switch_at, settings),
+                master,
+                now,
+            )?);
         }
-        for key in mine.filter(|k| k.schedule.phase(now) == KeyPhase::Active) {
-            let mut schedule = key.schedule;
-            schedule.retire_at(switch_at, settings);
-            rescheduled.push((key.id.clone(), schedule));
+        let seen: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        if !store.save_signing_keys(&new, &rescheduled, &seen).await? {
+            continue;
         }
-        new.push(new_key(
-            algorithm,
-            KeySchedule::starting(switch_at, settings),
-            master,
-            now,
-        )?);
+        for key in &new {
+            log_new_key(key, "requested by the operator");
+        }
+        return Ok(());
     }
-    store.save_signing_keys(&new, &rescheduled).await?;
-    for key in &new {
-        log_new_key(key, "requested by the operator");
-    }
-    Ok(())
+    Err(internal("the signing keys kept changing while they were being rotated"))
 }
 
 /// One line per new signing key (a rotation), for the operator.

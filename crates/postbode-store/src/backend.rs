@@ -61,12 +61,17 @@ pub trait Records: Send + Sync + 'static {
 
     // Postbode's signing keys.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
-    /// Adds new keys and reschedules existing ones (by id), in one transaction.
+    /// Adds new keys and reschedules existing ones (by id), in one transaction, if the
+    /// stored keys are still exactly `seen` (the ids the change was decided from); else
+    /// changes nothing and answers false: another node rotated meanwhile, and the caller
+    /// decides again from what is stored now. So two nodes rotating at once cannot both
+    /// add a key.
     async fn save_signing_keys(
         &self,
         new: &[SigningKeyRecord],
         rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
-    ) -> Result<()>;
+        seen: &[&str],
+    ) -> Result<bool>;
 
     // Profile data. Changes to profiles and subprofiles go through
     // `Store::change_profiles`, which commits each change with its event and deliveries.
@@ -157,6 +162,44 @@ pub trait Backend: Records {
     /// writer (PostgreSQL, with `SKIP LOCKED`); `None` sends claims through the writer
     /// (SQLite, which has one writer at a time anyway).
     async fn claim_transaction(&self) -> Result<Option<Box<dyn GroupTx>>>;
+    /// A transaction of its own for one batch of retention, beside the writer (SQLite
+    /// waits its turn for the write lock; PostgreSQL locks only the rows it removes).
+    async fn prune_transaction(&self) -> Result<Box<dyn PruneTx>>;
+}
+
+/// What retention (`rules::retention`) reads and deletes in one batch's transaction.
+/// Several nodes may prune at once (PostgreSQL): what one has locked, the others skip.
+#[async_trait]
+pub trait PruneTx: Send {
+    /// Deletes up to `limit` idempotency keys expired at `now`.
+    async fn delete_expired_idempotency_keys(&mut self, now: DateTime<Utc>, limit: u32) -> Result<u64>;
+    /// Deletes up to `limit` attempts, oldest first, that started before `before`.
+    async fn delete_attempts_before(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u64>;
+    /// Up to `limit` events made before `before`, oldest first, after `after` (the last
+    /// one a previous batch looked at), locked for this transaction; events another
+    /// transaction holds are skipped.
+    async fn events_before(
+        &mut self,
+        before: DateTime<Utc>,
+        after: Option<&EventCursor>,
+        limit: u32,
+    ) -> Result<Vec<EventCursor>>;
+    /// The state of every delivery of the events, each locked for this transaction (so
+    /// none is sent again before it commits); one that another transaction holds is
+    /// answered as pending, since it may be about to become so.
+    async fn delivery_states(&mut self, event_ids: &[&str]) -> Result<Vec<(String, DeliveryStatus)>>;
+    /// Deletes the events with their deliveries and those deliveries' attempts; answers
+    /// (deliveries, attempts) deleted.
+    async fn delete_events(&mut self, ids: &[&str]) -> Result<(u64, u64)>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// An event as retention walks them: by creation time, then id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: String,
 }
 
 /// Whether a group's commit must reach the disk before its callers hear of it. Only

@@ -15,6 +15,7 @@ pub mod error;
 mod handoff;
 pub mod model;
 pub mod postgres;
+mod prune_sql;
 mod records_sql;
 mod rows;
 mod rules;
@@ -27,7 +28,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-pub use backend::{Backend, GroupTx, Records};
+pub use backend::{Backend, GroupTx, PruneTx, Records};
 pub use error::StoreError;
 pub use handoff::Dispatch;
 pub use model::*;
@@ -69,6 +70,9 @@ pub trait Store: Records {
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> Result<()>;
     /// Gives leased deliveries back (shutdown), so another node may claim them at once.
     async fn release(&self, delivery_ids: Vec<String>) -> Result<()>;
+    /// Deletes what retention lets go (see [`PruneRequest`]), a batch per transaction,
+    /// until a batch finds no more. Safe on several nodes at once.
+    async fn prune(&self, request: PruneRequest) -> Result<Pruned>;
     /// Notified after a commit that made deliveries due, so the engine need not poll.
     fn work_signal(&self) -> Arc<Notify>;
     /// Hands new deliveries straight to this node's engine, leased to it for `lease`,
@@ -138,6 +142,10 @@ impl<B: Backend> Store for B {
         self.writer()
             .send(|reply| WriteOp::Release { delivery_ids, reply })
             .await
+    }
+
+    async fn prune(&self, request: PruneRequest) -> Result<Pruned> {
+        rules::retention::prune(self, &request).await
     }
 
     fn work_signal(&self) -> Arc<Notify> {

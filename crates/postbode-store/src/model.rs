@@ -321,6 +321,38 @@ impl Erased {
     }
 }
 
+/// What retention removes, as of `now`: attempts that started before `attempts_before`;
+/// events made before `events_before` whose deliveries have all ended, with their
+/// deliveries and attempts; idempotency keys expired at `now`. In transactions of at
+/// most `batch` rows of each kind, so none holds its locks for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneRequest {
+    pub now: DateTime<Utc>,
+    pub attempts_before: DateTime<Utc>,
+    pub events_before: DateTime<Utc>,
+    pub batch: u32,
+}
+
+/// What retention removed, and in how many transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub events: u64,
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub idempotency_keys: u64,
+    pub batches: u64,
+}
+
+impl Pruned {
+    pub fn add(&mut self, other: Pruned) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.attempts += other.attempts;
+        self.idempotency_keys += other.idempotency_keys;
+        self.batches += other.batches;
+    }
+}
+
 /// The delivery queue as `/metrics` shows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueGauges {

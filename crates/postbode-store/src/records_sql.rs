@@ -283,8 +283,19 @@ macro_rules! sql_records {
                 &self,
                 new: &[SigningKeyRecord],
                 rescheduled: &[(String, postbode_core::signing_keys::KeySchedule)],
-            ) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                seen: &[&str],
+            ) -> Result<bool> {
+                // Writers of the keys queue here, so what is read next stays true until commit.
+                let mut tx = $dialect::begin_key_change(&self.pool).await?;
+                let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM signing_keys ORDER BY id")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut seen = seen.to_vec();
+                seen.sort_unstable();
+                if stored != seen {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
                 for (id, schedule) in rescheduled {
                     sqlx::query(
                         "UPDATE signing_keys SET activates_at = $1, retires_at = $2, expires_at = $3 WHERE id = $4",
@@ -314,7 +325,7 @@ macro_rules! sql_records {
                     .await?;
                 }
                 tx.commit().await?;
-                Ok(())
+                Ok(true)
             }
 
             async fn create_database(&self, d: &Database) -> Result<()> {

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-use crate::config::Config;
+use crate::config::{Config, RetentionSettings};
 
 /// A running service.
 pub struct Running {
@@ -24,6 +24,7 @@ pub struct Running {
     pub new_admin_token: Option<String>,
     engine: EngineHandle,
     key_upkeep: tokio::task::JoinHandle<()>,
+    retention: tokio::task::JoinHandle<()>,
     stop_http: oneshot::Sender<()>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -112,6 +113,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         clock.clone(),
         config.signature.clone(),
     ));
+    let retention = tokio::spawn(prune(store.clone(), clock.clone(), config.retention.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -171,6 +173,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         new_admin_token,
         engine,
         key_upkeep,
+        retention,
         stop_http,
         http,
     })
@@ -183,6 +186,8 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop_http.send(());
         self.key_upkeep.abort();
+        // A batch cut short is rolled back whole.
+        self.retention.abort();
         let (http, ()) = tokio::join!(self.http, self.engine.shutdown());
         http.context("the HTTP server task failed")??;
         Ok(())
@@ -216,6 +221,41 @@ async fn keep_keys(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: SharedC
         tick.tick().await;
         if let Err(e) = postbode_server::signing_keys::maintain(store.as_ref(), &master, clock.now(), &settings).await {
             tracing::error!(error = %e, "signing key upkeep failed");
+        }
+    }
+}
+
+/// Deletes what retention lets go, every `interval` (the first at start). Every node
+/// may do it at once: the store splits the rows between them.
+async fn prune(store: Arc<dyn Store>, clock: SharedClock, settings: RetentionSettings) {
+    let age = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    let mut tick = tokio::time::interval(settings.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = clock.now();
+        let request = postbode_store::PruneRequest {
+            now,
+            attempts_before: now
+                .checked_sub_signed(age(settings.attempts))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            events_before: now
+                .checked_sub_signed(age(settings.events))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            batch: settings.batch,
+        };
+        match store.prune(request).await {
+            // A line only when something went: the default log stays one line per event.
+            Ok(pruned) if pruned.events + pruned.attempts + pruned.idempotency_keys > 0 => tracing::info!(
+                events = pruned.events,
+                deliveries = pruned.deliveries,
+                attempts = pruned.attempts,
+                idempotency_keys = pruned.idempotency_keys,
+                batches = pruned.batches,
+                "retention deleted old data"
+            ),
+            Ok(_) => tracing::debug!("retention found nothing to delete"),
+            Err(e) => tracing::error!(error = %e, "retention failed; it runs again at the next interval"),
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct Config {
     pub log: LogSettings,
     pub dns: DnsSettings,
     pub metrics: MetricsSettings,
+    pub retention: RetentionSettings,
 }
 
 impl Default for Config {
@@ -49,6 +50,7 @@ impl Default for Config {
             log: LogSettings::default(),
             dns: DnsSettings::default(),
             metrics: MetricsSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -70,6 +72,36 @@ impl Default for WebhookSettings {
         Self {
             require_verification: true,
             secret_overlap: std::time::Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// How long the attempt log and events are kept; what is older is deleted in the
+/// background, a small batch per transaction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Attempts (the delivery log) older than this are deleted.
+    #[serde(with = "humantime_serde")]
+    pub attempts: std::time::Duration,
+    /// Events older than this are deleted with their deliveries and attempts, once every
+    /// delivery of theirs has ended; an event still being delivered stays.
+    #[serde(with = "humantime_serde")]
+    pub events: std::time::Duration,
+    /// How often the deletion runs (also once at start).
+    #[serde(with = "humantime_serde")]
+    pub interval: std::time::Duration,
+    /// Rows deleted per transaction: small, so no delivery or request waits long.
+    pub batch: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            attempts: std::time::Duration::from_secs(30 * 24 * 3600),
+            events: std::time::Duration::from_secs(30 * 24 * 3600),
+            interval: std::time::Duration::from_secs(3600),
+            batch: 1000,
         }
     }
 }
@@ -156,6 +188,9 @@ impl Config {
             .try_into()
             .context("the configuration is not valid")?;
         config.delivery.validate().map_err(anyhow::Error::msg)?;
+        if config.retention.batch == 0 || config.retention.interval.is_zero() {
+            anyhow::bail!("retention.batch and retention.interval must be more than zero");
+        }
         if config.metrics.webhooks.len() > postbode_delivery::metrics::MAX_LABELLED_WEBHOOKS {
             anyhow::bail!(
                 "metrics.webhooks lists {} webhooks; at most {} get series of their own",

@@ -115,3 +115,43 @@ async fn the_test_tool_keeps_as_much_of_the_answer_as_every_attempt() {
     assert_eq!(attempts[0]["trigger"], "test");
     assert_eq!(attempts[0]["response_body"], "x".repeat(10));
 }
+
+/// The service's retention task, running on its interval: a month on, the delivered
+/// event and its log are gone, and an event still waiting for its retry is kept.
+#[tokio::test]
+async fn retention_deletes_old_delivered_events_and_keeps_pending_ones() {
+    let service = Service::start_with(|c| {
+        c.retention.interval = Duration::from_millis(50);
+        c.delivery.retry.schedule = vec![Duration::from_secs(90 * 24 * 3600)];
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let failing = Receiver::answering(|_| Reply::Status(500)).await;
+    let key = service.account("Acme").await;
+    let hook = service
+        .webhook(&key, json!({"url": receiver.url, "events": ["ok"]}))
+        .await;
+    service
+        .webhook(&key, json!({"url": failing.url, "events": ["retrying"]}))
+        .await;
+    let delivered = service.send_event(&key, json!({"type": "ok"})).await;
+    let retrying = service.send_event(&key, json!({"type": "retrying"})).await;
+    service
+        .delivery_when(&key, &delivered, |d| d["status"] == "delivered")
+        .await;
+    service.delivery_when(&key, &retrying, |d| d["attempts"] == 1).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    assert_eq!(service.attempts(&key, hook_id).await.len(), 1);
+
+    service.advance(Duration::from_secs(31 * 24 * 3600));
+    common::eventually("the delivered event to be deleted", || async {
+        let (status, _) = service
+            .call("GET", &format!("/v1/events/{delivered}"), &key, None)
+            .await;
+        (status == 404).then_some(())
+    })
+    .await;
+    assert!(service.attempts(&key, hook_id).await.is_empty());
+    let kept = service.event(&key, &retrying).await;
+    assert_eq!(kept["deliveries"][0]["status"], "pending");
+}

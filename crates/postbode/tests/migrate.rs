@@ -6,7 +6,7 @@
 mod common;
 
 use common::binary::start_binary_with;
-use common::{ADMIN, Receiver, free_port, postgres_schema, verify_standard_webhooks};
+use common::{ADMIN, Receiver, free_port, postgres_only, verify_standard_webhooks};
 use serde_json::{Value, json};
 use std::process::Command;
 
@@ -32,16 +32,9 @@ fn migrate(from: &str, to: &str) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_store_moves_to_postgresql_and_carries_on_there() {
-    if std::net::TcpStream::connect("127.0.0.1:5432").is_err() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "PostgreSQL is required in CI"
-        );
-        eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
+    let Some(target) = postgres_only().await else {
         return;
-    }
-    let target = postgres_schema().await;
+    };
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start().await;
 

@@ -15,6 +15,7 @@
 
 mod group;
 mod listen;
+mod prune;
 mod records;
 
 use async_trait::async_trait;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-use crate::backend::{Backend, GroupTx};
+use crate::backend::{Backend, GroupTx, PruneTx};
 use crate::writer::{self, WriterHandle};
 use crate::{Result, Store};
 
@@ -106,5 +107,9 @@ impl Backend for PgStore {
 
     async fn claim_transaction(&self) -> Result<Option<Box<dyn GroupTx>>> {
         Ok(Some(Box::new(group::PgTx::begin(&self.pool).await?)))
+    }
+
+    async fn prune_transaction(&self) -> Result<Box<dyn PruneTx>> {
+        Ok(Box::new(prune::PgPruneTx::begin(&self.pool).await?))
     }
 }

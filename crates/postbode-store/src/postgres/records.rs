@@ -28,6 +28,16 @@ pub(super) mod dialect {
         format!("{column} = ANY(${n})")
     }
 
+    /// A transaction that changes the signing keys: another node's waits for it (reads
+    /// do not), so no other change comes between its read and its writes.
+    pub async fn begin_key_change(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     pub fn id_list(ids: &[&str]) -> Result<Vec<String>> {
         Ok(ids.iter().map(|id| (*id).to_owned()).collect())
     }

@@ -2,7 +2,8 @@
 //! webhooks get an event (`routing`), idempotency (`ingest`), what a profile change
 //! fires (`changes`), mail events with their enrichment (`mail`), what an attempt's
 //! result does to the delivery, the webhook's health and the statistics (`results`),
-//! sending again (`retry`) and which deliveries a claim takes (`claim`). They run inside
+//! sending again (`retry`), which deliveries a claim takes (`claim`) and what
+//! retention may delete (`retention`). They run inside
 //! a write group (`group`), over the backend's [`crate::backend::GroupTx`].
 
 mod changes;
@@ -11,6 +12,7 @@ pub(crate) mod group;
 mod ingest;
 mod mail;
 mod results;
+pub(crate) mod retention;
 pub(crate) mod retry;
 mod routing;
 

@@ -4,6 +4,7 @@
 //! management writes (which wait their turn through `busy_timeout`).
 
 mod group;
+mod prune;
 mod records;
 
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 
-use crate::backend::{Backend, GroupTx};
+use crate::backend::{Backend, GroupTx, PruneTx};
 use crate::writer::{self, WriterHandle};
 use crate::{Result, StoreError};
 
@@ -172,5 +173,9 @@ impl Backend for SqliteStore {
 
     async fn claim_transaction(&self) -> Result<Option<Box<dyn GroupTx>>> {
         Ok(None)
+    }
+
+    async fn prune_transaction(&self) -> Result<Box<dyn PruneTx>> {
+        Ok(Box::new(prune::SqlitePruneTx::begin(&self.pool).await?))
     }
 }

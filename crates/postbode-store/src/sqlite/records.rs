@@ -28,6 +28,12 @@ pub(super) mod dialect {
         format!("{column} IN (SELECT value FROM json_each(${n}))")
     }
 
+    /// A transaction that changes the signing keys: it holds the write lock from the
+    /// start, so no other writer comes between its read and its writes.
+    pub async fn begin_key_change(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub fn id_list(ids: &[&str]) -> Result<String> {
         Ok(serde_json::to_string(ids)?)
     }

@@ -14,6 +14,7 @@ mod operations;
 mod profiles;
 mod records;
 mod results;
+mod retention;
 mod retry;
 mod routing;
 

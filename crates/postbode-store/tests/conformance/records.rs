@@ -10,6 +10,7 @@ conformance!(
     another_accounts_records_are_out_of_reach,
     lists_page_by_cursor,
     signing_keys_are_saved_and_rescheduled,
+    signing_keys_decided_from_the_same_keys_are_added_once,
     statistics_add_up_by_day,
     the_delivery_log_is_read_newest_first_and_filtered,
     api_keys_are_listed_without_their_hashes,
@@ -77,17 +78,68 @@ async fn signing_keys_are_saved_and_rescheduled(f: Fixture) {
         schedule,
         created_at: f.t0,
     };
-    f.store
-        .save_signing_keys(std::slice::from_ref(&key), &[])
-        .await
-        .unwrap();
+    assert!(
+        f.store
+            .save_signing_keys(std::slice::from_ref(&key), &[], &[])
+            .await
+            .unwrap()
+    );
     let later = KeySchedule {
         retires_at: f.at(50),
         ..schedule
     };
-    f.store.save_signing_keys(&[], &[("sk_1".into(), later)]).await.unwrap();
+    assert!(
+        f.store
+            .save_signing_keys(&[], &[("sk_1".into(), later)], &["sk_1"])
+            .await
+            .unwrap()
+    );
     let stored = f.store.list_signing_keys().await.unwrap();
     assert_eq!(stored, [SigningKeyRecord { schedule: later, ..key }]);
+}
+
+/// Two nodes that decided a rotation from the same keys, at once: one key is added,
+/// the other node is told the keys changed under it and adds nothing.
+async fn signing_keys_decided_from_the_same_keys_are_added_once(f: Fixture) {
+    let key = |id: &str| SigningKeyRecord {
+        id: id.into(),
+        algorithm: "ed25519".into(),
+        selector: format!("pb{id}"),
+        sealed_private_key: "sealed".into(),
+        public_key: vec![1, 2, 3],
+        schedule: KeySchedule {
+            activates_at: f.at(0),
+            retires_at: f.at(100),
+            expires_at: f.at(200),
+        },
+        created_at: f.t0,
+    };
+    let (a, b) = (key("sk_a"), key("sk_b"));
+    let (saved_a, saved_b) = tokio::join!(
+        f.store.save_signing_keys(std::slice::from_ref(&a), &[], &[]),
+        f.store.save_signing_keys(std::slice::from_ref(&b), &[], &[]),
+    );
+    let (saved_a, saved_b) = (saved_a.unwrap(), saved_b.unwrap());
+    assert!(saved_a != saved_b, "exactly one saved: {saved_a} {saved_b}");
+    let stored = f.store.list_signing_keys().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let winner = stored[0].id.clone();
+    // Decided again from what is stored now, it goes in.
+    let c = key("sk_c");
+    assert!(
+        f.store
+            .save_signing_keys(std::slice::from_ref(&c), &[], &[winner.as_str()])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .save_signing_keys(&[key("sk_d")], &[], &[winner.as_str()])
+            .await
+            .unwrap(),
+        "a decision from keys since changed is refused"
+    );
+    assert_eq!(f.store.list_signing_keys().await.unwrap().len(), 2);
 }
 
 async fn statistics_add_up_by_day(f: Fixture) {

@@ -1,0 +1,32 @@
+//! Retention's transactions on PostgreSQL, where several nodes may prune at once: each
+//! takes the rows it deletes with `SKIP LOCKED`, so two nodes split the work instead of
+//! waiting for each other, and a delivery the writer holds (being sent again, its result
+//! recorded) keeps its event for a later pass rather than making retention wait.
+
+use sqlx::{Postgres, Transaction};
+
+use super::records::dialect;
+use crate::prune_sql::sql_prune;
+
+pub struct PgPruneTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl PgPruneTx {
+    pub async fn begin(pool: &sqlx::PgPool) -> crate::Result<Self> {
+        Ok(Self {
+            tx: pool.begin().await?,
+        })
+    }
+}
+
+sql_prune!(
+    PgPruneTx,
+    dialect,
+    "FOR UPDATE SKIP LOCKED",
+    // The locked row's status is its newest; a row held elsewhere counts as pending.
+    "SELECT d.event_id, COALESCE(l.status, 'pending') AS status FROM deliveries d \
+     LEFT JOIN (SELECT id, status FROM deliveries WHERE event_id = ANY($1) FOR UPDATE SKIP LOCKED) l \
+     ON l.id = d.id WHERE d.event_id = ANY($1)"
+        .to_owned()
+);
