@@ -302,6 +302,8 @@ impl EngineView for Shared {
     fn webhook(&self, id: &str) -> Option<WebhookRuntime> {
         let lane = lock(&self.lanes).get(id).cloned()?;
         let state = lock(&lane.state);
+        // A lane that has only reserved room has not read the webhook's ceiling yet.
+        state.target.as_ref()?;
         Some(state.runtime())
     }
 }

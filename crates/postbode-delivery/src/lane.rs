@@ -131,14 +131,23 @@ impl LaneState {
 
     /// Below this many held deliveries a lane with a backlog claims again.
     pub fn half_room(&self, room_factor: u32) -> usize {
-        (room_factor as usize * self.limiter.limit() as usize / 2).max(1)
+        (room_factor as usize * self.limiter.limit() as usize * self.per_call() / 2).max(1)
+    }
+
+    /// Deliveries one call carries at most: a batching webhook's `max_events`, so that
+    /// its room holds as many calls as a single-delivery webhook's.
+    fn per_call(&self) -> usize {
+        self.target
+            .as_ref()
+            .and_then(|t| t.webhook.settings.batch)
+            .map_or(1, |batch| batch.max_events.max(1) as usize)
     }
 
     /// How many more deliveries the lane takes: a few times its limit while calls go
     /// out, one while it waits to probe, none while paused.
     pub fn room(&mut self, room_factor: u32, now: DateTime<Utc>) -> usize {
         let room = match self.breaker.allowed(now) {
-            Allowed::Calls => room_factor as usize * self.limiter.limit() as usize,
+            Allowed::Calls => room_factor as usize * self.limiter.limit() as usize * self.per_call(),
             Allowed::Probe => 1,
             Allowed::Until(_) => 0,
         };

@@ -125,3 +125,26 @@ async fn batches_split_at_max_events_and_the_rest_goes_when_the_wait_is_over() {
     assert_eq!(numbers(last), [99]);
     assert_eq!(listed(last).len(), 1);
 }
+
+/// A lane's room counts calls, not deliveries: one call in flight at most still fills
+/// whole batches from a backlog larger than the room of single-delivery calls.
+#[tokio::test]
+async fn a_backlog_goes_out_in_full_batches_at_one_call_at_a_time() {
+    let service = Service::start().await;
+    let receiver = Receiver::start().await;
+    let key = service.account("Acme").await;
+    service
+        .webhook(
+            &key,
+            json!({
+                "url": receiver.url,
+                "max_concurrency": 1,
+                "batch": {"max_events": 100, "max_wait_ms": 60000}
+            }),
+        )
+        .await;
+    send_events(&service, &key, 300).await;
+    let calls = receiver.wait_for(3).await;
+    let sizes: Vec<usize> = calls.iter().map(|call| numbers(call).len()).collect();
+    assert_eq!(sizes, vec![100, 100, 100]);
+}
