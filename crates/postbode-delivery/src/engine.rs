@@ -273,9 +273,10 @@ impl Dispatch for Shared {
         let granted = wanted.min(lane_room).min(self.free());
         if granted < wanted {
             // The rest stays in the store, to be claimed as room frees up.
-            match granted < lane_room {
-                true => self.full.store(true, Ordering::SeqCst),
-                false => state.backlog = true,
+            if granted < lane_room {
+                self.full.store(true, Ordering::SeqCst);
+            } else {
+                state.backlog = true;
             }
         }
         state.reserved += granted;
@@ -369,7 +370,9 @@ async fn claim(shared: &Arc<Shared>) -> usize {
                 *per_lane.entry(delivery.webhook_id.as_str()).or_default() += 1;
             }
             // A lane the claim filled may have more in the store: it claims again once
-            // it has worked through half of what it holds.
+            // it has worked through half of what it holds. Filled is measured against the
+            // room asked for, not the room after admission: the limit may have grown
+            // meanwhile, and a lane not marked now would wait for the poll interval.
             let backlogged: HashSet<String> = per_lane
                 .into_iter()
                 .filter(|(id, taken)| *taken >= rooms.0.get(*id).copied().unwrap_or(rooms.1))

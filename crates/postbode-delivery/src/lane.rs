@@ -224,23 +224,29 @@ impl LaneState {
 
     /// Takes the first `count` deliveries of the first one's kind off the queue.
     fn take(&mut self, count: usize) -> Vec<ClaimedDelivery> {
-        if count <= 1 {
-            return self.queue.pop_front().map(|q| q.delivery).into_iter().collect();
-        }
         let Some(first) = self.queue.front() else {
             return Vec::new();
         };
         let kind = kind(&first.delivery);
         let mut taken = Vec::with_capacity(count);
-        let mut kept = VecDeque::with_capacity(self.queue.len());
-        for queued in self.queue.drain(..) {
-            if taken.len() < count && self::kind(&queued.delivery) == kind {
+        // Mostly the batch is the front of the queue: popped without touching the rest,
+        // which may hold many batches' worth.
+        while taken.len() < count && self.queue.front().is_some_and(|q| self::kind(&q.delivery) == kind) {
+            if let Some(queued) = self.queue.pop_front() {
                 taken.push(queued.delivery);
-            } else {
-                kept.push_back(queued);
             }
         }
-        self.queue = kept;
+        let mut at = 0;
+        while taken.len() < count && at < self.queue.len() {
+            match self.queue.get(at) {
+                Some(queued) if self::kind(&queued.delivery) == kind => {
+                    if let Some(queued) = self.queue.remove(at) {
+                        taken.push(queued.delivery);
+                    }
+                }
+                _ => at += 1,
+            }
+        }
         taken
     }
 
