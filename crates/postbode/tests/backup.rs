@@ -4,17 +4,12 @@
 
 mod common;
 
-use common::binary::start_binary;
+use common::binary::{post, start_binary};
 use common::free_port;
 use common::{ADMIN, eventually};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> (u16, Value) {
-    let response = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_under_load_restores_every_event_accepted_before_it() {
@@ -28,7 +23,8 @@ async fn a_backup_taken_under_load_restores_every_event_accepted_before_it() {
         ADMIN,
         json!({"name": "Acme"}),
     )
-    .await;
+    .await
+    .unwrap();
     let key = account["api_key"].as_str().unwrap().to_owned();
 
     let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -49,7 +45,8 @@ async fn a_backup_taken_under_load_restores_every_event_accepted_before_it() {
                     &key,
                     json!({"type": "stream", "data": {"p": producer, "n": n}}),
                 )
-                .await;
+                .await
+                .unwrap();
                 assert_eq!(status, 202, "{answer}");
                 accepted.lock().unwrap().push(answer["id"].as_str().unwrap().to_owned());
             }

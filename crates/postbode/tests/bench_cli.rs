@@ -108,8 +108,8 @@ fn two_nodes_on_postgresql_deliver_every_event_once_and_report_each_node() {
             "-tAc",
             &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
         ])
-        .output();
-    if let Ok(listed) = listed {
-        assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "0");
-    }
+        .output()
+        .expect("psql, PostgreSQL's client, is installed beside it");
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "0");
 }

@@ -4,25 +4,12 @@
 
 mod common;
 
-use common::binary::{Binary, start_binary};
+use common::binary::{Binary, post, start_binary};
 use common::{ADMIN, Receiver, Reply, eventually, free_port};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> Result<(u16, Value), reqwest::Error> {
-    let response = client
-        .post(url)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    let body = response.json().await?;
-    Ok((status, body))
-}
 
 /// An account with one webhook per entry of `webhooks` (their settings); returns its key.
 async fn setup(binary: &Binary, webhooks: &[Value]) -> String {

@@ -7,21 +7,8 @@ mod common;
 
 use common::binary::start_binary_with;
 use common::{ADMIN, Receiver, free_port, postgres_only, verify_standard_webhooks};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::process::Command;
-
-async fn call(url: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut request = client
-        .request(method.parse().unwrap(), format!("{url}{path}"))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 fn migrate(from: &str, to: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_postbode"))
@@ -41,53 +28,48 @@ async fn a_sqlite_store_moves_to_postgresql_and_carries_on_there() {
     // On SQLite, with delivery paused: the events' deliveries stay pending.
     let paused = [("POSTBODE_DELIVERY__PAUSED", "true")];
     let sqlite = start_binary_with(dir.path(), free_port(), &paused).await;
-    let (_, account) = call(
-        &sqlite.url,
-        "POST",
-        "/v1/accounts",
-        ADMIN,
-        Some(json!({"name": "Acme"})),
-    )
-    .await;
+    let (_, account) = sqlite
+        .call("POST", "/v1/accounts", ADMIN, Some(json!({"name": "Acme"})))
+        .await;
     let key = account["api_key"].as_str().unwrap().to_owned();
-    let (status, webhook) = call(
-        &sqlite.url,
-        "POST",
-        "/v1/webhooks",
-        &key,
-        Some(json!({"url": receiver.url, "events": ["order.paid"]})),
-    )
-    .await;
+    let (status, webhook) = sqlite
+        .call(
+            "POST",
+            "/v1/webhooks",
+            &key,
+            Some(json!({"url": receiver.url, "events": ["order.paid"]})),
+        )
+        .await;
     assert_eq!(status, 201, "{webhook}");
     let (webhook_id, secret) = (webhook["id"].as_str().unwrap(), webhook["secret"].as_str().unwrap());
-    let (_, database) = call(
-        &sqlite.url,
-        "POST",
-        "/v1/databases",
-        &key,
-        Some(json!({"name": "Customers", "fields": [{"name": "email", "type": "email"}]})),
-    )
-    .await;
+    let (_, database) = sqlite
+        .call(
+            "POST",
+            "/v1/databases",
+            &key,
+            Some(json!({"name": "Customers", "fields": [{"name": "email", "type": "email"}]})),
+        )
+        .await;
     let database_id = database["id"].as_str().unwrap();
-    let (status, profile) = call(
-        &sqlite.url,
-        "POST",
-        &format!("/v1/databases/{database_id}/profiles"),
-        &key,
-        Some(json!({"fields": {"email": "ann@example.com"}})),
-    )
-    .await;
+    let (status, profile) = sqlite
+        .call(
+            "POST",
+            &format!("/v1/databases/{database_id}/profiles"),
+            &key,
+            Some(json!({"fields": {"email": "ann@example.com"}})),
+        )
+        .await;
     assert_eq!(status, 201, "{profile}");
     let mut events = Vec::new();
     for n in 0..3 {
-        let (status, event) = call(
-            &sqlite.url,
-            "POST",
-            "/v1/events",
-            &key,
-            Some(json!({"type": "order.paid", "data": {"n": n}})),
-        )
-        .await;
+        let (status, event) = sqlite
+            .call(
+                "POST",
+                "/v1/events",
+                &key,
+                Some(json!({"type": "order.paid", "data": {"n": n}})),
+            )
+            .await;
         assert_eq!(status, 202);
         events.push(event["id"].as_str().unwrap().to_owned());
     }
@@ -110,16 +92,18 @@ async fn a_sqlite_store_moves_to_postgresql_and_carries_on_there() {
         &[("POSTBODE_DATABASE_URL", target.scoped.as_str())],
     )
     .await;
-    let (status, seen) = call(&postgres.url, "GET", &format!("/v1/webhooks/{webhook_id}"), &key, None).await;
+    let (status, seen) = postgres
+        .call("GET", &format!("/v1/webhooks/{webhook_id}"), &key, None)
+        .await;
     assert_eq!(status, 200, "the API key works on the copy: {seen}");
-    let (status, found) = call(
-        &postgres.url,
-        "GET",
-        &format!("/v1/profiles/{}", profile["id"].as_str().unwrap()),
-        &key,
-        None,
-    )
-    .await;
+    let (status, found) = postgres
+        .call(
+            "GET",
+            &format!("/v1/profiles/{}", profile["id"].as_str().unwrap()),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["fields"]["email"], "ann@example.com");
     // The pending deliveries go out, signed with the secret sealed on SQLite.
@@ -144,6 +128,6 @@ async fn a_sqlite_store_moves_to_postgresql_and_carries_on_there() {
     assert!(!again.status.success());
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("the target is not empty"), "{stderr}");
-    let (_, listed) = call(&postgres.url, "GET", "/v1/webhooks", &key, None).await;
+    let (_, listed) = postgres.call("GET", "/v1/webhooks", &key, None).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 }

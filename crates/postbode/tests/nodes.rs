@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::binary::{Binary, start_binary_with};
+use common::binary::{Binary, post, start_binary_with};
 use common::{ADMIN, Call, Receiver, Reply, TestSchema, eventually, free_port};
 use postbode_core::signing_keys::SignatureSettings;
 use postbode_signature::sealed::MasterKey;
@@ -52,25 +52,6 @@ async fn start_nodes(schema: &TestSchema, count: usize, extra: &[(&str, &str)]) 
     futures_util::future::join_all(starts).await
 }
 
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> Result<(u16, Value), reqwest::Error> {
-    let response = client
-        .post(url)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    let body = response.json().await?;
-    Ok((status, body))
-}
-
-async fn get(client: &reqwest::Client, url: &str, token: &str) -> Value {
-    let response = client.get(url).bearer_auth(token).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    response.json().await.unwrap()
-}
-
 /// An account with one webhook of these settings, made through `node`; its API key.
 async fn account_with_webhook(node: &Binary, settings: Value) -> String {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -93,8 +74,8 @@ async fn account_with_webhook(node: &Binary, settings: Value) -> String {
 
 /// The signing keys every node shares, per algorithm.
 async fn keys_per_algorithm(node: &Binary) -> HashMap<String, usize> {
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let keys = get(&client, &format!("{}/v1/signing-keys", node.url), ADMIN).await;
+    let (status, keys) = node.call("GET", "/v1/signing-keys", ADMIN, None).await;
+    assert_eq!(status, 200, "{keys}");
     let mut count = HashMap::new();
     for key in keys["data"].as_array().unwrap() {
         *count.entry(key["algorithm"].as_str().unwrap().to_owned()).or_default() += 1;

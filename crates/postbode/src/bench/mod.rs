@@ -649,7 +649,7 @@ async fn prepare(api: &Api, key: &str, args: &BenchArgs, events: u64) -> anyhow:
 /// the receiver at all (a misconfigured server fails here, not after the timeout), and
 /// opens the connections.
 async fn warm_up(api: &Api, key: &str, work: &Work, receiver: &Receiver, args: &BenchArgs) -> anyhow::Result<()> {
-    let fanout = args.fanout;
+    let (fanout, measured) = (args.fanout, args.measured());
     match work {
         Work::Events { .. } => {
             let body = serde_json::json!({ "type": "bench.warmup", "data": {} }).to_string();
@@ -674,11 +674,10 @@ async fn warm_up(api: &Api, key: &str, work: &Work, receiver: &Receiver, args: &
     }
     let deadline = Instant::now() + WARM_UP_LIMIT;
     // The slow webhooks' calls are not waited for.
-    let fanout = args.measured();
-    while receiver.ignored_calls() < u64::from(fanout) {
+    while receiver.ignored_calls() < u64::from(measured) {
         if Instant::now() > deadline {
             anyhow::bail!(
-                "the warm-up event's deliveries did not arrive within {WARM_UP_LIMIT:?} ({} of {fanout}); \
+                "the warm-up event's deliveries did not arrive within {WARM_UP_LIMIT:?} ({} of {measured}); \
                  may the server call 127.0.0.1 (delivery.allow_private_targets)?",
                 receiver.ignored_calls()
             );

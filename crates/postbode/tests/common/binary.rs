@@ -1,6 +1,7 @@
 //! The real `postbode` binary, started on a free port with a data directory of the
 //! test's, killed (SIGKILL) when dropped.
 
+use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 
 use super::{ADMIN, eventually};
@@ -15,6 +16,42 @@ impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One JSON `POST` to a started binary; `Err` when the connection fails, as it does for
+/// a server being killed.
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Value,
+) -> Result<(u16, Value), reqwest::Error> {
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.json().await?;
+    Ok((status, body))
+}
+
+impl Binary {
+    /// One call that must be answered: its status and JSON body (`null` when it has none).
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut request = client
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 }
 
