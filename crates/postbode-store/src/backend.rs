@@ -280,11 +280,10 @@ pub trait GroupTx: Send {
     async fn delete_subprofiles(&mut self, account_id: &str, ids: &[&str]) -> Result<()>;
     /// Replaces the key rows of the given profiles with `keys`.
     async fn replace_profile_keys(&mut self, profile_ids: &[&str], keys: &[ProfileKeyRow]) -> Result<()>;
-    /// Those of the deliveries that are still stored (an erasure may have removed some
-    /// while they were out on a call).
-    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>>;
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()>;
-    async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<()>;
+    /// Applies the updates; returns the ids of the deliveries updated, those still
+    /// stored (an erasure may have removed some while they were out on a call).
+    async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<Vec<String>>;
     /// Gives leased deliveries back, claimable at once.
     async fn release(&mut self, delivery_ids: &[String]) -> Result<()>;
     /// The deliveries a resend or a recover picks, as they are before it.

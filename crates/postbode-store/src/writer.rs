@@ -6,7 +6,9 @@
 //! their callers: they are sent here as [`WriteOp`]s. The writer takes whatever has
 //! queued up (at most [`MAX_GROUP`] ops), applies the rules to all of it in ONE
 //! transaction, commits, and only then answers each caller. Under load many requests
-//! share one flush; when idle a lone request commits at once.
+//! share one flush; when idle a lone request commits at once. On PostgreSQL several
+//! groups commit side by side (see [`Commits`]), so the wait for one group's round trips
+//! and flush no longer holds up the next.
 //!
 //! An op that breaks a rule (an idempotency conflict, a failed statement in a profile
 //! change) is undone alone, inside a savepoint, so it never spoils the others in its
@@ -14,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::backend::{Durability, GroupTx, TxSource};
 use crate::handoff::{Dispatch, Handoff, HandoffSlot};
@@ -63,6 +65,9 @@ pub(crate) enum WriteOp {
 #[derive(Clone)]
 pub struct WriterHandle {
     ops: mpsc::Sender<WriteOp>,
+    /// Where ops that lock profiles or chosen deliveries go when groups commit side by
+    /// side (see [`channel`]); `None`: everything goes to `ops`.
+    locking: Option<mpsc::Sender<WriteOp>>,
     handoff: HandoffSlot,
 }
 
@@ -77,25 +82,53 @@ impl WriterHandle {
 
     pub(crate) async fn send<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteOp) -> Result<T> {
         let (reply, answer) = oneshot::channel();
-        self.ops.send(op(reply)).await.map_err(|_| StoreError::Closed)?;
+        let op = op(reply);
+        let queue = match &self.locking {
+            Some(locking) if op.locks_rows() => locking,
+            _ => &self.ops,
+        };
+        queue.send(op).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-/// The writer's queue: its handle, and the receiving end for [`run`].
-pub fn channel() -> (WriterHandle, WriterQueue) {
-    let (ops, queue) = mpsc::channel(MAX_GROUP * 4);
-    let handoff = HandoffSlot::default();
-    (
-        WriterHandle {
-            ops,
-            handoff: handoff.clone(),
-        },
-        WriterQueue(queue, handoff),
-    )
+/// How a backend's write groups may commit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Commits {
+    /// One group at a time (SQLite has one writer): one queue.
+    OneAtATime,
+    /// Several groups at once, each in its own transaction (PostgreSQL), so one group's
+    /// round trips and flush overlap the next's. Two queues: the main one, which any
+    /// number of [`run`] loops may share, and one for the ops that lock profiles or a
+    /// chosen set of deliveries (profile changes, mail events, retries), which exactly
+    /// one loop takes: groups of the main queue lock only webhooks and statistics, in id
+    /// order, so side by side they wait for each other but never deadlock.
+    SideBySide,
 }
 
-pub struct WriterQueue(mpsc::Receiver<WriteOp>, HandoffSlot);
+/// The writer's queues: its handle, and the receiving ends for [`run`] (the main queue
+/// first; with [`Commits::SideBySide`] also the queue of ops that lock rows).
+pub fn channel(commits: Commits) -> (WriterHandle, WriterQueue, Option<WriterQueue>) {
+    let handoff = HandoffSlot::default();
+    let queue = |handoff: &HandoffSlot| {
+        let (ops, queue) = mpsc::channel(MAX_GROUP * 4);
+        (ops, WriterQueue(Arc::new(Mutex::new(queue)), handoff.clone()))
+    };
+    let (ops, main) = queue(&handoff);
+    let (locking, locking_queue) = match commits {
+        Commits::OneAtATime => (None, None),
+        Commits::SideBySide => {
+            let (ops, queue) = queue(&handoff);
+            (Some(ops), Some(queue))
+        }
+    };
+    let handle = WriterHandle { ops, locking, handoff };
+    (handle, main, locking_queue)
+}
+
+/// A queue of ops; loops that share it take turns to gather a group from it.
+#[derive(Clone)]
+pub struct WriterQueue(Arc<Mutex<mpsc::Receiver<WriteOp>>>, HandoffSlot);
 
 /// An answer held back until the group has committed.
 enum Reply {
@@ -137,6 +170,15 @@ impl WriteOp {
         };
     }
 
+    /// Ops that lock rows other ops of the main queue never lock (profiles, the
+    /// deliveries a retry picks), in an order of their own.
+    fn locks_rows(&self) -> bool {
+        matches!(
+            self,
+            WriteOp::Change { .. } | WriteOp::Mail { .. } | WriteOp::Retry { .. }
+        )
+    }
+
     /// Claims and releases only move leases, which a lost machine may forget.
     fn durability(&self) -> Durability {
         match self {
@@ -148,9 +190,15 @@ impl WriteOp {
 
 /// Applies and commits groups until every [`WriterHandle`] is dropped. After a commit
 /// that made deliveries due, `work` is notified (and the transaction told other nodes).
-pub async fn run(source: Arc<dyn TxSource>, mut queue: WriterQueue, work: Arc<Notify>) {
+pub async fn run(source: Arc<dyn TxSource>, queue: WriterQueue, work: Arc<Notify>) {
     let mut batch = Vec::with_capacity(MAX_GROUP);
-    while queue.0.recv_many(&mut batch, MAX_GROUP).await > 0 {
+    loop {
+        // The queue is held only while gathering: another loop sharing it gathers the
+        // next group while this one commits.
+        let gathered = queue.0.lock().await.recv_many(&mut batch, MAX_GROUP).await;
+        if gathered == 0 {
+            break;
+        }
         let started = std::time::Instant::now();
         let size = batch.len();
         let durability = match batch.iter().all(|op| op.durability() == Durability::Relaxed) {

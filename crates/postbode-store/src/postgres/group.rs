@@ -4,6 +4,13 @@
 //! UPDATE`, which does not block the key-share locks that inserting rows referring to
 //! them takes (deliveries of a webhook, attempts of a delivery): `FOR UPDATE` there
 //! deadlocked two nodes, one recording health while the other accepted events.
+//!
+//! Statements that find rows by a list of ids are not kept prepared
+//! (`persistent(false)`): PostgreSQL plans them for the list they run with. A prepared
+//! one falls back to a generic plan, and one made while the tables were small (a new
+//! database) scans them whole for ever after: write groups took 1.4 ms to find 30
+//! deliveries by id at 10 000 rows, and delivery ran at 2 000/s instead of 4 800/s.
+//! Inserts stay prepared: their plans cannot go wrong that way.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -81,6 +88,7 @@ impl GroupTx for PgTx {
             "SELECT {} FROM webhooks WHERE id = ANY($1)",
             rows::WEBHOOK_COLUMNS
         ))
+        .persistent(false)
         .bind(owned(ids))
         .fetch_all(&mut *self.tx)
         .await?;
@@ -89,6 +97,7 @@ impl GroupTx for PgTx {
 
     async fn message_contexts(&mut self, ids: &[&str]) -> Result<HashMap<String, MessageContext>> {
         let rows = sqlx::query(&format!("{} WHERE m.id = ANY($1)", rows::message_context_select()))
+            .persistent(false)
             .bind(owned(ids))
             .fetch_all(&mut *self.tx)
             .await?;
@@ -429,13 +438,6 @@ impl GroupTx for PgTx {
         Ok(())
     }
 
-    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM deliveries WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_all(&mut *self.tx)
-            .await?)
-    }
-
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {
         sqlx::query(
             "INSERT INTO attempts (id, account_id, delivery_id, webhook_id, event_id, number, trigger, started_at, \
@@ -481,15 +483,16 @@ impl GroupTx for PgTx {
         Ok(())
     }
 
-    async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<()> {
-        sqlx::query(
+    async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
             "UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next, \
              last_status_code = u.code, delivered_at = COALESCE(u.delivered, d.delivered_at), ended_at = u.ended, \
              lease_until = NULL, next_trigger = 'scheduled' \
              FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) \
                AS u(id, status, attempts, next, code, delivered, ended) \
-             WHERE d.id = u.id",
+             WHERE d.id = u.id RETURNING d.id",
         )
+        .persistent(false)
         .bind(updates.iter().map(|u| u.id.as_str()).collect::<Vec<_>>())
         .bind(updates.iter().map(|u| u.status.as_str()).collect::<Vec<_>>())
         .bind(updates.iter().map(|u| i64::from(u.attempts)).collect::<Vec<_>>())
@@ -502,13 +505,13 @@ impl GroupTx for PgTx {
         )
         .bind(updates.iter().map(|u| u.delivered_at.map(ms)).collect::<Vec<_>>())
         .bind(updates.iter().map(|u| u.ended_at.map(ms)).collect::<Vec<_>>())
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .fetch_all(&mut *self.tx)
+        .await?)
     }
 
     async fn release(&mut self, delivery_ids: &[String]) -> Result<()> {
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE id = ANY($1)")
+            .persistent(false)
             .bind(delivery_ids)
             .execute(&mut *self.tx)
             .await?;
@@ -570,6 +573,7 @@ impl GroupTx for PgTx {
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, next_trigger = $2, lease_until = NULL, \
              ended_at = NULL WHERE id = ANY($3)",
         )
+        .persistent(false)
         .bind(ms(now))
         .bind(trigger.as_str())
         .bind(owned(ids))
@@ -583,6 +587,7 @@ impl GroupTx for PgTx {
             "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) \
              ORDER BY id FOR NO KEY UPDATE",
         )
+        .persistent(false)
         .bind(owned(ids))
         .fetch_all(&mut *self.tx)
         .await?;
@@ -605,6 +610,7 @@ impl GroupTx for PgTx {
              FROM UNNEST($1::text[], $2::boolean[], $3::bigint[], $4::text[]) AS h(id, enabled, failing_since, reason) \
              WHERE w.id = h.id",
         )
+        .persistent(false)
         .bind(health.iter().map(|h| h.id.as_str()).collect::<Vec<_>>())
         .bind(health.iter().map(|h| h.enabled).collect::<Vec<_>>())
         .bind(health.iter().map(|h| h.failing_since.map(ms)).collect::<Vec<_>>())
@@ -617,22 +623,15 @@ impl GroupTx for PgTx {
     async fn hour_stats(&mut self, keys: &[(&str, DateTime<Utc>)]) -> Result<Vec<HourStats>> {
         let webhooks: Vec<&str> = keys.iter().map(|(id, _)| *id).collect();
         let hours: Vec<i64> = keys.iter().map(|(_, hour)| ms(*hour)).collect();
-        // The rows are made first, so that reading them locks them even when they are
-        // new: two nodes adding to the same hour then add one after the other.
-        sqlx::query(
-            "INSERT INTO webhook_stats (webhook_id, hour) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS k(webhook_id, hour) \
-             ORDER BY webhook_id, hour ON CONFLICT DO NOTHING",
-        )
-        .bind(&webhooks)
-        .bind(&hours)
-        .execute(&mut *self.tx)
-        .await?;
+        // Made when missing and locked when present, in one statement and in (webhook,
+        // hour) order: two groups adding to the same hour then add one after the other.
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM webhook_stats WHERE (webhook_id, hour) IN \
-             (SELECT * FROM UNNEST($1::text[], $2::bigint[])) ORDER BY webhook_id, hour FOR UPDATE",
+            "INSERT INTO webhook_stats (webhook_id, hour) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS k(webhook_id, hour) ORDER BY webhook_id, hour \
+             ON CONFLICT (webhook_id, hour) DO UPDATE SET hour = excluded.hour RETURNING {}",
             rows::HOUR_STATS_COLUMNS
         ))
+        .persistent(false)
         .bind(&webhooks)
         .bind(&hours)
         .fetch_all(&mut *self.tx)
@@ -680,6 +679,7 @@ impl GroupTx for PgTx {
                       AND p.status = 'pending' AND p.id < d.id)) \
              ORDER BY d.next_attempt_at LIMIT $2",
         )
+        .persistent(false)
         .bind(ms(request.now))
         .bind(i64::from(limit))
         .bind(json(&request.room)?)
@@ -708,6 +708,7 @@ impl GroupTx for PgTx {
              RETURNING d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
                d.ordering_key, e.type, e.body",
         )
+        .persistent(false)
         .bind(ms(until))
         .bind(owned(ids))
         .bind(ms(now))

@@ -34,6 +34,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// The channel commits announce due deliveries on.
 pub(crate) const WORK_CHANNEL: &str = "postbode_work";
 
+/// Write groups of the main queue committing at once on one node: while one waits for
+/// PostgreSQL (its round trips, its WAL flush), the next is written.
+const GROUPS_AT_ONCE: usize = 3;
+
 /// Connections per node: the writer, the claims, the listener, and the API's reads.
 const MAX_CONNECTIONS: u32 = 16;
 
@@ -60,13 +64,12 @@ impl PgStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let (writer, queue) = writer::channel();
+        let (writer, queue, locking) = writer::channel(writer::Commits::SideBySide);
         let work = Arc::new(Notify::new());
-        tokio::spawn(writer::run(
-            Arc::new(group::PgTxSource::new(pool.clone())),
-            queue,
-            work.clone(),
-        ));
+        let source = Arc::new(group::PgTxSource::new(pool.clone()));
+        for queue in std::iter::repeat_n(queue, GROUPS_AT_ONCE).chain(locking) {
+            tokio::spawn(writer::run(source.clone(), queue, work.clone()));
+        }
         let listener = tokio::spawn(listen::wake_on_notify(pool.clone(), work.clone()));
         Ok(Arc::new(Self {
             pool,

@@ -130,14 +130,13 @@ impl Group {
             // Those handed over are leased to this node: nobody else need look.
             self.made_due |= deliveries.iter().any(|d| d.leased_until.is_none());
         }
+        let mut stats = Vec::new();
         if !self.results.is_empty() {
             let results = std::mem::take(&mut self.results);
-            super::results::write(tx, &results).await?;
+            stats = super::results::write(tx, &results).await?;
         }
-        if !self.skipped.is_empty() {
-            let skipped = std::mem::take(&mut self.skipped);
-            super::results::add_skips(tx, skipped).await?;
-        }
+        stats.extend(super::results::skips(std::mem::take(&mut self.skipped)));
+        super::results::add_stats(tx, stats).await?;
         if !self.released.is_empty() {
             tx.release(&std::mem::take(&mut self.released)).await?;
             self.made_due = true;

@@ -22,28 +22,31 @@ struct HealthChange<'a> {
     gone: Option<String>,
 }
 
-pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Result<()> {
-    // A delivery erased while its call was out leaves nothing behind: no attempt (its
-    // excerpt may carry the erased data), no statistics, no health change.
-    let ids: Vec<&str> = results
+/// Writes the attempts and what they did to deliveries and webhooks; returns what they
+/// add to the statistics, for the group to write with the rest of its counts.
+pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Result<Vec<HourStats>> {
+    let updates: Vec<DeliveryUpdate> = results
         .iter()
-        .filter_map(|r| r.attempt.delivery_id.as_deref())
+        .filter(|r| r.attempt.trigger != Trigger::Test)
+        .filter_map(delivery_update)
         .collect();
-    let existing: HashSet<String> = match ids.is_empty() {
+    // A delivery erased while its call was out leaves nothing behind: no attempt (its
+    // excerpt may carry the erased data), no statistics, no health change. The update
+    // says which are still stored, so no separate look-up is needed.
+    let existing: HashSet<String> = match updates.is_empty() {
         true => HashSet::new(),
-        false => tx.existing_deliveries(&ids).await?.into_iter().collect(),
+        false => tx.update_deliveries(&updates).await?.into_iter().collect(),
     };
     let results: Vec<&AttemptResult> = results
         .iter()
         .filter(|r| r.attempt.delivery_id.as_ref().is_none_or(|id| existing.contains(id)))
         .collect();
     if results.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let attempts: Vec<(&str, &Attempt)> = results.iter().map(|r| (r.account_id.as_str(), &r.attempt)).collect();
     tx.insert_attempts(&attempts).await?;
 
-    let mut updates = Vec::with_capacity(results.len());
     // Sorted, so two nodes writing the same rows lock them in the same order.
     let mut health: BTreeMap<&str, HealthChange> = BTreeMap::new();
     let mut stats: BTreeMap<(&str, DateTime<Utc>), HourStats> = BTreeMap::new();
@@ -57,6 +60,13 @@ pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Re
         let hour = stats.entry((a.webhook_id.as_str(), hour_of(a.started_at))).or_default();
         hour.attempts += 1;
         hour.latency.record(a.duration_ms);
+        if a.delivery_id.is_some() {
+            match &r.outcome {
+                AttemptOutcome::Delivered => hour.delivered += 1,
+                AttemptOutcome::Failed => hour.failed += 1,
+                AttemptOutcome::RetryAt(_) => {}
+            }
+        }
         let change = health.entry(a.webhook_id.as_str()).or_default();
         change.account_id = &r.account_id;
         if let Some(reason) = &r.disable_webhook {
@@ -70,47 +80,37 @@ pub(crate) async fn write(tx: &mut dyn GroupTx, results: &[AttemptResult]) -> Re
             change.succeeded_last = false;
             change.first_failure.get_or_insert(a.started_at);
         }
-        let Some(delivery_id) = &a.delivery_id else {
-            continue;
-        };
-        let ended = a.started_at + chrono::Duration::milliseconds(a.duration_ms as i64);
-        let (status, next_attempt_at, delivered_at, ended_at) = match &r.outcome {
-            AttemptOutcome::Delivered => {
-                hour.delivered += 1;
-                (DeliveryStatus::Delivered, None, Some(ended), Some(a.started_at))
-            }
-            AttemptOutcome::RetryAt(at) => (DeliveryStatus::Pending, Some(*at), None, None),
-            AttemptOutcome::Failed => {
-                hour.failed += 1;
-                (DeliveryStatus::Failed, None, None, Some(a.started_at))
-            }
-        };
-        updates.push(DeliveryUpdate {
-            id: delivery_id.clone(),
-            status,
-            attempts: a.number,
-            next_attempt_at,
-            last_status_code: a.status_code,
-            delivered_at,
-            ended_at,
-        });
-    }
-    if !updates.is_empty() {
-        tx.update_deliveries(&updates).await?;
     }
     save_health(tx, health).await?;
-    add_stats(
-        tx,
-        stats
-            .into_iter()
-            .map(|((webhook_id, hour), s)| HourStats {
-                webhook_id: webhook_id.to_owned(),
-                hour,
-                ..s
-            })
-            .collect(),
-    )
-    .await
+    Ok(stats
+        .into_iter()
+        .map(|((webhook_id, hour), s)| HourStats {
+            webhook_id: webhook_id.to_owned(),
+            hour,
+            ..s
+        })
+        .collect())
+}
+
+/// Where an attempt leaves its delivery: delivered, due again later, or failed.
+fn delivery_update(r: &AttemptResult) -> Option<DeliveryUpdate> {
+    let a = &r.attempt;
+    let delivery_id = a.delivery_id.as_ref()?;
+    let ended = a.started_at + chrono::Duration::milliseconds(a.duration_ms as i64);
+    let (status, next_attempt_at, delivered_at, ended_at) = match &r.outcome {
+        AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None, Some(ended), Some(a.started_at)),
+        AttemptOutcome::RetryAt(at) => (DeliveryStatus::Pending, Some(*at), None, None),
+        AttemptOutcome::Failed => (DeliveryStatus::Failed, None, None, Some(a.started_at)),
+    };
+    Some(DeliveryUpdate {
+        id: delivery_id.clone(),
+        status,
+        attempts: a.number,
+        next_attempt_at,
+        last_status_code: a.status_code,
+        delivered_at,
+        ended_at,
+    })
 }
 
 /// Keeps `failing_since` (when the current run of failures began) and disables a
@@ -163,24 +163,33 @@ fn next_health(current: &WebhookHealth, change: &HealthChange) -> WebhookHealth 
     next
 }
 
-/// Adds skipped events (unverified URL, condition errors) to their hours.
-pub(crate) async fn add_skips(
-    tx: &mut dyn GroupTx,
-    skipped: HashMap<(String, DateTime<Utc>), (u64, u64)>,
-) -> Result<()> {
-    let rows = skipped
+/// Skipped events (unverified URL, condition errors) as counts of their hours.
+pub(crate) fn skips(skipped: HashMap<(String, DateTime<Utc>), (u64, u64)>) -> impl Iterator<Item = HourStats> {
+    skipped
         .into_iter()
         .map(|((webhook_id, hour), counts)| skip_stats(webhook_id, hour, counts))
-        .collect();
-    add_stats(tx, rows).await
 }
 
-/// Adds the counters (and merges the latency histograms) into the stored hours.
-pub(crate) async fn add_stats(tx: &mut dyn GroupTx, mut added: Vec<HourStats>) -> Result<()> {
+/// Adds the counters (and merges the latency histograms) into the stored hours: one
+/// read and one write for the whole group, its rows locked in (webhook, hour) order, so
+/// groups committing side by side wait for each other instead of deadlocking.
+pub(crate) async fn add_stats(tx: &mut dyn GroupTx, added: Vec<HourStats>) -> Result<()> {
     if added.is_empty() {
         return Ok(());
     }
-    added.sort_by(|a, b| (&a.webhook_id, a.hour).cmp(&(&b.webhook_id, b.hour)));
+    let mut summed: BTreeMap<(String, DateTime<Utc>), HourStats> = BTreeMap::new();
+    for add in added {
+        match summed.entry((add.webhook_id.clone(), add.hour)) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(add);
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                let sum = sum(slot.get(), &add);
+                slot.insert(sum);
+            }
+        }
+    }
+    let added: Vec<HourStats> = summed.into_values().collect();
     let keys: Vec<(&str, DateTime<Utc>)> = added.iter().map(|s| (s.webhook_id.as_str(), s.hour)).collect();
     let stored: HashMap<(String, DateTime<Utc>), HourStats> = tx
         .hour_stats(&keys)
@@ -192,23 +201,26 @@ pub(crate) async fn add_stats(tx: &mut dyn GroupTx, mut added: Vec<HourStats>) -
         .into_iter()
         .map(|add| match stored.get(&(add.webhook_id.clone(), add.hour)) {
             None => add,
-            Some(old) => {
-                let mut latency = old.latency.clone();
-                latency.merge(&add.latency);
-                HourStats {
-                    webhook_id: add.webhook_id,
-                    hour: add.hour,
-                    delivered: old.delivered + add.delivered,
-                    failed: old.failed.saturating_add(add.failed),
-                    skipped_unverified: old.skipped_unverified + add.skipped_unverified,
-                    condition_errors: old.condition_errors + add.condition_errors,
-                    attempts: old.attempts + add.attempts,
-                    latency,
-                }
-            }
+            Some(old) => sum(old, &add),
         })
         .collect();
     tx.save_hour_stats(&merged).await
+}
+
+/// Two counts of one webhook's hour added up.
+fn sum(old: &HourStats, add: &HourStats) -> HourStats {
+    let mut latency = old.latency.clone();
+    latency.merge(&add.latency);
+    HourStats {
+        webhook_id: add.webhook_id.clone(),
+        hour: add.hour,
+        delivered: old.delivered + add.delivered,
+        failed: old.failed.saturating_add(add.failed),
+        skipped_unverified: old.skipped_unverified + add.skipped_unverified,
+        condition_errors: old.condition_errors + add.condition_errors,
+        attempts: old.attempts + add.attempts,
+        latency,
+    }
 }
 
 #[cfg(test)]

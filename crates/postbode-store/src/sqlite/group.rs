@@ -452,15 +452,6 @@ impl GroupTx for SqliteTx {
         Ok(())
     }
 
-    async fn existing_deliveries(&mut self, ids: &[&str]) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?))")
-                .bind(json(ids)?)
-                .fetch_all(self.conn())
-                .await?,
-        )
-    }
-
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {
         for chunk in attempts.chunks(ROWS_PER_INSERT / 2) {
             let mut q = QueryBuilder::<Sqlite>::new(
@@ -487,7 +478,7 @@ impl GroupTx for SqliteTx {
         Ok(())
     }
 
-    async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<()> {
+    async fn update_deliveries(&mut self, updates: &[DeliveryUpdate]) -> Result<Vec<String>> {
         #[derive(serde::Serialize)]
         struct Change<'a> {
             id: &'a str,
@@ -510,17 +501,16 @@ impl GroupTx for SqliteTx {
                 ended: u.ended_at.map(ms),
             })
             .collect();
-        sqlx::query(
+        Ok(sqlx::query_scalar(
             "UPDATE deliveries SET status = j.value ->> 'status', attempts = j.value ->> 'attempts', \
              next_attempt_at = j.value ->> 'next', last_status_code = j.value ->> 'code', \
              delivered_at = COALESCE(j.value ->> 'delivered', delivered_at), ended_at = j.value ->> 'ended', \
              lease_until = NULL, next_trigger = 'scheduled' \
-             FROM json_each(?) AS j WHERE deliveries.id = j.value ->> 'id'",
+             FROM json_each(?) AS j WHERE deliveries.id = j.value ->> 'id' RETURNING deliveries.id",
         )
         .bind(json(&changes)?)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        .fetch_all(self.conn())
+        .await?)
     }
 
     async fn release(&mut self, delivery_ids: &[String]) -> Result<()> {

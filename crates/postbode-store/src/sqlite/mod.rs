@@ -81,7 +81,7 @@ impl SqliteStore {
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
             .execute(&pool)
             .await?;
-        let (writer, queue) = writer::channel();
+        let (writer, queue, _) = writer::channel(writer::Commits::OneAtATime);
         let work = Arc::new(Notify::new());
         // The writer gets a thread and runtime of its own: every statement is a round
         // trip to SQLite's worker thread, and on the shared runtime each of those waits
