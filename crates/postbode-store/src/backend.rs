@@ -295,7 +295,9 @@ pub trait GroupTx: Send {
     ) -> Result<Vec<RetryCandidate>>;
     /// Makes the deliveries due at `now` for an attempt started by `trigger`.
     async fn retry_deliveries(&mut self, ids: &[&str], trigger: Trigger, now: DateTime<Utc>) -> Result<()>;
-    async fn webhook_health(&mut self, ids: &[&str]) -> Result<Vec<WebhookHealth>>;
+    /// The webhooks' health, in id order; `lock`: locked until commit, so another
+    /// node's change waits (SQLite's single writer needs no lock).
+    async fn webhook_health(&mut self, ids: &[&str], lock: bool) -> Result<Vec<WebhookHealth>>;
     async fn save_webhook_health(&mut self, health: &[WebhookHealth]) -> Result<()>;
     async fn hour_stats(&mut self, keys: &[(&str, DateTime<Utc>)]) -> Result<Vec<HourStats>>;
     /// Stores the rows whole (they replace what `hour_stats` read).

@@ -582,11 +582,14 @@ impl GroupTx for PgTx {
         Ok(())
     }
 
-    async fn webhook_health(&mut self, ids: &[&str]) -> Result<Vec<WebhookHealth>> {
-        let rows = sqlx::query(
-            "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) \
-             ORDER BY id FOR NO KEY UPDATE",
-        )
+    async fn webhook_health(&mut self, ids: &[&str], lock: bool) -> Result<Vec<WebhookHealth>> {
+        let rows = sqlx::query(match lock {
+            true => {
+                "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) \
+                 ORDER BY id FOR NO KEY UPDATE"
+            }
+            false => "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) ORDER BY id",
+        })
         .persistent(false)
         .bind(owned(ids))
         .fetch_all(&mut *self.tx)

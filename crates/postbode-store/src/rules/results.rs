@@ -115,13 +115,32 @@ fn delivery_update(r: &AttemptResult) -> Option<DeliveryUpdate> {
 
 /// Keeps `failing_since` (when the current run of failures began) and disables a
 /// webhook that has failed for too long or that the receiver declared gone.
+///
+/// Read first without a lock: a healthy webhook's calls change nothing, and locking its
+/// row in every group made every group of every node wait for the one before to commit.
+/// Only webhooks whose health changes are read again, locked, and decided on that. (A
+/// success read against a stale row may leave a failure run that another node began a
+/// moment before; the webhook's next success ends it.)
 async fn save_health(tx: &mut dyn GroupTx, changes: BTreeMap<&str, HealthChange<'_>>) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
     let ids: Vec<&str> = changes.keys().copied().collect();
+    let read = tx.webhook_health(&ids, false).await?;
+    let changing: Vec<&str> = read
+        .iter()
+        .filter(|current| {
+            changes
+                .get(current.id.as_str())
+                .is_some_and(|change| next_health(current, change) != **current)
+        })
+        .map(|current| current.id.as_str())
+        .collect();
+    if changing.is_empty() {
+        return Ok(());
+    }
     let mut saved = Vec::new();
-    for current in tx.webhook_health(&ids).await? {
+    for current in tx.webhook_health(&changing, true).await? {
         let Some(change) = changes.get(current.id.as_str()) else {
             continue;
         };

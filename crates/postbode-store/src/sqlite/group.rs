@@ -580,7 +580,7 @@ impl GroupTx for SqliteTx {
         Ok(())
     }
 
-    async fn webhook_health(&mut self, ids: &[&str]) -> Result<Vec<WebhookHealth>> {
+    async fn webhook_health(&mut self, ids: &[&str], _lock: bool) -> Result<Vec<WebhookHealth>> {
         let rows = sqlx::query(
             "SELECT id, enabled, failing_since, disabled_reason FROM webhooks \
              WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
