@@ -387,6 +387,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// The usual run: warm up, push the events, wait for every delivery.
+/// Whether `--database` names a PostgreSQL on this machine, whose processes' CPU the
+/// report can then show.
+fn database_on_this_machine(args: &BenchArgs) -> bool {
+    args.database
+        .as_deref()
+        .and_then(|url| url::Url::parse(url).ok())
+        .is_some_and(|url| matches!(url.host_str(), None | Some("127.0.0.1" | "localhost" | "[::1]")))
+}
+
 async fn run_live(
     args: &BenchArgs,
     api: Api,
@@ -395,6 +404,8 @@ async fn run_live(
     nodes: Vec<ServerChild>,
 ) -> anyhow::Result<()> {
     print_header(args, args.events, &nodes, receiver);
+    // Counted from here, like the nodes' own processor time (from their start).
+    let database_before = database_on_this_machine(args).then(server::postgres_cpu);
     let (key, webhooks) = set_up(&api, admin_token, receiver, args).await?;
     let work = prepare(&api, &key, args, args.events).await?;
     warm_up(&api, &key, &work, receiver, args).await?;
@@ -409,6 +420,7 @@ async fn run_live(
     bars.accepted.finish();
     let expected = load.accepted() * u64::from(args.measured());
     let complete = wait_for_deliveries(receiver, expected, args.timeout).await;
+    let database_cpu = database_before.as_ref().map(server::postgres_cpu_since);
     drop(ticker);
     delivered.set_position(receiver.unique());
     delivered.finish();
@@ -436,6 +448,7 @@ async fn run_live(
         restart: None,
         usage,
         bench_cpu: server::cpu_time("self"),
+        database_cpu,
         receiver_accept_errors: receiver.accept_errors(),
         rate: args.rate,
         notes,
@@ -514,6 +527,7 @@ async fn run_backlog(
         restart: Some((restart, startup)),
         usage,
         bench_cpu: server::cpu_time("self"),
+        database_cpu: None,
         receiver_accept_errors: receiver.accept_errors(),
         rate: args.rate,
         notes,

@@ -115,6 +115,8 @@ pub struct Summary<'a> {
     pub usage: Vec<(String, Usage)>,
     /// The bench process's own processor time (load generator and receiver).
     pub bench_cpu: Option<Duration>,
+    /// With `--database` on this machine: what PostgreSQL's processes used during the run.
+    pub database_cpu: Option<Duration>,
     pub receiver_accept_errors: u64,
     /// `--rate`, to show how well the schedule was kept.
     pub rate: Option<f64>,
@@ -272,6 +274,9 @@ impl Summary<'_> {
                 per_node.push(cpu);
             }
         }
+        if let Some(cpu) = self.database_cpu {
+            parts.push(format!("PostgreSQL {}{}", duration(cpu), cores(cpu, drain.max(ingest))));
+        }
         if let Some(cpu) = self.bench_cpu {
             parts.push(format!("bench {}", duration(cpu)));
         }
@@ -282,13 +287,15 @@ impl Summary<'_> {
         // where every node has cores of its own.
         let delivered = self.deliveries.received;
         if !per_node.is_empty() && delivered > 0 {
-            let figures: Vec<String> = per_node
-                .iter()
-                .map(|cpu| format!("{:.3} s", cpu.as_secs_f64() * 1000.0 / delivered as f64))
-                .collect();
+            let per_1000 = |cpu: &Duration| format!("{:.3} s", cpu.as_secs_f64() * 1000.0 / delivered as f64);
+            let figures: Vec<String> = per_node.iter().map(per_1000).collect();
+            let database = self
+                .database_cpu
+                .map(|cpu| format!("; PostgreSQL {}", per_1000(&cpu)))
+                .unwrap_or_default();
             row(
                 "CPU per 1000 deliv.",
-                format!("{} (per node, over all deliveries)", figures.join(", ")),
+                format!("{} (per node, over all deliveries){database}", figures.join(", ")),
             );
         }
     }

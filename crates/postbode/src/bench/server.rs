@@ -233,6 +233,28 @@ pub fn cpu_time(pid: impl std::fmt::Display) -> Option<Duration> {
     stat_cpu(&stat)
 }
 
+/// Processor time used so far by each process named `postgres` on this machine, by pid:
+/// a PostgreSQL server on this machine serves the nodes from processes of its own.
+pub fn postgres_cpu() -> std::collections::HashMap<u32, Duration> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "postgres"))
+        .filter_map(|pid| Some((pid, cpu_time(pid)?)))
+        .collect()
+}
+
+/// What PostgreSQL's processes used since `before` (a process that ended meanwhile is
+/// not counted; the nodes' connections live through the run).
+pub fn postgres_cpu_since(before: &std::collections::HashMap<u32, Duration>) -> Duration {
+    postgres_cpu()
+        .into_iter()
+        .map(|(pid, now)| now.saturating_sub(before.get(&pid).copied().unwrap_or_default()))
+        .sum()
+}
+
 /// Fields 14 and 15 (`utime`, `stime`) of a stat line, counted after the command name,
 /// which may itself hold spaces and parentheses. They are in USER_HZ ticks, which the
 /// kernel fixes at 100 a second for user space.
