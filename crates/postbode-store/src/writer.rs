@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::backend::{Durability, GroupTx, TxSource};
@@ -112,7 +113,12 @@ pub fn channel(commits: Commits) -> (WriterHandle, WriterQueue, Option<WriterQue
     let handoff = HandoffSlot::default();
     let queue = |handoff: &HandoffSlot| {
         let (ops, queue) = mpsc::channel(MAX_GROUP * 4);
-        (ops, WriterQueue(Arc::new(Mutex::new(queue)), handoff.clone()))
+        let queue = WriterQueue {
+            ops: Arc::new(Mutex::new(queue)),
+            handoff: handoff.clone(),
+            committing: Arc::default(),
+        };
+        (ops, queue)
     };
     let (ops, main) = queue(&handoff);
     let (locking, locking_queue) = match commits {
@@ -128,7 +134,48 @@ pub fn channel(commits: Commits) -> (WriterHandle, WriterQueue, Option<WriterQue
 
 /// A queue of ops; loops that share it take turns to gather a group from it.
 #[derive(Clone)]
-pub struct WriterQueue(Arc<Mutex<mpsc::Receiver<WriteOp>>>, HandoffSlot);
+pub struct WriterQueue {
+    ops: Arc<Mutex<mpsc::Receiver<WriteOp>>>,
+    handoff: HandoffSlot,
+    /// How many groups of this queue are committing now, and a signal when one is done.
+    committing: Arc<(AtomicUsize, Notify)>,
+}
+
+/// While another group of the queue is committing, a loop gathers until it has this many
+/// ops or that group is done: groups too small cost more statements per op than the
+/// overlap saves.
+const FULL_ENOUGH: usize = 32;
+
+impl WriterQueue {
+    /// Takes the next group's ops into `batch`; 0 when every handle is gone.
+    async fn gather(&self, batch: &mut Vec<WriteOp>) -> usize {
+        let mut ops = self.ops.lock().await;
+        if ops.recv_many(batch, MAX_GROUP).await == 0 {
+            return 0;
+        }
+        let (committing, done) = &*self.committing;
+        loop {
+            let one_done = done.notified();
+            tokio::pin!(one_done);
+            one_done.as_mut().enable();
+            if batch.len() >= FULL_ENOUGH || committing.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            tokio::select! {
+                more = ops.recv_many(batch, MAX_GROUP - batch.len()) => if more == 0 { break },
+                () = one_done => {}
+            }
+        }
+        committing.fetch_add(1, Ordering::AcqRel);
+        batch.len()
+    }
+
+    fn committed(&self) {
+        let (committing, done) = &*self.committing;
+        committing.fetch_sub(1, Ordering::AcqRel);
+        done.notify_waiters();
+    }
+}
 
 /// An answer held back until the group has committed.
 enum Reply {
@@ -195,8 +242,7 @@ pub async fn run(source: Arc<dyn TxSource>, queue: WriterQueue, work: Arc<Notify
     loop {
         // The queue is held only while gathering: another loop sharing it gathers the
         // next group while this one commits.
-        let gathered = queue.0.lock().await.recv_many(&mut batch, MAX_GROUP).await;
-        if gathered == 0 {
+        if queue.gather(&mut batch).await == 0 {
             break;
         }
         let started = std::time::Instant::now();
@@ -205,7 +251,7 @@ pub async fn run(source: Arc<dyn TxSource>, queue: WriterQueue, work: Arc<Notify
             true => Durability::Relaxed,
             false => Durability::Full,
         };
-        let handoff = queue.1.get();
+        let handoff = queue.handoff.get();
         let made_work = match source.begin(durability).await {
             Ok(tx) => commit_group(tx, &mut batch, handoff).await,
             Err(e) => {
@@ -216,6 +262,7 @@ pub async fn run(source: Arc<dyn TxSource>, queue: WriterQueue, work: Arc<Notify
                 false
             }
         };
+        queue.committed();
         metrics::histogram!("postbode_writer_group_ops").record(size as f64);
         metrics::histogram!("postbode_writer_commit_seconds").record(started.elapsed().as_secs_f64());
         tracing::debug!(
