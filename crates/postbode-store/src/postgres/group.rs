@@ -583,13 +583,10 @@ impl GroupTx for PgTx {
     }
 
     async fn webhook_health(&mut self, ids: &[&str], lock: bool) -> Result<Vec<WebhookHealth>> {
-        let rows = sqlx::query(match lock {
-            true => {
-                "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) \
-                 ORDER BY id FOR NO KEY UPDATE"
-            }
-            false => "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) ORDER BY id",
-        })
+        let rows = sqlx::query(&format!(
+            "SELECT id, enabled, failing_since, disabled_reason FROM webhooks WHERE id = ANY($1) ORDER BY id {}",
+            if lock { "FOR NO KEY UPDATE" } else { "" }
+        ))
         .persistent(false)
         .bind(owned(ids))
         .fetch_all(&mut *self.tx)
@@ -634,7 +631,6 @@ impl GroupTx for PgTx {
              ON CONFLICT (webhook_id, hour) DO UPDATE SET hour = excluded.hour RETURNING {}",
             rows::HOUR_STATS_COLUMNS
         ))
-        .persistent(false)
         .bind(&webhooks)
         .bind(&hours)
         .fetch_all(&mut *self.tx)

@@ -198,15 +198,10 @@ pub(crate) async fn add_stats(tx: &mut dyn GroupTx, added: Vec<HourStats>) -> Re
     }
     let mut summed: BTreeMap<(String, DateTime<Utc>), HourStats> = BTreeMap::new();
     for add in added {
-        match summed.entry((add.webhook_id.clone(), add.hour)) {
-            std::collections::btree_map::Entry::Vacant(slot) => {
-                slot.insert(add);
-            }
-            std::collections::btree_map::Entry::Occupied(mut slot) => {
-                let sum = sum(slot.get(), &add);
-                slot.insert(sum);
-            }
-        }
+        summed
+            .entry((add.webhook_id.clone(), add.hour))
+            .and_modify(|counted| *counted = sum(counted, &add))
+            .or_insert(add);
     }
     let added: Vec<HourStats> = summed.into_values().collect();
     let keys: Vec<(&str, DateTime<Utc>)> = added.iter().map(|s| (s.webhook_id.as_str(), s.hour)).collect();
