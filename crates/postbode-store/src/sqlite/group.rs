@@ -16,8 +16,28 @@ use crate::model::*;
 use crate::rows::{self, ms};
 use crate::{Result, StoreError};
 
-/// Rows per multi-row INSERT; keeps the statement under SQLite's variable limit.
-const ROWS_PER_INSERT: usize = 500;
+/// The most rows one multi-row statement takes (13 columns at most: well under
+/// SQLite's 32 766 variables).
+const MOST_ROWS: usize = 256;
+
+/// Splits `rows` into runs whose lengths are powers of two (at most [`MOST_ROWS`]).
+///
+/// A multi-row statement's text depends on its number of rows, and a text not in the
+/// connection's statement cache is prepared again, which costs about as much as
+/// running it. Groups vary in size, so with one statement per group nearly every
+/// statement was new; with powers of two there are nine texts per statement, all cached
+/// (`statement_cache_capacity` in `open`).
+fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let len = MOST_ROWS.min(1 << rows.len().ilog2());
+        let (run, rest) = rows.split_at(len);
+        rows = rest;
+        Some(run)
+    })
+}
 
 /// Begins write groups on the writer's connection.
 pub struct WriterConnection {
@@ -123,7 +143,7 @@ impl GroupTx for SqliteTx {
         now: DateTime<Utc>,
     ) -> Result<Vec<IdempotencyRow>> {
         let mut stored = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(ROWS_PER_INSERT / 2) {
+        for chunk in runs(keys) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO idempotency_keys (account_id, key, request_hash, event_id, deliveries, expires_at) ",
             );
@@ -314,7 +334,7 @@ impl GroupTx for SqliteTx {
     }
 
     async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
-        for chunk in events.chunks(ROWS_PER_INSERT) {
+        for chunk in runs(events) {
             let mut q =
                 QueryBuilder::<Sqlite>::new("INSERT INTO events (id, account_id, type, body, created_at, profile_id) ");
             q.push_values(chunk, |mut row, e| {
@@ -331,7 +351,7 @@ impl GroupTx for SqliteTx {
     }
 
     async fn insert_deliveries(&mut self, deliveries: &[DeliveryRow]) -> Result<()> {
-        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+        for chunk in runs(deliveries) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, next_attempt_at, created_at, \
                  lease_until, ordering_key) ",
@@ -353,7 +373,7 @@ impl GroupTx for SqliteTx {
     }
 
     async fn save_profiles(&mut self, profiles: &[&Profile]) -> Result<()> {
-        for chunk in profiles.chunks(ROWS_PER_INSERT) {
+        for chunk in runs(profiles) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO profiles (id, account_id, database_id, fields, interests, sequence, created_at, modified_at) ",
             );
@@ -390,7 +410,7 @@ impl GroupTx for SqliteTx {
     }
 
     async fn save_subprofiles(&mut self, subprofiles: &[&Subprofile]) -> Result<()> {
-        for chunk in subprofiles.chunks(ROWS_PER_INSERT) {
+        for chunk in runs(subprofiles) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO subprofiles (id, account_id, profile_id, database_id, collection_id, fields, sequence, \
                  created_at, modified_at) ",
@@ -435,7 +455,7 @@ impl GroupTx for SqliteTx {
                 .execute(self.conn())
                 .await?;
         }
-        for chunk in keys.chunks(ROWS_PER_INSERT) {
+        for chunk in runs(keys) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO profile_keys (account_id, database_id, field, value, profile_id) ",
             );
@@ -453,7 +473,7 @@ impl GroupTx for SqliteTx {
     }
 
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {
-        for chunk in attempts.chunks(ROWS_PER_INSERT / 2) {
+        for chunk in runs(attempts) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO attempts (id, account_id, delivery_id, webhook_id, event_id, number, trigger, started_at, \
                  duration_ms, status_code, error_kind, error, response_body) ",
@@ -482,7 +502,7 @@ impl GroupTx for SqliteTx {
         // Bound values, not a JSON list: extracting each field from JSON cost twice the
         // update itself.
         let mut updated = Vec::with_capacity(updates.len());
-        for chunk in updates.chunks(ROWS_PER_INSERT) {
+        for chunk in runs(updates) {
             let mut q = QueryBuilder::<Sqlite>::new("WITH u(id, status, attempts, next, code, delivered, ended) AS (");
             q.push_values(chunk, |mut row, u| {
                 row.push_bind(&u.id)
@@ -627,7 +647,7 @@ impl GroupTx for SqliteTx {
     }
 
     async fn save_hour_stats(&mut self, stats: &[HourStats]) -> Result<()> {
-        for chunk in stats.chunks(ROWS_PER_INSERT / 2) {
+        for chunk in runs(stats) {
             let mut latencies = Vec::with_capacity(chunk.len());
             for s in chunk {
                 latencies.push(json(&s.latency)?);
@@ -734,5 +754,21 @@ impl GroupTx for SqliteTx {
             }
             Err(e) => Err(StoreError::from(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_cover_every_row_in_order_with_few_statement_sizes() {
+        for len in [0, 1, 2, 3, 7, 208, 256, 257, 1000] {
+            let rows: Vec<usize> = (0..len).collect();
+            let runs: Vec<&[usize]> = runs(&rows).collect();
+            assert_eq!(runs.concat(), rows, "{len} rows");
+            assert!(runs.iter().all(|r| r.len().is_power_of_two() && r.len() <= MOST_ROWS));
+        }
+        assert_eq!(runs(&[0; 208]).map(<[_]>::len).collect::<Vec<_>>(), [128, 64, 16]);
     }
 }

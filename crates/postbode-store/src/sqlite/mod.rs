@@ -99,7 +99,8 @@ impl SqliteStore {
                     }
                 };
                 runtime.block_on(async move {
-                    match options.connect().await {
+                    // Room for every size of every multi-row statement (`group::runs`).
+                    match options.statement_cache_capacity(400).connect().await {
                         Ok(connection) => {
                             let _ = ready.send(Ok(()));
                             let source = Arc::new(group::WriterConnection::new(connection));
