@@ -9,7 +9,7 @@ use postbode_core::webhook::Webhook;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 
 use crate::backend::*;
 use crate::model::*;
@@ -42,14 +42,17 @@ fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 /// Begins write groups on the writer's connection.
 pub struct WriterConnection {
     conn: Arc<Mutex<SqliteConnection>>,
+    /// Told of every commit (the checkpoints follow them).
+    committed: mpsc::Sender<()>,
     /// The `synchronous` setting the connection has now.
     synchronous: std::sync::Mutex<Durability>,
 }
 
 impl WriterConnection {
-    pub fn new(conn: SqliteConnection) -> Self {
+    pub fn new(conn: SqliteConnection, committed: mpsc::Sender<()>) -> Self {
         Self {
             conn: Arc::new(Mutex::new(conn)),
+            committed,
             synchronous: std::sync::Mutex::new(Durability::Full),
         }
     }
@@ -81,12 +84,16 @@ impl TxSource for WriterConnection {
             sqlx::query(pragma).execute(&mut *conn).await?;
         }
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        Ok(Box::new(SqliteTx { conn }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            committed: self.committed.clone(),
+        }))
     }
 }
 
 pub struct SqliteTx {
     conn: OwnedMutexGuard<SqliteConnection>,
+    committed: mpsc::Sender<()>,
 }
 
 impl SqliteTx {
@@ -741,6 +748,8 @@ impl GroupTx for SqliteTx {
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
         sqlx::query("COMMIT").execute(self.conn()).await?;
+        // Full means a checkpoint is already on its way.
+        let _ = self.committed.try_send(());
         Ok(())
     }
 

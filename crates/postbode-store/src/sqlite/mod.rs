@@ -1,7 +1,8 @@
 //! The embedded SQLite backend: WAL mode with `synchronous=FULL` for durability, one
 //! writer (a thread of its own) that applies the rules' write groups on its own
-//! connection (`group`), and a pool of connections for reads and for the rare
-//! management writes (which wait their turn through `busy_timeout`).
+//! connection (`group`), and a pool of connections for reads, for the rare management
+//! writes (which wait their turn through `busy_timeout`) and for copying the WAL back
+//! into the database beside the writer (`checkpoints`).
 
 mod group;
 mod prune;
@@ -81,6 +82,8 @@ impl SqliteStore {
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
             .execute(&pool)
             .await?;
+        let (committed, commits) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(checkpoints(pool.clone(), commits));
         let (writer, queue, _) = writer::channel(writer::Commits::OneAtATime);
         let work = Arc::new(Notify::new());
         // The writer gets a thread and runtime of its own: every statement is a round
@@ -99,11 +102,16 @@ impl SqliteStore {
                     }
                 };
                 runtime.block_on(async move {
-                    // Room for every size of every multi-row statement (`group::runs`).
-                    match options.statement_cache_capacity(400).connect().await {
+                    let options = options
+                        // Room for every size of every multi-row statement (`group::runs`).
+                        .statement_cache_capacity(400)
+                        // `checkpoints` copies the WAL back; the writer only does it
+                        // itself if that falls far behind.
+                        .pragma("wal_autocheckpoint", "10000");
+                    match options.connect().await {
                         Ok(connection) => {
                             let _ = ready.send(Ok(()));
-                            let source = Arc::new(group::WriterConnection::new(connection));
+                            let source = Arc::new(group::WriterConnection::new(connection, committed));
                             writer::run(source.clone(), queue, signal).await;
                             // Every sender is gone: the store was dropped.
                             source.close().await;
@@ -122,6 +130,23 @@ impl SqliteStore {
             work,
             _lock: lock,
         })
+    }
+}
+
+/// The least time between two checkpoints while commits go on.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Copies committed pages from the WAL back into the database file, beside the writer.
+/// SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so
+/// the writer (and every request waiting on its group) paid for it; here a pool
+/// connection does it, at most every [`CHECKPOINT_PAUSE`] while the writer commits.
+/// Ends when the writer is gone.
+async fn checkpoints(pool: SqlitePool, mut commits: tokio::sync::mpsc::Receiver<()>) {
+    while commits.recv().await.is_some() {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(error = %e, "checkpointing the WAL");
+        }
+        tokio::time::sleep(CHECKPOINT_PAUSE).await;
     }
 }
 
