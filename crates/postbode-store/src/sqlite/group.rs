@@ -20,19 +20,27 @@ use crate::{Result, StoreError};
 /// SQLite's 32 766 variables).
 const MOST_ROWS: usize = 256;
 
-/// Splits `rows` into runs whose lengths are powers of two (at most [`MOST_ROWS`]).
+/// Up to this many rows go in one statement of their exact number.
+const EXACT_ROWS: usize = 32;
+
+/// Splits `rows` into runs of at most [`EXACT_ROWS`] rows, or of a power of two rows
+/// (at most [`MOST_ROWS`]).
 ///
 /// A multi-row statement's text depends on its number of rows, and a text not in the
 /// connection's statement cache is prepared again, which costs about as much as
 /// running it. Groups vary in size, so with one statement per group nearly every
-/// statement was new; with powers of two there are nine texts per statement, all cached
-/// (`statement_cache_capacity` in `open`).
+/// statement was new. Every statement is also a round trip to SQLite's thread, so a
+/// small group's rows still go in one. That makes 32 + 3 texts per statement, all
+/// cached (`statement_cache_capacity` in `open`).
 fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         if rows.is_empty() {
             return None;
         }
-        let len = MOST_ROWS.min(1 << rows.len().ilog2());
+        let len = match rows.len() {
+            small @ ..=EXACT_ROWS => small,
+            many => MOST_ROWS.min(1 << many.ilog2()),
+        };
         let (run, rest) = rows.split_at(len);
         rows = rest;
         Some(run)
@@ -771,13 +779,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_cover_every_row_in_order_with_few_statement_sizes() {
+    fn runs_cover_every_row_in_order_in_few_statements_of_few_sizes() {
         for len in [0, 1, 2, 3, 7, 208, 256, 257, 1000] {
             let rows: Vec<usize> = (0..len).collect();
             let runs: Vec<&[usize]> = runs(&rows).collect();
             assert_eq!(runs.concat(), rows, "{len} rows");
-            assert!(runs.iter().all(|r| r.len().is_power_of_two() && r.len() <= MOST_ROWS));
+            assert!(
+                runs.iter()
+                    .all(|r| r.len() <= EXACT_ROWS || r.len().is_power_of_two() && r.len() <= MOST_ROWS)
+            );
         }
-        assert_eq!(runs(&[0; 208]).map(<[_]>::len).collect::<Vec<_>>(), [128, 64, 16]);
+        let lengths = |len| runs(&vec![0; len]).map(<[_]>::len).collect::<Vec<_>>();
+        assert_eq!(lengths(20), [20]);
+        assert_eq!(lengths(50), [32, 18]);
+        assert_eq!(lengths(208), [128, 64, 16]);
+        assert_eq!(lengths(600), [256, 256, 64, 24]);
     }
 }

@@ -104,7 +104,7 @@ impl SqliteStore {
                 runtime.block_on(async move {
                     let options = options
                         // Room for every size of every multi-row statement (`group::runs`).
-                        .statement_cache_capacity(400)
+                        .statement_cache_capacity(500)
                         // `checkpoints` copies the WAL back; the writer only does it
                         // itself if that falls far behind.
                         .pragma("wal_autocheckpoint", "10000");
