@@ -532,9 +532,23 @@ impl GroupTx for SqliteTx {
                 ") UPDATE deliveries SET status = u.status, attempts = u.attempts, next_attempt_at = u.next, \
                  last_status_code = u.code, delivered_at = COALESCE(u.delivered, delivered_at), ended_at = u.ended, \
                  lease_until = NULL, next_trigger = 'scheduled' \
-                 FROM u WHERE deliveries.id = u.id RETURNING deliveries.id",
+                 FROM u WHERE deliveries.id = u.id",
             );
-            updated.extend(q.build_query_scalar::<String>().fetch_all(self.conn()).await?);
+            // Not `RETURNING`: each returned row is a message from SQLite's thread, and
+            // the count says whether any is missing (erased while out on a call).
+            let done = q.build().execute(self.conn()).await?.rows_affected();
+            if done == chunk.len() as u64 {
+                updated.extend(chunk.iter().map(|u| u.id.clone()));
+                continue;
+            }
+            let ids: Vec<&str> = chunk.iter().map(|u| u.id.as_str()).collect();
+            let stored: String = sqlx::query_scalar(
+                "SELECT json_group_array(id) FROM deliveries WHERE id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(json(&ids)?)
+            .fetch_one(self.conn())
+            .await?;
+            updated.extend(serde_json::from_str::<Vec<String>>(&stored)?);
         }
         Ok(updated)
     }
