@@ -2,6 +2,9 @@
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite writer's own connection (`sqlite/group.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is malformed: {0}")]
@@ -36,6 +39,7 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) => true,
             StoreError::Database(e) => unavailable(e),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => sqlite_unavailable(e.extended_code),
             _ => false,
         }
     }
@@ -59,13 +63,18 @@ fn unavailable(e: &sqlx::Error) -> bool {
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
             match code.parse::<i32>() {
-                Ok(sqlite) => matches!(sqlite & 0xff, 10 | 13 | 14),
+                Ok(sqlite) => sqlite_unavailable(sqlite),
                 Err(_) => code.starts_with("53") || code.starts_with("08"),
             }
         }
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
         _ => false,
     }
+}
+
+/// `SQLITE_IOERR_*`, `SQLITE_FULL` and `SQLITE_CANTOPEN`, by their primary code.
+fn sqlite_unavailable(code: i32) -> bool {
+    matches!(code & 0xff, 10 | 13 | 14)
 }
 
 impl From<serde_json::Error> for StoreError {

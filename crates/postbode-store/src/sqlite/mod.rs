@@ -1,8 +1,9 @@
 //! The embedded SQLite backend: WAL mode with `synchronous=FULL` for durability, one
 //! writer (a thread of its own) that applies the rules' write groups on its own
-//! connection (`group`), and a pool of connections for reads, for the rare management
-//! writes (which wait their turn through `busy_timeout`) and for copying the WAL back
-//! into the database beside the writer (`checkpoints`).
+//! connection (`group`, through rusqlite on that thread), and a sqlx pool of
+//! connections for reads, for the rare management writes (which wait their turn
+//! through `busy_timeout`) and for copying the WAL back into the database beside the
+//! writer (`checkpoints`).
 
 mod group;
 mod prune;
@@ -19,6 +20,9 @@ use tokio::sync::{Notify, oneshot};
 use crate::backend::{Backend, GroupTx, PruneTx};
 use crate::writer::{self, WriterHandle};
 use crate::{Result, StoreError};
+
+/// How long a connection waits for another's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -62,7 +66,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
             // 8 MB of pages per connection (up to 8 of them): a 1 000 000-delivery backlog
             // drains in 84 MB instead of 119 MB, no slower (the OS caches the file too).
@@ -86,11 +90,11 @@ impl SqliteStore {
         tokio::spawn(checkpoints(pool.clone(), commits));
         let (writer, queue, _) = writer::channel(writer::Commits::OneAtATime);
         let work = Arc::new(Notify::new());
-        // The writer gets a thread and runtime of its own: every statement is a round
-        // trip to SQLite's worker thread, and on the shared runtime each of those waits
-        // behind the HTTP traffic, which is what made groups slow under load.
+        // The writer gets a thread of its own, and runs its statements on it: SQLite
+        // calls block, and on the shared runtime they would hold up the HTTP traffic.
         let (ready, opened) = oneshot::channel();
         let signal = work.clone();
+        let path = options.get_filename().to_owned();
         std::thread::Builder::new()
             .name("postbode-writer".into())
             .spawn(move || {
@@ -102,22 +106,16 @@ impl SqliteStore {
                     }
                 };
                 runtime.block_on(async move {
-                    let options = options
-                        // Room for every size of every multi-row statement (`group::runs`).
-                        .statement_cache_capacity(500)
-                        // `checkpoints` copies the WAL back; the writer only does it
-                        // itself if that falls far behind.
-                        .pragma("wal_autocheckpoint", "10000");
-                    match options.connect().await {
-                        Ok(connection) => {
+                    match group::WriterConnection::open(&path, BUSY_TIMEOUT, committed) {
+                        Ok(source) => {
                             let _ = ready.send(Ok(()));
-                            let source = Arc::new(group::WriterConnection::new(connection, committed));
+                            let source = Arc::new(source);
                             writer::run(source.clone(), queue, signal).await;
                             // Every sender is gone: the store was dropped.
                             source.close().await;
                         }
                         Err(e) => {
-                            let _ = ready.send(Err(e.into()));
+                            let _ = ready.send(Err(e));
                         }
                     }
                 });
