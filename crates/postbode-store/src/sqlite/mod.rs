@@ -5,6 +5,7 @@
 //! through `busy_timeout`) and for copying the WAL back into the database beside the
 //! writer (`checkpoints`).
 
+mod connection;
 mod group;
 mod prune;
 mod records;
@@ -106,7 +107,7 @@ impl SqliteStore {
                     }
                 };
                 runtime.block_on(async move {
-                    match group::WriterConnection::open(&path, BUSY_TIMEOUT, committed) {
+                    match connection::WriterConnection::open(&path, BUSY_TIMEOUT, committed) {
                         Ok(source) => {
                             let _ = ready.send(Ok(()));
                             let source = Arc::new(source);
