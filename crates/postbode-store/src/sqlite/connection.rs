@@ -104,6 +104,20 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+/// Runs one of the writer's statements (`work`); at trace level
+/// (`POSTBODE_LOG=postbode_store::sqlite::connection=trace`) logs it with the time it
+/// took, as sqlx does for the pool's (`sqlx::query=trace`).
+fn timed<T>(sql: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return work();
+    }
+    let started = std::time::Instant::now();
+    let done = work();
+    let summary = sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+    tracing::trace!(summary, elapsed_secs = started.elapsed().as_secs_f64(), "statement");
+    done
+}
+
 /// Begins write groups on the writer's connection.
 pub struct WriterConnection {
     conn: Arc<Mutex<Connection>>,
@@ -158,7 +172,7 @@ impl TxSource for WriterConnection {
                 Durability::Relaxed => "PRAGMA synchronous = NORMAL",
             })?;
         }
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        timed("BEGIN IMMEDIATE", || Ok(conn.execute_batch("BEGIN IMMEDIATE")?))?;
         Ok(Box::new(SqliteTx {
             conn,
             committed: self.committed.clone(),
@@ -177,9 +191,14 @@ impl SqliteTx {
         Ok(self.conn.prepare_cached(sql)?)
     }
 
+    /// Runs statements without parameters or rows (transaction control).
+    pub(super) fn batch(&self, sql: &str) -> Result<()> {
+        timed(sql, || Ok(self.conn.execute_batch(sql)?))
+    }
+
     /// Runs a statement; answers how many rows it changed.
     pub(super) fn run(&self, sql: &str, params: impl Params) -> Result<usize> {
-        Ok(self.statement(sql)?.execute(params)?)
+        timed(sql, || Ok(self.statement(sql)?.execute(params)?))
     }
 
     pub(super) fn all<T>(
@@ -188,13 +207,15 @@ impl SqliteTx {
         params: impl Params,
         convert: impl Fn(&rusqlite::Row) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let mut statement = self.statement(sql)?;
-        let mut rows = statement.query(params)?;
-        let mut found = Vec::new();
-        while let Some(row) = rows.next()? {
-            found.push(convert(row)?);
-        }
-        Ok(found)
+        timed(sql, || {
+            let mut statement = self.statement(sql)?;
+            let mut rows = statement.query(params)?;
+            let mut found = Vec::new();
+            while let Some(row) = rows.next()? {
+                found.push(convert(row)?);
+            }
+            Ok(found)
+        })
     }
 
     pub(super) fn optional<T>(
@@ -215,15 +236,18 @@ impl SqliteTx {
     ) -> Result<usize> {
         let mut changed = 0;
         for run in runs(rows) {
-            let mut statement = self.statement(&values(head, columns, run.len(), tail))?;
-            let mut binds = Binds {
-                statement: &mut statement,
-                next: 0,
-            };
-            for row in run {
-                bind(&mut binds, row)?;
-            }
-            changed += statement.raw_execute()?;
+            let sql = values(head, columns, run.len(), tail);
+            changed += timed(&sql, || {
+                let mut statement = self.statement(&sql)?;
+                let mut binds = Binds {
+                    statement: &mut statement,
+                    next: 0,
+                };
+                for row in run {
+                    bind(&mut binds, row)?;
+                }
+                Ok(statement.raw_execute()?)
+            })?;
         }
         Ok(changed)
     }

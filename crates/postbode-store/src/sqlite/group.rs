@@ -10,10 +10,10 @@ use rusqlite::params;
 use std::collections::HashMap;
 
 use super::connection::{Binds, SqliteTx, runs, values};
+use crate::Result;
 use crate::backend::*;
 use crate::model::*;
 use crate::rows::{self, Columns, ms};
-use crate::{Result, StoreError};
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value)?)
@@ -214,15 +214,15 @@ impl GroupTx for SqliteTx {
     }
 
     async fn savepoint(&mut self) -> Result<()> {
-        Ok(self.conn.execute_batch("SAVEPOINT request")?)
+        self.batch("SAVEPOINT request")
     }
 
     async fn rollback_to_savepoint(&mut self) -> Result<()> {
-        Ok(self.conn.execute_batch("ROLLBACK TO request")?)
+        self.batch("ROLLBACK TO request")
     }
 
     async fn release_savepoint(&mut self) -> Result<()> {
-        Ok(self.conn.execute_batch("RELEASE request")?)
+        self.batch("RELEASE request")
     }
 
     async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
@@ -614,21 +614,21 @@ impl GroupTx for SqliteTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+        self.batch("COMMIT")?;
         // Full means a checkpoint is already on its way.
         let _ = self.committed.try_send(());
         Ok(())
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {
-        match self.conn.execute_batch("ROLLBACK") {
+        match self.batch("ROLLBACK") {
             Ok(()) => Ok(()),
             // SQLite may have rolled back already (a full disk, an I/O error).
             Err(e) if e.to_string().contains("no transaction is active") => {
                 tracing::debug!(error = %e, "the transaction was already rolled back");
                 Ok(())
             }
-            Err(e) => Err(StoreError::from(e)),
+            Err(e) => Err(e),
         }
     }
 }
