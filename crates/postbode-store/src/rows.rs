@@ -20,32 +20,34 @@ pub trait Columns {
 }
 
 macro_rules! columns {
-    ($row:ty) => {
+    ($row:ty, $get:ident) => {
         impl Columns for $row {
             fn text(&self, column: &str) -> Result<String> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn opt_text(&self, column: &str) -> Result<Option<String>> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn int(&self, column: &str) -> Result<i64> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn flag(&self, column: &str) -> Result<bool> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn bytes(&self, column: &str) -> Result<Vec<u8>> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
         }
     };
 }
 
-columns!(sqlx::sqlite::SqliteRow);
-columns!(sqlx::postgres::PgRow);
+columns!(sqlx::sqlite::SqliteRow, try_get);
+columns!(sqlx::postgres::PgRow, try_get);
+// The SQLite writer's own connection (`sqlite/connection.rs`).
+columns!(rusqlite::Row<'_>, get);
 
 /// One row more than the page, to tell whether another page follows.
 pub fn page_limit(page: &postbode_core::page::PageRequest) -> i64 {

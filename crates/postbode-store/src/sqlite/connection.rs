@@ -16,7 +16,6 @@ use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 
 use crate::Result;
 use crate::backend::{Durability, GroupTx, TxSource};
-use crate::rows::Columns;
 
 /// The most rows one multi-row statement takes (13 columns at most: well under
 /// SQLite's 32 766 variables).
@@ -70,37 +69,19 @@ pub(super) fn values(head: &str, columns: usize, rows: usize, tail: &str) -> Str
 
 /// Binds a multi-row statement's parameters in order.
 pub(super) struct Binds<'s, 'c> {
-    pub(super) statement: &'s mut CachedStatement<'c>,
-    pub(super) next: usize,
+    statement: &'s mut CachedStatement<'c>,
+    next: usize,
 }
 
-impl Binds<'_, '_> {
+impl<'s, 'c> Binds<'s, 'c> {
+    pub(super) fn of(statement: &'s mut CachedStatement<'c>) -> Self {
+        Self { statement, next: 0 }
+    }
+
     pub(super) fn add<T: ToSql>(&mut self, value: T) -> Result<&mut Self> {
         self.next += 1;
         self.statement.raw_bind_parameter(self.next, value)?;
         Ok(self)
-    }
-}
-
-/// Rows read from the writer's connection by column name, like sqlx's.
-impl Columns for rusqlite::Row<'_> {
-    fn text(&self, column: &str) -> Result<String> {
-        Ok(self.get(column)?)
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        Ok(self.get(column)?)
-    }
-    fn int(&self, column: &str) -> Result<i64> {
-        Ok(self.get(column)?)
-    }
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        Ok(self.get(column)?)
-    }
-    fn flag(&self, column: &str) -> Result<bool> {
-        Ok(self.get(column)?)
-    }
-    fn bytes(&self, column: &str) -> Result<Vec<u8>> {
-        Ok(self.get(column)?)
     }
 }
 
@@ -129,17 +110,22 @@ pub struct WriterConnection {
 
 impl WriterConnection {
     /// Opens the writer's connection to the database at `path`, which the pool has
-    /// created and migrated.
-    pub fn open(path: &Path, busy_timeout: Duration, committed: mpsc::Sender<()>) -> Result<Self> {
+    /// created and migrated, with the pool's `pragmas` (`synchronous` among them, `FULL`).
+    pub fn open(
+        path: &Path,
+        busy_timeout: Duration,
+        pragmas: &[(&str, &str)],
+        committed: mpsc::Sender<()>,
+    ) -> Result<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
+        for (name, value) in pragmas {
+            conn.execute_batch(&format!("PRAGMA {name} = {value}"))?;
+        }
         // `checkpoints` (in `sqlite/mod.rs`) copies the WAL back; the writer only does
         // it itself if that falls far behind.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA temp_store = memory; PRAGMA cache_size = -8000; PRAGMA wal_autocheckpoint = 10000;",
-        )?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 10000")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             synchronous: std::sync::Mutex::new(Durability::Full),
@@ -164,19 +150,20 @@ impl TxSource for WriterConnection {
             let mut current = self.synchronous.lock().unwrap_or_else(|p| p.into_inner());
             std::mem::replace(&mut *current, durability) != durability
         };
+        let tx = SqliteTx {
+            conn,
+            committed: self.committed.clone(),
+        };
         if changed {
             // WAL with NORMAL skips the flush at commit and never corrupts the file; a
             // commit it loses to a power cut only held leases.
-            conn.execute_batch(match durability {
+            tx.batch(match durability {
                 Durability::Full => "PRAGMA synchronous = FULL",
                 Durability::Relaxed => "PRAGMA synchronous = NORMAL",
             })?;
         }
-        timed("BEGIN IMMEDIATE", || Ok(conn.execute_batch("BEGIN IMMEDIATE")?))?;
-        Ok(Box::new(SqliteTx {
-            conn,
-            committed: self.committed.clone(),
-        }))
+        tx.batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(tx))
     }
 }
 
@@ -239,10 +226,7 @@ impl SqliteTx {
             let sql = values(head, columns, run.len(), tail);
             changed += timed(&sql, || {
                 let mut statement = self.statement(&sql)?;
-                let mut binds = Binds {
-                    statement: &mut statement,
-                    next: 0,
-                };
+                let mut binds = Binds::of(&mut statement);
                 for row in run {
                     bind(&mut binds, row)?;
                 }

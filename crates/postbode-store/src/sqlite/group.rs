@@ -71,10 +71,7 @@ impl GroupTx for SqliteTx {
                  event_id = excluded.event_id, deliveries = excluded.deliveries, expires_at = excluded.expires_at \
                  WHERE idempotency_keys.expires_at <= ? RETURNING account_id, key",
             ))?;
-            let mut binds = Binds {
-                statement: &mut statement,
-                next: 0,
-            };
+            let mut binds = Binds::of(&mut statement);
             for k in run {
                 binds
                     .add(&k.account_id)?
