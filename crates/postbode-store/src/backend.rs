@@ -147,6 +147,14 @@ pub trait Records: Send + Sync + 'static {
     /// The newest attempt of each of the webhooks, by webhook id (one read for a page).
     async fn latest_attempts(&self, account_id: &str, webhook_ids: &[&str]) -> Result<HashMap<String, Attempt>>;
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+    /// What the account's webhooks (of `webhook_ids`) have not been sent: the deliveries
+    /// a disabled one holds, and the events skipped since `since` for an unverified URL.
+    async fn undelivered(
+        &self,
+        account_id: &str,
+        webhook_ids: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<String, Undelivered>>;
     /// Every webhook of the account together, per hour or day.
     async fn account_stats(&self, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
 }
@@ -186,8 +194,8 @@ pub trait PruneTx: Send {
     ) -> Result<Vec<EventCursor>>;
     /// The state of every delivery of the events, each locked for this transaction (so
     /// none is sent again before it commits); one that another transaction holds is
-    /// answered as pending, since it may be about to become so.
-    async fn delivery_states(&mut self, event_ids: &[&str]) -> Result<Vec<(String, DeliveryStatus)>>;
+    /// answered as pending (and not held), since it may be about to become so.
+    async fn delivery_states(&mut self, event_ids: &[&str]) -> Result<Vec<DeliveryState>>;
     /// Deletes the events with their deliveries and those deliveries' attempts; answers
     /// (deliveries, attempts) deleted.
     async fn delete_events(&mut self, ids: &[&str]) -> Result<(u64, u64)>;
@@ -223,8 +231,8 @@ pub trait TxSource: Send + Sync + 'static {
 #[async_trait]
 pub trait GroupTx: Send {
     // What routing and enrichment read.
-    /// The account's enabled webhooks.
-    async fn enabled_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>>;
+    /// Every webhook of the account, enabled or not (a disabled one holds its deliveries).
+    async fn account_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>>;
     async fn webhooks(&mut self, ids: &[&str]) -> Result<Vec<Webhook>>;
     /// Messages with their profile data as it is in this transaction.
     async fn message_contexts(&mut self, ids: &[&str]) -> Result<HashMap<String, MessageContext>>;
@@ -398,6 +406,15 @@ pub struct WebhookHealth {
     pub disabled_reason: Option<String>,
 }
 
+/// A delivery's state as retention sees it.
+#[derive(Debug, Clone)]
+pub struct DeliveryState {
+    pub event_id: String,
+    pub status: DeliveryStatus,
+    /// Pending for a disabled webhook: it waits for the webhook to be enabled again.
+    pub held: bool,
+}
+
 /// One webhook's counters for one hour.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HourStats {
@@ -407,6 +424,7 @@ pub struct HourStats {
     pub failed: u64,
     pub skipped_unverified: u64,
     pub condition_errors: u64,
+    pub held: u64,
     pub attempts: u64,
     pub latency: LatencyHistogram,
 }

@@ -859,6 +859,41 @@ macro_rules! sql_records {
                 Ok(rows::stats_buckets(hours, query.bucket))
             }
 
+            async fn undelivered(
+                &self,
+                account_id: &str,
+                webhook_ids: &[&str],
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<std::collections::HashMap<String, Undelivered>> {
+                // A held count reads the disabled webhook's part of `deliveries_pending`
+                // only; the skips, its hours of `webhook_stats` since `since`.
+                let rows = sqlx::query(&format!(
+                    "SELECT w.id, \
+                       CASE WHEN w.enabled THEN 0 ELSE (SELECT COUNT(*) FROM deliveries d \
+                         WHERE d.webhook_id = w.id AND d.status = 'pending') END AS held, \
+                       CAST(COALESCE((SELECT SUM(s.skipped_unverified) FROM webhook_stats s \
+                         WHERE s.webhook_id = w.id AND s.hour >= $3), 0) AS BIGINT) AS skipped_unverified \
+                     FROM webhooks w WHERE w.account_id = $1 AND {}",
+                    $dialect::id_in("w.id", 2)
+                ))
+                .bind(account_id)
+                .bind($dialect::id_list(webhook_ids)?)
+                .bind(ms($crate::rules::hour_of(since)))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut undelivered = std::collections::HashMap::new();
+                for row in &rows {
+                    let counts = Undelivered {
+                        held: row.int("held")?.max(0) as u64,
+                        skipped_unverified: row.int("skipped_unverified")?.max(0) as u64,
+                    };
+                    if counts != Undelivered::default() {
+                        undelivered.insert(row.text("id")?, counts);
+                    }
+                }
+                Ok(undelivered)
+            }
+
             async fn webhook_stats(
                 &self,
                 account_id: &str,

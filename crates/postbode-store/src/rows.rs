@@ -362,7 +362,7 @@ pub fn signing_key(row: &impl Columns) -> Result<crate::model::SigningKeyRecord>
 }
 
 pub const HOUR_STATS_COLUMNS: &str =
-    "webhook_id, hour, delivered, failed, skipped_unverified, condition_errors, attempts, latency";
+    "webhook_id, hour, delivered, failed, skipped_unverified, condition_errors, held, attempts, latency";
 
 pub fn hour_stats(row: &impl Columns) -> Result<crate::backend::HourStats> {
     Ok(crate::backend::HourStats {
@@ -372,6 +372,7 @@ pub fn hour_stats(row: &impl Columns) -> Result<crate::backend::HourStats> {
         failed: row.int("failed")?.max(0) as u64,
         skipped_unverified: row.int("skipped_unverified")?.max(0) as u64,
         condition_errors: row.int("condition_errors")?.max(0) as u64,
+        held: row.int("held")?.max(0) as u64,
         attempts: row.int("attempts")?.max(0) as u64,
         latency: serde_json::from_str(&row.text("latency")?)?,
     })
@@ -400,6 +401,7 @@ pub fn stats_buckets(
         b.failed += hour.failed;
         b.skipped_unverified += hour.skipped_unverified;
         b.condition_errors += hour.condition_errors;
+        b.held += hour.held;
         b.attempts += hour.attempts;
         b.latency.merge(&hour.latency);
     }
