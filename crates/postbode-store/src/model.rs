@@ -32,7 +32,9 @@ pub struct ApiKey {
 pub struct NewEvent {
     pub id: String,
     pub event_type: String,
-    /// The canonical JSON body receivers get (rendered into other formats per call).
+    /// What is kept of the canonical JSON body receivers get (rendered into other
+    /// formats per call): a custom event's `data`, a built-in event's whole body (see
+    /// `postbode_core::event::receiver_body`).
     pub body: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub idempotency: Option<IdempotencyKey>,

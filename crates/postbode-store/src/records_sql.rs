@@ -215,10 +215,11 @@ macro_rules! sql_records {
                 else {
                     return Ok(None);
                 };
+                let (event_id, event_type) = (row.text("id")?, row.text("type")?);
                 let event = EventRecord {
-                    id: row.text("id")?,
-                    event_type: row.text("type")?,
-                    body: row.bytes("body")?,
+                    body: rows::receiver_body(&row, &event_id, &event_type)?.to_vec(),
+                    id: event_id,
+                    event_type,
                     created_at: rows::time(row.int("created_at")?),
                 };
                 let deliveries = sqlx::query(&format!(

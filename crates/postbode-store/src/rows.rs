@@ -361,6 +361,19 @@ pub fn signing_key(row: &impl Columns) -> Result<crate::model::SigningKeyRecord>
     })
 }
 
+/// The body receivers get of an event row's `body` (what is kept of it) and
+/// `created_at`.
+pub fn receiver_body(row: &impl Columns, event_id: &str, event_type: &str) -> Result<bytes::Bytes> {
+    let stored = row.bytes("body")?;
+    let at = time(row.int("created_at")?);
+    Ok(
+        match postbode_core::event::receiver_body(event_id, event_type, at, &stored) {
+            std::borrow::Cow::Borrowed(_) => stored.into(),
+            std::borrow::Cow::Owned(whole) => whole.into(),
+        },
+    )
+}
+
 pub const HOUR_STATS_COLUMNS: &str =
     "webhook_id, hour, delivered, failed, skipped_unverified, condition_errors, held, attempts, latency";
 

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use postbode_core::event::{self, CustomEventBody, EventScope};
+use postbode_core::event::{self, EventScope};
 use postbode_core::ids;
 use postbode_core::page::Page;
 use postbode_store::{
@@ -80,10 +80,10 @@ impl EventRequest {
                     + chrono::Duration::from_std(state.settings.idempotency_ttl).unwrap_or(chrono::Duration::MAX),
             }),
         };
-        let id = ids::new_id(ids::EVENT);
-        let body = CustomEventBody::new(&id, &self.event_type, now, &self.data).to_bytes();
+        // Only `data` is kept: the envelope is the event's id, type and time.
+        let body = serde_json::to_vec(&self.data).map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(NewEvent {
-            id,
+            id: ids::new_id(ids::EVENT),
             event_type: self.event_type,
             body,
             created_at: now,

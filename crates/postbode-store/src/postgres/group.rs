@@ -717,7 +717,7 @@ impl GroupTx for PgTx {
                  AND (lease_until IS NULL OR lease_until <= $3) FOR NO KEY UPDATE SKIP LOCKED) \
                AND e.id = d.event_id \
              RETURNING d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               d.ordering_key, e.type, e.body",
+               d.ordering_key, e.type, e.body, e.created_at",
         )
         .persistent(false)
         .bind(ms(until))
@@ -732,13 +732,17 @@ impl GroupTx for PgTx {
                     row.try_get::<Option<i64>, _>("next_attempt_at")?,
                     ClaimedDelivery {
                         delivery_id: row.try_get("id")?,
+                        body: rows::receiver_body(
+                            row,
+                            &row.try_get::<String, _>("event_id")?,
+                            &row.try_get::<String, _>("type")?,
+                        )?,
                         event_id: row.try_get("event_id")?,
                         webhook_id: row.try_get("webhook_id")?,
                         account_id: row.try_get("account_id")?,
                         attempts: row.try_get::<i64, _>("attempts")? as u32,
                         trigger: rows::trigger(row, "next_trigger")?,
                         event_type: row.try_get("type")?,
-                        body: row.try_get::<Vec<u8>, _>("body")?.into(),
                         due_at: rows::time(row.try_get::<Option<i64>, _>("next_attempt_at")?.unwrap_or_default()),
                         ordering_key: row.try_get("ordering_key")?,
                     },

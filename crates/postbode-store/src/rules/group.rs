@@ -184,10 +184,17 @@ impl Group {
         if granted.is_empty() {
             return;
         }
-        let bodies: HashMap<&str, (&str, &bytes::Bytes)> = self
+        // The body receivers get, once per event however many webhooks it goes to.
+        let bodies: HashMap<&str, (&str, bytes::Bytes)> = self
             .events
             .iter()
-            .map(|e| (e.id.as_str(), (e.event_type.as_str(), &e.body)))
+            .map(|e| {
+                let body = postbode_core::event::receiver_body(&e.id, &e.event_type, e.created_at, &e.body);
+                (
+                    e.id.as_str(),
+                    (e.event_type.as_str(), bytes::Bytes::from(body.into_owned())),
+                )
+            })
             .collect();
         for delivery in deliveries.iter_mut().filter(|d| d.ordering_key.is_none()) {
             let Some(left) = granted.get_mut(&delivery.webhook_id).filter(|left| **left > 0) else {
@@ -206,7 +213,7 @@ impl Group {
                 attempts: 0,
                 trigger: Trigger::Scheduled,
                 event_type: (*event_type).to_owned(),
-                body: (*body).clone(),
+                body: body.clone(),
                 due_at: delivery.due_at,
                 ordering_key: None,
             });

@@ -600,20 +600,21 @@ impl GroupTx for SqliteTx {
         )?;
         self.all(
             "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               d.ordering_key, e.type, e.body \
+               d.ordering_key, e.type, e.body, e.created_at \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
              WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at",
             params![ids],
             |row| {
+                let (event_id, event_type) = (row.text("event_id")?, row.text("type")?);
                 Ok(ClaimedDelivery {
                     delivery_id: row.text("id")?,
-                    event_id: row.text("event_id")?,
                     webhook_id: row.text("webhook_id")?,
                     account_id: row.text("account_id")?,
                     attempts: row.int("attempts")? as u32,
                     trigger: rows::trigger(row, "next_trigger")?,
-                    event_type: row.text("type")?,
-                    body: row.bytes("body")?.into(),
+                    body: rows::receiver_body(row, &event_id, &event_type)?,
+                    event_id,
+                    event_type,
                     due_at: rows::time(row.int("next_attempt_at")?),
                     ordering_key: row.opt_text("ordering_key")?,
                 })

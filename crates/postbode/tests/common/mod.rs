@@ -369,6 +369,12 @@ pub struct TestSchema {
     pub scoped: String,
 }
 
+impl TestSchema {
+    pub fn name(&self) -> &str {
+        &self.schema
+    }
+}
+
 impl Drop for TestSchema {
     fn drop(&mut self) {
         if std::thread::panicking() {
