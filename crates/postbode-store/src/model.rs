@@ -252,7 +252,7 @@ pub struct AttemptQuery {
 }
 
 /// Which deliveries of a webhook to list, newest first.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {
     pub webhook_id: String,
     pub status: Option<DeliveryStatus>,
@@ -261,6 +261,13 @@ pub struct DeliveryQuery {
     pub since: Option<DateTime<Utc>>,
     /// Created before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Only the deliveries this names: a delivery id, an event id, or the idempotency
+    /// key an event was sent with (while the key is kept). Look-ups, no scan.
+    pub search: Option<String>,
+    /// Page towards newer deliveries: the `page.limit` deliveries just newer than this
+    /// id (still newest first), and `next_cursor` continues towards newer ones.
+    /// `page.after` pages towards older ones.
+    pub newer_than: Option<String>,
     pub page: PageRequest,
 }
 
