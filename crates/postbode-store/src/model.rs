@@ -268,6 +268,11 @@ pub struct DeliveryQuery {
     /// id (still newest first), and `next_cursor` continues towards newer ones.
     /// `page.after` pages towards older ones.
     pub newer_than: Option<String>,
+    /// With a status or event type filter (and no search): look through at most this
+    /// many deliveries from the cursor on. A page then holds fewer than `page.limit`
+    /// when the rest of those did not match, and `next_cursor` continues after them, so
+    /// a rare filter on a huge log costs a bounded read per page, not a scan of all.
+    pub scan: Option<u32>,
     pub page: PageRequest,
 }
 

@@ -248,28 +248,65 @@ macro_rules! sql_records {
             }
 
             async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>> {
-                let selection = $crate::records_sql::DeliverySelection::of(query, true);
                 let newer = query.newer_than.is_some();
-                let (cursor, limit) = (selection.next, selection.next + 1);
+                let cursor = match &query.newer_than {
+                    Some(id) => id.as_str(),
+                    None => query.page.after.as_deref().unwrap_or("~"),
+                };
+                // A filter without a search reads a bounded window of deliveries: where
+                // it ends, and whether it was full.
+                let filtered = query.search.is_none() && (query.status.is_some() || query.event_type.is_some());
+                let window = match query.scan.filter(|_| filtered) {
+                    None => None,
+                    Some(scan) => {
+                        let sql = $crate::records_sql::window_edge(query);
+                        let mut bound = sqlx::query(&sql).bind(&query.webhook_id).bind(account_id);
+                        if let Some(since) = query.since {
+                            bound = bound.bind(ms(since));
+                        }
+                        if let Some(until) = query.until {
+                            bound = bound.bind(ms(until));
+                        }
+                        let row = bound.bind(cursor).bind(i64::from(scan)).fetch_one(&self.pool).await?;
+                        match row.opt_text("edge")? {
+                            Some(edge) => Some((edge, row.int("n")? >= i64::from(scan))),
+                            None => return Ok(Page::from_rows(Vec::new(), query.page.limit, |d: &Delivery| &d.id)),
+                        }
+                    }
+                };
+                let selection = $crate::records_sql::DeliverySelection::of(query, true);
+                let mut n = selection.next;
+                let mut param = || {
+                    n += 1;
+                    n - 1
+                };
+                let cursor_param = param();
+                let edge = match &window {
+                    Some(_) => format!(" AND d.id {} ${}", if newer { "<=" } else { ">=" }, param()),
+                    None => String::new(),
+                };
+                let limit_param = param();
                 let sql = format!(
-                    "SELECT {} {} AND d.id {} ${cursor} ORDER BY d.id {} LIMIT ${limit}",
+                    "SELECT {} {} AND d.id {} ${cursor_param}{edge} ORDER BY d.id {} LIMIT ${limit_param}",
                     rows::prefixed("d", rows::DELIVERY_COLUMNS, ""),
                     selection.sql,
                     if newer { ">" } else { "<" },
                     if newer { "ASC" } else { "DESC" },
                 );
-                let cursor = match &query.newer_than {
-                    Some(id) => id.as_str(),
-                    None => query.page.after.as_deref().unwrap_or("~"),
-                };
-                let rows = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id)
-                    .bind(cursor)
-                    .bind(rows::page_limit(&query.page))
-                    .fetch_all(&self.pool)
-                    .await?;
+                let mut bound = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id).bind(cursor);
+                if let Some((edge, _)) = &window {
+                    bound = bound.bind(edge);
+                }
+                let rows = bound.bind(rows::page_limit(&query.page)).fetch_all(&self.pool).await?;
                 let mut page = rows::page(&rows, &query.page, rows::delivery, |d| &d.id)?;
                 if newer {
                     page.data.reverse();
+                }
+                if let Some((edge, true)) = window
+                    && page.next_cursor.is_none()
+                {
+                    // The window was full: more may match beyond it.
+                    page.next_cursor = Some(edge);
                 }
                 Ok(page)
             }
@@ -1057,6 +1094,37 @@ pub(crate) fn newest_count(query: &crate::model::DeliveryQuery) -> String {
          SELECT COUNT(*) AS scanned, COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS matching \
          FROM newest d{join}",
         matching.join(" AND ")
+    )
+}
+
+/// The far end of the window a filtered page reads, and how many deliveries it holds:
+/// the webhook's deliveries (in the time range) past the cursor, at most the last
+/// parameter's number of them, read through the (webhook_id, id) index. Parameters in
+/// order: webhook, account, since and until (when set), cursor, number.
+pub(crate) fn window_edge(query: &crate::model::DeliveryQuery) -> String {
+    let newer = query.newer_than.is_some();
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut window = String::new();
+    if query.since.is_some() {
+        window.push_str(&format!(" AND d.created_at >= {}", next()));
+    }
+    if query.until.is_some() {
+        window.push_str(&format!(" AND d.created_at < {}", next()));
+    }
+    let (cursor, limit) = (next(), next());
+    let (edge, compare, order) = if newer {
+        ("MAX", ">", "ASC")
+    } else {
+        ("MIN", "<", "DESC")
+    };
+    format!(
+        "SELECT {edge}(w.id) AS edge, COUNT(*) AS n FROM (SELECT d.id FROM deliveries d \
+         WHERE d.webhook_id = $1 AND d.account_id = $2{window} AND d.id {compare} {cursor} \
+         ORDER BY d.id {order} LIMIT {limit}) AS w"
     )
 }
 

@@ -24,9 +24,11 @@ use crate::routes::webhooks::{ExportFormat, export_attempts, find, recover_faile
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 50;
-/// A filter's total is counted over at most this many deliveries (the newest), so a
-/// webhook with millions costs no more to count than one with this many.
+/// A filter's total is counted over at most this many deliveries (the newest), and a
+/// filtered page looks through at most this many, so a webhook with millions costs no
+/// more to show than one with this many.
 const COUNT_CAP: u64 = 10_000;
+const SCAN: u32 = 10_000;
 const STATUSES: [&str; 4] = ["pending", "delivered", "failed", "skipped"];
 
 #[derive(Deserialize, Default)]
@@ -142,6 +144,8 @@ struct LogPage {
     total: String,
     older: Option<String>,
     newer: Option<String>,
+    /// The page looked through `SCAN` deliveries and found fewer matches than it holds.
+    partial: bool,
     statuses: [&'static str; 4],
     /// The export's file name (without extension) and query, for the current filter.
     export: (String, String),
@@ -178,13 +182,14 @@ fn total((count, complete): (u64, bool), filtered: bool) -> String {
             format!("{n} deliveries")
         }
     };
+    let verb = if count == 1 { "matches" } else { "match" };
     match (complete, filtered) {
-        (true, true) => format!("{} match{}", deliveries(count), if count == 1 { "es" } else { "" }),
+        (true, true) => format!("{} {verb}", deliveries(count)),
+        (true, false) if count == 0 => "No deliveries yet".to_owned(),
         (true, false) => format!("{} in the log", deliveries(count)),
         (false, true) => format!(
-            "{} of the newest {COUNT_CAP} match{} (choose a time range to count further back)",
-            deliveries(count),
-            if count == 1 { "es" } else { "" }
+            "{} of the newest {COUNT_CAP} {verb} (choose a time range to count further back)",
+            deliveries(count)
         ),
         (false, false) => format!("More than {COUNT_CAP} deliveries in the log"),
     }
@@ -266,6 +271,7 @@ async fn log_page(state: &AppState, session: &AccountSession, id: &str, filter: 
         until,
         search: text(&filter.q),
         newer_than: filter.newer.clone(),
+        scan: Some(SCAN),
         page: PageRequest {
             after: filter.cursor.clone(),
             limit: PAGE_SIZE,
@@ -288,7 +294,7 @@ async fn log_page(state: &AppState, session: &AccountSession, id: &str, filter: 
     let mut types = state.store.event_types(account, &event_ids).await?;
     let (older, newer) = paging(&filter, &listed.data, listed.next_cursor);
     let now = state.clock.now();
-    let rows = listed
+    let rows: Vec<Row> = listed
         .data
         .into_iter()
         .map(|delivery| {
@@ -303,7 +309,12 @@ async fn log_page(state: &AppState, session: &AccountSession, id: &str, filter: 
             }
         })
         .collect();
+    let partial = query.search.is_none()
+        && (query.status.is_some() || query.event_type.is_some())
+        && older.is_some()
+        && rows.len() < PAGE_SIZE as usize;
     Ok(LogPage {
+        partial,
         chrome: session.chrome(format!("Log of {}", webhook.settings.url), "webhooks"),
         export: export_of(&webhook.id, &filter),
         webhook,

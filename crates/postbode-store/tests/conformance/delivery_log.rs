@@ -155,6 +155,33 @@ async fn the_log_pages_both_ways_and_counts_up_to_a_cap(f: Fixture) {
     assert_eq!(newest.data.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ids[..2]);
     assert_eq!(newest.next_cursor, None, "nothing newer");
 
+    // A filtered page reads a bounded window: fewer rows than asked, and a cursor past
+    // the window while older deliveries remain. ids[0], ids[2], ids[4] are order.paid.
+    let windowed = |after: Option<&str>| DeliveryQuery {
+        event_type: Some("order.paid".to_owned()),
+        scan: Some(2),
+        ..query(page(after, 10), None)
+    };
+    let first_window = f.store.list_deliveries(&f.account, &windowed(None)).await.unwrap();
+    assert_eq!(
+        first_window.data.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        [ids[0]]
+    );
+    assert_eq!(first_window.next_cursor.as_deref(), Some(ids[1]), "past the window");
+    let second = f
+        .store
+        .list_deliveries(&f.account, &windowed(first_window.next_cursor.as_deref()))
+        .await
+        .unwrap();
+    assert_eq!(second.data.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), [ids[2]]);
+    let last = f
+        .store
+        .list_deliveries(&f.account, &windowed(second.next_cursor.as_deref()))
+        .await
+        .unwrap();
+    assert_eq!(last.data.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), [ids[4]]);
+    assert_eq!(last.next_cursor, None, "the window was not full: nothing older");
+
     let count = |event_type: Option<&str>, cap| {
         let q = DeliveryQuery {
             event_type: event_type.map(str::to_owned),

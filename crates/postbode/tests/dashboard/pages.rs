@@ -127,8 +127,7 @@ async fn every_page_reads_at_a_laptops_and_a_phones_width_light_and_dark() {
         .webhook(
             &key,
             json!({"url": receiver.url, "description": "Orders to the warehouse system",
-                   "events": ["order.paid", "order.refunded"], "database_id": database,
-                   "condition": "fields.age > 18",
+                   "events": ["order.paid", "order.refunded"],
                    "signatures": ["standard-webhooks", "http-signature"],
                    "headers": {"X-Warehouse": "north"}}),
         )
@@ -137,11 +136,13 @@ async fn every_page_reads_at_a_laptops_and_a_phones_width_light_and_dark() {
     service
         .webhook(
             &key,
-            json!({"url": format!("{}/second", receiver.url), "events": ["all"]}),
+            json!({"url": format!("{}/profiles", receiver.url), "events": ["create", "update"],
+                   "database_id": database, "condition": "fields.age > 18",
+                   "fields_changed": ["email"]}),
         )
         .await;
     let mut last_event = String::new();
-    for n in 0..6 {
+    for n in 0..12 {
         let state = if n % 3 == 2 { "refused" } else { "stored" };
         last_event = service
             .send_event(
