@@ -56,8 +56,22 @@ pub trait Records: Send + Sync + 'static {
     // Events and deliveries.
     async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
     async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
-    /// A webhook's deliveries, newest first, filtered by status, event type and creation time.
+    /// A webhook's deliveries, newest first, filtered by status, event type, creation time and
+    /// an id or idempotency key, paged towards older or newer ones.
     async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>>;
+    /// How many deliveries the query selects (its paging aside), and whether that is
+    /// all of them: the count reads at most `cap` deliveries, the webhook's newest in the
+    /// time range (a search: at most `cap` matches), so a filter over millions costs what
+    /// one over `cap` does. `false`: the count is of the newest `cap` only.
+    async fn count_deliveries(&self, account_id: &str, query: &DeliveryQuery, cap: u64) -> Result<(u64, bool)>;
+    /// The type of each of these events (those that exist), by id.
+    async fn event_types(&self, account_id: &str, event_ids: &[&str]) -> Result<HashMap<String, String>>;
+    /// The newest attempt of each of these deliveries (those with one).
+    async fn latest_delivery_attempts(
+        &self,
+        account_id: &str,
+        delivery_ids: &[&str],
+    ) -> Result<HashMap<String, Attempt>>;
 
     // Postbode's signing keys.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;

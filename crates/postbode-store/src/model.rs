@@ -296,7 +296,7 @@ pub struct AttemptQuery {
 }
 
 /// Which deliveries of a webhook to list, newest first.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {
     pub webhook_id: String,
     pub status: Option<DeliveryStatus>,
@@ -305,6 +305,18 @@ pub struct DeliveryQuery {
     pub since: Option<DateTime<Utc>>,
     /// Created before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Only the deliveries this names: a delivery id, an event id, or the idempotency
+    /// key an event was sent with (while the key is kept). Look-ups, no scan.
+    pub search: Option<String>,
+    /// Page towards newer deliveries: the `page.limit` deliveries just newer than this
+    /// id (still newest first), and `next_cursor` continues towards newer ones.
+    /// `page.after` pages towards older ones.
+    pub newer_than: Option<String>,
+    /// With a status or event type filter (and no search): look through at most this
+    /// many deliveries from the cursor on. A page then holds fewer than `page.limit`
+    /// when the rest of those did not match, and `next_cursor` continues after them, so
+    /// a rare filter on a huge log costs a bounded read per page, not a scan of all.
+    pub scan: Option<u32>,
     pub page: PageRequest,
 }
 

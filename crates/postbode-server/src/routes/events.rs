@@ -334,6 +334,7 @@ pub async fn list_deliveries(
             cursor: q.cursor,
         }
         .request(ids::DELIVERY)?,
+        ..DeliveryQuery::default()
     };
     Ok(Json(state.store.list_deliveries(&key.account_id, &query).await?))
 }

@@ -20,6 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use postbode_signature::random;
 
+use super::flash::Flash;
 use super::form::FormData;
 use super::page::{Chrome, UiError, UiResult, Who, render_with, see_other};
 use crate::auth;
@@ -73,7 +74,7 @@ fn new_cookie_value(state: &AppState, kind: Kind, account_id: &str, key_id: &str
     Ok(format!("{fields}.{tag}"))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -88,6 +89,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 struct Checked {
     kind: Kind,
     account_id: String,
+    /// The account's name (empty for the operator).
+    account_name: String,
     cookie: String,
 }
 
@@ -113,15 +116,19 @@ async fn check(state: &AppState, headers: &HeaderMap) -> Result<Checked, UiError
     if state.clock.now().timestamp() >= expires {
         return Err(UiError::SignIn);
     }
+    let mut account_name = String::new();
     if kind == Kind::Account {
         let stored = auth::known_key(state, key_id).await?;
         if stored.is_none_or(|k| k.account_id != account_id) {
             return Err(UiError::SignIn);
         }
+        let account = state.store.get_account(account_id).await?.ok_or(UiError::SignIn)?;
+        account_name = account.name;
     }
     Ok(Checked {
         kind,
         account_id: account_id.to_owned(),
+        account_name,
         cookie: value,
     })
 }
@@ -133,23 +140,33 @@ fn csrf_token(state: &AppState, bound_to: &str) -> Result<String, ApiError> {
 /// A request signed in with an account's API key.
 pub struct AccountSession {
     pub account_id: String,
+    pub account_name: String,
     pub csrf: String,
+    /// The session cookie, which flashes are sealed to.
+    binding: String,
+    flash: Option<Flash>,
 }
 
 impl AccountSession {
     pub fn chrome(&self, title: impl Into<String>, section: &'static str) -> Chrome {
         Chrome::new(title, Who::Account, section, &self.csrf)
+            .signed_in(&self.account_name)
+            .with_flash(self.flash.clone())
     }
 }
 
 /// A request signed in with the operator token.
 pub struct OperatorSession {
     pub csrf: String,
+    binding: String,
+    flash: Option<Flash>,
 }
 
 impl OperatorSession {
     pub fn chrome(&self, title: impl Into<String>, section: &'static str) -> Chrome {
         Chrome::new(title, Who::Operator, section, &self.csrf)
+            .signed_in("Operator")
+            .with_flash(self.flash.clone())
     }
 }
 
@@ -163,7 +180,10 @@ impl FromRequestParts<AppState> for AccountSession {
         }
         Ok(AccountSession {
             csrf: csrf_token(state, &checked.cookie)?,
+            flash: Flash::take(state, parts, &checked.cookie),
             account_id: checked.account_id,
+            account_name: checked.account_name,
+            binding: checked.cookie,
         })
     }
 }
@@ -178,24 +198,36 @@ impl FromRequestParts<AppState> for OperatorSession {
         }
         Ok(OperatorSession {
             csrf: csrf_token(state, &checked.cookie)?,
+            flash: Flash::take(state, parts, &checked.cookie),
+            binding: checked.cookie,
         })
     }
 }
 
-/// Something that knows the CSRF token its forms must carry.
-pub trait HasCsrf {
+/// A signed-in session: the CSRF token its forms must carry, and the cookie its
+/// flashes are sealed to.
+pub trait Signed {
     fn csrf(&self) -> &str;
+    fn binding(&self) -> &str;
 }
 
-impl HasCsrf for AccountSession {
+impl Signed for AccountSession {
     fn csrf(&self) -> &str {
         &self.csrf
     }
+
+    fn binding(&self) -> &str {
+        &self.binding
+    }
 }
 
-impl HasCsrf for OperatorSession {
+impl Signed for OperatorSession {
     fn csrf(&self) -> &str {
         &self.csrf
+    }
+
+    fn binding(&self) -> &str {
+        &self.binding
     }
 }
 
@@ -205,9 +237,21 @@ pub struct Posted<S> {
     pub form: FormData,
 }
 
+impl<S: Signed> Posted<S> {
+    /// Runs the form's action once however often the form is sent (`once`).
+    pub async fn once(&self, work: impl Future<Output = UiResult>) -> UiResult {
+        super::once::act(self.session.csrf(), self.form.get("once"), work).await
+    }
+
+    /// A 303 to `target` with `flash` shown there.
+    pub fn redirect(&self, state: &AppState, target: &str, flash: Flash) -> UiResult {
+        Ok(flash.redirect(state, self.session.binding(), target)?)
+    }
+}
+
 impl<S> FromRequest<AppState> for Posted<S>
 where
-    S: FromRequestParts<AppState, Rejection = UiError> + HasCsrf + Send,
+    S: FromRequestParts<AppState, Rejection = UiError> + Signed + Send,
 {
     type Rejection = UiError;
 
@@ -229,7 +273,7 @@ where
     }
 }
 
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+pub(super) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
     let secure = match state.settings.secure_cookies {
         SecureCookies::Always => true,
         SecureCookies::Never => false,

@@ -6,7 +6,6 @@
 
 pub mod binary;
 pub mod dns;
-pub mod webdriver;
 
 use axum::body::Bytes;
 use axum::extract::State;
