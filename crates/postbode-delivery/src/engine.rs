@@ -15,7 +15,7 @@
 use chrono::Utc;
 use postbode_core::clock::SharedClock;
 use postbode_core::runtime::{EngineView, WebhookRuntime};
-use postbode_store::{Claim, ClaimRequest, Dispatch, Store};
+use postbode_store::{Claim, ClaimRequest, Dispatch};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,7 @@ use crate::http::HttpClient;
 use crate::keys::KeyRing;
 use crate::lane::{Lane, Next, Queued, lock};
 use crate::limiter::Limiter;
+use crate::port::DeliveryStore;
 use crate::settings::DeliverySettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +43,7 @@ pub enum EngineError {
 struct Shared {
     /// This engine, for the lane tasks the hand-over starts (`Dispatch` gets `&self`).
     me: std::sync::Weak<Shared>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn DeliveryStore>,
     clock: SharedClock,
     http: HttpClient,
     settings: DeliverySettings,
@@ -79,7 +80,7 @@ impl Engine {
     /// `require_verification`: deliveries of webhooks whose URL is not verified wait.
     /// Must be made inside the runtime the engine will run on.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn DeliveryStore>,
         clock: SharedClock,
         settings: DeliverySettings,
         require_verification: bool,

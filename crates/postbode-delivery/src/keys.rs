@@ -5,7 +5,9 @@ use postbode_core::signing_keys::KeyPhase;
 use postbode_signature::dkim;
 use postbode_signature::keys::{Ed25519Key, KeyAlgorithm, RsaKey};
 use postbode_signature::sealed::MasterKey;
-use postbode_store::{SigningKeyRecord, Store};
+use postbode_store::SigningKeyRecord;
+
+use crate::port::DeliveryStore;
 
 /// Why the active keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +41,13 @@ impl ActiveKeys {
     /// The keys active at `now`, valid until one activates or retires, or `reload` has
     /// passed (a rotation made on another node or through the API is picked up then).
     pub async fn load(
-        store: &dyn Store,
+        store: &dyn DeliveryStore,
         master: &MasterKey,
         now: DateTime<Utc>,
         key_domain: &str,
         reload: std::time::Duration,
     ) -> Result<Self, KeyLoadError> {
-        let records = store.list_signing_keys().await?;
+        let records = store.signing_keys().await?;
         let reload = chrono::Duration::from_std(reload).unwrap_or(chrono::Duration::MAX);
         let mut keys = Self::none(now.checked_add_signed(reload).unwrap_or(DateTime::<Utc>::MAX_UTC));
         for record in &records {
@@ -88,7 +90,7 @@ impl ActiveKeys {
 /// (to open those), the active signing keys (reloaded when they may have changed) and
 /// the signature settings. Shared by the engine and the test tool.
 pub struct KeyRing {
-    store: std::sync::Arc<dyn Store>,
+    store: std::sync::Arc<dyn DeliveryStore>,
     pub master: std::sync::Arc<MasterKey>,
     pub settings: postbode_core::signing_keys::SignatureSettings,
     pub key_domain: String,
@@ -97,7 +99,7 @@ pub struct KeyRing {
 
 impl KeyRing {
     pub fn new(
-        store: std::sync::Arc<dyn Store>,
+        store: std::sync::Arc<dyn DeliveryStore>,
         master: std::sync::Arc<MasterKey>,
         settings: postbode_core::signing_keys::SignatureSettings,
         key_domain: String,
@@ -109,6 +111,22 @@ impl KeyRing {
             key_domain,
             current: std::sync::Mutex::new(std::sync::Arc::new(ActiveKeys::none(DateTime::<Utc>::MIN_UTC))),
         }
+    }
+
+    /// Loads the keys active at `now`, and fails when they do not open: the node was
+    /// started with another master key than the one that sealed them (and every
+    /// webhook's secret), and would fail every call it signs.
+    pub async fn check(&self, now: DateTime<Utc>) -> Result<(), KeyLoadError> {
+        let keys = ActiveKeys::load(
+            self.store.as_ref(),
+            &self.master,
+            now,
+            &self.key_domain,
+            self.settings.reload,
+        )
+        .await?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(keys);
+        Ok(())
     }
 
     /// The keys active at `now`; read from the store only when they may have changed.

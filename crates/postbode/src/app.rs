@@ -101,12 +101,20 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     postbode_server::signing_keys::maintain(store.as_ref(), &master, clock.now(), &config.signature)
         .await
         .map_err(|e| anyhow::anyhow!("creating the signing keys: {e}"))?;
+    let delivery_store = postbode_delivery::port(store.clone());
     let keyring = Arc::new(KeyRing::new(
-        store.clone(),
+        delivery_store.clone(),
         master.clone(),
         config.signature.clone(),
         key_domain.clone(),
     ));
+    keyring.check(clock.now()).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: this node's master key is not the one the stored signing keys and webhook secrets \
+             were sealed with. Start it with the master key of the node that made them \
+             (POSTBODE_MASTER_KEY, or the master-key file of that node's data directory)"
+        )
+    })?;
     let key_upkeep = tokio::spawn(keep_keys(
         store.clone(),
         master.clone(),
@@ -122,7 +130,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let tracking = Arc::new(TrackingKey::new(&master).context("deriving the tracking key")?);
     let engine = Engine::new(
-        store.clone(),
+        delivery_store,
         clock.clone(),
         config.delivery.clone(),
         config.webhooks.require_verification,

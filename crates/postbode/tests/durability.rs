@@ -330,3 +330,39 @@ async fn kill_9_while_profiles_and_opens_stream_in_loses_no_accepted_one() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_node_with_another_master_key_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = common::test_database().await;
+    let config = || {
+        let mut config = common::test_config(dir.path());
+        config.database_url = schema.as_ref().map(|s| s.scoped.clone());
+        config
+    };
+    let clock = || std::sync::Arc::new(postbode_core::clock::ManualClock::new(chrono::Utc::now()));
+    // The first start makes the master key (in the data directory) and seals the
+    // signing keys with it; a start with it again is fine.
+    postbode::app::start(config(), clock())
+        .await
+        .unwrap()
+        .stop()
+        .await
+        .unwrap();
+    postbode::app::start(config(), clock())
+        .await
+        .unwrap()
+        .stop()
+        .await
+        .unwrap();
+    // Another node, given another key, would fail every call it signs: it stops at once.
+    let (_, other) = postbode_signature::sealed::MasterKey::generate().unwrap();
+    let mut wrong = config();
+    wrong.master_key = Some(other);
+    let refused = match postbode::app::start(wrong, clock()).await {
+        Ok(_) => panic!("a node with another master key started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(refused.contains("master key"), "{refused}");
+    assert!(refused.contains("POSTBODE_MASTER_KEY"), "{refused}");
+}
