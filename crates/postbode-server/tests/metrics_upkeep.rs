@@ -49,7 +49,10 @@ fn histogram_samples_are_folded_away_without_a_scrape() {
     // is about 16 MiB), which also proves this test sees them.
     let mut recorded = 0;
     while live() - before < 8 * MIB {
-        assert!(recorded < 20_000_000, "20 million samples took no memory: is the recorder installed?");
+        assert!(
+            recorded < 20_000_000,
+            "20 million samples took no memory: is the recorder installed?"
+        );
         for _ in 0..10_000 {
             record();
         }

@@ -141,10 +141,19 @@ fn a_short_soak_prints_its_table_bytes_per_delivery_and_a_memory_verdict() {
     assert!(ok, "bench failed:\n{out}\n{err}");
     let header = out
         .lines()
-        .position(|line| line.split_whitespace().collect::<Vec<_>>().starts_with(&["time", "delivered"]))
+        .position(|line| {
+            line.split_whitespace()
+                .collect::<Vec<_>>()
+                .starts_with(&["time", "delivered"])
+        })
         .unwrap_or_else(|| panic!("no table in:\n{out}"));
-    for column in ["RSS", "anon", "cores", "CPU/1k", "database", "B/deliv", "p50", "p99", "failed"] {
-        assert!(out.lines().nth(header).unwrap().contains(column), "{column} missing:\n{out}");
+    for column in [
+        "RSS", "anon", "cores", "CPU/1k", "database", "B/deliv", "p50", "p99", "failed",
+    ] {
+        assert!(
+            out.lines().nth(header).unwrap().contains(column),
+            "{column} missing:\n{out}"
+        );
     }
     // A row per second of sending: its time, then the deliveries so far.
     let rows: Vec<&str> = out

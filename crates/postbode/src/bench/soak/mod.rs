@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
+use super::BenchArgs;
 use super::api::Api;
 use super::load::{self, Work};
 use super::receiver::Receiver;
 use super::report::{self, bytes, duration};
 use super::server::ServerChild;
-use super::BenchArgs;
 pub use sample::DatabaseSize;
 use sample::{ProcessFigures, Sample};
 pub use tally::{Answer, Tally, stamps};
@@ -204,7 +204,9 @@ async fn send(
                 }
             };
             match answer {
-                Ok(accepted) => tally.accepted_call(accepted.ids.len() as u64, accepted.at.saturating_duration_since(sent)),
+                Ok(accepted) => {
+                    tally.accepted_call(accepted.ids.len() as u64, accepted.at.saturating_duration_since(sent))
+                }
                 Err(e) => tally.failed_call(format!("{e:#}")),
             }
             drop(permit);
@@ -267,12 +269,19 @@ fn summarize(s: &Summary) {
     if s.sent < due {
         row(
             "behind",
-            format!("{} of {due} events due were not sent: the server did not keep up", due - s.sent),
+            format!(
+                "{} of {due} events due were not sent: the server did not keep up",
+                due - s.sent
+            ),
         );
     }
     row(
         "deliveries received",
-        format!("{delivered} of {}, the last at {}", s.expected, sample::clock(s.drained)),
+        format!(
+            "{delivered} of {}, the last at {}",
+            s.expected,
+            sample::clock(s.drained)
+        ),
     );
     let problems = format!(
         "lost {}   duplicated {}",
@@ -281,10 +290,16 @@ fn summarize(s: &Summary) {
     );
     println!("{problems}");
     if s.tally.other() > 0 {
-        row("other calls", format!("{} without a soak event (the warm-up's repeats)", s.tally.other()));
+        row(
+            "other calls",
+            format!("{} without a soak event (the warm-up's repeats)", s.tally.other()),
+        );
     }
     if s.plan.flap {
-        row("receiver failed", format!("{} calls (flapping)", s.tally.failed_answers()));
+        row(
+            "receiver failed",
+            format!("{} calls (flapping)", s.tally.failed_answers()),
+        );
     }
     if let Some(size) = s.database_size {
         row(

@@ -145,12 +145,9 @@ pub fn row(sample: &Sample, over: Duration, flap: bool) -> String {
         .cpu
         .filter(|_| !over.is_zero())
         .map_or_else(unknown, |cpu| format!("{:.2}", cpu.as_secs_f64() / over.as_secs_f64()));
-    let per_1000 = sample
-        .cpu
-        .filter(|_| sample.fresh > 0)
-        .map_or_else(unknown, |cpu| {
-            format!("{:.3} s", cpu.as_secs_f64() * 1000.0 / sample.fresh as f64)
-        });
+    let per_1000 = sample.cpu.filter(|_| sample.fresh > 0).map_or_else(unknown, |cpu| {
+        format!("{:.3} s", cpu.as_secs_f64() * 1000.0 / sample.fresh as f64)
+    });
     let rate = match over.is_zero() {
         true => 0.0,
         false => sample.fresh as f64 / over.as_secs_f64(),
@@ -201,7 +198,10 @@ mod tests {
         assert_eq!(sample.bytes_per_delivery(), Some(100));
         let line = row(&sample, Duration::from_secs(30), false);
         assert_eq!(line.len(), header(false).len(), "{line}");
-        assert!(line.starts_with("  1:30      270000    3000    50.0 MiB   30.0 MiB   1.33"), "{line}");
+        assert!(
+            line.starts_with("  1:30      270000    3000    50.0 MiB   30.0 MiB   1.33"),
+            "{line}"
+        );
         assert!(line.contains("0.444 s"), "{line}");
         assert!(row(&sample, Duration::from_secs(30), true).ends_with("       0"));
     }

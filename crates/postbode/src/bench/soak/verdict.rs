@@ -21,8 +21,12 @@ pub fn warm_up(soak: Duration) -> Duration {
 
 #[derive(Debug, PartialEq)]
 pub enum Memory {
-    Flat { growth: f64 },
-    Grows { growth: f64 },
+    Flat {
+        growth: f64,
+    },
+    Grows {
+        growth: f64,
+    },
     /// Too few samples after the warm-up.
     NotJudged,
 }
@@ -183,7 +187,11 @@ mod tests {
             .collect();
         let verdict = Verdict::of(&flat, warm);
         assert!(matches!(verdict.memory, Memory::Flat { .. }), "{verdict:?}");
-        assert!(verdict.lines(warm)[1].1.starts_with("flat: 40.0 MiB at the end is +0.0% of 40.0 MiB at 2:00"));
+        assert!(
+            verdict.lines(warm)[1]
+                .1
+                .starts_with("flat: 40.0 MiB at the end is +0.0% of 40.0 MiB at 2:00")
+        );
         // A short run is not judged.
         let short = Verdict::of(&flat[..3], warm);
         assert_eq!(short.memory, Memory::NotJudged);
