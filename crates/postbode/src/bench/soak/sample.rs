@@ -199,7 +199,7 @@ mod tests {
         let line = row(&sample, Duration::from_secs(30), false);
         assert_eq!(line.len(), header(false).len(), "{line}");
         assert!(
-            line.starts_with("  1:30      270000    3000    50.0 MiB   30.0 MiB   1.33"),
+            line.starts_with("  1:30      270000    3000   50.0 MiB   30.0 MiB   1.33"),
             "{line}"
         );
         assert!(line.contains("0.444 s"), "{line}");
