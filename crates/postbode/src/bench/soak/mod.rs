@@ -42,6 +42,9 @@ pub struct SoakPlan {
     pub flap: bool,
 }
 
+/// How late past the soak's end a call due before it may still start.
+const LATE_LIMIT: Duration = Duration::from_secs(1);
+
 /// Sets up the account and webhooks on `node`, runs the soak and stops the node.
 pub async fn run(
     args: &BenchArgs,
@@ -124,7 +127,7 @@ pub async fn run(
     let database_size = database.read().await;
     let usage = node.stop().await?;
 
-    let verdict = Verdict::of(&samples, verdict::warm_up(plan.duration));
+    let verdict = Verdict::of(&samples, verdict::WARM_UP);
     summarize(&Summary {
         plan,
         tally: &tally,
@@ -177,7 +180,7 @@ async fn send(
         let due = every.mul_f64(call as f64);
         // A server that cannot keep up does not stretch the soak: what was not sent by
         // the end is reported as behind.
-        if due >= plan.duration || tally.start.elapsed() >= plan.duration {
+        if due >= plan.duration || tally.start.elapsed() >= plan.duration + LATE_LIMIT {
             break;
         }
         tokio::time::sleep_until((tally.start + due).into()).await;
@@ -329,7 +332,7 @@ fn summarize(s: &Summary) {
             ),
         );
     }
-    for (label, text) in s.verdict.lines(verdict::warm_up(s.plan.duration)) {
+    for (label, text) in s.verdict.lines(verdict::WARM_UP) {
         row(label, text);
     }
 }

@@ -116,7 +116,7 @@ impl Sample {
 
     /// Database bytes per delivery so far.
     pub fn bytes_per_delivery(&self) -> Option<u64> {
-        Some(self.database? / self.delivered.max(1))
+        Some(self.database? / (self.delivered > 0).then_some(self.delivered)?)
     }
 }
 

@@ -7,17 +7,12 @@ use std::time::Duration;
 use super::super::report::bytes;
 use super::sample::{Sample, clock};
 
-/// The longest warm-up: by minute 2 a server's caches have filled.
-const MOST_WARM_UP: Duration = Duration::from_secs(120);
+/// By minute 2 a server's caches and pools have filled: rows after it are judged.
+pub const WARM_UP: Duration = Duration::from_secs(120);
 /// The end may be this much above the warm-up's end and still count as flat.
 const TOLERANCE: f64 = 0.10;
 /// Samples after the warm-up needed to judge.
 const FEWEST_SAMPLES: usize = 3;
-
-/// Minute 2, or the first quarter of a shorter soak.
-pub fn warm_up(soak: Duration) -> Duration {
-    MOST_WARM_UP.min(soak / 4)
-}
 
 #[derive(Debug, PartialEq)]
 pub enum Memory {
@@ -173,8 +168,7 @@ mod tests {
 
     #[test]
     fn steady_growth_after_the_warm_up_is_called_out_and_a_plateau_is_flat() {
-        let warm = warm_up(Duration::from_secs(600));
-        assert_eq!(warm, Duration::from_secs(120));
+        let warm = WARM_UP;
         // 8 MiB a minute at 180 000 deliveries a minute, from a fast start.
         let growing: Vec<Sample> = (0..=10).map(|m| sample(m * 60, m * 180_000, 23 + 8 * m)).collect();
         let verdict = Verdict::of(&growing, warm);
@@ -195,6 +189,9 @@ mod tests {
         // A short run is not judged.
         let short = Verdict::of(&flat[..3], warm);
         assert_eq!(short.memory, Memory::NotJudged);
-        assert!(short.lines(warm)[1].1.starts_with("not judged: 1 of the 3"));
+        assert!(
+            short.lines(warm)[1].1.starts_with("not judged: 1 of the 3"),
+            "{short:?}"
+        );
     }
 }
