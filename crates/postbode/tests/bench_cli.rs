@@ -122,3 +122,61 @@ fn two_nodes_on_postgresql_deliver_every_event_once_and_report_each_node() {
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "0");
 }
+
+#[test]
+fn a_short_soak_prints_its_table_bytes_per_delivery_and_a_memory_verdict() {
+    let (ok, out, err) = bench(&[
+        "--soak",
+        "4s",
+        "--rate",
+        "200",
+        "--sample-every",
+        "1s",
+        "--receiver-flap",
+        "--concurrency",
+        "8",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(ok, "bench failed:\n{out}\n{err}");
+    let header = out
+        .lines()
+        .position(|line| {
+            line.split_whitespace()
+                .collect::<Vec<_>>()
+                .starts_with(&["time", "delivered"])
+        })
+        .unwrap_or_else(|| panic!("no table in:\n{out}"));
+    for column in [
+        "RSS", "anon", "cores", "CPU/1k", "database", "B/deliv", "p50", "p99", "failed",
+    ] {
+        assert!(
+            out.lines().nth(header).unwrap().contains(column),
+            "{column} missing:\n{out}"
+        );
+    }
+    // A row per second of sending: its time, then the deliveries so far.
+    let rows: Vec<&str> = out
+        .lines()
+        .skip(header + 1)
+        .take_while(|line| line.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    assert!(rows.iter().all(|row| row.contains(" MiB")), "{out}");
+    // Every event was sent, and every delivery arrived, retried past the flapping.
+    assert_eq!(figure(&out, "events accepted"), 800, "{out}");
+    assert_eq!(figure(&out, "deliveries received"), 800, "{out}");
+    assert_eq!(figure(&out, "lost"), 0, "{out}");
+    assert!(figure(&out, "receiver failed") > 0, "{out}");
+    assert!(figure(&out, "database") > 0, "{out}");
+    assert!(out.contains(" bytes per delivery"), "{out}");
+    assert!(out.contains("RSS slope"), "{out}");
+    assert!(out.lines().any(|line| line.starts_with("memory verdict")), "{out}");
+}
+
+#[test]
+fn a_soak_needs_a_rate() {
+    let (ok, _, err) = bench(&["--soak", "10s"]);
+    assert!(!ok);
+    assert!(err.contains("--rate"), "{err}");
+}

@@ -24,6 +24,7 @@ mod load;
 mod receiver;
 mod report;
 mod server;
+mod soak;
 
 use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt};
@@ -171,6 +172,21 @@ pub struct BenchArgs {
     /// turn, and every node delivers.
     #[arg(long, default_value_t = 1, requires = "database", value_parser = clap::value_parser!(u32).range(1..=8))]
     nodes: u32,
+    /// Soak: send at --rate for this long (e.g. 10m) and print a row every --sample-every
+    /// (the server's RSS and anonymous memory, CPU, database size and bytes per delivery,
+    /// the interval's p50/p99 from the API call to the receipt), then a verdict on
+    /// whether memory grows with the deliveries.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "rate",
+          conflicts_with_all = ["events", "backlog", "target", "scenario", "ordered", "slow_receivers"])]
+    soak: Option<Duration>,
+    /// With --soak: how often a row is printed.
+    #[arg(long, value_name = "DURATION", default_value = "30s", requires = "soak",
+          value_parser = humantime::parse_duration)]
+    sample_every: Duration,
+    /// With --soak: the receiver fails every call (503) for 3 s of every 30 s, so
+    /// retries, the circuit breaker and the statistics of failed calls run too.
+    #[arg(long, requires = "soak")]
+    receiver_flap: bool,
     /// Keep the started server's data directory and logs, and print where they are.
     #[arg(long, conflicts_with = "target")]
     keep: bool,
@@ -225,6 +241,12 @@ impl BenchArgs {
     fn check(&self) -> anyhow::Result<()> {
         if self.scenario == Scenario::Opens && (self.batch != 1 || self.payload != 0) {
             anyhow::bail!("--batch and --payload are for --scenario events; an open is one GET without a body");
+        }
+        if self.soak.is_some() && self.nodes > 1 {
+            anyhow::bail!("--soak watches one server: leave out --nodes");
+        }
+        if self.soak.is_some_and(|soak| soak < self.sample_every) || self.sample_every.is_zero() {
+            anyhow::bail!("--sample-every must be above zero and at most --soak");
         }
         if self.slow_receivers >= self.fanout {
             anyhow::bail!(
@@ -377,7 +399,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         nodes.push(ServerChild::start(&options, &http).await?);
     }
     let urls: Vec<String> = nodes.iter().map(|node| node.base_url.clone()).collect();
-    let outcome = run_live(&args, Api::nodes(http, &urls), &options.admin_token, &receiver, nodes).await;
+    let api = Api::nodes(http, &urls);
+    let outcome = match (args.soak, args.rate, nodes.pop()) {
+        (Some(duration), Some(rate), Some(node)) => {
+            let size = match &database {
+                Some(database) => soak::DatabaseSize::postgres(&database.url).await,
+                None => Ok(soak::DatabaseSize::Sqlite(data_dir.join("postbode.db"))),
+            };
+            let plan = soak::SoakPlan {
+                duration,
+                rate,
+                every: args.sample_every,
+                flap: args.receiver_flap,
+            };
+            match size {
+                Ok(size) => soak::run(&args, plan, api, &options.admin_token, &receiver, node, size).await,
+                Err(e) => Err(e),
+            }
+        }
+        (_, _, last) => {
+            nodes.extend(last);
+            run_live(&args, api, &options.admin_token, &receiver, nodes).await
+        }
+    };
     if let Some(database) = database
         && !args.keep
     {

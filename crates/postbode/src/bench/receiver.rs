@@ -13,6 +13,9 @@
 //! ids grow in the order the server must keep). Webhooks `0..slow` point at a path
 //! that answers only after `slow_latency` and is not measured; every other call can be
 //! held for `latency` before its answer.
+//!
+//! During a soak, calls are counted by the soak's tally instead (one bit per delivery,
+//! not an id each), which may also fail them for `--receiver-flap`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -24,11 +27,12 @@ use hyper_util::rt::TokioIo;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use super::keys::id_key;
+use super::soak::{self, Tally};
 
 /// The header that carries a delivery's id; it stays the same across retries.
 const DELIVERY_HEADER: &str = "x-postbode-delivery";
@@ -111,6 +115,8 @@ struct Shared {
     accept_errors: AtomicU64,
     /// Calls to the slow webhooks.
     slow_calls: AtomicU64,
+    /// During a soak, calls are counted here instead of in `book`.
+    soak: OnceLock<Arc<Tally>>,
 }
 
 impl Shared {
@@ -207,6 +213,11 @@ impl Receiver {
         self.shared.accept_errors.load(Ordering::Relaxed)
     }
 
+    /// From now on, calls are counted by a soak's tally (which may also fail them).
+    pub fn soak_into(&self, tally: Arc<Tally>) {
+        let _ = self.shared.soak.set(tally);
+    }
+
     /// Everything recorded so far; the receiver keeps answering (and counting
     /// duplicates against the ids it has seen) afterwards.
     pub fn take(&self) -> Received {
@@ -266,19 +277,36 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         return Ok(no_content());
     }
     let hook = path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    if let Some(tally) = shared.soak.get() {
+        let answer = tally.record(hook, &soak::stamps(&body, batch.is_some()), at);
+        if answer == soak::Answer::Fail {
+            return Ok(status(StatusCode::SERVICE_UNAVAILABLE));
+        }
+    } else {
+        book_call(&shared, hook, delivery, batch, &body, at);
+    }
+    if !options.latency.is_zero() {
+        tokio::time::sleep(options.latency).await;
+    }
+    Ok(no_content())
+}
+
+/// Notes a call's deliveries in the book.
+fn book_call(shared: &Shared, hook: u32, delivery: Option<String>, batch: Option<String>, body: &[u8], at: Instant) {
+    let options = shared.options;
     let items: Vec<Item> = match (batch, options.match_by) {
-        (Some(ids), _) => read_batch(&ids, &body),
+        (Some(ids), _) => read_batch(&ids, body),
         (None, MatchBy::EventId) if options.ordered => {
-            let (event, subject) = read_event(&body);
+            let (event, subject) = read_event(body);
             vec![(delivery.as_deref().map(id_key), event, subject)]
         }
         (None, MatchBy::EventId) => vec![(
             delivery.as_deref().map(id_key),
-            event_id(&body).map(|id| id_key(&id)),
+            event_id(body).map(|id| id_key(&id)),
             None,
         )],
         (None, MatchBy::UserAgent) => {
-            let open = read_open(&body);
+            let open = read_open(body);
             if !open.enriched {
                 shared.book().received.unenriched += 1;
             }
@@ -290,15 +318,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         }
     };
     shared.record(hook, &items, at);
-    if !options.latency.is_zero() {
-        tokio::time::sleep(options.latency).await;
-    }
-    Ok(no_content())
 }
 
 fn no_content() -> Response<Empty<Bytes>> {
+    status(StatusCode::NO_CONTENT)
+}
+
+fn status(code: StatusCode) -> Response<Empty<Bytes>> {
     let mut response = Response::new(Empty::new());
-    *response.status_mut() = StatusCode::NO_CONTENT;
+    *response.status_mut() = code;
     response
 }
 

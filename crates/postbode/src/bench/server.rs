@@ -214,12 +214,12 @@ async fn sample_rss(pid: u32, max: Arc<AtomicU64>, now: Arc<AtomicU64>) {
     }
 }
 
-fn read_status(pid: u32) -> Option<String> {
+pub(super) fn read_status(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
 }
 
 /// A `Name:   1234 kB` line of `/proc/<pid>/status`, in bytes.
-fn status_kb(status: &str, name: &str) -> Option<u64> {
+pub(super) fn status_kb(status: &str, name: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let value = line.strip_prefix(name)?.strip_prefix(':')?;
         let kb = value.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
