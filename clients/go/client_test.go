@@ -444,8 +444,22 @@ func TestSigningKeys(t *testing.T) {
 	if !algorithms["rsa-sha256"] || !algorithms["ed25519"] {
 		t.Errorf("algorithms %v", algorithms)
 	}
-	if rotated := must(s.operator.SigningKeys.Rotate(ctx)); len(rotated.Data) <= len(listed.Data) {
-		t.Errorf("%d keys after rotating", len(rotated.Data))
+	// A rotation publishes a next key per algorithm (once: while one waits, it is the one).
+	rotated := must(s.operator.SigningKeys.Rotate(ctx))
+	next, kept := map[string]bool{}, map[string]bool{}
+	for _, key := range rotated.Data {
+		kept[key.KeyID] = true
+		if key.State == "next" {
+			next[key.Algorithm] = true
+		}
+	}
+	for _, key := range listed.Data {
+		if !next[key.Algorithm] {
+			t.Errorf("no next %s key after rotating", key.Algorithm)
+		}
+		if key.State == "active" && !kept[key.KeyID] {
+			t.Errorf("the active key %s is gone after rotating", key.KeyID)
+		}
 	}
 }
 

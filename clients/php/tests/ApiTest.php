@@ -255,7 +255,12 @@ final class ApiTest extends TestCase
         $keySet = $this->client->signingKeys->keySet();
         self::assertEqualsCanonicalizing(array_column($listed['data'], 'key_id'), array_column($keySet['keys'], 'key_id'));
         self::assertEqualsCanonicalizing(['rsa-sha256', 'ed25519'], array_values(array_unique(array_column($keySet['keys'], 'algorithm'))));
-        self::assertGreaterThan(count($listed['data']), count($operator->signingKeys->rotate()['data']));
+        // A rotation publishes a next key per algorithm (once: while one waits, it is the one).
+        $rotated = $operator->signingKeys->rotate()['data'];
+        $next = array_filter($rotated, static fn (array $k): bool => $k['state'] === 'next');
+        self::assertEqualsCanonicalizing(array_values(array_unique(array_column($listed['data'], 'algorithm'))), array_column($next, 'algorithm'));
+        $active = array_filter($listed['data'], static fn (array $k): bool => $k['state'] === 'active');
+        self::assertSame([], array_diff(array_column($active, 'key_id'), array_column($rotated, 'key_id')));
     }
 
     public function testAProblemDocumentNamesEachBadField(): void

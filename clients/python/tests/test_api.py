@@ -201,8 +201,10 @@ def test_signing_keys(operator, client):
     published = {k["key_id"] for k in client.signing_keys.key_set()["keys"]}
     assert {k["key_id"] for k in listed["data"]} == published
     assert {k["algorithm"] for k in client.signing_keys.key_set()["keys"]} == {"rsa-sha256", "ed25519"}
+    # A rotation publishes a next key per algorithm (once: while one waits, it is the one).
     rotated = operator.signing_keys.rotate()
-    assert len(rotated["data"]) > len(listed["data"])
+    assert {k["algorithm"] for k in rotated["data"] if k["state"] == "next"} == {k["algorithm"] for k in listed["data"]}
+    assert {k["key_id"] for k in listed["data"] if k["state"] == "active"} <= {k["key_id"] for k in rotated["data"]}
 
 
 def test_a_problem_document_names_each_bad_field(client):
