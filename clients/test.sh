@@ -97,10 +97,10 @@ if ! python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.
   echo "clients/openapi.json is not what the service serves: run bash clients/generate.sh" >&2
   failed+=("openapi.json")
 fi
-if command -v openapi-spec-validator >/dev/null 2>&1; then
-  openapi-spec-validator "$work/openapi.json" || failed+=("openapi-spec-validator")
+if python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  python3 -m openapi_spec_validator "$work/openapi.json" || failed+=("openapi-spec-validator")
 else
-  missing openapi-spec-validator openapi-spec-validator
+  missing "openapi-spec-validator (python3 -m pip install openapi-spec-validator)" openapi-spec-validator
 fi
 python3 clients/versions.py --check || failed+=("versions")
 

@@ -31,7 +31,7 @@ func servedDocument(t *testing.T, url string) map[string]any {
 	return document
 }
 
-func TestTheOperationsAreThoseOfTheServedDocument(t *testing.T) {
+func TestEveryOperationTheClientCallsIsInTheServedDocument(t *testing.T) {
 	s := setUp(t, "go document tests")
 	served := map[string]postbode.Operation{}
 	for path, item := range servedDocument(t, s.url)["paths"].(map[string]any) {
@@ -40,11 +40,10 @@ func TestTheOperationsAreThoseOfTheServedDocument(t *testing.T) {
 			served[id] = postbode.Operation{Method: strings.ToUpper(method), Path: path}
 		}
 	}
-	for _, id := range postbode.NotCovered {
-		delete(served, id)
-	}
-	if !reflect.DeepEqual(served, postbode.Operations) {
-		t.Errorf("the client's operations differ from the document's:\nserved %v\nclient %v", served, postbode.Operations)
+	for id, operation := range postbode.Operations {
+		if served[id] != operation {
+			t.Errorf("%s: the client calls %v, the document has %v", id, operation, served[id])
+		}
 	}
 }
 

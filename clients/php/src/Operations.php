@@ -6,8 +6,8 @@ namespace Postbode;
 
 /**
  * Every API operation the client calls, by the operationId of Postbode's OpenAPI
- * document: its method and path. The tests check them against the document the server
- * serves.
+ * document: its method and path. The tests check that the document the server serves
+ * has each, with this method and path.
  */
 final class Operations
 {
@@ -83,10 +83,4 @@ final class Operations
         'listSigningKeys' => ['GET', '/v1/signing-keys'],
         'rotateSigningKeys' => ['POST', '/v1/signing-keys/rotate'],
     ];
-
-    /**
-     * Operations of the document the client leaves out: probes, metrics, the document
-     * itself and the tracking URLs, which e-mail clients call, not programs.
-     */
-    public const NOT_COVERED = ['getHealth', 'getReadiness', 'getMetrics', 'getOpenApiDocument', 'trackOpen', 'trackClick'];
 }

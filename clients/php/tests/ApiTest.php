@@ -56,21 +56,18 @@ final class ApiTest extends TestCase
         return array_column(iterator_to_array($items, false), 'id');
     }
 
-    public function testTheOperationsAreThoseOfTheServedDocument(): void
+    public function testEveryOperationTheClientCallsIsInTheServedDocument(): void
     {
         $document = json_decode((string) file_get_contents(self::$service->url . '/openapi.json'), true);
         $served = [];
         foreach ($document['paths'] as $path => $item) {
             foreach ($item as $method => $operation) {
-                if (!in_array($operation['operationId'], Operations::NOT_COVERED, true)) {
-                    $served[$operation['operationId']] = [strtoupper($method), $path];
-                }
+                $served[$operation['operationId']] = [strtoupper($method), $path];
             }
         }
-        ksort($served);
-        $ours = Operations::ALL;
-        ksort($ours);
-        self::assertSame($served, $ours);
+        foreach (Operations::ALL as $id => $operation) {
+            self::assertSame($operation, $served[$id] ?? null, $id);
+        }
     }
 
     public function testEventsOneWithAnIdempotencyKeyABatchAndGetWithDeliveries(): void

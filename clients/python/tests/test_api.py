@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from postbode import Client, Conflict, NotFound, Unauthorized, ValidationFailed
-from postbode._operations import NOT_COVERED, OPERATIONS
+from postbode._operations import OPERATIONS
 from postbode.types import SCHEMAS
 
 from conftest import eventually
@@ -18,13 +18,13 @@ def document(service_url):
     return json.load(urllib.request.urlopen(service_url + "/openapi.json"))
 
 
-def test_the_operations_are_those_of_the_served_document(document):
+def test_every_operation_the_client_calls_is_in_the_served_document(document):
     served = {
         op["operationId"]: (method.upper(), path)
         for path, item in document["paths"].items()
         for method, op in item.items()
     }
-    assert {k: v for k, v in served.items() if k not in NOT_COVERED} == OPERATIONS
+    assert {k: served.get(k) for k in OPERATIONS} == OPERATIONS
 
 
 def test_each_typed_dictionary_has_the_properties_of_its_schema(document):

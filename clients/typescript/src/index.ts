@@ -5,7 +5,7 @@
 export { Postbode } from "./client.js";
 export type { AttemptFilter, DeliveryFilter, SendOptions } from "./client.js";
 export { ApiError, ConnectionError, PostbodeError, type FieldError } from "./errors.js";
-export { NOT_COVERED, OPERATIONS, type OperationId } from "./operations.js";
+export { OPERATIONS, type OperationId } from "./operations.js";
 export type { ClientOptions } from "./transport.js";
 export type * from "./types.js";
 export type { components, operations, paths } from "./schema.js";

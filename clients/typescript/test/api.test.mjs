@@ -1,7 +1,7 @@
 // Every operation of the client round-trips against the real service.
 import assert from "node:assert/strict";
 import { before, after, test } from "node:test";
-import { ApiError, NOT_COVERED, OPERATIONS, Postbode } from "../dist/index.js";
+import { ApiError, OPERATIONS, Postbode } from "../dist/index.js";
 import { all, eventually, setUp, startReceiver } from "./helpers.mjs";
 
 let ctx;
@@ -22,16 +22,14 @@ async function refused(promise) {
   assert.fail("the call was not refused");
 }
 
-test("the operations are those of the served document", async (t) => {
+test("every operation the client calls is in the served document", async (t) => {
   if (!ctx) return t.skip();
   const document = await (await fetch(`${ctx.url}/openapi.json`)).json();
   const served = {};
   for (const [path, item] of Object.entries(document.paths)) {
-    for (const [method, op] of Object.entries(item)) {
-      if (!NOT_COVERED.includes(op.operationId)) served[op.operationId] = [method.toUpperCase(), path];
-    }
+    for (const [method, op] of Object.entries(item)) served[op.operationId] = [method.toUpperCase(), path];
   }
-  assert.deepEqual(served, Object.fromEntries(Object.entries(OPERATIONS).map(([k, v]) => [k, [...v]])));
+  for (const [id, operation] of Object.entries(OPERATIONS)) assert.deepEqual(served[id], [...operation], id);
 });
 
 test("events: one with an idempotency key, a batch, and get with its deliveries", async (t) => {

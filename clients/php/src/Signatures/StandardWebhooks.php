@@ -36,6 +36,12 @@ final class StandardWebhooks
         $this->keys = $keys;
     }
 
+    /** verify() for a Request (Request::fromGlobals(), say). */
+    public function verifyRequest(Request $request, ?int $now = null): void
+    {
+        $this->verify($request->headerPairs(), $request->body, $now);
+    }
+
     /**
      * Returns when the call is genuine; throws VerificationException otherwise.
      *

@@ -1,6 +1,6 @@
 """Every API operation the client calls, by the ``operationId`` of Postbode's OpenAPI
 document: its method and path. The client's methods name an operation here; the tests
-check this table against the document the server serves."""
+check that the document the server serves has each, with this method and path."""
 
 from typing import Dict, Tuple
 
@@ -76,7 +76,3 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "listSigningKeys": ("GET", "/v1/signing-keys"),
     "rotateSigningKeys": ("POST", "/v1/signing-keys/rotate"),
 }
-
-#: Operations of the document the client leaves out: probes, metrics, the document
-#: itself and the tracking URLs, which e-mail clients call, not programs.
-NOT_COVERED = {"getHealth", "getReadiness", "getMetrics", "getOpenApiDocument", "trackOpen", "trackClick"}

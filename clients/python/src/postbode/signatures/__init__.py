@@ -6,7 +6,7 @@ A genuine call returns; anything else raises :class:`VerificationError`, whose `
 says why. Answer such a call ``401``.
 """
 
-from ._common import Verified, VerificationError
+from ._common import Verified, VerificationError, wsgi_target
 from ._http_signature import HttpSignature
 from ._keys import PublicKey, PublishedKeys, dnspython_resolver
 from ._nonces import NonceCache
@@ -23,4 +23,5 @@ __all__ = [
     "Verified",
     "VerificationError",
     "dnspython_resolver",
+    "wsgi_target",
 ]

@@ -7,7 +7,8 @@ import binascii
 import hashlib
 import hmac
 import time
-from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+import urllib.parse
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 #: Header names and values, as a mapping (Flask's, Django's and Starlette's ``headers``
 #: work as they are) or as ``(name, value)`` pairs.
@@ -81,6 +82,18 @@ def origin_form(target: str) -> str:
         slash = rest.find("/")
         return rest[slash:] if slash >= 0 else "/"
     return target
+
+
+def wsgi_target(environ: Mapping[str, Any]) -> str:
+    """The request target as the client sent it, from a WSGI environ (Flask's
+    ``request.environ``, Django's ``request.META``): the signatures cover it byte for
+    byte, and frameworks' own paths are decoded."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return str(raw)
+    path = urllib.parse.quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/;=,~!$&'()*+:@")
+    query = environ.get("QUERY_STRING", "")
+    return path + ("?" + query if query else "")
 
 
 def now_or(now: Optional[int]) -> int:
