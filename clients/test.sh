@@ -123,7 +123,7 @@ for suite in "${suites[@]}"; do
       else missing "php and phpunit (apt-get install php-cli php-curl phpunit)" php; fi ;;
     go)
       if command -v go >/dev/null 2>&1; then
-        run go bash -c 'cd clients/go && go vet ./... && go test -count=1 ./...'
+        run go bash -c 'cd clients/go && test -z "$(gofmt -l .)" || { gofmt -l . >&2; echo "not gofmt-formatted" >&2; exit 1; }; go vet ./... && go test -count=1 ./...'
       else missing "go (apt-get install golang-go)" go; fi ;;
     *) echo "clients: no suite named $suite" >&2; failed+=("$suite") ;;
   esac
