@@ -1740,7 +1740,7 @@ export interface components {
          *     the request into the current settings and checks the result as a whole, so both
          *     paths share one set of rules.
          * @example {
-         *       "url": "https://example.com/hooks/postbode.php",
+         *       "url": "http://127.0.0.1:9000/hooks/postbode.php",
          *       "events": [
          *         "order.paid",
          *         "open"
