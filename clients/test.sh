@@ -42,8 +42,11 @@ export POSTBODE_TEST_ADMIN_TOKEN="clients-operator-$RANDOM$RANDOM$RANDOM"
 export POSTBODE_TEST_KEY_DOMAIN="webhooks.postbode.test"
 export POSTBODE_TEST_DNS="127.0.0.1:$dns_port"
 export POSTBODE_TEST_DNS_RECORDS="$work/dns.json"
+# Retries wait an hour, so a failed delivery is tried again only when a test resends or
+# recovers it.
 POSTBODE_ADMIN_TOKEN="$POSTBODE_TEST_ADMIN_TOKEN" \
 POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS=true \
+POSTBODE_DELIVERY__RETRY__SCHEDULE='["1h", "1h", "1h"]' \
 POSTBODE_WEBHOOKS__REQUIRE_VERIFICATION=false \
 POSTBODE_SIGNATURE__KEY_DOMAIN="$POSTBODE_TEST_KEY_DOMAIN" \
 POSTBODE_DNS__NAMESERVERS="[\"127.0.0.1:$dns_port\"]" \

@@ -64,7 +64,7 @@ impl Published {
     }
 
     /// The key of a TXT record, its strings joined as resolvers join them.
-    fn from_dns(&self, key_id: &str) -> Option<PublicKey> {
+    fn dns_key(&self, key_id: &str) -> Option<PublicKey> {
         let strings = self.dns.get(key_id.to_ascii_lowercase())?.as_array()?;
         let text: String = strings.iter().filter_map(Value::as_str).collect();
         match dkim::parse_record(&text).ok()? {
@@ -110,7 +110,7 @@ fn the_receiver_crate_reaches_every_outcome_of_the_shared_vectors() {
         let pairs = call.pairs();
         let request = call.request(&pairs);
         let now = case["now"].as_i64().unwrap();
-        let from_dns = |key_id: &str| published.from_dns(key_id);
+        let from_dns = |key_id: &str| published.dns_key(key_id);
         let keys: &dyn postbode_signature::keys::KeyLookup = match case["keys"].as_str() {
             Some("dns") => &from_dns,
             _ => &published.key_set,

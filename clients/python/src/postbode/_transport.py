@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from ._operations import OPERATIONS
 from ._version import __version__
@@ -71,14 +71,12 @@ class Transport:
         timeout: float,
         max_retries: int,
         max_retry_wait: float,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
-        self.sleep = sleep
 
     def call(
         self,
@@ -122,7 +120,7 @@ class Transport:
                 response = self._send(method, url, sent_headers, body)
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout) as failure:
                 if retry and attempt < self.max_retries:
-                    self.sleep(self._backoff(attempt))
+                    time.sleep(self._backoff(attempt))
                     attempt += 1
                     continue
                 raise ConnectionFailed("%s %s: %s" % (method, url, failure)) from failure
@@ -132,7 +130,7 @@ class Transport:
             if retry and response.status in RETRY_STATUSES and attempt < self.max_retries:
                 delay = self._backoff(attempt) if wait is None else wait
                 if delay <= self.max_retry_wait:
-                    self.sleep(delay)
+                    time.sleep(delay)
                     attempt += 1
                     continue
             raise self._error(response, wait)
