@@ -58,11 +58,21 @@ final class ReceivingTest extends TestCase
         }
     }
 
+    public static function tearDownAfterClass(): void
+    {
+        @unlink(self::keyCacheFile());
+    }
+
     protected function setUp(): void
     {
         if (self::$service === null) {
             self::markTestSkipped('no running service: run bash clients/test.sh');
         }
+    }
+
+    private static function keyCacheFile(): string
+    {
+        return sys_get_temp_dir() . '/postbode-php-test-keys-' . getmypid() . '.json';
     }
 
     /** @return iterable<string, array{0: string, 1: string}> */
@@ -77,7 +87,7 @@ final class ReceivingTest extends TestCase
 
     private static function keySet(): PublishedKeys
     {
-        return PublishedKeys::fromUrl(self::$service->url . '/.well-known/postbode/keys', cacheFile: sys_get_temp_dir() . '/postbode-php-test-keys-' . getmypid() . '.json');
+        return PublishedKeys::fromUrl(self::$service->url . '/.well-known/postbode/keys', cacheFile: self::keyCacheFile());
     }
 
     private static function verifier(string $scheme, PublishedKeys $keys, ?string $account = null): HttpSignature|Rfc9421
