@@ -89,9 +89,10 @@ missing() {
   fi
 }
 run() {
-  local name=$1; shift
+  local name=$1 started=$SECONDS; shift
   printf '\n== clients/%s\n' "$name"
   if ! "$@"; then failed+=("$name"); fi
+  echo "(clients/$name took $((SECONDS - started)) s)"
 }
 
 printf '\n== clients: the OpenAPI document\n'
