@@ -91,6 +91,7 @@ pub enum Ordering {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"url": "http://127.0.0.1:9000/hooks/postbode.php", "events": ["order.paid", "open"], "format": "json", "signatures": ["standard-webhooks"]})))]
 pub struct WebhookSettings {
     pub url: String,
     #[serde(default)]

@@ -48,7 +48,7 @@ impl From<FieldError> for FieldErrorSchema {
 pub enum Errors {
     /// The request is malformed: not JSON, a path segment that is not UTF-8.
     #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(#[to_schema] Problem),
+    BadRequest(Problem),
     /// Missing or invalid credentials.
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
@@ -188,7 +188,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
+#[utoipa::path(get, path = "/openapi.json", operation_id = "getOpenApiDocument", tag = "operations", security(()),
     responses((status = 200, body = Object, description = "the OpenAPI 3.1 document")))]
 pub async fn serve() -> axum::Json<utoipa::openapi::OpenApi> {
     static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
@@ -237,32 +237,73 @@ pub struct Recovered {
     deliveries: u64,
 }
 
-/// An object schema described in words: bodies that merge into what is stored.
-macro_rules! object_schema {
-    ($name:ident, $description:literal) => {
-        #[doc = $description]
-        pub struct $name;
-
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::schema::ObjectBuilder::new()
-                    .description(Some($description))
-                    .into()
-            }
-        }
-
-        impl ToSchema for $name {}
-    };
+/// The key set receivers fetch and cache (docs/payloads.md, "How the keys are published").
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct KeySet {
+    keys: Vec<PublishedKey>,
 }
 
-object_schema!(
-    WebhookPatch,
-    "Any of a webhook's settings (as in WebhookSettings); those not given keep their values, and the result is checked as a whole."
-);
-object_schema!(
-    DefinitionPatch,
-    "Any of name, fields and unsubscribe (as in Definition); those not given keep their values."
-);
+/// One published public key. Readers skip keys of algorithms they do not know.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PublishedKey {
+    /// `<selector>._domainkey.<key domain>`, as the signatures' `keyId`/`keyid` name it.
+    #[schema(example = "pb202611k3q9._domainkey.webhooks.example.com")]
+    key_id: String,
+    /// `rsa-sha256` (for `http-signature`) or `ed25519` (for `rfc9421`).
+    #[schema(example = "ed25519")]
+    algorithm: String,
+    /// Base64 of the DER SubjectPublicKeyInfo.
+    public_key: String,
+    /// `next` (published, not signing yet), `active` or `retired`.
+    #[schema(example = "active")]
+    state: String,
+    /// Unix seconds: when a retired key stops being published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+}
+
+/// A schema whose fields are those of `T`, none of them required: the body of a `PATCH`
+/// that merges into what is stored.
+fn all_optional<T: utoipa::PartialSchema>(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::Schema;
+    let mut schema = T::schema();
+    if let utoipa::openapi::RefOr::T(Schema::Object(object)) = &mut schema {
+        object.required.clear();
+        object.description = Some(description.to_owned());
+        object.example = None;
+    }
+    schema
+}
+
+/// Any of a webhook's settings; those not given keep their values.
+pub struct WebhookPatch;
+
+impl utoipa::PartialSchema for WebhookPatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        all_optional::<postbode_core::webhook::WebhookSettings>(
+            "Any of a webhook's settings (as in WebhookSettings); those not given keep their values, and the result is checked as a whole.",
+        )
+    }
+}
+
+impl ToSchema for WebhookPatch {}
+
+/// Any of a database's or collection's definition; those not given keep their values.
+pub struct DefinitionPatch;
+
+impl utoipa::PartialSchema for DefinitionPatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        all_optional::<routes::databases::Definition>(
+            "Any of name, fields and unsubscribe (as in Definition); those not given keep their values.",
+        )
+    }
+}
+
+impl ToSchema for DefinitionPatch {}
 
 #[cfg(test)]
 mod tests {
@@ -337,6 +378,68 @@ mod tests {
             Vec::<&(String, String)>::new(),
             "documented but not served"
         );
+    }
+
+    /// Every operation of the document, as `(method, path, operation)`.
+    fn operations(json: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+        let mut out = Vec::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                out.push((method.clone(), path.clone(), operation.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_operation_has_its_own_readable_operation_id() {
+        // Client generators name their methods after these; OpenAPI requires them unique.
+        let json = serde_json::to_value(document()).unwrap();
+        let mut seen = BTreeSet::new();
+        for (method, path, operation) in operations(&json) {
+            let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+            let camel = id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && id.chars().all(|c| c.is_ascii_alphanumeric());
+            assert!(
+                camel && id.len() > 6,
+                "{method} {path}: operationId {id:?} is not a camelCase verb and noun"
+            );
+            assert!(
+                seen.insert(id.clone()),
+                "{method} {path}: operationId {id} is used twice"
+            );
+        }
+    }
+
+    #[test]
+    fn every_json_body_is_a_named_schema() {
+        // Generated clients name their types after the components; an inline schema
+        // would leave a type without a name.
+        let json = serde_json::to_value(document()).unwrap();
+        for (method, path, operation) in operations(&json) {
+            let mut bodies = vec![("request".to_owned(), operation["requestBody"].clone())];
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                bodies.push((format!("{status} answer"), response.clone()));
+            }
+            for (what, body) in bodies {
+                let Some(content) = body["content"].as_object() else {
+                    continue;
+                };
+                for (media, schema) in content {
+                    // The document itself is described by the OpenAPI specification;
+                    // newline-delimited JSON is a stream of text, not one value.
+                    let json_value = media == "application/json" || media.ends_with("+json");
+                    if !json_value || path == "/openapi.json" {
+                        continue;
+                    }
+                    assert!(
+                        schema["schema"]["$ref"].is_string(),
+                        "{method} {path}: the {what} ({media}) is not a named schema: {}",
+                        schema["schema"]
+                    );
+                }
+            }
+        }
     }
 
     #[test]

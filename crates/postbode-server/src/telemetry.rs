@@ -142,7 +142,7 @@ pub fn tracking_hit(kind: &'static str, genuine: bool) {
 }
 
 /// `GET /metrics` (Prometheus text format), with the operator token or `metrics.token`.
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(("operator_token" = [])), responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text format; the operator token or metrics.token"), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations", security(("operator_token" = [])), responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text format; the operator token or metrics.token"), crate::openapi::Errors))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let token = headers
         .get(AUTHORIZATION)

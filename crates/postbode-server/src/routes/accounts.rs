@@ -28,7 +28,7 @@ pub struct CreatedAccount {
     api_key: String,
 }
 
-#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", security(("operator_token" = [])), request_body = NewAccount, responses((status = 201, body = CreatedAccount), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/accounts", operation_id = "createAccount", tag = "accounts", security(("operator_token" = [])), request_body = NewAccount, responses((status = 201, body = CreatedAccount), crate::openapi::Errors))]
 pub async fn create(
     _: Operator,
     State(state): State<AppState>,
@@ -66,7 +66,7 @@ pub(crate) async fn create_account(state: &AppState, name: &str) -> ApiResult<(A
     Ok((account, key.token))
 }
 
-#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", security(("operator_token" = [])), params(Paging), responses((status = 200, body = Page<postbode_store::Account>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/accounts", operation_id = "listAccounts", tag = "accounts", security(("operator_token" = [])), params(Paging), responses((status = 200, body = Page<postbode_store::Account>), crate::openapi::Errors))]
 pub async fn list(
     _: Operator,
     State(state): State<AppState>,
@@ -81,7 +81,7 @@ pub struct CreatedKey {
     api_key: String,
 }
 
-#[utoipa::path(post, path = "/v1/accounts/{id}/keys", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), responses((status = 201, body = CreatedKey), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/accounts/{id}/keys", operation_id = "createAccountKey", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), responses((status = 201, body = CreatedKey), crate::openapi::Errors))]
 pub async fn create_key(
     _: Operator,
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ pub(crate) async fn add_api_key(state: &AppState, account_id: &str) -> ApiResult
     Ok((key.id, key.token))
 }
 
-#[utoipa::path(delete, path = "/v1/accounts/{id}/keys/{key_id}", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path), ("key_id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/accounts/{id}/keys/{key_id}", operation_id = "deleteAccountKey", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path), ("key_id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_key(
     _: Operator,
     State(state): State<AppState>,
@@ -133,7 +133,7 @@ pub(crate) async fn revoke_api_key(state: &AppState, account_id: &str, key_id: &
 }
 
 /// The account the key belongs to (its id is what `postbode verify --account` needs).
-#[utoipa::path(get, path = "/v1/account", tag = "accounts", security(("account_key" = [])), responses((status = 200, body = postbode_store::Account), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/account", operation_id = "getAccount", tag = "accounts", security(("account_key" = [])), responses((status = 200, body = postbode_store::Account), crate::openapi::Errors))]
 pub async fn current(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<Account>> {
     let account = state
         .store

@@ -27,7 +27,7 @@ pub struct VerifyAnswer {
     pub(crate) checked: Vec<FileCheck>,
 }
 
-#[utoipa::path(post, path = "/v1/webhooks/{id}/verify", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = VerifyAnswer), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/{id}/verify", operation_id = "verifyWebhook", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = VerifyAnswer), crate::openapi::Errors))]
 pub async fn verify(
     key: AccountKey,
     State(state): State<AppState>,
@@ -75,6 +75,7 @@ pub(crate) async fn verify_webhook(state: &AppState, mut webhook: Webhook) -> Ap
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "order.paid", "data": {"order": 42}}))]
 pub struct TestRequest {
     #[serde(rename = "type")]
     pub(crate) event_type: Option<String>,
@@ -84,7 +85,7 @@ pub struct TestRequest {
     pub(crate) body: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = TestRequest, responses((status = 200, body = postbode_core::probe::TestReport), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/{id}/test", operation_id = "testWebhook", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = TestRequest, responses((status = 200, body = postbode_core::probe::TestReport), crate::openapi::Errors))]
 pub async fn test(
     key: AccountKey,
     State(state): State<AppState>,
@@ -189,7 +190,7 @@ pub struct CheckAnswer {
 
 /// The suite's "check now": a test call to every verified webhook, a new ownership check
 /// for the others (a test call to every webhook when verification is not required).
-#[utoipa::path(post, path = "/v1/webhooks/check", tag = "webhooks", security(("account_key" = [])), responses((status = 200, body = CheckAnswer), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/check", operation_id = "checkWebhooks", tag = "webhooks", security(("account_key" = [])), responses((status = 200, body = CheckAnswer), crate::openapi::Errors))]
 pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
     Ok(Json(CheckAnswer {
         data: check_all_webhooks(&state, &key.account_id).await?,

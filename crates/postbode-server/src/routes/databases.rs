@@ -25,6 +25,7 @@ const MAX_NAME_LEN: usize = 200;
 /// What a user sets on a database or a collection; `PATCH` merges into it.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "customers", "fields": [{"name": "email", "type": "email"}, {"name": "age", "type": "integer"}], "unsubscribe": {"action": "remove"}}))]
 pub struct Definition {
     name: String,
     #[serde(default)]
@@ -160,7 +161,7 @@ pub(crate) async fn find_collection(state: &AppState, account_id: &str, id: &str
         .ok_or(ApiError::NotFound("collection"))
 }
 
-#[utoipa::path(post, path = "/v1/databases", tag = "profiles", security(("account_key" = [])), request_body = Definition, responses((status = 201, body = DatabaseView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases", operation_id = "createDatabase", tag = "profiles", security(("account_key" = [])), request_body = Definition, responses((status = 201, body = DatabaseView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -181,7 +182,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(database.into())))
 }
 
-#[utoipa::path(get, path = "/v1/databases", tag = "profiles", security(("account_key" = [])), params(Paging), responses((status = 200, body = Page<DatabaseView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases", operation_id = "listDatabases", tag = "profiles", security(("account_key" = [])), params(Paging), responses((status = 200, body = Page<DatabaseView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
@@ -194,7 +195,7 @@ pub async fn list(
     Ok(Json(page.map(DatabaseView::from)))
 }
 
-#[utoipa::path(get, path = "/v1/databases/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases/{id}", operation_id = "getDatabase", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -203,7 +204,7 @@ pub async fn get(
     Ok(Json(find_database(&state, &key.account_id, &id).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/v1/databases/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/databases/{id}", operation_id = "updateDatabase", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
 pub async fn update(
     key: AccountKey,
     State(state): State<AppState>,
@@ -222,7 +223,7 @@ pub async fn update(
 
 /// Deletes the database with everything in it. No `delete` event is fired per profile:
 /// this is a bulk action of the account itself, not a change to a profile.
-#[utoipa::path(delete, path = "/v1/databases/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/databases/{id}", operation_id = "deleteDatabase", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
@@ -234,7 +235,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/v1/databases/{id}/collections", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = Definition, responses((status = 201, body = CollectionView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases/{id}/collections", operation_id = "createCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = Definition, responses((status = 201, body = CollectionView), crate::openapi::Errors))]
 pub async fn create_collection(
     key: AccountKey,
     State(state): State<AppState>,
@@ -258,7 +259,7 @@ pub async fn create_collection(
     Ok((StatusCode::CREATED, Json(collection.into())))
 }
 
-#[utoipa::path(get, path = "/v1/databases/{id}/collections", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<CollectionView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases/{id}/collections", operation_id = "listCollections", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<CollectionView>), crate::openapi::Errors))]
 pub async fn list_collections(
     key: AccountKey,
     State(state): State<AppState>,
@@ -273,7 +274,7 @@ pub async fn list_collections(
     Ok(Json(page.map(CollectionView::from)))
 }
 
-#[utoipa::path(get, path = "/v1/collections/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = CollectionView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/collections/{id}", operation_id = "getCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = CollectionView), crate::openapi::Errors))]
 pub async fn get_collection(
     key: AccountKey,
     State(state): State<AppState>,
@@ -282,7 +283,7 @@ pub async fn get_collection(
     Ok(Json(find_collection(&state, &key.account_id, &id).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/v1/collections/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = CollectionView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/collections/{id}", operation_id = "updateCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = CollectionView), crate::openapi::Errors))]
 pub async fn update_collection(
     key: AccountKey,
     State(state): State<AppState>,
@@ -299,7 +300,7 @@ pub async fn update_collection(
     Ok(Json(collection.into()))
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/collections/{id}", operation_id = "deleteCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_collection(
     key: AccountKey,
     State(state): State<AppState>,

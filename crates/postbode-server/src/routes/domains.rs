@@ -79,7 +79,7 @@ pub struct ValidationView {
 }
 
 /// Adds a domain: publish its `record`, then validate it.
-#[utoipa::path(post, path = "/v1/domains", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(post, path = "/v1/domains", operation_id = "createDomain", tag = "domains", security(("account_key" = [])),
     request_body = NewDomain,
     responses((status = 201, body = DomainView), (status = 409, body = crate::openapi::Problem,
         description = "the account has this domain already"), crate::openapi::Errors))]
@@ -108,7 +108,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(domain.into())))
 }
 
-#[utoipa::path(get, path = "/v1/domains", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(get, path = "/v1/domains", operation_id = "listDomains", tag = "domains", security(("account_key" = [])),
     params(Paging), responses((status = 200, body = Page<DomainView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
@@ -133,7 +133,7 @@ async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Domain>
         .ok_or(ApiError::NotFound("domain"))
 }
 
-#[utoipa::path(get, path = "/v1/domains/{id}", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(get, path = "/v1/domains/{id}", operation_id = "getDomain", tag = "domains", security(("account_key" = [])),
     params(("id" = String, Path)), responses((status = 200, body = DomainView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
@@ -145,7 +145,7 @@ pub async fn get(
 
 /// Removes the domain: webhooks it verified are pending again (unless another validated
 /// domain covers them); those verified by their file stay verified.
-#[utoipa::path(delete, path = "/v1/domains/{id}", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(delete, path = "/v1/domains/{id}", operation_id = "deleteDomain", tag = "domains", security(("account_key" = [])),
     params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
@@ -161,7 +161,7 @@ pub async fn delete(
 
 /// Looks the challenge record up now. A validated domain stays validated when a later
 /// check fails (the record may be removed after success).
-#[utoipa::path(post, path = "/v1/domains/{id}/validate", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(post, path = "/v1/domains/{id}/validate", operation_id = "validateDomain", tag = "domains", security(("account_key" = [])),
     params(("id" = String, Path)), responses((status = 200, body = ValidationView), crate::openapi::Errors))]
 pub async fn validate(
     key: AccountKey,

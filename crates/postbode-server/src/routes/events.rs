@@ -26,6 +26,7 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "order.paid", "data": {"order": 42, "total": "19.95"}, "idempotency_key": "order-42-paid"}))]
 pub struct EventRequest {
     #[serde(rename = "type")]
     event_type: String,
@@ -165,7 +166,7 @@ fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> ApiResult<Op
     }
 }
 
-#[utoipa::path(post, path = "/v1/events", tag = "events", security(("account_key" = [])), params(("Idempotency-Key" = Option<String>, Header, description = "the same as the body's idempotency_key")), request_body = EventRequest, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/events", operation_id = "createEvent", tag = "events", security(("account_key" = [])), params(("Idempotency-Key" = Option<String>, Header, description = "the same as the body's idempotency_key")), request_body = EventRequest, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -191,6 +192,7 @@ pub async fn create(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"events": [{"type": "order.paid", "data": {"order": 42}}, {"type": "order.shipped", "data": {"order": 41}}]}))]
 pub struct BatchRequest {
     events: Vec<EventRequest>,
 }
@@ -205,7 +207,7 @@ pub struct BatchAccepted {
 }
 
 /// All or nothing: one bad event refuses the whole batch.
-#[utoipa::path(post, path = "/v1/events/batch", tag = "events", security(("account_key" = [])), request_body = BatchRequest, responses((status = 202, body = BatchAccepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/events/batch", operation_id = "createEventBatch", tag = "events", security(("account_key" = [])), request_body = BatchRequest, responses((status = 202, body = BatchAccepted), crate::openapi::Errors))]
 pub async fn create_batch(
     key: AccountKey,
     State(state): State<AppState>,
@@ -258,7 +260,7 @@ pub struct EventView {
     deliveries: Vec<Delivery>,
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = EventView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/events/{id}", operation_id = "getEvent", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = EventView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -281,7 +283,7 @@ pub async fn get(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = postbode_store::Delivery), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/deliveries/{id}", operation_id = "getDelivery", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = postbode_store::Delivery), crate::openapi::Errors))]
 pub async fn get_delivery(
     key: AccountKey,
     State(state): State<AppState>,
@@ -315,7 +317,7 @@ pub struct DeliveriesQuery {
 }
 
 /// A webhook's deliveries, newest first: what is pending, delivered, failed or skipped.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "events", security(("account_key" = [])), params(("id" = String, Path), DeliveriesQuery), responses((status = 200, body = Page<postbode_store::Delivery>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries", tag = "events", security(("account_key" = [])), params(("id" = String, Path), DeliveriesQuery), responses((status = 200, body = Page<postbode_store::Delivery>), crate::openapi::Errors))]
 pub async fn list_deliveries(
     key: AccountKey,
     State(state): State<AppState>,
@@ -341,7 +343,7 @@ pub async fn list_deliveries(
 
 /// One more attempt on the same delivery, with the same id, so receivers still drop
 /// duplicates.
-#[utoipa::path(post, path = "/v1/deliveries/{id}/resend", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 202, body = postbode_store::Delivery), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/deliveries/{id}/resend", operation_id = "resendDelivery", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 202, body = postbode_store::Delivery), crate::openapi::Errors))]
 pub async fn resend(
     key: AccountKey,
     State(state): State<AppState>,

@@ -6,13 +6,13 @@ use crate::problem::ApiResult;
 use crate::state::AppState;
 
 /// The process is up.
-#[utoipa::path(get, path = "/health", tag = "operations", security(()), responses((status = 200, body = crate::openapi::Status), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/health", operation_id = "getHealth", tag = "operations", security(()), responses((status = 200, body = crate::openapi::Status), crate::openapi::Errors))]
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// The process can serve: its database answers.
-#[utoipa::path(get, path = "/ready", tag = "operations", security(()), responses((status = 200, body = crate::openapi::Status), (status = 500, body = crate::openapi::Problem, content_type = "application/problem+json", description = "the database does not answer"), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/ready", operation_id = "getReadiness", tag = "operations", security(()), responses((status = 200, body = crate::openapi::Status), (status = 500, body = crate::openapi::Problem, content_type = "application/problem+json", description = "the database does not answer"), crate::openapi::Errors))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.get_account("").await?;
     Ok(Json(json!({"status": "ready"})))

@@ -75,7 +75,7 @@ enum Parsed {
     Broken(String),
 }
 
-#[utoipa::path(post, path = "/v1/databases/{id}/import", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), ("key" = Option<String>, Query, description = "the field that finds existing profiles to update")), request_body(content((String = "text/csv"), (String = "application/x-ndjson"))), responses((status = 200, body = ImportSummary), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases/{id}/import", operation_id = "importProfiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), ("key" = Option<String>, Query, description = "the field that finds existing profiles to update")), request_body(content((String = "text/csv"), (String = "application/x-ndjson"))), responses((status = 200, body = ImportSummary), crate::openapi::Errors))]
 pub async fn import(
     key: AccountKey,
     State(state): State<AppState>,

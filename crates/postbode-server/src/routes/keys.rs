@@ -12,7 +12,7 @@ use crate::signing_keys;
 use crate::state::AppState;
 
 /// Public: what receivers fetch and cache to verify calls.
-#[utoipa::path(get, path = "/.well-known/postbode/keys", tag = "signing keys", security(()), responses((status = 200, body = Object, description = "the key set receivers fetch (docs/payloads.md)"), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/.well-known/postbode/keys", operation_id = "getKeySet", tag = "signing keys", security(()), responses((status = 200, body = crate::openapi::KeySet, description = "the key set receivers fetch (docs/payloads.md)"), crate::openapi::Errors))]
 pub async fn well_known(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let keys = state.store.list_signing_keys().await?;
     let set = signing_keys::key_set(&keys, state.clock.now(), &state.key_domain)?;
@@ -26,12 +26,12 @@ pub async fn well_known(State(state): State<AppState>) -> ApiResult<impl IntoRes
     ))
 }
 
-#[utoipa::path(get, path = "/v1/signing-keys", tag = "signing keys", security(("operator_token" = [])), responses((status = 200, body = crate::openapi::SigningKeys), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/signing-keys", operation_id = "listSigningKeys", tag = "signing keys", security(("operator_token" = [])), responses((status = 200, body = crate::openapi::SigningKeys), crate::openapi::Errors))]
 pub async fn list(_: Operator, State(state): State<AppState>) -> ApiResult<Json<Value>> {
     operator_view(&state).await
 }
 
-#[utoipa::path(post, path = "/v1/signing-keys/rotate", tag = "signing keys", security(("operator_token" = [])), responses((status = 200, body = crate::openapi::SigningKeys), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/signing-keys/rotate", operation_id = "rotateSigningKeys", tag = "signing keys", security(("operator_token" = [])), responses((status = 200, body = crate::openapi::SigningKeys), crate::openapi::Errors))]
 pub async fn rotate(_: Operator, State(state): State<AppState>) -> ApiResult<Json<Value>> {
     signing_keys::rotate(state.store.as_ref(), &state.master, state.clock.now(), &state.signature).await?;
     operator_view(&state).await

@@ -22,6 +22,7 @@ use crate::tracking::MAX_URL_LEN;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mailing": {"id": "spring-2026", "tags": ["spring"]}, "email": "piet@example.com"}))]
 pub struct MessageRequest {
     mailing: Mailing,
     email: String,
@@ -37,7 +38,7 @@ pub struct MessageView {
     open_url: String,
 }
 
-#[utoipa::path(post, path = "/v1/messages", tag = "messages", security(("account_key" = [])), request_body = MessageRequest, responses((status = 201, body = MessageView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages", operation_id = "createMessage", tag = "messages", security(("account_key" = [])), request_body = MessageRequest, responses((status = 201, body = MessageView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -98,7 +99,7 @@ pub struct LinkView {
     click_url: String,
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/links", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = LinkRequest, responses((status = 200, body = LinkView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/links", operation_id = "createMessageLink", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = LinkRequest, responses((status = 200, body = LinkView), crate::openapi::Errors))]
 pub async fn link(
     key: AccountKey,
     State(state): State<AppState>,
@@ -161,7 +162,7 @@ async fn report(
     Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/deliveries", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::DeliveryReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/deliveries", operation_id = "reportDelivery", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::DeliveryReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn delivery(
     key: AccountKey,
     State(state): State<AppState>,
@@ -171,7 +172,7 @@ pub async fn delivery(
     report(&state, &key, &id, MailEvent::Delivery(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/bounces", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::BounceReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/bounces", operation_id = "reportBounce", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::BounceReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn bounce(
     key: AccountKey,
     State(state): State<AppState>,
@@ -181,7 +182,7 @@ pub async fn bounce(
     report(&state, &key, &id, MailEvent::Bounce(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/failures", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::FailureReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/failures", operation_id = "reportFailure", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::FailureReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn failure(
     key: AccountKey,
     State(state): State<AppState>,
@@ -191,7 +192,7 @@ pub async fn failure(
     report(&state, &key, &id, MailEvent::Failure(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/abuses", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::AbuseReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/abuses", operation_id = "reportAbuse", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::AbuseReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn abuse(
     key: AccountKey,
     State(state): State<AppState>,
@@ -201,7 +202,7 @@ pub async fn abuse(
     report(&state, &key, &id, MailEvent::Abuse(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/unsubscribes", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::UnsubscribeReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/unsubscribes", operation_id = "reportUnsubscribe", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::UnsubscribeReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn unsubscribe_report(
     key: AccountKey,
     State(state): State<AppState>,

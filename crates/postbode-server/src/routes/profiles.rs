@@ -29,6 +29,7 @@ use std::collections::HashMap;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"fields": {"email": "piet@example.com", "age": 31}, "interests": ["news"]}))]
 pub struct ProfileRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -138,7 +139,7 @@ fn checked_interests(interests: Option<Vec<String>>) -> Result<Option<Vec<String
         .map_err(ValidationError::from)
 }
 
-#[utoipa::path(post, path = "/v1/databases/{id}/profiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 201, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases/{id}/profiles", operation_id = "createProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 201, body = ProfileView), crate::openapi::Errors))]
 pub async fn create(
     key: AccountKey,
     State(state): State<AppState>,
@@ -160,7 +161,7 @@ pub async fn create(
 }
 
 /// `?limit=`, `?cursor=` and at most one `?fields.<name>=<value>`.
-#[utoipa::path(get, path = "/v1/databases/{id}/profiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging, ("fields.<name>" = Option<String>, Query, description = "filters on one field's value (one at a time)")), responses((status = 200, body = Page<ProfileView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases/{id}/profiles", operation_id = "listProfiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging, ("fields.<name>" = Option<String>, Query, description = "filters on one field's value (one at a time)")), responses((status = 200, body = Page<ProfileView>), crate::openapi::Errors))]
 pub async fn list(
     key: AccountKey,
     State(state): State<AppState>,
@@ -227,7 +228,7 @@ pub(crate) fn field_filter(
     Ok((field_name.to_owned(), typed))
 }
 
-#[utoipa::path(get, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/profiles/{id}", operation_id = "getProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn get(
     key: AccountKey,
     State(state): State<AppState>,
@@ -238,7 +239,7 @@ pub async fn get(
     Ok(Json(ProfileView::new(profile, &database.fields)))
 }
 
-#[utoipa::path(put, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(put, path = "/v1/profiles/{id}", operation_id = "replaceProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn replace(
     key: AccountKey,
     state: State<AppState>,
@@ -248,7 +249,7 @@ pub async fn replace(
     edit(key, state, id, request, Edit::Replace).await
 }
 
-#[utoipa::path(patch, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/profiles/{id}", operation_id = "updateProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn merge(
     key: AccountKey,
     state: State<AppState>,
@@ -315,7 +316,7 @@ pub struct ErasureView {
 /// `?erase=true` those events carry the ids only, and every stored event (with its
 /// deliveries and attempts) that concerns the profile, and each message sent to it, is
 /// removed too, in batches; the answer counts them.
-#[utoipa::path(delete, path = "/v1/profiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), DeleteQuery), responses((status = 204, description = "deleted"), (status = 200, body = ErasureView, description = "deleted and erased (?erase=true)"), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/profiles/{id}", operation_id = "deleteProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), DeleteQuery), responses((status = 204, description = "deleted"), (status = 200, body = ErasureView, description = "deleted and erased (?erase=true)"), crate::openapi::Errors))]
 pub async fn delete(
     key: AccountKey,
     State(state): State<AppState>,
@@ -357,7 +358,7 @@ pub async fn delete(
     Ok(Json(ErasureView { profile_id: id, erased }).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/profiles/{id}/subprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileRequest, responses((status = 201, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/profiles/{id}/subprofiles", operation_id = "createSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileRequest, responses((status = 201, body = SubprofileView), crate::openapi::Errors))]
 pub async fn create_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
@@ -388,7 +389,7 @@ pub async fn create_subprofile(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/profiles/{id}/subprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<SubprofileView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/profiles/{id}/subprofiles", operation_id = "listSubprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<SubprofileView>), crate::openapi::Errors))]
 pub async fn list_subprofiles(
     key: AccountKey,
     State(state): State<AppState>,
@@ -416,7 +417,7 @@ pub async fn list_subprofiles(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/subprofiles/{id}", operation_id = "getSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn get_subprofile(
     key: AccountKey,
     State(state): State<AppState>,
@@ -427,7 +428,7 @@ pub async fn get_subprofile(
     Ok(Json(SubprofileView::new(subprofile, &collection.fields)))
 }
 
-#[utoipa::path(put, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(put, path = "/v1/subprofiles/{id}", operation_id = "replaceSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn replace_subprofile(
     key: AccountKey,
     state: State<AppState>,
@@ -437,7 +438,7 @@ pub async fn replace_subprofile(
     edit_subprofile(key, state, id, request, Edit::Replace).await
 }
 
-#[utoipa::path(patch, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/subprofiles/{id}", operation_id = "updateSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn merge_subprofile(
     key: AccountKey,
     state: State<AppState>,
@@ -462,7 +463,7 @@ async fn edit_subprofile(
     Ok(Json(SubprofileView::new(subprofile_of(outcome)?, &collection.fields)))
 }
 
-#[utoipa::path(delete, path = "/v1/subprofiles/{id}", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/subprofiles/{id}", operation_id = "deleteSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_subprofile(
     key: AccountKey,
     State(state): State<AppState>,

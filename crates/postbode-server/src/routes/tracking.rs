@@ -25,7 +25,7 @@ const MAX_HEADER_TEXT: usize = 1024;
 
 /// Every open is answered with the pixel, whatever the token: a mail client shows no
 /// broken image, and a prober learns nothing about which tokens are genuine.
-#[utoipa::path(get, path = "/t/o/{token}", tag = "tracking", security(()), params(("token" = String, Path)), responses((status = 200, body = Vec<u8>, content_type = "image/gif", description = "a 1×1 GIF, whatever the token")))]
+#[utoipa::path(get, path = "/t/o/{token}", operation_id = "trackOpen", tag = "tracking", security(()), params(("token" = String, Path)), responses((status = 200, body = Vec<u8>, content_type = "image/gif", description = "a 1×1 GIF, whatever the token")))]
 pub async fn open(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -51,7 +51,7 @@ pub async fn open(
 
 /// A genuine click token redirects to the destination it was made for; any other is a
 /// 404, never a redirect.
-#[utoipa::path(get, path = "/t/c/{token}", tag = "tracking", security(()), params(("token" = String, Path)), responses((status = 302, description = "to the link's destination"), (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json", description = "not a genuine click token")))]
+#[utoipa::path(get, path = "/t/c/{token}", operation_id = "trackClick", tag = "tracking", security(()), params(("token" = String, Path)), responses((status = 302, description = "to the link's destination"), (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json", description = "not a genuine click token")))]
 pub async fn click(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -1,0 +1,3 @@
+module github.com/postbode/postbode/clients/go
+
+go 1.19
