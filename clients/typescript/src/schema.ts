@@ -850,11 +850,16 @@ export interface components {
             emailfrom?: string | null;
             mime?: string | null;
         };
-        /** @description The answer to an accepted event: its id and how many deliveries it made. */
+        /**
+         * @description The answer to an accepted event: its id, how many deliveries it made (held ones
+         *     included), and of the webhooks that want its type, which did not get a delivery going
+         *     out at once and why.
+         */
         Accepted: {
             id: string;
             /** Format: int32 */
             deliveries: number;
+            skipped: components["schemas"]["Skipped"];
         };
         Account: {
             id: string;
@@ -898,8 +903,15 @@ export interface components {
             /** Format: int32 */
             max_wait_ms: number;
         };
+        /**
+         * @description The answer to an accepted batch: the events' ids in order, and their deliveries and
+         *     skips summed.
+         */
         BatchAccepted: {
             ids: string[];
+            /** Format: int32 */
+            deliveries: number;
+            skipped: components["schemas"]["Skipped"];
         };
         /**
          * @example {
@@ -1159,6 +1171,18 @@ export interface components {
             paused_until?: string | null;
             pause_reason?: string | null;
             engine?: null | components["schemas"]["WebhookRuntime"];
+            /**
+             * Format: int64
+             * @description Deliveries waiting while the webhook is disabled: they go out when it is enabled
+             *     again (or end with their event at `retention.events`).
+             */
+            held: number;
+            /**
+             * Format: int64
+             * @description Events of the last 24 hours the webhook wanted but did not get because its URL
+             *     was not verified (they are never sent).
+             */
+            skipped_unverified_24h: number;
         };
         ImportSummary: {
             /** Format: int64 */
@@ -1541,6 +1565,33 @@ export interface components {
             warning?: string | null;
         };
         /**
+         * @description Of the webhooks that want an event's type and scope, how many did not get a delivery
+         *     going out at once, by reason.
+         */
+        Skipped: {
+            /**
+             * Format: int32
+             * @description The URL is not verified: such a webhook never gets the event.
+             */
+            unverified?: number;
+            /**
+             * Format: int32
+             * @description The webhook is disabled: its delivery is held, and goes out when it is enabled
+             *     again (or ends with the event at `retention.events`).
+             */
+            disabled_held?: number;
+            /**
+             * Format: int32
+             * @description The webhook's condition does not hold for the event.
+             */
+            condition?: number;
+            /**
+             * Format: int32
+             * @description The webhook's condition could not be evaluated for the event.
+             */
+            condition_error?: number;
+        };
+        /**
          * @description The SMTP phase a failure happened in.
          * @enum {string}
          */
@@ -1569,6 +1620,11 @@ export interface components {
              * @description Events the webhook's condition could not be evaluated for; they were not sent.
              */
             condition_errors: number;
+            /**
+             * Format: int64
+             * @description Events held for the webhook while it was disabled (delivered once it is enabled).
+             */
+            held: number;
             /** Format: int64 */
             attempts: number;
             /** Format: int64 */
