@@ -96,6 +96,11 @@ type Health struct {
 	PausedUntil  *time.Time     `json:"paused_until"`
 	PauseReason  *string        `json:"pause_reason"`
 	Engine       map[string]any `json:"engine"`
+	// Held counts the deliveries waiting while the webhook is disabled.
+	Held int `json:"held"`
+	// SkippedUnverified24h counts the events of the last 24 hours it did not get
+	// because its URL was not verified.
+	SkippedUnverified24h int `json:"skipped_unverified_24h"`
 }
 
 // Webhook is a webhook (WebhookView); Secret only in the answer to its creation.
@@ -192,13 +197,25 @@ type EventRequest struct {
 
 // Accepted is an accepted (committed) event and how many deliveries it made.
 type Accepted struct {
-	ID         string `json:"id"`
-	Deliveries int    `json:"deliveries"`
+	ID         string  `json:"id"`
+	Deliveries int     `json:"deliveries"`
+	Skipped    Skipped `json:"skipped"`
 }
 
-// BatchAccepted lists the ids of a batch's events.
+// Skipped counts the webhooks that want an event but got nothing going out at once, by
+// reason (a reason that did not happen is zero).
+type Skipped struct {
+	Unverified     int `json:"unverified,omitempty"`
+	DisabledHeld   int `json:"disabled_held,omitempty"`
+	Condition      int `json:"condition,omitempty"`
+	ConditionError int `json:"condition_error,omitempty"`
+}
+
+// BatchAccepted lists the ids of a batch's events, with their deliveries and skips summed.
 type BatchAccepted struct {
-	IDs []string `json:"ids"`
+	IDs        []string `json:"ids"`
+	Deliveries int      `json:"deliveries"`
+	Skipped    Skipped  `json:"skipped"`
 }
 
 // Delivery is one event's delivery to one webhook.
@@ -247,6 +264,7 @@ type StatsBucket struct {
 	Skipped           int       `json:"skipped"`
 	SkippedUnverified int       `json:"skipped_unverified"`
 	ConditionErrors   int       `json:"condition_errors"`
+	Held              int       `json:"held"`
 	Attempts          int       `json:"attempts"`
 	LatencyP50Ms      *int64    `json:"latency_p50_ms"`
 	LatencyP99Ms      *int64    `json:"latency_p99_ms"`

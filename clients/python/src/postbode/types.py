@@ -45,6 +45,8 @@ class Health(TypedDict):
     paused_until: Optional[str]
     pause_reason: Optional[str]
     engine: Optional[Dict[str, Any]]
+    held: int
+    skipped_unverified_24h: int
 
 
 class _WebhookBase(TypedDict):
@@ -118,13 +120,26 @@ class Recovered(TypedDict):
     deliveries: int
 
 
+class Skipped(TypedDict, total=False):
+    """Webhooks that want an event but got nothing going out at once, by reason; a
+    reason that did not happen is left out."""
+
+    unverified: int
+    disabled_held: int
+    condition: int
+    condition_error: int
+
+
 class Accepted(TypedDict):
     id: str
     deliveries: int
+    skipped: Skipped
 
 
 class BatchAccepted(TypedDict):
     ids: List[str]
+    deliveries: int
+    skipped: Skipped
 
 
 class Delivery(TypedDict):
@@ -171,6 +186,7 @@ class StatsBucket(TypedDict):
     skipped: int
     skipped_unverified: int
     condition_errors: int
+    held: int
     attempts: int
     latency_p50_ms: Optional[int]
     latency_p99_ms: Optional[int]
