@@ -247,7 +247,8 @@ async fn verify_checks_standard_webhooks() {
     let out = verify(&[&good, "--now", &now], None, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
-        out.stdout.contains("standard-webhooks: FAILED: cannot check"),
+        out.stdout
+            .contains("standard-webhooks: not checked (no secret given: --secret whsec_..."),
         "{out:?}"
     );
 
@@ -425,7 +426,8 @@ async fn verify_checks_rfc9421_with_ed25519() {
     let out = run(vec![good.clone(), "--now".into(), now.clone()]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
-        out.stdout.contains("rfc9421: FAILED: cannot check: no published keys"),
+        out.stdout
+            .contains("rfc9421: not checked (no published keys given: --keys URL or --keys-file PATH)"),
         "{out:?}"
     );
 }
@@ -641,5 +643,59 @@ async fn listen_forwards_and_answers_with_the_forwarded_answer() {
         .join("\n");
     assert!(text.contains("  standard-webhooks: ok"), "{text}");
     assert!(text.contains("#1 answered 201 Created from"), "{text}");
+    serving.abort();
+}
+
+/// A forward URL with a path is the endpoint itself (the call's path goes along in
+/// `X-Forwarded-Uri`), and without `--secret` a signed call is shown as not checked,
+/// not as a failure.
+#[tokio::test]
+async fn listen_forwards_to_the_url_as_given_and_says_what_it_could_not_check() {
+    let (sender, mut received) = mpsc::unbounded_channel::<Forwarded>();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let sender = sender.clone();
+        async move {
+            let (parts, _) = request.into_parts();
+            let _ = sender.send(Forwarded {
+                uri: parts.uri.to_string(),
+                headers: parts.headers,
+                body: Vec::new(),
+            });
+            axum::http::StatusCode::NO_CONTENT
+        }
+    });
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/hook.php", server.local_addr().unwrap());
+    let serving = tokio::spawn(async move { axum::serve(server, app).await });
+
+    let mut listening = Listening::start(&["--forward", &endpoint]).await;
+    let secret = Secret::generate().unwrap();
+    let headers = standard_webhooks_headers(&secret, chrono::Utc::now().timestamp());
+    let response = post(
+        &reqwest::Client::new(),
+        format!("{}/dir/hook.php?src=pb", listening.url),
+        &headers,
+        BODY,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 204);
+    let call = tokio::time::timeout(PATIENCE, received.recv())
+        .await
+        .expect("the call was not forwarded")
+        .unwrap();
+    assert_eq!(call.uri, "/hook.php?src=pb");
+    assert_eq!(call.headers["x-forwarded-uri"], "/dir/hook.php?src=pb");
+
+    let text = listening
+        .read_until(|line| line.starts_with("#1 answered"))
+        .await
+        .join("\n");
+    assert!(
+        text.contains("  standard-webhooks: not checked (no secret given: --secret whsec_..."),
+        "{text}"
+    );
+    assert!(!text.contains("FAILED"), "{text}");
     serving.abort();
 }
