@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// Postbode: a self-hosted webhook delivery service.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,13 +16,10 @@ struct Cli {
 
 /// The settings every command that opens the database shares.
 #[derive(clap::Args)]
-struct ServiceArgs {
+struct StoreArgs {
     /// A TOML configuration file (see postbode.example.toml).
     #[arg(long, env = "POSTBODE_CONFIG")]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long)]
-    listen: Option<SocketAddr>,
     /// Where the database and generated keys live [default: ./postbode-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -31,12 +28,9 @@ struct ServiceArgs {
     database: Option<String>,
 }
 
-impl ServiceArgs {
+impl StoreArgs {
     fn load(&self) -> anyhow::Result<Config> {
         let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
-        if let Some(listen) = self.listen {
-            config.listen = listen;
-        }
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
         }
@@ -47,15 +41,34 @@ impl ServiceArgs {
     }
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = self.store.load()?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        Ok(config)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the service: API, tracking endpoints and delivery engine.
-    Serve(ServiceArgs),
+    Serve(ServeArgs),
     /// Apply the database migrations and exit; with --from and --to, move a store from
     /// SQLite to an empty PostgreSQL database instead.
     Migrate {
         #[command(flatten)]
-        service: ServiceArgs,
+        service: StoreArgs,
         /// The SQLite store to copy (sqlite://PATH); the service must not be running on it.
         #[arg(long, value_name = "URL", requires = "to")]
         from: Option<String>,
@@ -69,7 +82,7 @@ enum Command {
         /// Where the copy goes; it must not exist yet.
         file: PathBuf,
         #[command(flatten)]
-        service: ServiceArgs,
+        service: StoreArgs,
     },
     /// Measure throughput and latency end to end against a local receiver.
     Bench(postbode::bench::BenchArgs),
@@ -176,8 +189,13 @@ async fn shutdown_signal() {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTBODE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let mut directives = std::env::var("POSTBODE_LOG").unwrap_or_else(|_| config.log.level.clone());
+    // PostgreSQL's notices ("relation _sqlx_migrations already exists, skipping" at every
+    // start) are for whoever reads sqlx's own log; a filter that names sqlx decides itself.
+    if !directives.contains("sqlx") {
+        directives.push_str(",sqlx::postgres::notice=warn");
+    }
+    let filter = tracing_subscriber::EnvFilter::new(directives);
     // Colour codes only for a person at a terminal, never in a log file or journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
