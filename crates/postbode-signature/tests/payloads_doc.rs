@@ -157,7 +157,15 @@ fn the_standard_webhooks_example() {
     assert_eq!(examples["signed-content.standard-webhooks"].as_bytes(), content);
     let signature = standard_webhooks::sign(&secret, id, NOW, &call.body);
     assert_eq!(call.header("webhook-signature"), signature);
-    standard_webhooks::verify(&[secret.clone()], id, timestamp, &signature, &call.body, NOW).unwrap();
+    standard_webhooks::verify(
+        std::slice::from_ref(&secret),
+        id,
+        timestamp,
+        &signature,
+        &call.body,
+        NOW,
+    )
+    .unwrap();
     let mut changed = call.body.clone();
     changed[0] = b' ';
     assert_eq!(

@@ -143,7 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } => postbode::app::move_store(&from, &to).await,
             Command::Migrate { service: args, .. } => {
                 let config = args.load()?;
-                init_logging(&config);
+                let _telemetry = postbode::telemetry::init(&config)?;
                 postbode::app::open_store(&config).await?;
                 tracing::info!(database = %config.database_url(), "migrations applied");
                 Ok(())
@@ -162,7 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    init_logging(&config);
+    let telemetry = postbode::telemetry::init(&config)?;
     let running = postbode::app::start(config, Arc::new(postbode_core::SystemClock)).await?;
     if let Some(token) = &running.new_admin_token {
         // Printed once; it is also in <data-dir>/admin-token (mode 0600).
@@ -172,6 +172,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: finishing requests and calls in flight");
     running.stop().await?;
     tracing::info!("stopped");
+    telemetry.shutdown().await;
     Ok(())
 }
 
@@ -185,30 +186,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
-    }
-}
-
-fn init_logging(config: &Config) {
-    let mut directives = std::env::var("POSTBODE_LOG").unwrap_or_else(|_| config.log.level.clone());
-    // PostgreSQL's notices ("relation _sqlx_migrations already exists, skipping" at every
-    // start) are for whoever reads sqlx's own log; a filter that names sqlx decides itself.
-    if !directives.contains("sqlx") {
-        directives.push_str(",sqlx::postgres::notice=warn");
-    }
-    let filter = tracing_subscriber::EnvFilter::new(directives);
-    // Colour codes only for a person at a terminal, never in a log file or journal.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        // When the log cannot be written (a full disk under a redirected stderr), the
-        // default reports it with `eprintln!`, which panics and drops the request being
-        // served; the service must keep answering (503 where the store cannot write).
-        .log_internal_errors(false);
-    if config.log.format == postbode::config::LogFormat::Json {
-        // Span fields (the request's account, a delivery's ids) go on every line too.
-        builder.json().with_current_span(true).with_span_list(false).init();
-    } else {
-        builder.init();
     }
 }

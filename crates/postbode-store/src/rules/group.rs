@@ -98,6 +98,7 @@ impl Group {
             body: event.body.into(),
             created_at: event.created_at,
             profile_id: event.scope.profile_id,
+            trace_parent: event.trace_parent.map(|t| t.to_string()),
         });
         ingested
     }
@@ -164,16 +165,16 @@ impl Group {
         if granted.is_empty() {
             return;
         }
-        let bodies: HashMap<&str, (&str, &bytes::Bytes)> = self
+        let bodies: HashMap<&str, (&str, &bytes::Bytes, Option<&String>)> = self
             .events
             .iter()
-            .map(|e| (e.id.as_str(), (e.event_type.as_str(), &e.body)))
+            .map(|e| (e.id.as_str(), (e.event_type.as_str(), &e.body, e.trace_parent.as_ref())))
             .collect();
         for delivery in deliveries.iter_mut().filter(|d| d.ordering_key.is_none()) {
             let Some(left) = granted.get_mut(&delivery.webhook_id).filter(|left| **left > 0) else {
                 continue;
             };
-            let Some((event_type, body)) = bodies.get(delivery.event_id.as_str()) else {
+            let Some((event_type, body, trace_parent)) = bodies.get(delivery.event_id.as_str()) else {
                 continue;
             };
             *left -= 1;
@@ -189,6 +190,7 @@ impl Group {
                 body: (*body).clone(),
                 due_at: delivery.due_at,
                 ordering_key: None,
+                trace_parent: trace_parent.and_then(|t| TraceParent::parse(t)),
             });
         }
         // Reserved for an event not in this flush (cannot happen): give it back.
