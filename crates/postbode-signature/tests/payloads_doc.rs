@@ -103,6 +103,16 @@ impl Call {
         self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
     }
 
+    /// The call as the crate's verifiers take it, with `headers` from [`Call::header_refs`].
+    fn request<'a>(&'a self, headers: &'a [(&'a str, &'a str)]) -> Request<'a> {
+        Request {
+            method: &self.method,
+            target: &self.target,
+            headers,
+            body: &self.body,
+        }
+    }
+
     /// The headers Postbode sets before signing: those the signers take as given.
     fn unsigned(&self) -> [(&'static str, &str); 3] {
         [
@@ -211,12 +221,7 @@ fn the_http_signature_example() {
     let examples = examples();
     let call = Call::parse(&examples["request.http-signature"]);
     let headers = call.header_refs();
-    let request = Request {
-        method: &call.method,
-        target: &call.target,
-        headers: &headers,
-        body: &call.body,
-    };
+    let request = call.request(&headers);
     let policy = http_signature::Policy::new(KEY_DOMAIN, http_signature::DEFAULT_ACCOUNT_HEADER, ACCOUNT);
     let verifier = http_signature::Verifier::new(policy, published(&examples));
     let verified = verifier.verify(&request, NOW).unwrap();
@@ -259,12 +264,7 @@ fn the_rfc9421_example() {
     let examples = examples();
     let call = Call::parse(&examples["request.rfc9421"]);
     let headers = call.header_refs();
-    let request = Request {
-        method: &call.method,
-        target: &call.target,
-        headers: &headers,
-        body: &call.body,
-    };
+    let request = call.request(&headers);
     let policy = rfc9421::Policy::new(KEY_DOMAIN, http_signature::DEFAULT_ACCOUNT_HEADER, ACCOUNT);
     let verified = rfc9421::verify(&request, &policy, &published(&examples), NOW).unwrap();
     assert_eq!(verified.key_id, key_id("pb202611k3q9"));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::binary::start_binary;
+use common::binary::{run as postbode, run_in as postbode_in, start_binary};
 use common::{ADMIN, Receiver, Service, eventually, free_port, postgres_only};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -16,39 +16,6 @@ use tokio::process::{Child, ChildStdout, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_postbode");
 /// How long a started binary may take to print a line before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary in `dir` with only the variables given (no `POSTBODE_*` from the
-/// environment the tests run in).
-async fn postbode_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(BIN);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("POSTBODE_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command
-        .current_dir(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .await
-        .unwrap();
-    Output {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
-
-async fn postbode(args: &[&str], env: &[(&str, &str)]) -> Output {
-    postbode_in(Path::new("."), args, env).await
-}
 
 /// `postbode serve` in `dir`, started as a new user starts it: no operator token given.
 struct Serving {

@@ -587,9 +587,14 @@ struct Forwarded {
     body: Vec<u8>,
 }
 
-#[tokio::test]
-async fn listen_forwards_and_answers_with_the_forwarded_answer() {
-    let (sender, mut received) = mpsc::unbounded_channel::<Forwarded>();
+/// The endpoint behind `--forward`, on 127.0.0.1: what it received, its base URL, and
+/// its task, answering every call with 201 `thanks`.
+async fn endpoint() -> (
+    mpsc::UnboundedReceiver<Forwarded>,
+    String,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let (sender, received) = mpsc::unbounded_channel::<Forwarded>();
     let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
         let sender = sender.clone();
         async move {
@@ -605,7 +610,16 @@ async fn listen_forwards_and_answers_with_the_forwarded_answer() {
     });
     let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", server.local_addr().unwrap());
-    let serving = tokio::spawn(async move { axum::serve(server, app).await });
+    (
+        received,
+        endpoint,
+        tokio::spawn(async move { axum::serve(server, app).await }),
+    )
+}
+
+#[tokio::test]
+async fn listen_forwards_and_answers_with_the_forwarded_answer() {
+    let (mut received, endpoint, serving) = endpoint().await;
 
     let secret = Secret::generate().unwrap();
     let forward = format!("{endpoint}/dev/");
@@ -651,23 +665,8 @@ async fn listen_forwards_and_answers_with_the_forwarded_answer() {
 /// not as a failure.
 #[tokio::test]
 async fn listen_forwards_to_the_url_as_given_and_says_what_it_could_not_check() {
-    let (sender, mut received) = mpsc::unbounded_channel::<Forwarded>();
-    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-        let sender = sender.clone();
-        async move {
-            let (parts, _) = request.into_parts();
-            let _ = sender.send(Forwarded {
-                uri: parts.uri.to_string(),
-                headers: parts.headers,
-                body: Vec::new(),
-            });
-            axum::http::StatusCode::NO_CONTENT
-        }
-    });
-    let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/hook.php", server.local_addr().unwrap());
-    let serving = tokio::spawn(async move { axum::serve(server, app).await });
-
+    let (mut received, base, serving) = endpoint().await;
+    let endpoint = format!("{base}/hook.php");
     let mut listening = Listening::start(&["--forward", &endpoint]).await;
     let secret = Secret::generate().unwrap();
     let headers = standard_webhooks_headers(&secret, chrono::Utc::now().timestamp());
@@ -680,7 +679,7 @@ async fn listen_forwards_to_the_url_as_given_and_says_what_it_could_not_check() 
     .send()
     .await
     .unwrap();
-    assert_eq!(response.status(), 204);
+    assert_eq!(response.status(), 201);
     let call = tokio::time::timeout(PATIENCE, received.recv())
         .await
         .expect("the call was not forwarded")
