@@ -15,8 +15,10 @@ pub type SharedClock = Arc<dyn Clock>;
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// To the millisecond, the precision the stores keep: a time in an answer is the
+    /// same, digit for digit, as when it is read back later.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        chrono::SubsecRound::trunc_subsecs(Utc::now(), 3)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod render;
 pub mod retry;
 pub mod runtime;
 pub mod signing_keys;
+pub mod trace;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

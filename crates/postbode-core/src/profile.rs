@@ -144,7 +144,8 @@ impl FieldType {
     /// cell and a JSON value mean the same; an empty string clears a non-text field. A
     /// value of another type is an error naming `field`.
     pub fn coerce(self, field: &str, value: &Value) -> Result<Value, FieldError> {
-        let fail = |expected: &str| FieldError::new(field, expected);
+        // The value is named, so a rejected import row shows what was in the cell.
+        let fail = |expected: &str| FieldError::new(field, format!("{expected}, not {}", shown(value)));
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -179,6 +180,16 @@ impl FieldType {
             (FieldType::Email, Value::String(s)) if is_email(s.trim()) => Ok(Value::String(s.trim().to_owned())),
             (FieldType::Email, _) => Err(fail("an e-mail address")),
         }
+    }
+}
+
+/// A value as an error message quotes it: JSON, cut to a readable length.
+fn shown(value: &Value) -> String {
+    const MAX: usize = 40;
+    let text = value.to_string();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -430,6 +441,15 @@ impl ChangeEvent<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_in_the_message() {
+        let error = FieldType::Integer.coerce("fields.age", &json!("ten")).unwrap_err();
+        assert_eq!(error.message, r#"an integer, not "ten""#);
+        let long = "x".repeat(100);
+        let error = FieldType::Email.coerce("fields.email", &json!(long)).unwrap_err();
+        assert_eq!(error.message, format!("an e-mail address, not \"{}…", "x".repeat(39)));
+    }
 
     fn schema() -> Schema {
         let mut schema: Schema = serde_json::from_value(json!([

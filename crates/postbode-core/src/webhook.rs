@@ -126,6 +126,10 @@ pub struct WebhookSettings {
     pub ordering: Option<Ordering>,
     #[serde(default = "enabled")]
     pub enabled: bool,
+    /// Send the event's W3C `traceparent` on each call, so the receiver's spans join the
+    /// trace of the request that sent the event.
+    #[serde(default)]
+    pub send_traceparent: bool,
 }
 
 fn all_events() -> Vec<String> {

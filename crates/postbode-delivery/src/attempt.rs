@@ -8,9 +8,11 @@
 
 use chrono::{DateTime, Utc};
 use postbode_core::clock::SharedClock;
+use postbode_core::trace::{self, TraceParent};
 use postbode_core::webhook::Webhook;
 use postbode_store::{AttemptOutcome, AttemptResult, ClaimedDelivery};
 use std::time::Duration;
+use tracing::Instrument;
 
 use crate::call::{self, CallContext, WebhookSecrets};
 use crate::http::{CallError, CallOutcome, ErrorKind, HttpClient};
@@ -60,8 +62,58 @@ pub struct Context<'a> {
     pub clock: &'a SharedClock,
 }
 
-/// Sends `unit` (one delivery, or a batch) in one call.
+/// Sends `unit` (one delivery, or a batch) in one call, in a span of the event's trace
+/// (a batch's span links to each event's) when traces are exported.
 pub async fn attempt(cx: Context<'_>, target: &Target, unit: &[ClaimedDelivery]) -> Attempted {
+    let single = match unit {
+        [one] if target.webhook.settings.batch.is_none() => Some(one),
+        _ => None,
+    };
+    let span = tracing::trace_span!(
+        "delivery attempt",
+        otel.kind = "client",
+        webhook = %target.webhook.id,
+        delivery = single.map(|d| d.delivery_id.as_str()),
+        event = single.map(|d| d.event_id.as_str()),
+        attempt = single.map(|d| d.attempts + 1),
+        deliveries = unit.len(),
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        match single.and_then(|d| d.trace_parent.as_ref()) {
+            Some(event) => trace::set_parent(&span, event),
+            None => unit
+                .iter()
+                .filter_map(|d| d.trace_parent.as_ref())
+                .for_each(|event| trace::link(&span, event)),
+        }
+    }
+    // The receiver's spans continue the attempt's; without exported spans, the event's.
+    let traceparent = target
+        .webhook
+        .settings
+        .send_traceparent
+        .then(|| trace::context_of(&span).or_else(|| single.and_then(|d| d.trace_parent)))
+        .flatten();
+    let attempted = send(cx, target, unit, traceparent).instrument(span.clone()).await;
+    if let Some(record) = attempted.results.first().filter(|_| !span.is_disabled()) {
+        if let Some(status) = record.attempt.status_code {
+            span.record("http.response.status_code", status);
+        }
+        if let Some(kind) = &record.attempt.error_kind {
+            span.record("error.type", kind.as_str());
+        }
+    }
+    attempted
+}
+
+async fn send(
+    cx: Context<'_>,
+    target: &Target,
+    unit: &[ClaimedDelivery],
+    traceparent: Option<TraceParent>,
+) -> Attempted {
     let webhook = &target.webhook;
     let started_at = cx.clock.now();
     let outcome = match (&target.secrets, unit) {
@@ -79,6 +131,7 @@ pub async fn attempt(cx: Context<'_>, target: &Target, unit: &[ClaimedDelivery])
                 },
                 batched: batch.as_ref().map(|b| b.deliveries.as_str()),
                 now: started_at,
+                traceparent,
             };
             let keys = cx.keyring.active(started_at).await;
             let signing = call::Signing {
@@ -231,6 +284,7 @@ mod tests {
             body: bytes::Bytes::from(body.to_owned()),
             due_at: DateTime::<Utc>::MIN_UTC,
             ordering_key: None,
+            trace_parent: None,
         }
     }
 

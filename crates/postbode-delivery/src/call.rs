@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use postbode_core::render;
 use postbode_core::signing_keys::SignatureSettings;
+use postbode_core::trace::TraceParent;
 use postbode_core::webhook::{SignatureScheme, Webhook};
 use postbode_signature::sealed::MasterKey;
 use postbode_signature::standard_webhooks::{self, Secret};
@@ -25,6 +26,8 @@ pub struct CallContext<'a> {
     /// A batch's deliveries, comma-separated (`X-Postbode-Deliveries`).
     pub batched: Option<&'a str>,
     pub now: DateTime<Utc>,
+    /// Sent as `traceparent` (for webhooks with `send_traceparent`).
+    pub traceparent: Option<TraceParent>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +123,9 @@ pub fn build_request(
     headers.insert("x-postbode-event", header(call.event_type)?);
     if let Some(deliveries) = call.batched {
         headers.insert("x-postbode-deliveries", header(deliveries)?);
+    }
+    if let Some(trace) = call.traceparent {
+        headers.insert("traceparent", header(&trace.to_string())?);
     }
     let schemes = &webhook.settings.signatures;
     if schemes.contains(&SignatureScheme::StandardWebhooks) {

@@ -134,6 +134,7 @@ impl WebhookProbe for Probe {
                     event_type: &event_type,
                     batched: None,
                     now: started_at,
+                    traceparent: None,
                 };
                 let signing = call::Signing {
                     secrets: &secrets.signing(started_at),

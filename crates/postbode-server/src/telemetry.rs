@@ -1,7 +1,8 @@
 //! What an operator watches: Prometheus metrics (`GET /metrics`, rendered from the
 //! `metrics` crate's recorder; no listener of its own) and a span per request whose
 //! fields (route, and the account once the key is checked) every log line inside it
-//! carries.
+//! carries. When traces are exported, that span is the request's server span, a child
+//! of the sender's `traceparent`, and the trace of the events the request sends.
 //!
 //! Series (all counters `_total`):
 //! - `postbode_http_requests_total{method, route, status}`: `route` is the matched
@@ -27,6 +28,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use postbode_core::trace::{self, TraceParent};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tracing::Instrument;
@@ -101,8 +103,27 @@ pub struct MetricsEndpoint {
 pub async fn observe(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = request.method().to_string();
-    let span = tracing::info_span!("request", %method, %route, account = tracing::field::Empty);
-    let response = next.run(request).instrument(span).await;
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        %route,
+        account = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let exporting = trace::exporting();
+    if exporting {
+        span.record("otel.name", format!("{method} {route}"));
+        span.record("otel.kind", "server");
+        if let Some(parent) = sender_trace(request.headers()) {
+            trace::set_parent(&span, &parent);
+        }
+    }
+    let response = next.run(request).instrument(span.clone()).await;
+    if exporting {
+        span.record("http.response.status_code", response.status().as_u16());
+    }
     metrics::counter!(
         "postbode_http_requests_total",
         "method" => method,
@@ -111,6 +132,22 @@ pub async fn observe(matched: Option<MatchedPath>, request: Request, next: Next)
     )
     .increment(1);
     response
+}
+
+/// The `traceparent` a request came with, when it is a valid one (W3C Trace Context:
+/// an invalid one is ignored).
+fn sender_trace(headers: &HeaderMap) -> Option<TraceParent> {
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+}
+
+/// The trace an event sent by this request belongs to: the request's own span when
+/// traces are exported (the sender's trace, or a new one), else the sender's
+/// `traceparent` as it came, so a webhook that asks for it still continues that trace.
+pub fn event_trace(headers: &HeaderMap) -> Option<TraceParent> {
+    trace::context_of(&tracing::Span::current()).or_else(|| sender_trace(headers))
 }
 
 /// Counts accepted events of a type; custom types are counted together.

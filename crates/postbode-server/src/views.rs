@@ -62,6 +62,8 @@ pub struct WebhookView {
     pub batch: Option<Batch>,
     pub ordering: Option<Ordering>,
     pub enabled: bool,
+    /// Calls carry the event's W3C `traceparent`.
+    pub send_traceparent: bool,
     pub disabled_reason: Option<String>,
     /// Only in the answer to creation, `GET .../secret` and rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,6 +128,7 @@ impl WebhookView {
             batch: s.batch,
             ordering: s.ordering,
             enabled: s.enabled,
+            send_traceparent: s.send_traceparent,
             disabled_reason: webhook.disabled_reason,
             secret,
             verification: VerificationView {

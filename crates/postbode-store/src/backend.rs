@@ -354,6 +354,8 @@ pub struct EventRow {
     pub created_at: DateTime<Utc>,
     /// The profile the event concerns (its scope's), which erasing the profile finds it by.
     pub profile_id: Option<String>,
+    /// The `traceparent` of the event's trace.
+    pub trace_parent: Option<String>,
 }
 
 /// A new delivery, due at once; `leased_until` when it is handed to this node's engine

@@ -6,6 +6,7 @@ use postbode_core::latency::LatencyHistogram;
 use postbode_core::mail::{Enrichment, MailEvent, Mailing, mail_event_body};
 use postbode_core::page::PageRequest;
 use postbode_core::profile::{Edit, Schema, State, UnsubscribeBehaviour, Values};
+pub use postbode_core::trace::TraceParent;
 use postbode_core::webhook::Source;
 use postbode_core::webhook::Webhook;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,9 @@ pub struct NewEvent {
     pub idempotency: Option<IdempotencyKey>,
     /// What webhooks' scopes, sources and conditions are matched against.
     pub scope: EventScope,
+    /// The trace the request that sent it belongs to, kept with the event (never in its
+    /// body) for the spans of its deliveries and the `traceparent` of their calls.
+    pub trace_parent: Option<TraceParent>,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +252,8 @@ pub struct ClaimedDelivery {
     /// Set when its webhook keeps the deliveries of this subject in order: the next one
     /// becomes claimable once this one is delivered or failed for good.
     pub ordering_key: Option<String>,
+    /// The event's trace (see [`NewEvent::trace_parent`]).
+    pub trace_parent: Option<TraceParent>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -674,6 +680,7 @@ impl MessageContext {
             body,
             created_at: now,
             idempotency: None,
+            trace_parent: None,
             scope: EventScope {
                 database_id: profile.map(|p| p.database_id.clone()),
                 collection_id: subprofile.map(|s| s.collection_id.clone()),

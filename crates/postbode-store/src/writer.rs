@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::backend::{Durability, GroupTx, TxSource};
 use crate::handoff::{Dispatch, Handoff, HandoffSlot};
@@ -226,6 +227,15 @@ impl WriteOp {
         )
     }
 
+    /// The traces of the events an ingest brings, which its group's span links to.
+    fn traces(&self) -> impl Iterator<Item = &TraceParent> {
+        let events = match self {
+            WriteOp::Ingest { events, .. } => events.as_slice(),
+            _ => &[],
+        };
+        events.iter().filter_map(|e| e.trace_parent.as_ref())
+    }
+
     /// Claims and releases only move leases, which a lost machine may forget.
     fn durability(&self) -> Durability {
         match self {
@@ -252,8 +262,16 @@ pub async fn run(source: Arc<dyn TxSource>, queue: WriterQueue, work: Arc<Notify
             false => Durability::Full,
         };
         let handoff = queue.handoff.get();
-        let made_work = match source.begin(durability).await {
-            Ok(tx) => commit_group(tx, &mut batch, handoff).await,
+        // Only when traces are exported: linked to the trace of every event it commits.
+        let span = tracing::trace_span!("write group", ops = size);
+        if !span.is_disabled() {
+            batch
+                .iter()
+                .flat_map(WriteOp::traces)
+                .for_each(|t| postbode_core::trace::link(&span, t));
+        }
+        let made_work = match source.begin(durability).instrument(span.clone()).await {
+            Ok(tx) => commit_group(tx, &mut batch, handoff).instrument(span).await,
             Err(e) => {
                 tracing::error!(error = %e, "starting a write group failed");
                 for op in batch.drain(..) {

@@ -32,8 +32,7 @@ pub struct Running {
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        create_data_dir(&config.data_dir)?;
     }
     postbode_store::open(&url)
         .await
@@ -43,6 +42,16 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// `postbode migrate --from sqlite://... --to postgres://...`: every row into an empty
 /// PostgreSQL database, with a progress bar.
 pub async fn move_store(from: &str, to: &str) -> anyhow::Result<()> {
+    // Opening a file that is not there would make an empty store and copy nothing.
+    if let Some(path) = sqlite_file(from)
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "--from: there is no SQLite store at {} (a data directory's postbode.db, e.g. \
+             sqlite://postbode-data/postbode.db)",
+            path.display()
+        );
+    }
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{prefix:>16} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len}")
             .context("the progress bar's template")?,
@@ -82,6 +91,24 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
     if file.exists() {
         anyhow::bail!("{} exists already; name a new file", file.display());
     }
+    if let Some(store) = sqlite_file(&url)
+        && !store.exists()
+    {
+        anyhow::bail!(
+            "there is no SQLite store at {}: give the service's data directory (--data-dir) or database (--database)",
+            store.display()
+        );
+    }
+    let directory = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !directory.is_dir() {
+        anyhow::bail!(
+            "the directory {} does not exist; make it first (backup does not create directories)",
+            directory.display()
+        );
+    }
     postbode_store::sqlite::backup(&url, file)
         .await
         .with_context(|| format!("backing up {} to {}", redacted(&url), file.display()))?;
@@ -91,6 +118,8 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
 
 pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running> {
     let store = open_store(&config).await?;
+    // A new token is saved only once the service listens: a start that fails before
+    // (the port is taken) must not keep a token that nobody was shown.
     let (admin_token, new_admin_token) = admin_token(&config)?;
     let master = Arc::new(master_key(&config)?);
     let key_domain = config.key_domain();
@@ -149,7 +178,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         master,
         secret_overlap: config.webhooks.secret_overlap,
         signature: Arc::new(config.signature.clone()),
-        key_domain: key_domain.into(),
+        key_domain: key_domain.as_str().into(),
         key_domain_warning: key_domain_warning.map(Into::into),
         public_url: public_url.trim_end_matches('/').into(),
         tracking,
@@ -164,6 +193,9 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         }),
     };
     postbode_delivery::metrics::label_webhooks(&config.metrics.webhooks);
+    if let Some(token) = &new_admin_token {
+        write_private(&config.data_dir.join("admin-token"), token)?;
+    }
     let engine = engine.start();
     let (stop_http, stopped) = oneshot::channel::<()>();
     let app = postbode_server::router(state);
@@ -175,7 +207,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
             })
             .await
     });
-    tracing::info!(%addr, "Postbode is listening");
+    tracing::info!(%addr, %key_domain, "Postbode is listening");
     Ok(Running {
         addr,
         new_admin_token,
@@ -203,7 +235,8 @@ impl Running {
 }
 
 /// The operator token: from the configuration, else from `<data_dir>/admin-token`,
-/// else newly generated into that file (mode 0600). Returns it, and whether it is new.
+/// else newly generated (the caller saves it there, mode 0600). Returns it, and the
+/// new one to save and print.
 fn admin_token(config: &Config) -> anyhow::Result<(String, Option<String>)> {
     if let Some(token) = &config.admin_token {
         return Ok((token.clone(), None));
@@ -217,7 +250,6 @@ fn admin_token(config: &Config) -> anyhow::Result<(String, Option<String>)> {
         "pbadmin_{}",
         postbode_signature::random::string(postbode_signature::random::LOWER_ALNUM, 40)?
     );
-    write_private(&path, &token)?;
     Ok((token.clone(), Some(token)))
 }
 
@@ -293,9 +325,18 @@ fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     Ok(key)
 }
 
+/// The data directory is made by whoever needs it first: the SQLite store, or the
+/// master key and operator token files (a PostgreSQL store keeps those there too).
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))
+}
+
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        create_data_dir(dir)?;
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -305,6 +346,16 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     file.write_all(content.as_bytes())?;
     file.sync_all()?;
     Ok(())
+}
+
+/// The file a `sqlite:` URL names; `None` for any other URL.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
 }
 
 /// A database URL as it may be shown: without its password.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// Postbode: a self-hosted webhook delivery service.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,13 +16,10 @@ struct Cli {
 
 /// The settings every command that opens the database shares.
 #[derive(clap::Args)]
-struct ServiceArgs {
+struct StoreArgs {
     /// A TOML configuration file (see postbode.example.toml).
     #[arg(long, env = "POSTBODE_CONFIG")]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long)]
-    listen: Option<SocketAddr>,
     /// Where the database and generated keys live [default: ./postbode-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -31,12 +28,9 @@ struct ServiceArgs {
     database: Option<String>,
 }
 
-impl ServiceArgs {
+impl StoreArgs {
     fn load(&self) -> anyhow::Result<Config> {
         let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
-        if let Some(listen) = self.listen {
-            config.listen = listen;
-        }
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
         }
@@ -47,15 +41,34 @@ impl ServiceArgs {
     }
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = self.store.load()?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        Ok(config)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the service: API, tracking endpoints and delivery engine.
-    Serve(ServiceArgs),
+    Serve(ServeArgs),
     /// Apply the database migrations and exit; with --from and --to, move a store from
     /// SQLite to an empty PostgreSQL database instead.
     Migrate {
         #[command(flatten)]
-        service: ServiceArgs,
+        service: StoreArgs,
         /// The SQLite store to copy (sqlite://PATH); the service must not be running on it.
         #[arg(long, value_name = "URL", requires = "to")]
         from: Option<String>,
@@ -69,7 +82,7 @@ enum Command {
         /// Where the copy goes; it must not exist yet.
         file: PathBuf,
         #[command(flatten)]
-        service: ServiceArgs,
+        service: StoreArgs,
     },
     /// Measure throughput and latency end to end against a local receiver.
     Bench(postbode::bench::BenchArgs),
@@ -130,7 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } => postbode::app::move_store(&from, &to).await,
             Command::Migrate { service: args, .. } => {
                 let config = args.load()?;
-                init_logging(&config);
+                let _telemetry = postbode::telemetry::init(&config)?;
                 postbode::app::open_store(&config).await?;
                 tracing::info!(database = %config.database_url(), "migrations applied");
                 Ok(())
@@ -149,7 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    init_logging(&config);
+    let telemetry = postbode::telemetry::init(&config)?;
     let running = postbode::app::start(config, Arc::new(postbode_core::SystemClock)).await?;
     if let Some(token) = &running.new_admin_token {
         // Printed once; it is also in <data-dir>/admin-token (mode 0600).
@@ -159,6 +172,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: finishing requests and calls in flight");
     running.stop().await?;
     tracing::info!("stopped");
+    telemetry.shutdown().await;
     Ok(())
 }
 
@@ -172,25 +186,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
-    }
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTBODE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    // Colour codes only for a person at a terminal, never in a log file or journal.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        // When the log cannot be written (a full disk under a redirected stderr), the
-        // default reports it with `eprintln!`, which panics and drops the request being
-        // served; the service must keep answering (503 where the store cannot write).
-        .log_internal_errors(false);
-    if config.log.format == postbode::config::LogFormat::Json {
-        // Span fields (the request's account, a delivery's ids) go on every line too.
-        builder.json().with_current_span(true).with_span_list(false).init();
-    } else {
-        builder.init();
     }
 }

@@ -4,34 +4,12 @@
 
 mod common;
 
+use common::binary::{Output, run as postbode};
 use common::{ADMIN, Receiver, Reply, Service, eventually};
 use serde_json::json;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncBufReadExt;
-
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary with a backtrace asked for, as a developer's shell may.
-async fn postbode(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_postbode"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_BACKTRACE", "1")
-        .env("RUST_LIB_BACKTRACE", "1")
-        .output()
-        .await
-        .unwrap();
-    Output {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
 
 fn assert_no_backtrace(out: &Output) {
     for trace in ["backtrace", "Backtrace", "   0: ", "panicked"] {

@@ -90,6 +90,7 @@ impl EventRequest {
             created_at: now,
             idempotency,
             scope,
+            trace_parent: None,
         })
     }
 }
@@ -176,7 +177,8 @@ pub async fn create(
     request.idempotency_key = idempotency_key(&headers, request.idempotency_key.take())?;
     let now = state.clock.now();
     let profiles = named_profiles(&state, &key.account_id, std::slice::from_ref(&request)).await?;
-    let event = request.into_event("", &state, &profiles, now)?;
+    let mut event = request.into_event("", &state, &profiles, now)?;
+    event.trace_parent = crate::telemetry::event_trace(&headers);
     let mut outcome = state
         .store
         .ingest(&key.account_id, vec![event], now, state.require_verification)
@@ -226,12 +228,14 @@ pub async fn create_batch(
     }
     let now = state.clock.now();
     let profiles = named_profiles(&state, &key.account_id, &request.events).await?;
-    let events = request
+    let mut events = request
         .events
         .into_iter()
         .enumerate()
         .map(|(i, e)| e.into_event(&format!("events[{i}]."), &state, &profiles, now))
         .collect::<ApiResult<Vec<_>>>()?;
+    let trace = crate::telemetry::event_trace(&headers);
+    events.iter_mut().for_each(|event| event.trace_parent = trace);
     let outcome = state
         .store
         .ingest(&key.account_id, events, now, state.require_verification)

@@ -307,8 +307,8 @@ impl GroupTx for PgTx {
 
     async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
         sqlx::query(
-            "INSERT INTO events (id, account_id, type, body, created_at, profile_id) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[])",
+            "INSERT INTO events (id, account_id, type, body, created_at, profile_id, trace_parent) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::text[])",
         )
         .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.account_id.as_str()).collect::<Vec<_>>())
@@ -316,6 +316,7 @@ impl GroupTx for PgTx {
         .bind(events.iter().map(|e| e.body.as_ref()).collect::<Vec<&[u8]>>())
         .bind(events.iter().map(|e| ms(e.created_at)).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.profile_id.as_deref()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.trace_parent.as_deref()).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -717,7 +718,7 @@ impl GroupTx for PgTx {
                  AND (lease_until IS NULL OR lease_until <= $3) FOR NO KEY UPDATE SKIP LOCKED) \
                AND e.id = d.event_id \
              RETURNING d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               d.ordering_key, e.type, e.body, e.created_at",
+               d.ordering_key, e.type, e.body, e.created_at, e.trace_parent",
         )
         .persistent(false)
         .bind(ms(until))
@@ -745,6 +746,10 @@ impl GroupTx for PgTx {
                         event_type: row.try_get("type")?,
                         due_at: rows::time(row.try_get::<Option<i64>, _>("next_attempt_at")?.unwrap_or_default()),
                         ordering_key: row.try_get("ordering_key")?,
+                        trace_parent: row
+                            .try_get::<Option<String>, _>("trace_parent")?
+                            .as_deref()
+                            .and_then(TraceParent::parse),
                     },
                 ))
             })

@@ -400,6 +400,7 @@ impl<'r> Work<'r> {
                 created_at: self.now,
                 idempotency: None,
                 scope,
+                trace_parent: None,
             },
         ));
     }

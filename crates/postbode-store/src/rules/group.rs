@@ -113,6 +113,7 @@ impl Group {
             body: event.body.into(),
             created_at: event.created_at,
             profile_id: event.scope.profile_id,
+            trace_parent: event.trace_parent.map(|t| t.to_string()),
         });
         ingested
     }
@@ -185,14 +186,18 @@ impl Group {
             return;
         }
         // The body receivers get, once per event however many webhooks it goes to.
-        let bodies: HashMap<&str, (&str, bytes::Bytes)> = self
+        let bodies: HashMap<&str, (&str, bytes::Bytes, Option<&String>)> = self
             .events
             .iter()
             .map(|e| {
                 let body = postbode_core::event::receiver_body(&e.id, &e.event_type, e.created_at, &e.body);
                 (
                     e.id.as_str(),
-                    (e.event_type.as_str(), bytes::Bytes::from(body.into_owned())),
+                    (
+                        e.event_type.as_str(),
+                        bytes::Bytes::from(body.into_owned()),
+                        e.trace_parent.as_ref(),
+                    ),
                 )
             })
             .collect();
@@ -200,7 +205,7 @@ impl Group {
             let Some(left) = granted.get_mut(&delivery.webhook_id).filter(|left| **left > 0) else {
                 continue;
             };
-            let Some((event_type, body)) = bodies.get(delivery.event_id.as_str()) else {
+            let Some((event_type, body, trace_parent)) = bodies.get(delivery.event_id.as_str()) else {
                 continue;
             };
             *left -= 1;
@@ -216,6 +221,7 @@ impl Group {
                 body: body.clone(),
                 due_at: delivery.due_at,
                 ordering_key: None,
+                trace_parent: trace_parent.and_then(|t| TraceParent::parse(t)),
             });
         }
         // Reserved for an event not in this flush (cannot happen): give it back.

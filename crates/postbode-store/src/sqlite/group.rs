@@ -223,8 +223,8 @@ impl GroupTx for SqliteTx {
         self.each_run(
             events,
             (
-                "INSERT INTO events (id, account_id, type, body, created_at, profile_id)",
-                6,
+                "INSERT INTO events (id, account_id, type, body, created_at, profile_id, trace_parent)",
+                7,
                 "",
             ),
             |b, e| {
@@ -233,7 +233,8 @@ impl GroupTx for SqliteTx {
                     .add(&e.event_type)?
                     .add(e.body.as_ref())?
                     .add(ms(e.created_at))?
-                    .add(&e.profile_id)?;
+                    .add(&e.profile_id)?
+                    .add(&e.trace_parent)?;
                 Ok(())
             },
         )?;
@@ -600,7 +601,7 @@ impl GroupTx for SqliteTx {
         )?;
         self.all(
             "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               d.ordering_key, e.type, e.body, e.created_at \
+               d.ordering_key, e.type, e.body, e.created_at, e.trace_parent \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
              WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at",
             params![ids],
@@ -617,6 +618,7 @@ impl GroupTx for SqliteTx {
                     event_type,
                     due_at: rows::time(row.int("next_attempt_at")?),
                     ordering_key: row.opt_text("ordering_key")?,
+                    trace_parent: row.opt_text("trace_parent")?.as_deref().and_then(TraceParent::parse),
                 })
             },
         )

@@ -10,6 +10,7 @@ use std::time::Duration;
 conformance!(
     the_engine_gets_what_it_reserved_and_the_rest_is_claimed,
     nothing_is_handed_over_once_detached,
+    an_events_trace_comes_with_its_deliveries_handed_over_or_claimed,
 );
 
 /// An engine that takes up to `room` deliveries of each webhook.
@@ -61,6 +62,39 @@ async fn the_engine_gets_what_it_reserved_and_the_rest_is_claimed(f: Fixture) {
     let claimed = f.claim_all(f.at(1)).await.deliveries;
     assert_eq!(claimed.len(), 1);
     assert!(handed.iter().all(|h| h.delivery_id != claimed[0].delivery_id));
+}
+
+/// The trace is kept beside the event, not in its body, and each delivery brings it to
+/// the engine, whichever way it goes out.
+async fn an_events_trace_comes_with_its_deliveries_handed_over_or_claimed(f: Fixture) {
+    f.webhook(json!({})).await;
+    let engine = Arc::new(Engine {
+        room: 1,
+        ..Engine::default()
+    });
+    f.store.attach(Some((engine.clone(), Duration::from_secs(120))));
+    let traces = [
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+    ]
+    .map(|t| TraceParent::parse(t).unwrap());
+    let events: Vec<NewEvent> = traces
+        .iter()
+        .map(|trace| NewEvent {
+            trace_parent: Some(*trace),
+            ..crate::custom("x", f.at(0))
+        })
+        .collect();
+    let bodies: Vec<Vec<u8>> = events.iter().map(|e| e.body.clone()).collect();
+    let ingested = f.store.ingest(&f.account, events, f.at(0), true).await.unwrap();
+    let handed = std::mem::take(&mut *engine.got.lock().unwrap()).remove(0).deliveries;
+    let claimed = f.claim_all(f.at(1)).await.deliveries;
+    assert_eq!((handed.len(), claimed.len()), (1, 1));
+    for delivery in handed.iter().chain(&claimed) {
+        let n = ingested.iter().position(|i| i.event_id == delivery.event_id).unwrap();
+        assert_eq!(delivery.trace_parent, Some(traces[n]));
+        assert_eq!(delivery.body, bodies[n], "the body is as it was sent");
+    }
 }
 
 async fn nothing_is_handed_over_once_detached(f: Fixture) {

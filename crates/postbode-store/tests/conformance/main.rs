@@ -186,6 +186,7 @@ pub fn custom(event_type: &str, at: DateTime<Utc>) -> NewEvent {
         created_at: at,
         idempotency: None,
         scope: EventScope::default(),
+        trace_parent: None,
     }
 }
 

@@ -96,6 +96,7 @@ impl Format {
 }
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
+    let api = Api::new(args.api)?;
     let format = match args.format {
         Some(format) => format,
         None => Format::from_path(&args.file)?,
@@ -125,7 +126,6 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         let key: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
         let _ = write!(path, "?key={key}");
     }
-    let api = Api::new(args.api)?;
     let url = format!("{}{path}", api.url.trim_end_matches('/'));
     let answer = send(&api, &url, format, reqwest::Body::wrap_stream(stream)).await;
     bar.finish_and_clear();

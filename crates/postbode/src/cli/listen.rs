@@ -46,9 +46,12 @@ pub struct ListenArgs {
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Also send every call to this base URL (the request path is appended) and answer
-    /// with that answer's status and body. Every header but Host is passed on, plus
-    /// X-Forwarded-Host with the original Host, since `http-signature` and `rfc9421` sign it.
+    /// Also send every call to this URL and answer with that answer's status and body.
+    /// A URL whose path ends in `/` is a base the call's path is appended to
+    /// (`http://127.0.0.1:8000/` or `http://127.0.0.1:8000/dev/`); any other is taken as
+    /// given (`http://127.0.0.1:8000/hook.php`), with the call's query string when it has
+    /// none. Every header but Host is passed on, plus X-Forwarded-Host and X-Forwarded-Uri
+    /// with the original Host and path, which `http-signature` and `rfc9421` sign.
     #[arg(long, value_name = "URL")]
     pub forward: Option<String>,
     /// The status to answer with when not forwarding.
@@ -64,7 +67,7 @@ pub struct ListenArgs {
 
 struct Listener {
     checker: Checker,
-    forward: Option<String>,
+    forward: Option<Forward>,
     status: StatusCode,
     scheme: String,
     http: reqwest::Client,
@@ -74,12 +77,12 @@ struct Listener {
 
 pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     let forward = match &args.forward {
-        Some(base) => {
-            let url = url::Url::parse(base).with_context(|| format!("--forward: {base:?} is not a URL"))?;
+        Some(given) => {
+            let url = url::Url::parse(given).with_context(|| format!("--forward: {given:?} is not a URL"))?;
             if !matches!(url.scheme(), "http" | "https") {
-                bail!("--forward: {base:?} is not an http or https URL");
+                bail!("--forward: {given:?} is not an http or https URL");
             }
-            Some(base.trim_end_matches('/').to_owned())
+            Some(Forward(url))
         }
         None => None,
     };
@@ -200,18 +203,18 @@ impl Listener {
             .unwrap_or_default();
         block.push_str(&describe_body(content_type, &body));
 
-        let Some(base) = &self.forward else {
+        let Some(forward) = &self.forward else {
             let _ = writeln!(block, "#{number} answered {}\n", self.status);
             print_block(&block);
             return text_response(self.status, String::new());
         };
-        let url = format!("{base}{target}");
+        let url = forward.url_for(&target);
         // The call is shown now, before the endpoint answers: a hanging endpoint is one
         // of the things a developer needs to see.
         let _ = writeln!(block, "  forwarding to {url}");
         print_block(&block);
         let started = Instant::now();
-        match self.forward(&url, parts.method, &parts.headers, body).await {
+        match self.forward(&url, &target, parts.method, &parts.headers, body).await {
             Ok(response) => {
                 print_block(&format!(
                     "#{number} answered {} from {url} ({} ms)\n\n",
@@ -235,11 +238,12 @@ impl Listener {
     async fn forward(
         &self,
         url: &str,
+        target: &str,
         method: hyper::Method,
         headers: &HeaderMap,
         body: Bytes,
     ) -> anyhow::Result<Response<Full<Bytes>>> {
-        let mut outgoing = HeaderMap::with_capacity(headers.len() + 1);
+        let mut outgoing = HeaderMap::with_capacity(headers.len() + 2);
         for (name, value) in headers {
             if !HOP_BY_HOP.contains(&name.as_str()) {
                 outgoing.append(name.clone(), value.clone());
@@ -247,6 +251,9 @@ impl Listener {
         }
         if let Some(host) = headers.get(header::HOST) {
             outgoing.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+        }
+        if let Ok(target) = HeaderValue::from_str(target) {
+            outgoing.insert(HeaderName::from_static("x-forwarded-uri"), target);
         }
         let response = self
             .http
@@ -264,6 +271,24 @@ impl Listener {
             answer.headers_mut().insert(header::CONTENT_TYPE, content_type);
         }
         Ok(answer)
+    }
+}
+
+/// Where `--forward` sends a call.
+struct Forward(url::Url);
+
+impl Forward {
+    /// A base (its path ends in `/`) gets the call's path and query appended; any other
+    /// URL is the endpoint itself, given the call's query when it has none of its own.
+    fn url_for(&self, target: &str) -> String {
+        let given = self.0.as_str();
+        if self.0.path().ends_with('/') && self.0.query().is_none() {
+            return format!("{}{target}", given.trim_end_matches('/'));
+        }
+        match target.split_once('?') {
+            Some((_, query)) if self.0.query().is_none() => format!("{given}?{query}"),
+            _ => given.to_owned(),
+        }
     }
 }
 
@@ -357,5 +382,27 @@ mod tests {
         assert_eq!(describe_body("application/xml", b"<event/>"), "  | <event/>\n");
         assert_eq!(describe_body("", b""), "  (empty body)\n");
         assert_eq!(display_name("x-postbode-delivery"), "X-Postbode-Delivery");
+    }
+
+    #[test]
+    fn a_forward_url_is_a_base_when_it_ends_in_a_slash_and_the_endpoint_otherwise() {
+        let to = |given: &str, target: &str| Forward(url::Url::parse(given).unwrap()).url_for(target);
+        assert_eq!(
+            to("http://127.0.0.1:8000/hook.php", "/hooks/postbode.php"),
+            "http://127.0.0.1:8000/hook.php"
+        );
+        assert_eq!(
+            to("http://127.0.0.1:8000/hook.php", "/h?src=pb"),
+            "http://127.0.0.1:8000/hook.php?src=pb"
+        );
+        assert_eq!(
+            to("http://127.0.0.1:8000/hook.php?a=1", "/h?src=pb"),
+            "http://127.0.0.1:8000/hook.php?a=1"
+        );
+        assert_eq!(
+            to("http://127.0.0.1:8000", "/h?src=pb"),
+            "http://127.0.0.1:8000/h?src=pb"
+        );
+        assert_eq!(to("http://127.0.0.1:8000/dev/", "/h"), "http://127.0.0.1:8000/dev/h");
     }
 }

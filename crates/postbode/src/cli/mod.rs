@@ -16,23 +16,47 @@ use std::fmt::Write as _;
 /// Where the API is and who is asking.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ApiArgs {
-    /// The Postbode API.
-    #[arg(long, env = "POSTBODE_URL", default_value = "http://127.0.0.1:8080")]
+    /// The Postbode API: `http://HOST:PORT` (a bare `HOST:PORT` means http).
+    #[arg(long, env = "POSTBODE_URL", default_value = "http://127.0.0.1:8080", value_parser = api_url)]
     pub url: String,
-    /// An account API key (`pb_...`).
+    /// An account API key (`pb_...`); required, here or in POSTBODE_API_KEY.
     #[arg(long, env = "POSTBODE_API_KEY", hide_env_values = true)]
-    pub api_key: String,
+    pub api_key: Option<String>,
 }
 
 /// Where the API is, with the operator token (for the operator's commands).
 #[derive(clap::Args, Debug, Clone)]
 pub struct OperatorArgs {
-    /// The Postbode API.
-    #[arg(long, env = "POSTBODE_URL", default_value = "http://127.0.0.1:8080")]
+    /// The Postbode API: `http://HOST:PORT` (a bare `HOST:PORT` means http).
+    #[arg(long, env = "POSTBODE_URL", default_value = "http://127.0.0.1:8080", value_parser = api_url)]
     pub url: String,
-    /// The operator token (printed at first start, kept in <data-dir>/admin-token).
+    /// The operator token (printed at first start, kept in <data-dir>/admin-token);
+    /// required, here or in POSTBODE_ADMIN_TOKEN.
     #[arg(long, env = "POSTBODE_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: String,
+    pub admin_token: Option<String>,
+}
+
+/// `--url` / `POSTBODE_URL` as an http(s) URL. `localhost:8080` is what people type (and
+/// what the service's log shows without a scheme), so a missing scheme means http.
+fn api_url(text: &str) -> Result<String, String> {
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
+    };
+    match url::Url::parse(&with_scheme) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(with_scheme),
+        _ => Err(format!(
+            "{text:?} (--url or POSTBODE_URL) is not the address of a Postbode API; give http://HOST:PORT, \
+             e.g. http://127.0.0.1:8080"
+        )),
+    }
+}
+
+/// A required credential that is missing: a usage error (exit status 2) that names the
+/// environment variable too, since that is where most people keep it.
+fn missing(what: &str) -> ! {
+    clap::Error::raw(clap::error::ErrorKind::MissingRequiredArgument, format!("{what}\n")).exit()
 }
 
 pub struct Api {
@@ -43,11 +67,23 @@ pub struct Api {
 
 impl Api {
     pub fn new(args: ApiArgs) -> anyhow::Result<Self> {
-        Self::with_token(args.url, args.api_key)
+        let Some(key) = args.api_key else {
+            missing(
+                "no API key: set POSTBODE_API_KEY or give --api-key (an account key, pb_...; \
+                 POST /v1/accounts or the dashboard's operator pages make one)",
+            );
+        };
+        Self::with_token(args.url, key)
     }
 
     pub fn operator(args: OperatorArgs) -> anyhow::Result<Self> {
-        Self::with_token(args.url, args.admin_token)
+        let Some(token) = args.admin_token else {
+            missing(
+                "no operator token: set POSTBODE_ADMIN_TOKEN or give --admin-token (the token the first \
+                 `postbode serve` printed, kept in <data-dir>/admin-token)",
+            );
+        };
+        Self::with_token(args.url, token)
     }
 
     fn with_token(url: String, token: String) -> anyhow::Result<Self> {
@@ -66,7 +102,14 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.with_context(|| format!("calling {url}"))?;
+        let response = request.send().await.map_err(|e| {
+            let hint = if e.is_connect() {
+                " (is the service running there? --url or POSTBODE_URL says where it is)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!("calling {url}{hint}"))
+        })?;
         let status = response.status();
         let text = response.text().await.context("reading the answer")?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));

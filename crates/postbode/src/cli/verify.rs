@@ -306,6 +306,8 @@ pub enum Outcome {
     NotSigned,
     /// Verified; the text says by which key, if the scheme has keys.
     Ok(Option<String>),
+    /// Signed, but what checks it (a secret, the published keys) was not given.
+    NotChecked(String),
     Failed(String),
 }
 
@@ -336,7 +338,8 @@ impl Report {
         any
     }
 
-    /// One line per scheme: `standard-webhooks: ok`, `rfc9421: not signed`, or
+    /// One line per scheme: `standard-webhooks: ok`, `rfc9421: not signed`,
+    /// `standard-webhooks: not checked (<what is missing>)` or
     /// `http-signature: FAILED: <why>`.
     pub fn lines(&self) -> Vec<String> {
         self.checks
@@ -345,6 +348,7 @@ impl Report {
                 Outcome::NotSigned => format!("{}: not signed", check.scheme),
                 Outcome::Ok(None) => format!("{}: ok", check.scheme),
                 Outcome::Ok(Some(detail)) => format!("{}: ok ({detail})", check.scheme),
+                Outcome::NotChecked(missing) => format!("{}: not checked ({missing})", check.scheme),
                 Outcome::Failed(why) => format!("{}: FAILED: {why}", check.scheme),
             })
             .collect()
@@ -538,9 +542,7 @@ impl Checker {
 
     fn standard_webhooks(&self, request: &Request, now: i64) -> Outcome {
         if self.secrets.is_empty() {
-            return Outcome::Failed(
-                "cannot check: no secret given (--secret whsec_... or POSTBODE_WEBHOOK_SECRET)".to_owned(),
-            );
+            return Outcome::NotChecked("no secret given: --secret whsec_... or POSTBODE_WEBHOOK_SECRET".to_owned());
         }
         let header = |name: &str| {
             request
@@ -574,9 +576,7 @@ impl Checker {
         warnings: &mut Vec<String>,
     ) -> Outcome {
         let Some(keys) = &self.keys else {
-            return Outcome::Failed(
-                "cannot check: no published keys given (--keys URL or --keys-file PATH)".to_owned(),
-            );
+            return Outcome::NotChecked("no published keys given: --keys URL or --keys-file PATH".to_owned());
         };
         let claimed_key_id = keyed.claimed_key_id(request);
         let key_domain = match &self.key_domain {
@@ -839,5 +839,7 @@ mod tests {
         assert!(!report(vec![check(Outcome::NotSigned)]).accepted());
         assert!(report(vec![check(Outcome::NotSigned), check(Outcome::Ok(None))]).accepted());
         assert!(!report(vec![check(Outcome::Ok(None)), check(Outcome::Failed("x".into()))]).accepted());
+        // What could not be checked is not taken as verified.
+        assert!(!report(vec![check(Outcome::Ok(None)), check(Outcome::NotChecked("x".into()))]).accepted());
     }
 }

@@ -24,7 +24,9 @@ pub enum WebhookCommand {
         /// JSON data, rendered in the webhook's format like a real event.
         #[arg(long, conflicts_with = "body")]
         data: Option<String>,
-        /// Raw post data, sent exactly as given.
+        /// Raw post data, sent exactly as given, with the Content-Type of the webhook's
+        /// format (json: application/json, form: application/x-www-form-urlencoded, xml:
+        /// application/xml); a body that is not in that format is refused.
         #[arg(long)]
         body: Option<String>,
         #[command(flatten)]
@@ -59,10 +61,15 @@ pub async fn run(command: WebhookCommand) -> anyhow::Result<()> {
             if let Some(data) = data {
                 request["data"] = serde_json::from_str(&data).context("--data is not valid JSON")?;
             }
+            let api = Api::new(api)?;
             if let Some(body) = body {
+                let webhook = api.call(Method::GET, &format!("/v1/webhooks/{id}"), None).await?;
+                if let Some(wrong) = body_mismatch(webhook["format"].as_str().unwrap_or("json"), &body) {
+                    anyhow::bail!("--body {wrong}");
+                }
                 request["body"] = Value::String(body);
             }
-            let answer = Api::new(api)?
+            let answer = api
                 .call(Method::POST, &format!("/v1/webhooks/{id}/test"), Some(&request))
                 .await?;
             let answered_2xx = answer["status_code"].as_u64().is_some_and(|c| (200..300).contains(&c));
@@ -86,6 +93,27 @@ pub async fn run(command: WebhookCommand) -> anyhow::Result<()> {
         Some(failure) => anyhow::bail!(failure),
         None => Ok(()),
     }
+}
+
+/// Why a raw body would reach the receiver as something it is not: the call carries
+/// the Content-Type of the webhook's format, whatever the body is.
+fn body_mismatch(format: &str, body: &str) -> Option<String> {
+    let trimmed = body.trim_start();
+    let (fits, content_type) = match format {
+        "json" => (serde_json::from_str::<Value>(body).is_ok(), "application/json"),
+        "xml" => (trimmed.starts_with('<'), "application/xml"),
+        _ => (
+            !trimmed.starts_with('{') && !trimmed.starts_with('<'),
+            "application/x-www-form-urlencoded",
+        ),
+    };
+    (!fits).then(|| {
+        format!(
+            "is not {format} data, but the webhook's format is {format}, so it would be sent as \
+             Content-Type: {content_type}. Give a body in that format, use --data JSON to have the \
+             event rendered in it, or change the webhook's format first"
+        )
+    })
 }
 
 fn verification_text(answer: &Value) -> String {
@@ -143,4 +171,20 @@ fn check_text(answer: &Value) -> String {
         out.push_str("No webhooks.\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_body_must_be_in_the_webhooks_format() {
+        let refused = body_mismatch("json", "raw=1").expect("form data is not JSON");
+        assert!(refused.contains("Content-Type: application/json"), "{refused}");
+        assert_eq!(body_mismatch("json", r#"{"raw": 1}"#), None);
+        assert_eq!(body_mismatch("form", "raw=1&b=2"), None);
+        assert!(body_mismatch("form", r#"{"raw": 1}"#).is_some());
+        assert_eq!(body_mismatch("xml", "<event/>"), None);
+        assert!(body_mismatch("xml", "raw=1").is_some());
+    }
 }

@@ -107,3 +107,38 @@ pub async fn start_binary_under(
     .await;
     Binary { child, url }
 }
+
+/// What a command printed, and how it exited.
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary to its end with the variables given (none of the test run's own
+/// `POSTBODE_*`) and a backtrace asked for, as a developer's shell may.
+pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_in(std::path::Path::new("."), args, env).await
+}
+
+/// [`run`] in the directory `dir`.
+pub async fn run_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_postbode"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("POSTBODE_")) {
+        command.env_remove(name);
+    }
+    let output = command
+        .current_dir(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .output()
+        .await
+        .unwrap();
+    Output {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
