@@ -8,6 +8,7 @@ pub mod extract;
 pub mod openapi;
 pub mod problem;
 mod routes;
+pub mod serve;
 pub mod settings;
 pub mod signing_keys;
 mod state;

@@ -33,6 +33,19 @@ pub struct ServerSettings {
     pub dashboard_session: Duration,
     /// Whether the dashboard's cookies carry `Secure`.
     pub secure_cookies: SecureCookies,
+    /// A new connection must send its first request's headers within this time; a
+    /// kept-alive one, the next request's headers within this time of their first byte.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A request body that sends nothing for this long is cut off (408).
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// A kept-alive connection on which no next request starts within this time is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; at the cap, idle kept-alive connections are closed
+    /// and new ones wait to be accepted.
+    pub max_connections: usize,
 }
 
 /// When the dashboard's cookies are marked `Secure` (sent over https only).
@@ -58,6 +71,10 @@ impl Default for ServerSettings {
             max_import_bytes: 1 << 30,
             dashboard_session: Duration::from_secs(12 * 3600),
             secure_cookies: SecureCookies::Auto,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
     }
 }

@@ -159,14 +159,11 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     let engine = engine.start();
     let (stop_http, stopped) = oneshot::channel::<()>();
     let app = postbode_server::router(state);
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                // A dropped sender also means stop.
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = postbode_server::serve::ConnectionLimits::new(&config.server).fitted_to_open_files();
+    let http = tokio::spawn(postbode_server::serve::serve(listener, app, limits, async {
+        // A dropped sender also means stop.
+        let _ = stopped.await;
+    }));
     tracing::info!(%addr, "Postbode is listening");
     Ok(Running {
         addr,

@@ -216,11 +216,7 @@ where
         let session = S::from_request_parts(&mut parts, state).await?;
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|_| {
-                UiError::Api(ApiError::PayloadTooLarge {
-                    limit: state.settings.max_body_bytes,
-                })
-            })?;
+            .map_err(|rejection| UiError::Api(crate::extract::body_rejection(&rejection, state)))?;
         let form = FormData::parse(&bytes);
         if !same(form.get("csrf").unwrap_or_default(), session.csrf()) {
             return Err(UiError::Csrf);
