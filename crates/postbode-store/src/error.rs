@@ -17,6 +17,12 @@ pub enum StoreError {
     /// server unreachable); nothing was changed, and the same request may succeed later.
     #[error("the database cannot store anything right now: {0}")]
     Unavailable(String),
+    /// One of the SQLite store's files could not be made or made private.
+    #[error("{}: {source}", .path.display())]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0} is in use by another Postbode process")]
     InUse(String),
     /// A caller broke a rule it should have checked (a bug, not bad user input).
