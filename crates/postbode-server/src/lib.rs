@@ -13,6 +13,7 @@ pub mod settings;
 pub mod signing_keys;
 mod state;
 pub mod telemetry;
+pub mod throttle;
 pub mod tracking;
 mod ui;
 mod views;

@@ -7,6 +7,7 @@ use postbode_core::signing_keys::SignatureSettings;
 use postbode_delivery::{DnsResolver, Engine, EngineHandle, KeyRing, Probe};
 use postbode_server::AppState;
 use postbode_server::telemetry::MetricsEndpoint;
+use postbode_server::throttle::AuthThrottle;
 use postbode_server::tracking::TrackingKey;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
@@ -25,6 +26,7 @@ pub struct Running {
     engine: EngineHandle,
     key_upkeep: tokio::task::JoinHandle<()>,
     retention: tokio::task::JoinHandle<()>,
+    auth_failures_log: tokio::task::JoinHandle<()>,
     stop_http: oneshot::Sender<()>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -156,7 +158,9 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
                 .as_ref()
                 .map(|t| postbode_server::auth::sha256(t.as_bytes())),
         }),
+        throttle: Arc::new(AuthThrottle::new(config.server.auth_failures.clone())),
     };
+    let auth_failures_log = tokio::spawn(state.throttle.clone().log_every_minute(clock.clone()));
     postbode_delivery::metrics::label_webhooks(&config.metrics.webhooks);
     let engine = engine.start();
     let (stop_http, stopped) = oneshot::channel::<()>();
@@ -173,6 +177,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         engine,
         key_upkeep,
         retention,
+        auth_failures_log,
         stop_http,
         http,
     })
@@ -185,6 +190,7 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop_http.send(());
         self.key_upkeep.abort();
+        self.auth_failures_log.abort();
         // A batch cut short is rolled back whole.
         self.retention.abort();
         let (http, ()) = tokio::join!(self.http, self.engine.shutdown());
@@ -193,16 +199,38 @@ impl Running {
     }
 }
 
+/// The fewest characters an operator token may have: one that can be guessed opens
+/// every account.
+const MIN_OPERATOR_TOKEN: usize = 32;
+
 /// The operator token: from the configuration, else from `<data_dir>/admin-token`,
 /// else newly generated into that file (mode 0600). Returns it, and whether it is new.
+/// A token shorter than [`MIN_OPERATOR_TOKEN`] characters is refused.
 fn admin_token(config: &Config) -> anyhow::Result<(String, Option<String>)> {
+    let long_enough = |token: String, from: &str| {
+        let length = token.chars().count();
+        if length < MIN_OPERATOR_TOKEN {
+            anyhow::bail!(
+                "the operator token ({from}) has {length} characters; it needs at least {MIN_OPERATOR_TOKEN}, so \
+                 that it cannot be guessed. Choose a random one (e.g. `openssl rand -hex 24`), or leave it unset \
+                 and one is generated into the data directory's admin-token file"
+            );
+        }
+        Ok(token)
+    };
     if let Some(token) = &config.admin_token {
-        return Ok((token.clone(), None));
+        return Ok((
+            long_enough(
+                token.clone(),
+                "POSTBODE_ADMIN_TOKEN, or admin_token in the configuration",
+            )?,
+            None,
+        ));
     }
     let path = config.data_dir.join("admin-token");
     if path.exists() {
         let token = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return Ok((token.trim().to_owned(), None));
+        return Ok((long_enough(token.trim().to_owned(), &path.display().to_string())?, None));
     }
     let token = format!(
         "pbadmin_{}",

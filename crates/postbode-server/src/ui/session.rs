@@ -22,7 +22,7 @@ use postbode_signature::random;
 
 use super::form::FormData;
 use super::page::{Chrome, UiError, UiResult, Who, render_with, see_other};
-use crate::auth;
+use crate::auth::{self, Caller, ClientAddress};
 use crate::problem::ApiError;
 use crate::settings::SecureCookies;
 use crate::state::AppState;
@@ -238,21 +238,30 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("pb_invalid=; Path=/ui"))
 }
 
+/// Why the sign-in form is shown again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SignInFailure {
+    None,
+    WrongKey,
+    /// Too many failures: the seconds until the next try.
+    Throttled(u64),
+}
+
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 struct SignInPage {
     chrome: Chrome,
-    failed: bool,
+    failure: SignInFailure,
 }
 
-fn sign_in_form(state: &AppState, status: StatusCode, failed: bool) -> UiResult {
+fn sign_in_form(state: &AppState, status: StatusCode, failure: SignInFailure) -> UiResult {
     let nonce = random::string(&random::URL_SAFE[..62], 32).map_err(internal)?;
     let token = csrf_token(state, &format!("sign-in.{nonce}"))?;
     let mut response = render_with(
         status,
         &SignInPage {
             chrome: Chrome::new("Sign in", Who::Nobody, "sign-in", &token),
-            failed,
+            failure,
         },
     );
     response
@@ -262,12 +271,17 @@ fn sign_in_form(state: &AppState, status: StatusCode, failed: bool) -> UiResult 
 }
 
 pub async fn sign_in_page(State(state): State<AppState>) -> UiResult {
-    sign_in_form(&state, StatusCode::OK, false)
+    sign_in_form(&state, StatusCode::OK, SignInFailure::None)
 }
 
 /// An account key opens the account's pages, the operator token the operator's. A
-/// wrong key learns only that it is wrong.
-pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> UiResult {
+/// wrong key learns only that it is wrong; failures are throttled as on the API.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> UiResult {
     let form = FormData::parse(&body);
     let nonce = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     let expected = csrf_token(&state, &format!("sign-in.{nonce}"))?;
@@ -275,17 +289,25 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: By
         return Err(UiError::Csrf);
     }
     let token = form.get("key").unwrap_or_default().trim();
-    let (value, landing) = if !token.is_empty() && auth::is_operator_token(&state, token) {
-        (new_cookie_value(&state, Kind::Operator, "-", "-")?, "/ui/operator")
-    } else {
-        match auth::account_key(&state, token).await {
-            Ok(key) => (
-                new_cookie_value(&state, Kind::Account, &key.account_id, &key.id)?,
-                "/ui/webhooks",
-            ),
-            Err(ApiError::Unauthorized) => return sign_in_form(&state, StatusCode::UNAUTHORIZED, true),
-            Err(other) => return Err(other.into()),
+    let (value, landing) = match auth::authenticate(&state, address, token).await {
+        Ok(Caller::Operator) => (new_cookie_value(&state, Kind::Operator, "-", "-")?, "/ui/operator"),
+        Ok(Caller::Account(key)) => (
+            new_cookie_value(&state, Kind::Account, &key.account_id, &key.id)?,
+            "/ui/webhooks",
+        ),
+        Ok(Caller::Scraper) | Err(ApiError::Unauthorized) => {
+            return sign_in_form(&state, StatusCode::UNAUTHORIZED, SignInFailure::WrongKey);
         }
+        Err(ApiError::TooManyRequests { retry_after }) => {
+            let mut page = sign_in_form(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                SignInFailure::Throttled(retry_after),
+            )?;
+            page.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+            return Ok(page);
+        }
+        Err(other) => return Err(other.into()),
     };
     let max_age = state.settings.dashboard_session.as_secs() as i64;
     let mut response = see_other(landing);
