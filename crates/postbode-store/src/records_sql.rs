@@ -95,6 +95,50 @@ macro_rules! sql_records {
                     .collect()
             }
 
+            async fn create_session(&self, session: &DashboardSession) -> Result<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO dashboard_sessions ({}) VALUES ($1, $2, $3, $4, $5, $6)",
+                    rows::SESSION_COLUMNS
+                ))
+                .bind(&session.id_hash)
+                .bind(&session.account_id)
+                .bind(&session.key_id)
+                .bind(session.role.as_str())
+                .bind(ms(session.created_at))
+                .bind(ms(session.expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn find_session(&self, id_hash: &[u8], now: chrono::DateTime<chrono::Utc>) -> Result<Option<DashboardSession>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM dashboard_sessions WHERE id_hash = $1 AND expires_at > $2",
+                    rows::SESSION_COLUMNS
+                ))
+                .bind(id_hash)
+                .bind(ms(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::session).transpose()
+            }
+
+            async fn delete_session(&self, id_hash: &[u8]) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM dashboard_sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_expired_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
+                    .bind(ms(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn create_webhook(&self, webhook: &Webhook) -> Result<()> {
                 sqlx::query(&format!(
                     "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",

@@ -226,3 +226,87 @@ async fn an_operator_token_shorter_than_32_characters_is_refused_at_start() {
     running.stop().await.unwrap();
 }
 
+/// The CSRF token of the forms on a dashboard page.
+fn csrf_of(page: &str) -> String {
+    page.split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form with a CSRF token")
+        .to_owned()
+}
+
+async fn dashboard_page(service: &Service, session: &str, path: &str) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = client
+        .get(format!("{}{path}", service.url))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let location = answer.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+    (status, location.unwrap_or(answer.text().await.unwrap()))
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_on_the_server() {
+    let service = Service::start().await;
+    let key = service.account("Acme").await;
+    for (token, home) in [(key.as_str(), "/ui/webhooks"), (ADMIN, "/ui/operator")] {
+        let signed_in = sign_in(&service, "127.0.0.1", token).await;
+        assert_eq!(signed_in.headers()["location"], home);
+        let session = set_cookie(signed_in.headers(), "pb_session").unwrap();
+        let copy = session.clone();
+        let (status, page) = dashboard_page(&service, &session, home).await;
+        assert_eq!(status, 200, "{page}");
+
+        let signed_out = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/ui/sign-out", service.url))
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={}", csrf_of(&page)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_out.status().as_u16(), 303);
+        // The browser forgets the cookie; a copy of it no longer signs anyone in.
+        assert!(set_cookie(signed_out.headers(), "pb_session").unwrap().ends_with('='));
+        assert_eq!(
+            dashboard_page(&service, &copy, home).await,
+            (303, "/ui/sign-in".to_owned()),
+            "{token}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_store_keeps_only_a_hash_of_the_session_id() {
+    let service = Service::start().await;
+    let database = service.dir.path().join("postbode.db");
+    if !database.exists() {
+        eprintln!("skipped: this runs on the SQLite store, which the test can read directly");
+        return;
+    }
+    let key = service.account("Acme").await;
+    let session = set_cookie(sign_in(&service, "127.0.0.1", &key).await.headers(), "pb_session").unwrap();
+    let id = session.trim_start_matches("pb_session=a.");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", database.display()))
+        .await
+        .unwrap();
+    let rows: Vec<(Vec<u8>, Option<String>, String)> =
+        sqlx::query_as("SELECT id_hash, key_id, role FROM dashboard_sessions")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let expected = postbode_server::auth::sha256(id.as_bytes()).to_vec();
+    let key_id = key.trim_start_matches("pb_").rsplit_once('_').unwrap().0;
+    assert_eq!(rows, [(expected, Some(key_id.to_owned()), "manage".to_owned())]);
+}
