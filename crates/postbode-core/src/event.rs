@@ -1,7 +1,6 @@
 //! Events: what a producer hands in, and the canonical JSON body a receiver gets.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::condition::ConditionContext;
 use crate::error::FieldError;
@@ -119,31 +118,40 @@ pub fn suite_timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// The body of a custom event, as PAYLOADS.md defines it.
-#[derive(Debug, Serialize)]
-pub struct CustomEventBody<'a> {
-    pub id: &'a str,
-    #[serde(rename = "type")]
-    pub event_type: &'a str,
-    pub timestamp: String,
-    pub time: i64,
-    pub data: &'a serde_json::Value,
+/// The body of a custom event, as PAYLOADS.md defines it: the suite's envelope (the
+/// event's id, type and time) around `data`, given as the JSON text it was posted as
+/// (serialised once), which goes in verbatim. The store keeps only `data`: the rest is
+/// the event's own id, type and creation time, kept beside it, and [`receiver_body`]
+/// puts the same bytes back together.
+pub fn custom_body(id: &str, event_type: &str, at: DateTime<Utc>, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(data.len() + id.len() + event_type.len() + 80);
+    body.extend_from_slice(b"{\"id\":");
+    // Strings to JSON cannot fail; ids and type names need no escaping anyway.
+    let _ = serde_json::to_writer(&mut body, id);
+    body.extend_from_slice(b",\"type\":");
+    let _ = serde_json::to_writer(&mut body, event_type);
+    body.extend_from_slice(b",\"timestamp\":\"");
+    body.extend_from_slice(suite_timestamp(at).as_bytes());
+    body.extend_from_slice(b"\",\"time\":");
+    body.extend_from_slice(at.timestamp().to_string().as_bytes());
+    body.extend_from_slice(b",\"data\":");
+    body.extend_from_slice(data);
+    body.push(b'}');
+    body
 }
 
-impl<'a> CustomEventBody<'a> {
-    pub fn new(id: &'a str, event_type: &'a str, at: DateTime<Utc>, data: &'a serde_json::Value) -> Self {
-        Self {
-            id,
-            event_type,
-            timestamp: suite_timestamp(at),
-            time: at.timestamp(),
-            data,
-        }
-    }
-
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Serialising borrowed strings, numbers and a JSON value cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+/// The body receivers get, from what the store keeps of it: a built-in (mail or
+/// profile) event keeps its whole body; a custom one only its `data` (see [`custom_body`]).
+pub fn receiver_body<'a>(
+    id: &str,
+    event_type: &str,
+    at: DateTime<Utc>,
+    stored: &'a [u8],
+) -> std::borrow::Cow<'a, [u8]> {
+    if is_builtin(event_type) {
+        std::borrow::Cow::Borrowed(stored)
+    } else {
+        std::borrow::Cow::Owned(custom_body(id, event_type, at, stored))
     }
 }
 
@@ -155,12 +163,28 @@ mod tests {
     #[test]
     fn custom_body_has_the_suite_fields_in_order() {
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 5, 7).single().unwrap();
-        let data = serde_json::json!({"order": 42});
-        let body = CustomEventBody::new("evt_1", "order.paid", at, &data).to_bytes();
+        let data = serde_json::to_vec(&serde_json::json!({"order": 42})).unwrap();
+        let body = custom_body("evt_1", "order.paid", at, &data);
         assert_eq!(
             String::from_utf8(body).unwrap(),
             r#"{"id":"evt_1","type":"order.paid","timestamp":"2026-11-23 09:05:07","time":1795424707,"data":{"order":42}}"#
         );
+    }
+
+    #[test]
+    fn a_custom_body_is_kept_as_its_data_and_comes_back_whole() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 5, 7).single().unwrap();
+        let data = r#"{"order":42,"note":"\u00e9 \"quoted\" é","list":[1,2.5e3,null]}"#.as_bytes();
+        let whole = receiver_body("evt_1", "order.paid", at, data);
+        let parsed: serde_json::Value = serde_json::from_slice(&whole).unwrap();
+        assert_eq!(
+            parsed["data"],
+            serde_json::from_slice::<serde_json::Value>(data).unwrap()
+        );
+        assert!(whole.ends_with(&[data, b"}"].concat()), "data goes in verbatim");
+        // A built-in event keeps its whole body.
+        let open = br#"{"type":"open"}"#;
+        assert_eq!(&*receiver_body("evt_2", "open", at, open), &open[..]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use chrono::{DateTime, TimeZone, Utc};
-use postbode_core::event::{CustomEventBody, MAIL_TYPES, PROFILE_TYPES, is_builtin};
+use postbode_core::event::{MAIL_TYPES, PROFILE_TYPES, custom_body, is_builtin};
 use postbode_core::mail::{
     AbuseReport, BounceReport, DeliveryReport, Enrichment, FailureReport, MailEvent, SmtpState, Visit, mail_event_body,
 };
@@ -428,7 +428,12 @@ fn custom_event() -> Event {
     });
     Event {
         name: "custom",
-        body: CustomEventBody::new("evt_01jdq3m6y8f2k9w4t7r5n1b3f9", "order.paid", at(), &data).to_bytes(),
+        body: custom_body(
+            "evt_01jdq3m6y8f2k9w4t7r5n1b3f9",
+            "order.paid",
+            at(),
+            &serde_json::to_vec(&data).unwrap(),
+        ),
     }
 }
 

@@ -5,7 +5,7 @@ use postbode_core::profile::{Schema, Values};
 use postbode_core::render::Format;
 use postbode_core::runtime::WebhookRuntime;
 use postbode_core::webhook::{Batch, Ordering, RateLimit, SignatureScheme, Source, VerificationStatus, Webhook};
-use postbode_store::{Profile, Subprofile};
+use postbode_store::{Profile, Subprofile, Undelivered};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -85,17 +85,25 @@ pub struct HealthView {
     /// adaptive limit, calls in flight, the last back-off; `null` while it holds nothing
     /// of the webhook.
     pub engine: Option<WebhookRuntime>,
+    /// Deliveries waiting while the webhook is disabled: they go out when it is enabled
+    /// again (or end with their event at `retention.events`).
+    pub held: u64,
+    /// Events of the last 24 hours the webhook wanted but did not get because its URL
+    /// was not verified (they are never sent).
+    pub skipped_unverified_24h: u64,
 }
 
 impl WebhookView {
     /// `secret`: the opened secret, for the answers that show it;
     /// `require_verification`: the setting `webhooks.require_verification`;
-    /// `engine`: what the engine is doing for the webhook.
+    /// `engine`: what the engine is doing for the webhook; `undelivered`: what it has not
+    /// been sent.
     pub fn new(
         webhook: Webhook,
         secret: Option<String>,
         require_verification: bool,
         engine: Option<WebhookRuntime>,
+        undelivered: Undelivered,
     ) -> Self {
         let file_urls = webhook.verification.file_urls(&webhook.settings.url);
         let s = webhook.settings;
@@ -134,6 +142,8 @@ impl WebhookView {
                 paused_until: webhook.paused_until,
                 pause_reason: webhook.pause_reason,
                 engine,
+                held: undelivered.held,
+                skipped_unverified_24h: undelivered.skipped_unverified,
             },
             created_at: webhook.created_at,
             updated_at: webhook.updated_at,

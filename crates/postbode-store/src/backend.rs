@@ -35,8 +35,13 @@ pub trait Records: Send + Sync + 'static {
 
     // Dashboard sessions, found by the SHA-256 of their id.
     async fn create_session(&self, session: &DashboardSession) -> Result<()>;
-    /// The session with this id hash, unless it has expired at `now`.
-    async fn find_session(&self, id_hash: &[u8], now: DateTime<Utc>) -> Result<Option<DashboardSession>>;
+    /// The session with this id hash, unless it has expired at `now`, with its account
+    /// (a page load's one look-up).
+    async fn find_session(
+        &self,
+        id_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(DashboardSession, Option<Account>)>>;
     /// Ends the session; false when there is none.
     async fn delete_session(&self, id_hash: &[u8]) -> Result<bool>;
     /// Deletes the sessions expired at `now`; returns how many.
@@ -65,8 +70,22 @@ pub trait Records: Send + Sync + 'static {
     // Events and deliveries.
     async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>>;
     async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>>;
-    /// A webhook's deliveries, newest first, filtered by status, event type and creation time.
+    /// A webhook's deliveries, newest first, filtered by status, event type, creation time and
+    /// an id or idempotency key, paged towards older or newer ones.
     async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>>;
+    /// How many deliveries the query selects (its paging aside), and whether that is
+    /// all of them: the count reads at most `cap` deliveries, the webhook's newest in the
+    /// time range (a search: at most `cap` matches), so a filter over millions costs what
+    /// one over `cap` does. `false`: the count is of the newest `cap` only.
+    async fn count_deliveries(&self, account_id: &str, query: &DeliveryQuery, cap: u64) -> Result<(u64, bool)>;
+    /// The type of each of these events (those that exist), by id.
+    async fn event_types(&self, account_id: &str, event_ids: &[&str]) -> Result<HashMap<String, String>>;
+    /// The newest attempt of each of these deliveries (those with one).
+    async fn latest_delivery_attempts(
+        &self,
+        account_id: &str,
+        delivery_ids: &[&str],
+    ) -> Result<HashMap<String, Attempt>>;
 
     // Postbode's signing keys.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
@@ -156,6 +175,14 @@ pub trait Records: Send + Sync + 'static {
     /// The newest attempt of each of the webhooks, by webhook id (one read for a page).
     async fn latest_attempts(&self, account_id: &str, webhook_ids: &[&str]) -> Result<HashMap<String, Attempt>>;
     async fn webhook_stats(&self, account_id: &str, webhook_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
+    /// What the account's webhooks (of `webhook_ids`) have not been sent: the deliveries
+    /// a disabled one holds, and the events skipped since `since` for an unverified URL.
+    async fn undelivered(
+        &self,
+        account_id: &str,
+        webhook_ids: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<String, Undelivered>>;
     /// Every webhook of the account together, per hour or day.
     async fn account_stats(&self, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
 }
@@ -195,8 +222,8 @@ pub trait PruneTx: Send {
     ) -> Result<Vec<EventCursor>>;
     /// The state of every delivery of the events, each locked for this transaction (so
     /// none is sent again before it commits); one that another transaction holds is
-    /// answered as pending, since it may be about to become so.
-    async fn delivery_states(&mut self, event_ids: &[&str]) -> Result<Vec<(String, DeliveryStatus)>>;
+    /// answered as pending (and not held), since it may be about to become so.
+    async fn delivery_states(&mut self, event_ids: &[&str]) -> Result<Vec<DeliveryState>>;
     /// Deletes the events with their deliveries and those deliveries' attempts; answers
     /// (deliveries, attempts) deleted.
     async fn delete_events(&mut self, ids: &[&str]) -> Result<(u64, u64)>;
@@ -232,8 +259,8 @@ pub trait TxSource: Send + Sync + 'static {
 #[async_trait]
 pub trait GroupTx: Send {
     // What routing and enrichment read.
-    /// The account's enabled webhooks.
-    async fn enabled_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>>;
+    /// Every webhook of the account, enabled or not (a disabled one holds its deliveries).
+    async fn account_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>>;
     async fn webhooks(&mut self, ids: &[&str]) -> Result<Vec<Webhook>>;
     /// Messages with their profile data as it is in this transaction.
     async fn message_contexts(&mut self, ids: &[&str]) -> Result<HashMap<String, MessageContext>>;
@@ -407,6 +434,15 @@ pub struct WebhookHealth {
     pub disabled_reason: Option<String>,
 }
 
+/// A delivery's state as retention sees it.
+#[derive(Debug, Clone)]
+pub struct DeliveryState {
+    pub event_id: String,
+    pub status: DeliveryStatus,
+    /// Pending for a disabled webhook: it waits for the webhook to be enabled again.
+    pub held: bool,
+}
+
 /// One webhook's counters for one hour.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HourStats {
@@ -416,6 +452,7 @@ pub struct HourStats {
     pub failed: u64,
     pub skipped_unverified: u64,
     pub condition_errors: u64,
+    pub held: u64,
     pub attempts: u64,
     pub latency: LatencyHistogram,
 }

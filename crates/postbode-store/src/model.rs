@@ -73,7 +73,9 @@ impl SessionRole {
 pub struct NewEvent {
     pub id: String,
     pub event_type: String,
-    /// The canonical JSON body receivers get (rendered into other formats per call).
+    /// What is kept of the canonical JSON body receivers get (rendered into other
+    /// formats per call): a custom event's `data`, a built-in event's whole body (see
+    /// `postbode_core::event::receiver_body`).
     pub body: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub idempotency: Option<IdempotencyKey>,
@@ -92,9 +94,46 @@ pub struct IdempotencyKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ingested {
     pub event_id: String,
+    /// Deliveries made, held ones included.
     pub deliveries: u32,
+    /// What did not go out at once, and why (for an idempotent repeat: nothing, as
+    /// nothing new was routed).
+    pub skipped: Skipped,
     /// True when an idempotency key found an earlier event: nothing new was stored.
     pub duplicate: bool,
+}
+
+/// Of the webhooks that want an event's type and scope, how many did not get a delivery
+/// going out at once, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Skipped {
+    /// The URL is not verified: such a webhook never gets the event.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unverified: u32,
+    /// The webhook is disabled: its delivery is held, and goes out when it is enabled
+    /// again (or ends with the event at `retention.events`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub disabled_held: u32,
+    /// The webhook's condition does not hold for the event.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub condition: u32,
+    /// The webhook's condition could not be evaluated for the event.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub condition_error: u32,
+}
+
+impl Skipped {
+    pub fn add(&mut self, other: Skipped) {
+        self.unverified += other.unverified;
+        self.disabled_held += other.disabled_held;
+        self.condition += other.condition;
+        self.condition_error += other.condition_error;
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -226,6 +265,11 @@ impl ClaimRequest {
     pub fn room_of(&self, webhook_id: &str) -> u32 {
         self.room.get(webhook_id).copied().unwrap_or(self.room_default)
     }
+
+    /// The most any one webhook may take.
+    pub fn largest_room(&self) -> u32 {
+        self.room.values().copied().fold(self.room_default, u32::max)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -293,7 +337,7 @@ pub struct AttemptQuery {
 }
 
 /// Which deliveries of a webhook to list, newest first.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {
     pub webhook_id: String,
     pub status: Option<DeliveryStatus>,
@@ -302,6 +346,18 @@ pub struct DeliveryQuery {
     pub since: Option<DateTime<Utc>>,
     /// Created before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Only the deliveries this names: a delivery id, an event id, or the idempotency
+    /// key an event was sent with (while the key is kept). Look-ups, no scan.
+    pub search: Option<String>,
+    /// Page towards newer deliveries: the `page.limit` deliveries just newer than this
+    /// id (still newest first), and `next_cursor` continues towards newer ones.
+    /// `page.after` pages towards older ones.
+    pub newer_than: Option<String>,
+    /// With a status or event type filter (and no search): look through at most this
+    /// many deliveries from the cursor on. A page then holds fewer than `page.limit`
+    /// when the rest of those did not match, and `next_cursor` continues after them, so
+    /// a rare filter on a huge log costs a bounded read per page, not a scan of all.
+    pub scan: Option<u32>,
     pub page: PageRequest,
 }
 
@@ -332,11 +388,22 @@ pub struct StatsBucket {
     pub skipped_unverified: u64,
     /// Events the webhook's condition could not be evaluated for; they were not sent.
     pub condition_errors: u64,
+    /// Events held for the webhook while it was disabled (delivered once it is enabled).
+    pub held: u64,
     pub attempts: u64,
     pub latency_p50_ms: Option<u64>,
     pub latency_p99_ms: Option<u64>,
     #[serde(skip)]
     pub latency: LatencyHistogram,
+}
+
+/// What a webhook has not been sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Undelivered {
+    /// Deliveries waiting for the (disabled) webhook to be enabled again.
+    pub held: u64,
+    /// Events skipped because the URL was not verified, in the time asked about.
+    pub skipped_unverified: u64,
 }
 
 /// What one erasure batch removed.
@@ -379,6 +446,8 @@ pub struct PruneRequest {
 pub struct Pruned {
     pub events: u64,
     pub deliveries: u64,
+    /// Of `deliveries`, those held for a disabled webhook until their event's age ran out.
+    pub held: u64,
     pub attempts: u64,
     pub idempotency_keys: u64,
     pub batches: u64,
@@ -388,6 +457,7 @@ impl Pruned {
     pub fn add(&mut self, other: Pruned) {
         self.events += other.events;
         self.deliveries += other.deliveries;
+        self.held += other.held;
         self.attempts += other.attempts;
         self.idempotency_keys += other.idempotency_keys;
         self.batches += other.batches;

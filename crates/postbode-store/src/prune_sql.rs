@@ -6,7 +6,7 @@
 /// Implements `PruneTx` for a type with a `tx: Transaction<'static, DB>` field.
 /// `$skip` ends a read of rows another node may be deleting too (PostgreSQL:
 /// `FOR UPDATE SKIP LOCKED`); `$states` is the statement of `delivery_states`
-/// (parameter 1: the event ids).
+/// (parameter 1: the event ids; columns `event_id`, `status`, `held`).
 macro_rules! sql_prune {
     ($tx:ty, $dialect:ident, $skip:expr, $states:expr) => {
         #[async_trait::async_trait]
@@ -80,7 +80,7 @@ macro_rules! sql_prune {
             async fn delivery_states(
                 &mut self,
                 event_ids: &[&str],
-            ) -> $crate::Result<Vec<(String, $crate::model::DeliveryStatus)>> {
+            ) -> $crate::Result<Vec<$crate::backend::DeliveryState>> {
                 use $crate::rows::Columns;
                 let statement: String = $states;
                 let rows = sqlx::query(&statement)
@@ -88,7 +88,13 @@ macro_rules! sql_prune {
                     .fetch_all(&mut *self.tx)
                     .await?;
                 rows.iter()
-                    .map(|row| Ok((row.text("event_id")?, $crate::rows::delivery_status(row)?)))
+                    .map(|row| {
+                        Ok($crate::backend::DeliveryState {
+                            event_id: row.text("event_id")?,
+                            status: $crate::rows::delivery_status(row)?,
+                            held: row.flag("held")?,
+                        })
+                    })
                     .collect()
             }
 

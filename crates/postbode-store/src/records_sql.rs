@@ -111,16 +111,34 @@ macro_rules! sql_records {
                 Ok(())
             }
 
-            async fn find_session(&self, id_hash: &[u8], now: chrono::DateTime<chrono::Utc>) -> Result<Option<DashboardSession>> {
-                let row = sqlx::query(&format!(
-                    "SELECT {} FROM dashboard_sessions WHERE id_hash = $1 AND expires_at > $2",
-                    rows::SESSION_COLUMNS
-                ))
+            async fn find_session(
+                &self,
+                id_hash: &[u8],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<(DashboardSession, Option<Account>)>> {
+                let row = sqlx::query(
+                    "SELECT s.id_hash, s.account_id, s.key_id, s.role, s.created_at, s.expires_at, \
+                         a.name AS account_name, a.created_at AS account_created_at \
+                     FROM dashboard_sessions s LEFT JOIN accounts a ON a.id = s.account_id \
+                     WHERE s.id_hash = $1 AND s.expires_at > $2",
+                )
                 .bind(id_hash)
                 .bind(ms(now))
                 .fetch_optional(&self.pool)
                 .await?;
-                row.as_ref().map(rows::session).transpose()
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let session = rows::session(&row)?;
+                let account = match (&session.account_id, row.opt_text("account_name")?) {
+                    (Some(id), Some(name)) => Some(Account {
+                        id: id.clone(),
+                        name,
+                        created_at: rows::time(row.int("account_created_at")?),
+                    }),
+                    _ => None,
+                };
+                Ok(Some((session, account)))
             }
 
             async fn delete_session(&self, id_hash: &[u8]) -> Result<bool> {
@@ -259,10 +277,11 @@ macro_rules! sql_records {
                 else {
                     return Ok(None);
                 };
+                let (event_id, event_type) = (row.text("id")?, row.text("type")?);
                 let event = EventRecord {
-                    id: row.text("id")?,
-                    event_type: row.text("type")?,
-                    body: row.bytes("body")?,
+                    body: rows::receiver_body(&row, &event_id, &event_type)?.to_vec(),
+                    id: event_id,
+                    event_type,
                     created_at: rows::time(row.int("created_at")?),
                 };
                 let deliveries = sqlx::query(&format!(
@@ -292,25 +311,151 @@ macro_rules! sql_records {
             }
 
             async fn list_deliveries(&self, account_id: &str, query: &DeliveryQuery) -> Result<Page<Delivery>> {
+                let newer = query.newer_than.is_some();
+                let cursor = match &query.newer_than {
+                    Some(id) => id.as_str(),
+                    None => query.page.after.as_deref().unwrap_or("~"),
+                };
+                // A filter without a search reads a bounded window of deliveries: where
+                // it ends, and whether it was full.
+                let filtered = query.search.is_none() && (query.status.is_some() || query.event_type.is_some());
+                let window = match query.scan.filter(|_| filtered) {
+                    None => None,
+                    Some(scan) => {
+                        let sql = $crate::records_sql::window_edge(query);
+                        let mut bound = sqlx::query(&sql).bind(&query.webhook_id).bind(account_id);
+                        if let Some(since) = query.since {
+                            bound = bound.bind(ms(since));
+                        }
+                        if let Some(until) = query.until {
+                            bound = bound.bind(ms(until));
+                        }
+                        let row = bound.bind(cursor).bind(i64::from(scan)).fetch_one(&self.pool).await?;
+                        match row.opt_text("edge")? {
+                            Some(edge) => Some((edge, row.int("n")? >= i64::from(scan))),
+                            None => return Ok(Page::from_rows(Vec::new(), query.page.limit, |d: &Delivery| &d.id)),
+                        }
+                    }
+                };
+                let selection = $crate::records_sql::DeliverySelection::of(query, true);
+                let mut n = selection.next;
+                let mut param = || {
+                    n += 1;
+                    n - 1
+                };
+                let cursor_param = param();
+                let edge = match &window {
+                    Some(_) => format!(" AND d.id {} ${}", if newer { "<=" } else { ">=" }, param()),
+                    None => String::new(),
+                };
+                let limit_param = param();
+                let sql = format!(
+                    "SELECT {} {} AND d.id {} ${cursor_param}{edge} ORDER BY d.id {} LIMIT ${limit_param}",
+                    rows::prefixed("d", rows::DELIVERY_COLUMNS, ""),
+                    selection.sql,
+                    if newer { ">" } else { "<" },
+                    if newer { "ASC" } else { "DESC" },
+                );
+                let mut bound = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id).bind(cursor);
+                if let Some((edge, _)) = &window {
+                    bound = bound.bind(edge);
+                }
+                let rows = bound.bind(rows::page_limit(&query.page)).fetch_all(&self.pool).await?;
+                let mut page = rows::page(&rows, &query.page, rows::delivery, |d| &d.id)?;
+                if newer {
+                    page.data.reverse();
+                }
+                if let Some((edge, true)) = window
+                    && page.next_cursor.is_none()
+                {
+                    // The window was full: more may match beyond it.
+                    page.next_cursor = Some(edge);
+                }
+                Ok(page)
+            }
+
+            async fn count_deliveries(&self, account_id: &str, query: &DeliveryQuery, cap: u64) -> Result<(u64, bool)> {
+                let cap_param = i64::try_from(cap).unwrap_or(i64::MAX);
+                if query.search.is_some() {
+                    // A search names a few deliveries: count them all.
+                    let selection = $crate::records_sql::DeliverySelection::of(query, query.event_type.is_some());
+                    let sql = format!(
+                        "SELECT COUNT(*) AS n FROM (SELECT 1 {} LIMIT ${}) AS matching",
+                        selection.sql, selection.next
+                    );
+                    let row = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id)
+                        .bind(cap_param)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    let n = row.int("n")? as u64;
+                    return Ok((n, n < cap));
+                }
+                let sql = $crate::records_sql::newest_count(query);
+                let mut bound = sqlx::query(&sql).bind(&query.webhook_id).bind(account_id);
+                if let Some(since) = query.since {
+                    bound = bound.bind(ms(since));
+                }
+                if let Some(until) = query.until {
+                    bound = bound.bind(ms(until));
+                }
+                bound = bound.bind(cap_param);
+                if let Some(status) = query.status {
+                    bound = bound.bind(status.as_str());
+                }
+                if let Some(event_type) = &query.event_type {
+                    bound = bound.bind(event_type);
+                }
+                let row = bound.fetch_one(&self.pool).await?;
+                let scanned = row.int("scanned")? as u64;
+                Ok((row.int("matching")? as u64, scanned < cap))
+            }
+
+            async fn event_types(
+                &self,
+                account_id: &str,
+                event_ids: &[&str],
+            ) -> Result<std::collections::HashMap<String, String>> {
+                if event_ids.is_empty() {
+                    return Ok(std::collections::HashMap::new());
+                }
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM deliveries d JOIN events e ON e.id = d.event_id \
-                     WHERE d.webhook_id = $1 AND d.account_id = $2 AND d.id < $3 \
-                       AND ($4 IS NULL OR d.status = $4) AND ($5 IS NULL OR e.type = $5) \
-                       AND d.created_at >= $6 AND d.created_at < $7 \
-                     ORDER BY d.id DESC LIMIT $8",
-                    rows::prefixed("d", rows::DELIVERY_COLUMNS, "")
+                    "SELECT id, type FROM events WHERE account_id = $1 AND {}",
+                    $dialect::id_in("id", 2)
                 ))
-                .bind(&query.webhook_id)
                 .bind(account_id)
-                .bind(query.page.after.as_deref().unwrap_or("~"))
-                .bind(query.status.map(DeliveryStatus::as_str))
-                .bind(query.event_type.as_deref())
-                .bind(query.since.map_or(i64::MIN, ms))
-                .bind(query.until.map_or(i64::MAX, ms))
-                .bind(rows::page_limit(&query.page))
+                .bind($dialect::id_list(event_ids)?)
                 .fetch_all(&self.pool)
                 .await?;
-                rows::page(&rows, &query.page, rows::delivery, |d| &d.id)
+                rows.iter().map(|row| Ok((row.text("id")?, row.text("type")?))).collect()
+            }
+
+            async fn latest_delivery_attempts(
+                &self,
+                account_id: &str,
+                delivery_ids: &[&str],
+            ) -> Result<std::collections::HashMap<String, Attempt>> {
+                if delivery_ids.is_empty() {
+                    return Ok(std::collections::HashMap::new());
+                }
+                // Each delivery's newest attempt through the delivery_id index.
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM attempts WHERE account_id = $1 AND id IN \
+                     (SELECT (SELECT max(a.id) FROM attempts a WHERE a.delivery_id = w.value) FROM {})",
+                    rows::ATTEMPT_COLUMNS,
+                    $dialect::id_table(2, "w"),
+                ))
+                .bind(account_id)
+                .bind($dialect::id_list(delivery_ids)?)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut latest = std::collections::HashMap::new();
+                for row in &rows {
+                    let attempt = rows::attempt(row)?;
+                    if let Some(delivery) = attempt.delivery_id.clone() {
+                        latest.insert(delivery, attempt);
+                    }
+                }
+                Ok(latest)
             }
 
             async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
@@ -903,6 +1048,41 @@ macro_rules! sql_records {
                 Ok(rows::stats_buckets(hours, query.bucket))
             }
 
+            async fn undelivered(
+                &self,
+                account_id: &str,
+                webhook_ids: &[&str],
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<std::collections::HashMap<String, Undelivered>> {
+                // A held count reads the disabled webhook's part of `deliveries_pending`
+                // only; the skips, its hours of `webhook_stats` since `since`.
+                let rows = sqlx::query(&format!(
+                    "SELECT w.id, \
+                       CASE WHEN w.enabled THEN 0 ELSE (SELECT COUNT(*) FROM deliveries d \
+                         WHERE d.webhook_id = w.id AND d.status = 'pending') END AS held, \
+                       CAST(COALESCE((SELECT SUM(s.skipped_unverified) FROM webhook_stats s \
+                         WHERE s.webhook_id = w.id AND s.hour >= $3), 0) AS BIGINT) AS skipped_unverified \
+                     FROM webhooks w WHERE w.account_id = $1 AND {}",
+                    $dialect::id_in("w.id", 2)
+                ))
+                .bind(account_id)
+                .bind($dialect::id_list(webhook_ids)?)
+                .bind(ms($crate::rules::hour_of(since)))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut undelivered = std::collections::HashMap::new();
+                for row in &rows {
+                    let counts = Undelivered {
+                        held: row.int("held")?.max(0) as u64,
+                        skipped_unverified: row.int("skipped_unverified")?.max(0) as u64,
+                    };
+                    if counts != Undelivered::default() {
+                        undelivered.insert(row.text("id")?, counts);
+                    }
+                }
+                Ok(undelivered)
+            }
+
             async fn webhook_stats(
                 &self,
                 account_id: &str,
@@ -928,3 +1108,146 @@ macro_rules! sql_records {
 }
 
 pub(crate) use sql_records;
+
+/// The `FROM ... WHERE ...` of a webhook's deliveries that a query selects (its filters
+/// and search, not its paging), and the number of the next free parameter. Parameters
+/// are numbered in the order they first appear (SQLite numbers `$n` that way): webhook,
+/// account, then each filter that is set, in the order `bind_selection!` binds them.
+pub(crate) struct DeliverySelection {
+    pub sql: String,
+    pub next: usize,
+}
+
+impl DeliverySelection {
+    /// `with_events`: join the events (`e`), as listing does for every row; a count
+    /// joins them only to filter by type.
+    pub fn of(query: &crate::model::DeliveryQuery, with_events: bool) -> Self {
+        let mut sql = String::from("FROM deliveries d");
+        if with_events || query.event_type.is_some() {
+            sql.push_str(" JOIN events e ON e.id = d.event_id");
+        }
+        sql.push_str(" WHERE d.webhook_id = $1 AND d.account_id = $2");
+        let mut n = 2;
+        let mut condition = |text: &str| {
+            n += 1;
+            sql.push_str(&text.replace("$n", &format!("${n}")));
+        };
+        if query.status.is_some() {
+            condition(" AND d.status = $n");
+        }
+        if query.event_type.is_some() {
+            condition(" AND e.type = $n");
+        }
+        if query.since.is_some() {
+            condition(" AND d.created_at >= $n");
+        }
+        if query.until.is_some() {
+            condition(" AND d.created_at < $n");
+        }
+        if query.search.is_some() {
+            // Three look-ups by index, whichever the term is.
+            condition(
+                " AND d.id IN (SELECT id FROM deliveries WHERE id = $n \
+                 UNION ALL SELECT id FROM deliveries WHERE event_id = $n \
+                 UNION ALL SELECT s.id FROM idempotency_keys k JOIN deliveries s ON s.event_id = k.event_id \
+                 WHERE k.account_id = $2 AND k.key = $n)",
+            );
+        }
+        Self { sql, next: n + 1 }
+    }
+}
+
+/// How many of a webhook's newest deliveries (at most the last parameter's number, in
+/// the query's time range) match its status and event type: a count that reads a
+/// bounded number of rows however many the webhook has. Parameters in order: webhook,
+/// account, since and until (when set), the number, status and event type (when set).
+pub(crate) fn newest_count(query: &crate::model::DeliveryQuery) -> String {
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut window = String::new();
+    if query.since.is_some() {
+        window.push_str(&format!(" AND d.created_at >= {}", next()));
+    }
+    if query.until.is_some() {
+        window.push_str(&format!(" AND d.created_at < {}", next()));
+    }
+    let limit = next();
+    let mut matching = vec!["1 = 1".to_owned()];
+    if query.status.is_some() {
+        matching.push(format!("d.status = {}", next()));
+    }
+    let join = match query.event_type {
+        Some(_) => {
+            matching.push(format!("e.type = {}", next()));
+            " JOIN events e ON e.id = d.event_id"
+        }
+        None => "",
+    };
+    format!(
+        "WITH newest AS (SELECT d.id, d.status, d.event_id FROM deliveries d \
+         WHERE d.webhook_id = $1 AND d.account_id = $2{window} ORDER BY d.id DESC LIMIT {limit}) \
+         SELECT COUNT(*) AS scanned, COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS matching \
+         FROM newest d{join}",
+        matching.join(" AND ")
+    )
+}
+
+/// The far end of the window a filtered page reads, and how many deliveries it holds:
+/// the webhook's deliveries (in the time range) past the cursor, at most the last
+/// parameter's number of them, read through the (webhook_id, id) index. Parameters in
+/// order: webhook, account, since and until (when set), cursor, number.
+pub(crate) fn window_edge(query: &crate::model::DeliveryQuery) -> String {
+    let newer = query.newer_than.is_some();
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut window = String::new();
+    if query.since.is_some() {
+        window.push_str(&format!(" AND d.created_at >= {}", next()));
+    }
+    if query.until.is_some() {
+        window.push_str(&format!(" AND d.created_at < {}", next()));
+    }
+    let (cursor, limit) = (next(), next());
+    let (edge, compare, order) = if newer {
+        ("MAX", ">", "ASC")
+    } else {
+        ("MIN", "<", "DESC")
+    };
+    format!(
+        "SELECT {edge}(w.id) AS edge, COUNT(*) AS n FROM (SELECT d.id FROM deliveries d \
+         WHERE d.webhook_id = $1 AND d.account_id = $2{window} AND d.id {compare} {cursor} \
+         ORDER BY d.id {order} LIMIT {limit}) AS w"
+    )
+}
+
+/// Binds the parameters of a [`DeliverySelection`] to a query, in its order.
+macro_rules! bind_selection {
+    ($sql:expr, $query:expr, $account_id:expr) => {{
+        let query = $query;
+        let mut bound = $sql.bind(&query.webhook_id).bind($account_id);
+        if let Some(status) = query.status {
+            bound = bound.bind(status.as_str());
+        }
+        if let Some(event_type) = &query.event_type {
+            bound = bound.bind(event_type);
+        }
+        if let Some(since) = query.since {
+            bound = bound.bind(ms(since));
+        }
+        if let Some(until) = query.until {
+            bound = bound.bind(ms(until));
+        }
+        if let Some(term) = &query.search {
+            bound = bound.bind(term);
+        }
+        bound
+    }};
+}
+
+pub(crate) use bind_selection;

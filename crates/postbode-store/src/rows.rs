@@ -376,8 +376,21 @@ pub fn signing_key(row: &impl Columns) -> Result<crate::model::SigningKeyRecord>
     })
 }
 
+/// The body receivers get of an event row's `body` (what is kept of it) and
+/// `created_at`.
+pub fn receiver_body(row: &impl Columns, event_id: &str, event_type: &str) -> Result<bytes::Bytes> {
+    let stored = row.bytes("body")?;
+    let at = time(row.int("created_at")?);
+    Ok(
+        match postbode_core::event::receiver_body(event_id, event_type, at, &stored) {
+            std::borrow::Cow::Borrowed(_) => stored.into(),
+            std::borrow::Cow::Owned(whole) => whole.into(),
+        },
+    )
+}
+
 pub const HOUR_STATS_COLUMNS: &str =
-    "webhook_id, hour, delivered, failed, skipped_unverified, condition_errors, attempts, latency";
+    "webhook_id, hour, delivered, failed, skipped_unverified, condition_errors, held, attempts, latency";
 
 pub fn hour_stats(row: &impl Columns) -> Result<crate::backend::HourStats> {
     Ok(crate::backend::HourStats {
@@ -387,6 +400,7 @@ pub fn hour_stats(row: &impl Columns) -> Result<crate::backend::HourStats> {
         failed: row.int("failed")?.max(0) as u64,
         skipped_unverified: row.int("skipped_unverified")?.max(0) as u64,
         condition_errors: row.int("condition_errors")?.max(0) as u64,
+        held: row.int("held")?.max(0) as u64,
         attempts: row.int("attempts")?.max(0) as u64,
         latency: serde_json::from_str(&row.text("latency")?)?,
     })
@@ -415,6 +429,7 @@ pub fn stats_buckets(
         b.failed += hour.failed;
         b.skipped_unverified += hour.skipped_unverified;
         b.condition_errors += hour.condition_errors;
+        b.held += hour.held;
         b.attempts += hour.attempts;
         b.latency.merge(&hour.latency);
     }

@@ -273,14 +273,22 @@ async fn prune(store: Arc<dyn Store>, clock: SharedClock, settings: RetentionSet
         };
         match store.prune(request).await {
             // A line only when something went: the default log stays one line per event.
-            Ok(pruned) if pruned.events + pruned.attempts + pruned.idempotency_keys > 0 => tracing::info!(
-                events = pruned.events,
-                deliveries = pruned.deliveries,
-                attempts = pruned.attempts,
-                idempotency_keys = pruned.idempotency_keys,
-                batches = pruned.batches,
-                "retention deleted old data"
-            ),
+            Ok(pruned) if pruned.events + pruned.attempts + pruned.idempotency_keys > 0 => {
+                if pruned.held > 0 {
+                    tracing::warn!(
+                        held = pruned.held,
+                        "retention dropped deliveries held for disabled webhooks: their events passed retention.events"
+                    );
+                }
+                tracing::info!(
+                    events = pruned.events,
+                    deliveries = pruned.deliveries,
+                    attempts = pruned.attempts,
+                    idempotency_keys = pruned.idempotency_keys,
+                    batches = pruned.batches,
+                    "retention deleted old data"
+                )
+            }
             Ok(_) => tracing::debug!("retention found nothing to delete"),
             Err(e) => tracing::error!(error = %e, "retention failed; it runs again at the next interval"),
         }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use postbode_core::event::{self, CustomEventBody};
+use postbode_core::event;
 use postbode_core::ids;
 use postbode_core::probe::{FileCheck, TestBody, TestReport};
 use postbode_core::webhook::{VerificationStatus, Webhook};
@@ -120,7 +120,8 @@ pub(crate) async fn send_test(
         (data, None) => {
             let data = data.unwrap_or(Value::Object(Default::default()));
             let event_id = ids::new_id(ids::EVENT);
-            let canonical_json = CustomEventBody::new(&event_id, &event_type, state.clock.now(), &data).to_bytes();
+            let data = serde_json::to_vec(&data).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let canonical_json = event::custom_body(&event_id, &event_type, state.clock.now(), &data);
             TestBody::Event {
                 event_type,
                 canonical_json,
@@ -209,9 +210,7 @@ async fn check_one(state: &AppState, account_id: &str, webhook: Webhook) -> ApiR
     let (webhook_id, url) = (webhook.id.clone(), webhook.settings.url.clone());
     // Without the requirement every webhook receives calls, so every one is tested.
     if !state.require_verification || webhook.verification.status == VerificationStatus::Verified {
-        let data = Value::Object(Default::default());
-        let canonical_json =
-            CustomEventBody::new(&ids::new_id(ids::EVENT), "test", state.clock.now(), &data).to_bytes();
+        let canonical_json = event::custom_body(&ids::new_id(ids::EVENT), "test", state.clock.now(), b"{}");
         let body = TestBody::Event {
             event_type: "test".into(),
             canonical_json,

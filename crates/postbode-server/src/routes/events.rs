@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use postbode_core::event::{self, CustomEventBody, EventScope};
+use postbode_core::event::{self, EventScope};
 use postbode_core::ids;
 use postbode_core::page::Page;
 use postbode_store::{
     Database, Delivery, DeliveryQuery, DeliveryStatus, IdempotencyKey, Ingested, NewEvent, Profile, RetryRequest,
-    RetrySelection,
+    RetrySelection, Skipped,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -80,10 +80,10 @@ impl EventRequest {
                     + chrono::Duration::from_std(state.settings.idempotency_ttl).unwrap_or(chrono::Duration::MAX),
             }),
         };
-        let id = ids::new_id(ids::EVENT);
-        let body = CustomEventBody::new(&id, &self.event_type, now, &self.data).to_bytes();
+        // Only `data` is kept: the envelope is the event's id, type and time.
+        let body = serde_json::to_vec(&self.data).map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(NewEvent {
-            id,
+            id: ids::new_id(ids::EVENT),
             event_type: self.event_type,
             body,
             created_at: now,
@@ -118,11 +118,14 @@ fn profile_scope(profiles: &Profiles, profile_id: &str) -> Option<EventScope> {
     })
 }
 
-/// The answer to an accepted event: its id and how many deliveries it made.
+/// The answer to an accepted event: its id, how many deliveries it made (held ones
+/// included), and of the webhooks that want its type, which did not get a delivery going
+/// out at once and why.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     id: String,
     deliveries: u32,
+    skipped: Skipped,
 }
 
 impl From<Ingested> for Accepted {
@@ -130,6 +133,7 @@ impl From<Ingested> for Accepted {
         Self {
             id: ingested.event_id,
             deliveries: ingested.deliveries,
+            skipped: ingested.skipped,
         }
     }
 }
@@ -191,9 +195,13 @@ pub struct BatchRequest {
     events: Vec<EventRequest>,
 }
 
+/// The answer to an accepted batch: the events' ids in order, and their deliveries and
+/// skips summed.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BatchAccepted {
     ids: Vec<String>,
+    deliveries: u32,
+    skipped: Skipped,
 }
 
 /// All or nothing: one bad event refuses the whole batch.
@@ -227,12 +235,17 @@ pub async fn create_batch(
         .ingest(&key.account_id, events, now, state.require_verification)
         .await?;
     crate::telemetry::events_accepted("custom", outcome.iter().filter(|i| !i.duplicate).count() as u64);
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(BatchAccepted {
-            ids: outcome.into_iter().map(|i| i.event_id).collect(),
-        }),
-    ))
+    let mut accepted = BatchAccepted {
+        ids: Vec::with_capacity(outcome.len()),
+        deliveries: 0,
+        skipped: Skipped::default(),
+    };
+    for ingested in outcome {
+        accepted.deliveries += ingested.deliveries;
+        accepted.skipped.add(ingested.skipped);
+        accepted.ids.push(ingested.event_id);
+    }
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -321,6 +334,7 @@ pub async fn list_deliveries(
             cursor: q.cursor,
         }
         .request(ids::DELIVERY)?,
+        ..DeliveryQuery::default()
     };
     Ok(Json(state.store.list_deliveries(&key.account_id, &query).await?))
 }

@@ -12,10 +12,12 @@ use postbode_core::webhook::{Verification, VerificationStatus, Webhook, WebhookS
 use postbode_signature::random;
 use postbode_signature::standard_webhooks::Secret;
 use postbode_store::{
-    Attempt, AttemptFilter, AttemptQuery, Bucket, RetryRequest, RetrySelection, StatsBucket, StatsQuery, WebhookFilter,
+    Attempt, AttemptFilter, AttemptQuery, Bucket, RetryRequest, RetrySelection, StatsBucket, StatsQuery, Undelivered,
+    WebhookFilter,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
 use super::Paging;
 use crate::auth::AccountKey;
@@ -38,7 +40,10 @@ pub async fn create(
     ApiJson(settings): ApiJson<WebhookSettings>,
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     let (webhook, secret) = create_webhook(&state, &key.account_id, settings).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, webhook, Some(secret)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, webhook, Some(secret), Undelivered::default())),
+    ))
 }
 
 /// Checks the settings and stores a new webhook with its secret and ownership file;
@@ -110,7 +115,12 @@ pub async fn list(
         .store
         .list_webhooks(&key.account_id, &filter, &paging.request(ids::WEBHOOK)?)
         .await?;
-    Ok(Json(page.map(|w| view(&state, w, None))))
+    let ids: Vec<&str> = page.data.iter().map(|w| w.id.as_str()).collect();
+    let mut undelivered = undelivered(&state, &key.account_id, &ids).await?;
+    Ok(Json(page.map(|w| {
+        let counts = undelivered.remove(&w.id).unwrap_or_default();
+        view(&state, w, None, counts)
+    })))
 }
 
 /// A webhook may be limited to a database or collection of its own account only; with
@@ -172,10 +182,33 @@ pub(super) async fn all_webhooks(state: &AppState, account_id: &str) -> ApiResul
     Ok(webhooks)
 }
 
-/// A webhook as the API shows it, with what the engine is doing for it.
-fn view(state: &AppState, webhook: Webhook, secret: Option<String>) -> WebhookView {
+/// A webhook as the API shows it, with what the engine is doing for it and what it has
+/// not been sent.
+fn view(state: &AppState, webhook: Webhook, secret: Option<String>, undelivered: Undelivered) -> WebhookView {
     let engine = state.engine.webhook(&webhook.id);
-    WebhookView::new(webhook, secret, state.require_verification, engine)
+    WebhookView::new(webhook, secret, state.require_verification, engine, undelivered)
+}
+
+/// What the webhooks have not been sent: held deliveries, and skips of the last 24 hours.
+pub(crate) async fn undelivered(
+    state: &AppState,
+    account_id: &str,
+    ids: &[&str],
+) -> ApiResult<HashMap<String, Undelivered>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let since = state.clock.now() - chrono::Duration::hours(24);
+    Ok(state.store.undelivered(account_id, ids, since).await?)
+}
+
+/// One webhook as the API shows it (see [`view`]).
+async fn view_one(state: &AppState, account_id: &str, webhook: Webhook) -> ApiResult<WebhookView> {
+    let counts = undelivered(state, account_id, &[webhook.id.as_str()])
+        .await?
+        .remove(&webhook.id)
+        .unwrap_or_default();
+    Ok(view(state, webhook, None, counts))
 }
 
 /// The caller's webhook, or 404: another account's webhook does not exist for it.
@@ -197,7 +230,7 @@ pub async fn get(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WebhookView>> {
     let webhook = find(&state, &key.account_id, &id).await?;
-    Ok(Json(view(&state, webhook, None)))
+    Ok(Json(view_one(&state, &key.account_id, webhook).await?))
 }
 
 /// Merges the given fields into the current settings and checks the result as a whole.
@@ -209,7 +242,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<WebhookView>> {
     let webhook = update_webhook(&state, &key.account_id, &id, patch).await?;
-    Ok(Json(view(&state, webhook, None)))
+    Ok(Json(view_one(&state, &key.account_id, webhook).await?))
 }
 
 /// `PATCH`'s rules: `patch` merged into the current settings, checked as a whole.

@@ -1,5 +1,6 @@
 //! The dashboard's static files, built into the binary: htmx (vendored from the npm
-//! package `htmx.org`, licence header kept), one stylesheet, the copy buttons' script.
+//! package `htmx.org`, licence header kept), one stylesheet, one small script (local
+//! times, copy buttons) and the icon.
 //! Their URLs carry a hash of the content, so browsers may cache them for a year.
 
 use axum::extract::Path;
@@ -16,7 +17,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 4] = [
     Asset {
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
@@ -28,9 +29,14 @@ const ASSETS: [Asset; 3] = [
         bytes: include_bytes!("../../assets/app.css"),
     },
     Asset {
-        name: "copy.js",
+        name: "app.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/copy.js"),
+        bytes: include_bytes!("../../assets/app.js"),
+    },
+    Asset {
+        name: "icon.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("../../assets/icon.svg"),
     },
 ];
 

@@ -105,13 +105,19 @@ fn comparison(row: &Row, field_type: FieldType) -> Result<String, String> {
     Ok(format!("{field} {operator} {}", literal(field_type, &row.value)?))
 }
 
+/// The form's internal name of row `index` (from 0), which its error is filed under; the
+/// page calls it "Condition row N" (`form_words`).
+pub fn row_field(index: usize) -> String {
+    format!("condition_rows[{index}]")
+}
+
 /// The expression the rows make: every row must hold (`any == false`) or one of them.
-/// Errors name the row (`condition_rows[1]`).
+/// Errors name the row (`row_field`).
 pub fn build(rows: &[Row], any: bool, schema: &Schema) -> Result<String, Vec<FieldError>> {
     let mut parts = Vec::new();
     let mut errors = Vec::new();
     for (index, row) in rows.iter().enumerate().filter(|(_, row)| !row.is_blank()) {
-        let at = format!("condition_rows[{index}]");
+        let at = row_field(index);
         let Some(def) = schema.get(&row.field) else {
             errors.push(FieldError::new(at, format!("no field {:?} here", row.field)));
             continue;

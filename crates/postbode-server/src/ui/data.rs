@@ -7,14 +7,15 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use postbode_core::page::PageRequest;
-use postbode_core::profile::{Edit, Schema, UnsubscribeBehaviour};
+use postbode_core::profile::{Edit, FieldType, Schema, UnsubscribeBehaviour};
 use postbode_core::webhook::{Source, Webhook};
 use postbode_store::{Collection, Database, ProfileQuery, WebhookFilter};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::flash::Flash;
 use super::form::Errors;
-use super::page::{Chrome, UiResult, render, render_with, see_other};
+use super::page::{Chrome, UiResult, render, render_with};
 use super::session::{AccountSession, Posted};
 use crate::problem::ApiError;
 use crate::routes::databases::find_database;
@@ -169,11 +170,18 @@ struct ProfilesPage {
 
 impl ProfilesPage {
     fn cell(&self, profile: &ProfileView, field: &str) -> String {
-        match profile.fields.get(field) {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        }
+        as_input(profile.fields.get(field))
+    }
+
+    /// The link to a profile says whose it is: its first field with a value, or its id.
+    fn name(&self, profile: &ProfileView) -> String {
+        self.database
+            .fields
+            .0
+            .iter()
+            .map(|f| self.cell(profile, &f.name))
+            .find(|value| !value.trim().is_empty())
+            .unwrap_or_else(|| profile.id.clone())
     }
 }
 
@@ -249,9 +257,31 @@ struct ProfilePage {
     chrome: Chrome,
     database: Database,
     profile_id: String,
-    /// Field name and the value shown in its input.
-    values: Vec<(String, String)>,
+    /// Each field: its name, the input's type and step, and the value shown in it.
+    values: Vec<(String, &'static str, &'static str, String)>,
     errors: Errors,
+}
+
+/// The input a field of this type gets: its `type` and `step`.
+fn input_type(field_type: FieldType) -> (&'static str, &'static str) {
+    match field_type {
+        FieldType::Text => ("text", ""),
+        FieldType::Integer => ("number", "1"),
+        FieldType::Float => ("number", "any"),
+        FieldType::Date => ("date", ""),
+        FieldType::Email => ("email", ""),
+    }
+}
+
+fn inputs(schema: &Schema, value: impl Fn(&str) -> String) -> Vec<(String, &'static str, &'static str, String)> {
+    schema
+        .0
+        .iter()
+        .map(|f| {
+            let (kind, step) = input_type(f.field_type);
+            (f.name.clone(), kind, step, value(&f.name))
+        })
+        .collect()
 }
 
 fn as_input(value: Option<&Value>) -> String {
@@ -265,12 +295,7 @@ fn as_input(value: Option<&Value>) -> String {
 pub async fn profile(session: AccountSession, State(state): State<AppState>, Path(id): Path<String>) -> UiResult {
     let profile = find_profile(&state, &session.account_id, &id).await?;
     let database = find_database(&state, &session.account_id, &profile.database_id).await?;
-    let values = database
-        .fields
-        .0
-        .iter()
-        .map(|f| (f.name.clone(), as_input(profile.state.values.get(&f.name))))
-        .collect();
+    let values = inputs(&database.fields, |name| as_input(profile.state.values.get(name)));
     Ok(render(&ProfilePage {
         chrome: session.chrome("Profile", "databases"),
         database,
@@ -287,36 +312,47 @@ pub async fn edit_profile(
     Path(id): Path<String>,
     posted: Posted<AccountSession>,
 ) -> UiResult {
-    let session = posted.session;
-    let profile = find_profile(&state, &session.account_id, &id).await?;
-    let database = find_database(&state, &session.account_id, &profile.database_id).await?;
-    let mut fields = Map::new();
-    let mut values = Vec::new();
-    for def in &database.fields.0 {
-        let value = posted.form.text(&format!("field.{}", def.name));
-        fields.insert(def.name.clone(), Value::String(value.clone()));
-        values.push((def.name.clone(), value));
-    }
+    posted.once(save_profile(&state, &id, &posted)).await
+}
+
+async fn save_profile(state: &AppState, id: &str, posted: &Posted<AccountSession>) -> UiResult {
+    let session = &posted.session;
+    let profile = find_profile(state, &session.account_id, id).await?;
+    let database = find_database(state, &session.account_id, &profile.database_id).await?;
+    let posted_value = |name: &str| posted.form.text(&format!("field.{name}"));
+    let fields: Map<String, Value> = database
+        .fields
+        .0
+        .iter()
+        .map(|def| (def.name.clone(), Value::String(posted_value(&def.name))))
+        .collect();
     match commit_edit(
-        &state,
+        state,
         &session.account_id,
-        &id,
+        id,
         (fields, None),
         Edit::Merge,
         Source::Dashboard,
     )
     .await
     {
-        Ok(_) => Ok(see_other(&format!("/ui/databases/{}/profiles", database.id))),
+        Ok(saved) => {
+            let flash = if saved.sequence > profile.sequence {
+                Flash::ok("Saved: an update event went to the webhooks that want it (source dashboard).")
+            } else {
+                Flash::ok("Saved: nothing changed, so no event fired.")
+            };
+            posted.redirect(state, &format!("/ui/profiles/{id}"), flash)
+        }
         Err(e) => {
             let errors = Errors::from_refusal(e)?;
             Ok(render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &ProfilePage {
                     chrome: session.chrome("Profile", "databases"),
+                    values: inputs(&database.fields, posted_value),
                     database,
-                    profile_id: id,
-                    values,
+                    profile_id: id.to_owned(),
                     errors,
                 },
             ))

@@ -9,8 +9,9 @@ use postbode_core::page::PageRequest;
 use postbode_store::{Account, ApiKeyInfo};
 use serde::Deserialize;
 
+use super::flash::Flash;
 use super::form::Errors;
-use super::page::{Chrome, UiResult, render, render_with, see_other};
+use super::page::{Chrome, Time, UiResult, render, render_with};
 use super::session::{OperatorSession, Posted};
 use crate::problem::ApiError;
 use crate::routes::accounts::{add_api_key, create_account as new_account, revoke_api_key};
@@ -25,10 +26,14 @@ struct AccountsPage {
     chrome: Chrome,
     accounts: Vec<Account>,
     next: Option<String>,
-    /// The account just created, with its first key (shown once).
-    created: Option<(Account, String)>,
     name: String,
     errors: Errors,
+}
+
+impl AccountsPage {
+    fn time(&self, account: &Account) -> Time {
+        Time(account.created_at)
+    }
 }
 
 #[derive(Deserialize)]
@@ -52,7 +57,6 @@ async fn accounts_page(
         chrome: session.chrome("Accounts", "accounts"),
         accounts: listed.data,
         next: listed.next_cursor,
-        created: None,
         name: String::new(),
         errors: Errors::default(),
     })
@@ -63,20 +67,27 @@ pub async fn accounts(session: OperatorSession, State(state): State<AppState>, Q
 }
 
 pub async fn create_account(State(state): State<AppState>, posted: Posted<OperatorSession>) -> UiResult {
-    let name = posted.form.text("name");
-    let created = new_account(&state, &name).await;
-    let mut page = accounts_page(&state, &posted.session, None).await?;
-    match created {
-        Ok(created) => {
-            page.created = Some(created);
-            Ok(render_with(StatusCode::CREATED, &page))
-        }
-        Err(e) => {
-            page.errors = Errors::from_refusal(e)?;
-            page.name = name;
-            Ok(render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))
-        }
-    }
+    posted
+        .once(async {
+            let name = posted.form.text("name");
+            match new_account(&state, &name).await {
+                Ok((account, key)) => {
+                    let flash = Flash::ok(format!(
+                        "Created the account {}. Its API key is shown only now:",
+                        account.name
+                    ))
+                    .shown("new-api-key", "API key", key);
+                    posted.redirect(&state, &format!("/ui/operator/accounts/{}", account.id), flash)
+                }
+                Err(e) => {
+                    let mut page = accounts_page(&state, &posted.session, None).await?;
+                    page.errors = Errors::from_refusal(e)?;
+                    page.name = name;
+                    Ok(render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))
+                }
+            }
+        })
+        .await
 }
 
 #[derive(Template)]
@@ -85,8 +96,12 @@ struct AccountPage {
     chrome: Chrome,
     account: Account,
     keys: Vec<ApiKeyInfo>,
-    /// A key just made: its id and token (shown once).
-    new_key: Option<(String, String)>,
+}
+
+impl AccountPage {
+    fn time(&self, key: &ApiKeyInfo) -> Time {
+        Time(key.created_at)
+    }
 }
 
 async fn account_page(state: &AppState, session: &OperatorSession, id: &str) -> Result<AccountPage, ApiError> {
@@ -100,7 +115,6 @@ async fn account_page(state: &AppState, session: &OperatorSession, id: &str) -> 
         chrome: session.chrome(account.name.clone(), "accounts"),
         account,
         keys,
-        new_key: None,
     })
 }
 
@@ -113,10 +127,17 @@ pub async fn create_key(
     Path(id): Path<String>,
     posted: Posted<OperatorSession>,
 ) -> UiResult {
-    let key = add_api_key(&state, &id).await?;
-    let mut page = account_page(&state, &posted.session, &id).await?;
-    page.new_key = Some(key);
-    Ok(render_with(StatusCode::CREATED, &page))
+    posted
+        .once(async {
+            let (key_id, token) = add_api_key(&state, &id).await?;
+            let flash = Flash::ok(format!("Created the key {key_id}. The key is shown only now:")).shown(
+                "new-api-key",
+                "API key",
+                token,
+            );
+            posted.redirect(&state, &format!("/ui/operator/accounts/{id}"), flash)
+        })
+        .await
 }
 
 pub async fn revoke_key(
@@ -124,9 +145,15 @@ pub async fn revoke_key(
     Path((id, key_id)): Path<(String, String)>,
     posted: Posted<OperatorSession>,
 ) -> UiResult {
-    let _ = &posted.session;
-    revoke_api_key(&state, &id, &key_id).await?;
-    Ok(see_other(&format!("/ui/operator/accounts/{id}")))
+    posted
+        .once(async {
+            revoke_api_key(&state, &id, &key_id).await?;
+            let flash = Flash::ok(format!(
+                "Revoked the key {key_id}: requests and dashboard sessions with it stop working now."
+            ));
+            posted.redirect(&state, &format!("/ui/operator/accounts/{id}"), flash)
+        })
+        .await
 }
 
 #[derive(Template)]
@@ -135,11 +162,13 @@ struct SigningKeysPage {
     chrome: Chrome,
     keys: Vec<KeyView>,
     key_domain: String,
+    /// Why the key domain cannot be published, as the API says.
+    warning: Option<String>,
 }
 
 impl SigningKeysPage {
-    fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        super::page::when(*at)
+    fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> Time {
+        Time(*at)
     }
 }
 
@@ -150,11 +179,19 @@ pub async fn signing_keys(session: OperatorSession, State(state): State<AppState
         chrome: session.chrome("Signing keys", "signing-keys"),
         keys,
         key_domain: state.key_domain.to_string(),
+        warning: state.key_domain_warning.as_deref().map(str::to_owned),
     }))
 }
 
 pub async fn rotate(State(state): State<AppState>, posted: Posted<OperatorSession>) -> UiResult {
-    let _ = &posted.session;
-    signing_keys::rotate(state.store.as_ref(), &state.master, state.clock.now(), &state.signature).await?;
-    Ok(see_other("/ui/operator/signing-keys"))
+    posted
+        .once(async {
+            signing_keys::rotate(state.store.as_ref(), &state.master, state.clock.now(), &state.signature).await?;
+            let flash = Flash::ok(
+                "Rotated: the new keys are published now and sign after the pre-publication period. \
+                 Publish their TXT records.",
+            );
+            posted.redirect(&state, "/ui/operator/signing-keys", flash)
+        })
+        .await
 }

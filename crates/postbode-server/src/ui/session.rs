@@ -22,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use postbode_signature::random;
 use postbode_store::{ApiKey, DashboardSession, SessionRole};
 
+use super::flash::Flash;
 use super::form::FormData;
 use super::page::{Chrome, UiError, UiResult, Who, render_with, see_other};
 use crate::auth::{self, Caller, ClientAddress};
@@ -94,7 +95,7 @@ async fn start_session(state: &AppState, kind: Kind, key: Option<&ApiKey>) -> Re
     Ok(format!("{}.{id}", kind.letter()))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -109,10 +110,13 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 struct Checked {
     kind: Kind,
     account_id: String,
+    /// The account's name (empty for the operator).
+    account_name: String,
     cookie: String,
     id_hash: Vec<u8>,
 }
 
+/// One look-up: the session by its id's hash, with its account.
 async fn check(state: &AppState, headers: &HeaderMap) -> Result<Checked, UiError> {
     let value = cookie(headers, SESSION_COOKIE).ok_or(UiError::SignIn)?;
     let (kind, id) = match value.split_once('.') {
@@ -121,19 +125,20 @@ async fn check(state: &AppState, headers: &HeaderMap) -> Result<Checked, UiError
         _ => return Err(UiError::SignIn),
     };
     let id_hash = id_hash(state, kind, id);
-    let session = state
+    let (session, account) = state
         .store
         .find_session(&id_hash, state.clock.now())
         .await?
         .ok_or(UiError::SignIn)?;
-    let account_id = match (kind, session.account_id) {
-        (Kind::Account, Some(account_id)) => account_id,
-        (Kind::Operator, None) => String::new(),
+    let (account_id, account_name) = match (kind, session.account_id, account) {
+        (Kind::Account, Some(account_id), Some(account)) => (account_id, account.name),
+        (Kind::Operator, None, None) => (String::new(), String::new()),
         _ => return Err(UiError::SignIn),
     };
     Ok(Checked {
         kind,
         account_id,
+        account_name,
         cookie: value,
         id_hash,
     })
@@ -146,23 +151,33 @@ fn csrf_token(state: &AppState, bound_to: &str) -> Result<String, ApiError> {
 /// A request signed in with an account's API key.
 pub struct AccountSession {
     pub account_id: String,
+    pub account_name: String,
     pub csrf: String,
+    /// The session cookie, which flashes are sealed to.
+    binding: String,
+    flash: Option<Flash>,
 }
 
 impl AccountSession {
     pub fn chrome(&self, title: impl Into<String>, section: &'static str) -> Chrome {
         Chrome::new(title, Who::Account, section, &self.csrf)
+            .signed_in(&self.account_name)
+            .with_flash(self.flash.clone())
     }
 }
 
 /// A request signed in with the operator token.
 pub struct OperatorSession {
     pub csrf: String,
+    binding: String,
+    flash: Option<Flash>,
 }
 
 impl OperatorSession {
     pub fn chrome(&self, title: impl Into<String>, section: &'static str) -> Chrome {
         Chrome::new(title, Who::Operator, section, &self.csrf)
+            .signed_in("Operator")
+            .with_flash(self.flash.clone())
     }
 }
 
@@ -176,7 +191,10 @@ impl FromRequestParts<AppState> for AccountSession {
         }
         Ok(AccountSession {
             csrf: csrf_token(state, &checked.cookie)?,
+            flash: Flash::take(state, parts, &checked.cookie),
             account_id: checked.account_id,
+            account_name: checked.account_name,
+            binding: checked.cookie,
         })
     }
 }
@@ -191,24 +209,36 @@ impl FromRequestParts<AppState> for OperatorSession {
         }
         Ok(OperatorSession {
             csrf: csrf_token(state, &checked.cookie)?,
+            flash: Flash::take(state, parts, &checked.cookie),
+            binding: checked.cookie,
         })
     }
 }
 
-/// Something that knows the CSRF token its forms must carry.
-pub trait HasCsrf {
+/// A signed-in session: the CSRF token its forms must carry, and the cookie its
+/// flashes are sealed to.
+pub trait Signed {
     fn csrf(&self) -> &str;
+    fn binding(&self) -> &str;
 }
 
-impl HasCsrf for AccountSession {
+impl Signed for AccountSession {
     fn csrf(&self) -> &str {
         &self.csrf
     }
+
+    fn binding(&self) -> &str {
+        &self.binding
+    }
 }
 
-impl HasCsrf for OperatorSession {
+impl Signed for OperatorSession {
     fn csrf(&self) -> &str {
         &self.csrf
+    }
+
+    fn binding(&self) -> &str {
+        &self.binding
     }
 }
 
@@ -218,9 +248,21 @@ pub struct Posted<S> {
     pub form: FormData,
 }
 
+impl<S: Signed> Posted<S> {
+    /// Runs the form's action once however often the form is sent (`once`).
+    pub async fn once(&self, work: impl Future<Output = UiResult>) -> UiResult {
+        super::once::act(self.session.csrf(), self.form.get("once"), work).await
+    }
+
+    /// A 303 to `target` with `flash` shown there.
+    pub fn redirect(&self, state: &AppState, target: &str, flash: Flash) -> UiResult {
+        Ok(flash.redirect(state, self.session.binding(), target)?)
+    }
+}
+
 impl<S> FromRequest<AppState> for Posted<S>
 where
-    S: FromRequestParts<AppState, Rejection = UiError> + HasCsrf + Send,
+    S: FromRequestParts<AppState, Rejection = UiError> + Signed + Send,
 {
     type Rejection = UiError;
 
@@ -238,7 +280,7 @@ where
     }
 }
 
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+pub(super) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
     let secure = match state.settings.secure_cookies {
         SecureCookies::Always => true,
         SecureCookies::Never => false,

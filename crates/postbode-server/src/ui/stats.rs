@@ -43,7 +43,7 @@ impl StatsPage {
     }
 
     fn ms(value: &Option<u64>) -> String {
-        value.map(|v| format!("{v} ms")).unwrap_or_else(|| "–".into())
+        value.map(super::page::duration).unwrap_or_else(|| "–".into())
     }
 }
 

@@ -1,24 +1,30 @@
 //! The webhook form: every setting of the API, turned into the same JSON the API takes
 //! and sent through the same functions (`routes::webhooks::create_webhook` /
-//! `update_webhook`), so a refusal names the same fields, shown beside their inputs.
-//! The condition editor's rows become CEL here (`condition::build`).
+//! `update_webhook`), so a refusal names the same fields, shown beside their inputs in
+//! the form's words (`form_words`), all at once: what the form itself cannot read and
+//! what the API's rules refuse. The condition editor's rows become CEL here
+//! (`condition::build`), and Build asks before it replaces CEL that was typed; the part
+//! that depends on the scope is `scope_fields`.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use postbode_core::FieldError;
 use postbode_core::event::{MAIL_TYPES, PROFILE_TYPES};
-use postbode_core::profile::Schema;
 use postbode_core::webhook::{MAX_BATCH_EVENTS, MAX_BATCH_WAIT_MS, Source, Webhook};
-use postbode_core::{FieldError, ValidationError};
 use postbode_store::Collection;
 use serde_json::{Map, Value, json};
 
-use super::condition::{self, COMPARISONS, Row};
+use super::condition::{self, Row};
+use super::flash::Flash;
 use super::form::{Errors, FormData};
-use super::page::{Chrome, UiResult, render, render_with, see_other};
+use super::form_words;
+use super::page::{Chrome, UiResult, render, render_with};
+use super::scope_fields::ScopePart;
 use super::session::{AccountSession, Posted};
 use super::webhooks::{Scopes, header_lines};
 use crate::decode::decode_value;
+use crate::problem::ApiError;
 use crate::routes::webhooks::{create_webhook, find, update_webhook};
 use crate::state::AppState;
 
@@ -33,6 +39,8 @@ pub struct FormValues {
     pub format: String,
     pub condition: String,
     pub ignore_sources: Vec<String>,
+    /// Only `update`s that change one of these fields fire.
+    pub fields_changed: Vec<String>,
     pub signatures: Vec<String>,
     pub headers: String,
     pub max_concurrency: String,
@@ -67,6 +75,7 @@ impl FormValues {
             format: "json".into(),
             condition: String::new(),
             ignore_sources: Vec::new(),
+            fields_changed: Vec::new(),
             signatures: vec!["standard-webhooks".into()],
             headers: String::new(),
             max_concurrency: postbode_core::webhook::DEFAULT_MAX_CONCURRENCY.to_string(),
@@ -105,6 +114,7 @@ impl FormValues {
             format: text(json!(s.format)),
             condition: s.condition.clone().unwrap_or_default(),
             ignore_sources: s.ignore_sources.iter().map(|x| x.as_str().to_owned()).collect(),
+            fields_changed: s.fields_changed.clone(),
             signatures: s.signatures.iter().map(|x| text(json!(x))).collect(),
             headers: header_lines(&s.headers),
             max_concurrency: s.max_concurrency.to_string(),
@@ -119,7 +129,7 @@ impl FormValues {
         }
     }
 
-    fn posted(form: &FormData) -> Self {
+    pub fn posted(form: &FormData) -> Self {
         let (fields, comparisons, values) = (form.all("row_field"), form.all("row_comparison"), form.all("row_value"));
         let mut rows: Vec<Row> = fields
             .into_iter()
@@ -144,6 +154,7 @@ impl FormValues {
             format: form.text("format"),
             condition: form.text("condition"),
             ignore_sources: form.all("ignore_sources"),
+            fields_changed: form.all("fields_changed"),
             signatures: form.all("signatures"),
             headers: form.text("headers"),
             max_concurrency: form.text("max_concurrency"),
@@ -158,7 +169,7 @@ impl FormValues {
         }
     }
 
-    fn scope_ids(&self) -> (Option<&str>, Option<&str>) {
+    pub fn scope_ids(&self) -> (Option<&str>, Option<&str>) {
         match self.scope.split_once(':') {
             Some(("db", id)) => (Some(id), None),
             Some(("col", id)) => (None, Some(id)),
@@ -166,19 +177,26 @@ impl FormValues {
         }
     }
 
-    /// The JSON the API takes for these values; input the form itself cannot read (a
-    /// header line without `:`, a number that is not one) is refused here, named like
-    /// the API's fields.
-    fn settings_json(&self, scopes: &Scopes) -> Result<Map<String, Value>, ValidationError> {
-        let mut errors = Vec::new();
+    /// Every event type the form names, in the order sent: the ticked ones, then the
+    /// custom ones (separated by commas or lines; a space inside one is kept, and
+    /// refused by the API's rules, rather than making two types of it).
+    fn event_types(&self) -> Vec<String> {
         let mut events: Vec<String> = self.events.clone();
         events.extend(
             self.custom_events
-                .split([',', ' ', '\n'])
+                .split([',', '\n'])
                 .map(str::trim)
                 .filter(|e| !e.is_empty())
                 .map(str::to_owned),
         );
+        events
+    }
+
+    /// The JSON the API takes for these values, and what the form itself cannot read (a
+    /// header line without `:`, a number that is not one), named like the API's fields.
+    fn settings_json(&self, scopes: &Scopes) -> (Map<String, Value>, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let events = self.event_types();
         let mut headers = Map::new();
         for line in self.headers.lines().map(str::trim).filter(|l| !l.is_empty()) {
             match line.split_once(':') {
@@ -240,7 +258,6 @@ impl FormValues {
                 .and_then(|id| scopes.collections.iter().find(|c| c.id == id))
                 .map(|c| c.database_id.clone())
         });
-        ValidationError::check(errors)?;
         let condition = self.condition.trim();
         let json = json!({
             "url": self.url,
@@ -251,6 +268,7 @@ impl FormValues {
             "format": self.format,
             "condition": if condition.is_empty() { Value::Null } else { json!(condition) },
             "ignore_sources": self.ignore_sources,
+            "fields_changed": self.fields_changed,
             "signatures": self.signatures,
             "headers": headers,
             "max_concurrency": max_concurrency,
@@ -260,8 +278,8 @@ impl FormValues {
             "enabled": self.enabled,
         });
         match json {
-            Value::Object(map) => Ok(map),
-            _ => Ok(Map::new()),
+            Value::Object(map) => (map, errors),
+            _ => (Map::new(), errors),
         }
     }
 }
@@ -275,35 +293,48 @@ struct FormPage {
     values: FormValues,
     errors: Errors,
     scopes: Scopes,
-    /// The fields the condition editor offers (the chosen scope's).
-    fields: Schema,
+    /// The fields `update`s may be limited to and the condition editor (the scope's).
+    part: ScopePart,
     mail_types: &'static [&'static str],
     profile_types: &'static [&'static str],
     sources: [&'static str; 4],
-    comparisons: [(&'static str, &'static str); 11],
     /// The limits the shared validation holds batches to, for the labels.
     max_batch_events: u32,
     max_batch_wait_ms: u32,
+    /// Build made this expression while the box held other CEL: replace it?
+    replace: Option<String>,
+    /// A note on what the last button did without saving.
+    note: Option<String>,
 }
 
 impl FormPage {
     fn new(session: &AccountSession, id: Option<String>, values: FormValues, errors: Errors, scopes: Scopes) -> Self {
         let (database_id, collection_id) = values.scope_ids();
+        let scoped = database_id.is_some() || collection_id.is_some();
         let fields = scopes.fields(database_id.unwrap_or_default(), collection_id.unwrap_or_default());
+        let part = ScopePart::new(
+            &fields,
+            scoped,
+            &values.fields_changed,
+            &values.rows,
+            values.any,
+            &errors,
+        );
         let title = if id.is_some() { "Edit webhook" } else { "New webhook" };
         Self {
             chrome: session.chrome(title, "webhooks"),
             id,
             values,
             errors,
-            fields,
+            part,
             scopes,
             mail_types: MAIL_TYPES,
             profile_types: PROFILE_TYPES,
             sources: [Source::Api, Source::Dashboard, Source::Import, Source::Unsubscribe].map(Source::as_str),
-            comparisons: COMPARISONS,
             max_batch_events: MAX_BATCH_EVENTS,
             max_batch_wait_ms: MAX_BATCH_WAIT_MS,
+            replace: None,
+            note: None,
         }
     }
 
@@ -333,6 +364,15 @@ impl FormPage {
             collection.name
         )
     }
+
+    /// An error's input label and id, for the summary.
+    fn label(&self, field: &str) -> (String, String) {
+        form_words::label(field)
+    }
+
+    fn invalid(&self, field: &str) -> bool {
+        !self.errors.on(field).is_empty()
+    }
 }
 
 pub async fn new_form(session: AccountSession, State(state): State<AppState>) -> UiResult {
@@ -359,50 +399,125 @@ pub async fn edit_form(session: AccountSession, State(state): State<AppState>, P
     )))
 }
 
-/// "Build condition" writes the rows' CEL into the raw box and shows the form again;
-/// "Save" stores through the API's rules.
-async fn submit(state: &AppState, session: AccountSession, form: FormData, id: Option<String>) -> UiResult {
-    let account = session.account_id.clone();
-    let scopes = Scopes::load(state, &account).await?;
-    let mut values = FormValues::posted(&form);
-    let refused = |values, errors: Vec<FieldError>, scopes| {
-        let page = FormPage::new(&session, id.clone(), values, Errors(errors), scopes);
-        Ok(render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))
-    };
-    if form.get("action") == Some("build") {
-        let (database_id, collection_id) = values.scope_ids();
-        let fields = scopes.fields(database_id.unwrap_or_default(), collection_id.unwrap_or_default());
-        return match condition::build(&values.rows, values.any, &fields) {
-            Ok(expression) => {
-                values.condition = expression;
-                let page = FormPage::new(&session, id.clone(), values, Errors::default(), scopes);
-                Ok(render(&page))
+/// The API's refusals of these settings without saving anything: its rules on the
+/// settings, and `fields_changed` against the scope's fields. Fields the form already
+/// refused are left to the form's words.
+fn api_refusals(state: &AppState, json: &Map<String, Value>, scopes: &Scopes, known: &[FieldError]) -> Vec<FieldError> {
+    let refused = match decode_value::<postbode_core::webhook::WebhookSettings>(&Value::Object(json.clone())) {
+        Err(ApiError::Invalid(v)) => v.errors,
+        Err(_) => Vec::new(),
+        Ok(mut settings) => {
+            let mut errors = match settings.validate(state.allow_private_targets) {
+                Err(v) => v.errors,
+                Ok(()) => Vec::new(),
+            };
+            let scoped = settings.database_id.is_some() || settings.collection_id.is_some();
+            if scoped {
+                let fields = scopes.fields(
+                    settings.database_id.as_deref().unwrap_or_default(),
+                    settings.collection_id.as_deref().unwrap_or_default(),
+                );
+                if let Err(v) = settings.check_fields_of(&fields) {
+                    errors.extend(v.errors);
+                }
             }
-            Err(errors) => refused(values, errors, scopes),
-        };
-    }
-    let json = match values.settings_json(&scopes) {
-        Ok(json) => json,
-        Err(e) => return refused(values, e.errors, scopes),
+            errors
+        }
     };
+    let head = |field: &str| field.split(['.', '[']).next().unwrap_or_default().to_owned();
+    refused
+        .into_iter()
+        .filter(|e| !known.iter().any(|k| head(&k.field) == head(&e.field)))
+        .collect()
+}
+
+/// "Build condition" writes the rows' CEL into the raw box (after asking, when the box
+/// holds other CEL); "Clear" empties `fields_changed`; "Save" stores through the API's
+/// rules, or shows every refusal at once.
+async fn submit(state: &AppState, posted: &Posted<AccountSession>, id: Option<String>) -> UiResult {
+    let session = &posted.session;
+    let form = &posted.form;
+    let scopes = Scopes::load(state, &session.account_id).await?;
+    let mut values = FormValues::posted(form);
+    let shown = |values: FormValues, errors: Vec<FieldError>, scopes| {
+        let events = values.event_types();
+        let words = form_words::in_form_words(errors, &events, &values.fields_changed);
+        FormPage::new(session, id.clone(), values, Errors(words), scopes)
+    };
+    match form.get("action") {
+        Some("build" | "build_replace") => {
+            let (database_id, collection_id) = values.scope_ids();
+            let fields = scopes.fields(database_id.unwrap_or_default(), collection_id.unwrap_or_default());
+            return match condition::build(&values.rows, values.any, &fields) {
+                Ok(expression) => {
+                    let typed = values.condition.trim().to_owned();
+                    let ask = form.get("action") == Some("build") && !typed.is_empty() && typed != expression;
+                    if !ask {
+                        values.condition = expression.clone();
+                    }
+                    let mut page = shown(values, Vec::new(), scopes);
+                    page.replace = ask.then_some(expression);
+                    Ok(render(&page))
+                }
+                Err(errors) => Ok(render_with(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &shown(values, errors, scopes),
+                )),
+            };
+        }
+        Some("keep") => return Ok(render(&shown(values, Vec::new(), scopes))),
+        Some("clear_fields_changed") => {
+            values.fields_changed.clear();
+            let mut page = shown(values, Vec::new(), scopes);
+            page.note = Some("Cleared: every update fires again. Save to keep it.".to_owned());
+            return Ok(render(&page));
+        }
+        _ => {}
+    }
+    let (json, mut errors) = values.settings_json(&scopes);
+    if !errors.is_empty() {
+        let more = api_refusals(state, &json, &scopes, &errors);
+        errors.extend(more);
+        return Ok(render_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &shown(values, errors, scopes),
+        ));
+    }
     let saved = match &id {
-        None => match decode_value(&serde_json::Value::Object(json)) {
-            Ok(settings) => create_webhook(state, &account, settings).await.map(|(w, _)| w),
+        None => match decode_value(&Value::Object(json)) {
+            Ok(settings) => create_webhook(state, &session.account_id, settings)
+                .await
+                .map(|(w, _)| (w, true)),
             Err(e) => Err(e),
         },
-        Some(id) => update_webhook(state, &account, id, json).await,
+        Some(id) => update_webhook(state, &session.account_id, id, json)
+            .await
+            .map(|w| (w, false)),
     };
     match saved {
-        Ok(webhook) => Ok(see_other(&format!("/ui/webhooks/{}", webhook.id))),
-        Err(e) => refused(values, Errors::from_refusal(e)?.0, scopes),
+        Ok((webhook, created)) => {
+            let flash = if created {
+                Flash::ok("Created. Next: prove you own the URL (Verification), then send a test.")
+            } else {
+                Flash::ok("Saved.")
+            };
+            posted.redirect(state, &format!("/ui/webhooks/{}", webhook.id), flash)
+        }
+        Err(e) => {
+            let errors = Errors::from_refusal(e)?.0;
+            Ok(render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &shown(values, errors, scopes),
+            ))
+        }
     }
 }
 
 pub async fn create(State(state): State<AppState>, posted: Posted<AccountSession>) -> UiResult {
-    submit(&state, posted.session, posted.form, None).await
+    posted.once(submit(&state, &posted, None)).await
 }
 
 pub async fn update(State(state): State<AppState>, Path(id): Path<String>, posted: Posted<AccountSession>) -> UiResult {
     find(&state, &posted.session.account_id, &id).await?;
-    submit(&state, posted.session, posted.form, Some(id)).await
+    posted.once(submit(&state, &posted, Some(id))).await
 }

@@ -1,20 +1,22 @@
 //! The WEBHOOKS tab: the list with each webhook's status and last delivery, and a
-//! webhook's page (settings, verification panel, signing secret). The form that
+//! webhook's page (settings, verification panel, Health card refreshing itself,
+//! signing secret, a snippet that verifies each scheme it signs with). The form that
 //! creates and edits them is `webhook_form`.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use postbode_core::page::PageRequest;
-use postbode_core::probe::FileCheck;
 use postbode_core::profile::Schema;
 use postbode_core::webhook::{VerificationStatus, Webhook};
 use postbode_store::{Attempt, Collection, Database, WebhookFilter};
 use serde::Deserialize;
 
+use super::flash::Flash;
 use super::health::Health;
-use super::page::{Chrome, UiError, UiResult, render, see_other, when, when_opt};
+use super::page::{Chrome, CopyId, MaybeTime, Time, UiError, UiResult, duration, render, see_other, when};
 use super::session::{AccountSession, Posted};
+use super::snippets::{self, Snippet};
 use crate::problem::ApiError;
 use crate::routes::webhooks::{delete_webhook, find, rotate_webhook_secret, secrets};
 use crate::state::AppState;
@@ -75,9 +77,10 @@ pub fn status(webhook: &Webhook, require_verification: bool) -> Status {
 
 /// An attempt in one line: `HTTP 200 in 12 ms` or the error.
 pub fn attempt_result(attempt: &Attempt) -> String {
+    let took = duration(attempt.duration_ms);
     match (attempt.status_code, &attempt.error_kind) {
-        (Some(code), _) => format!("HTTP {code} in {} ms", attempt.duration_ms),
-        (None, Some(kind)) => format!("{kind} after {} ms", attempt.duration_ms),
+        (Some(code), _) => format!("HTTP {code} in {took}"),
+        (None, Some(kind)) => format!("{kind} after {took}"),
         (None, None) => "no answer".into(),
     }
 }
@@ -157,7 +160,8 @@ pub struct WebhookRow {
     pub events: String,
     pub scope: String,
     pub status: Status,
-    pub last: String,
+    /// The last attempt's time and result.
+    pub last: Option<(Time, String)>,
     pub last_tone: &'static str,
 }
 
@@ -170,6 +174,12 @@ struct ListPage {
     database_id: String,
     collection_id: String,
     next: Option<String>,
+}
+
+impl ListPage {
+    fn filtered(&self) -> bool {
+        !self.database_id.trim().is_empty() || !self.collection_id.trim().is_empty()
+    }
 }
 
 #[derive(Deserialize)]
@@ -212,10 +222,7 @@ pub async fn list(session: AccountSession, State(state): State<AppState>, Query(
                 events: w.settings.events.join(", "),
                 scope: scopes.describe(w.settings.database_id.as_deref(), w.settings.collection_id.as_deref()),
                 status: status(w, state.require_verification),
-                last: last.map_or_else(
-                    || "none yet".to_owned(),
-                    |a| format!("{} · {}", when(a.started_at), attempt_result(a)),
-                ),
+                last: last.map(|a| (Time(a.started_at), attempt_result(a))),
                 last_tone: match last {
                     Some(a) if a.succeeded() => "ok",
                     Some(_) => "bad",
@@ -242,12 +249,11 @@ pub struct WebhookPage {
     pub status: Status,
     pub scope: String,
     pub file_urls: Vec<String>,
-    /// The outcome of a Verify just pressed.
-    pub checked: Option<(bool, Vec<FileCheck>)>,
     pub require_verification: bool,
-    /// The secret, when asked to show it; the previous one and its end after a rotation.
-    pub secret: Option<(String, Option<(String, String)>)>,
     pub health: Health,
+    /// How a receiver checks each scheme the webhook signs with.
+    pub snippets: Vec<Snippet>,
+    pub public_url: String,
 }
 
 impl WebhookPage {
@@ -257,6 +263,7 @@ impl WebhookPage {
         let engine = state.engine.webhook(&webhook.id);
         Ok(Self {
             health: Health::new(&webhook, engine.as_ref(), state.clock.now()),
+            snippets: snippets::for_webhook(state, &webhook),
             chrome: session.chrome(webhook.settings.url.clone(), "webhooks"),
             status: status(&webhook, state.require_verification),
             scope: scopes.describe(
@@ -265,9 +272,8 @@ impl WebhookPage {
             ),
             file_urls: webhook.verification.file_urls(&webhook.settings.url),
             webhook,
-            checked: None,
             require_verification: state.require_verification,
-            secret: None,
+            public_url: state.public_url.to_string(),
         })
     }
 
@@ -308,8 +314,16 @@ impl WebhookPage {
             .unwrap_or_default()
     }
 
-    fn checked_at(&self) -> String {
-        when_opt(self.webhook.verification.checked_at)
+    fn checked_at(&self) -> MaybeTime {
+        MaybeTime(self.webhook.verification.checked_at)
+    }
+
+    fn keys_url(&self) -> String {
+        format!("{}/.well-known/postbode/keys", self.public_url)
+    }
+
+    fn id(&self) -> CopyId<'_> {
+        CopyId(&self.webhook.id)
     }
 }
 
@@ -317,16 +331,31 @@ pub async fn show(session: AccountSession, State(state): State<AppState>, Path(i
     Ok(render(&WebhookPage::load(&state, &session, &id).await?))
 }
 
-/// "Show the secret" and "Rotate the secret": the page again, with the secret on it.
+/// "Show the secret" and "Rotate the secret": the page again, with the secret shown once.
 pub async fn secret(State(state): State<AppState>, Path(id): Path<String>, posted: Posted<AccountSession>) -> UiResult {
-    let session = posted.session;
-    if posted.form.get("action") == Some("rotate") {
-        rotate_webhook_secret(&state, &session.account_id, &id).await?;
-    }
-    let mut page = WebhookPage::load(&state, &session, &id).await?;
-    let (secret, previous) = secrets(&state, &page.webhook)?;
-    page.secret = Some((secret, previous.map(|(s, until)| (s, when(until)))));
-    Ok(render(&page))
+    posted
+        .once(async {
+            let account = &posted.session.account_id;
+            let rotated = posted.form.get("action") == Some("rotate");
+            if rotated {
+                rotate_webhook_secret(&state, account, &id).await?;
+            }
+            let webhook = find(&state, account, &id).await?;
+            let (secret, previous) = secrets(&state, &webhook)?;
+            let mut flash = if rotated {
+                Flash::ok("Rotated: the new secret signs every call from now on.")
+            } else {
+                Flash::ok("The signing secret, shown once: copy it into the receiver's configuration.")
+            };
+            flash = flash.shown("secret-value", "Signing secret", secret);
+            if let Some((old, until)) = previous {
+                flash = flash
+                    .line(format!("The previous secret signs beside it until {}.", when(until)))
+                    .shown("previous-secret", "Previous secret", old);
+            }
+            posted.redirect(&state, &format!("/ui/webhooks/{id}"), flash)
+        })
+        .await
 }
 
 pub fn header_lines(headers: &std::collections::BTreeMap<String, String>) -> String {
@@ -334,6 +363,15 @@ pub fn header_lines(headers: &std::collections::BTreeMap<String, String>) -> Str
 }
 
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, posted: Posted<AccountSession>) -> UiResult {
-    delete_webhook(&state, &posted.session.account_id, &id).await?;
-    Ok(see_other("/ui/webhooks"))
+    posted
+        .once(async {
+            let webhook = find(&state, &posted.session.account_id, &id).await?;
+            delete_webhook(&state, &posted.session.account_id, &id).await?;
+            let flash = Flash::ok(format!(
+                "Deleted the webhook to {}, with its deliveries and attempts.",
+                webhook.settings.url
+            ));
+            posted.redirect(&state, "/ui/webhooks", flash)
+        })
+        .await
 }

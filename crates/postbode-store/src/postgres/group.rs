@@ -72,9 +72,9 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
 
 #[async_trait]
 impl GroupTx for PgTx {
-    async fn enabled_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>> {
+    async fn account_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>> {
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM webhooks WHERE account_id = $1 AND enabled",
+            "SELECT {} FROM webhooks WHERE account_id = $1",
             rows::WEBHOOK_COLUMNS
         ))
         .bind(account_id)
@@ -646,10 +646,10 @@ impl GroupTx for PgTx {
         sqlx::query(&format!(
             "INSERT INTO webhook_stats ({}) \
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], \
-               $7::bigint[], $8::text[]) \
+               $7::bigint[], $8::bigint[], $9::text[]) \
              ON CONFLICT (webhook_id, hour) DO UPDATE SET delivered = excluded.delivered, failed = excluded.failed, \
              skipped_unverified = excluded.skipped_unverified, condition_errors = excluded.condition_errors, \
-             attempts = excluded.attempts, latency = excluded.latency",
+             held = excluded.held, attempts = excluded.attempts, latency = excluded.latency",
             rows::HOUR_STATS_COLUMNS
         ))
         .bind(stats.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>())
@@ -658,6 +658,7 @@ impl GroupTx for PgTx {
         .bind(stats.iter().map(|s| s.failed as i64).collect::<Vec<_>>())
         .bind(stats.iter().map(|s| s.skipped_unverified as i64).collect::<Vec<_>>())
         .bind(stats.iter().map(|s| s.condition_errors as i64).collect::<Vec<_>>())
+        .bind(stats.iter().map(|s| s.held as i64).collect::<Vec<_>>())
         .bind(stats.iter().map(|s| s.attempts as i64).collect::<Vec<_>>())
         .bind(&latencies)
         .execute(&mut *self.tx)
@@ -666,16 +667,27 @@ impl GroupTx for PgTx {
     }
 
     async fn due_deliveries(&mut self, request: &ClaimRequest, limit: u32) -> Result<Vec<DueDelivery>> {
+        // The webhooks with pending deliveries, one index seek each (a loose scan of
+        // `deliveries_pending`), then each one's due deliveries, at most its room: a
+        // disabled webhook's held backlog costs one seek, never a read.
         let rows = sqlx::query(
-            "SELECT d.id, d.webhook_id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-               AND (d.lease_until IS NULL OR d.lease_until <= $1) AND w.enabled \
-               AND (NOT $5 OR w.verified) \
+            "WITH RECURSIVE pending(webhook_id) AS ( \
+               (SELECT webhook_id FROM deliveries WHERE status = 'pending' ORDER BY webhook_id LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT webhook_id FROM deliveries WHERE status = 'pending' AND webhook_id > p.webhook_id \
+                       ORDER BY webhook_id LIMIT 1) \
+               FROM pending p WHERE p.webhook_id IS NOT NULL) \
+             SELECT d.id, d.webhook_id FROM pending p JOIN webhooks w ON w.id = p.webhook_id \
+             CROSS JOIN LATERAL (SELECT x.id, x.webhook_id, x.next_attempt_at FROM deliveries x \
+                 WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= $1 \
+                   AND (x.lease_until IS NULL OR x.lease_until <= $1) \
+                   AND (x.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o \
+                        WHERE o.webhook_id = x.webhook_id AND o.ordering_key = x.ordering_key \
+                          AND o.status = 'pending' AND o.id < x.id)) \
+                 ORDER BY x.next_attempt_at LIMIT COALESCE(($3::jsonb ->> w.id)::bigint, $4)) d \
+             WHERE w.enabled AND (NOT $5 OR w.verified) \
                AND (w.paused_until IS NULL OR w.paused_until <= $1) \
-               AND COALESCE(($3::jsonb ->> d.webhook_id)::bigint, $4) > 0 \
-               AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p \
-                    WHERE p.webhook_id = d.webhook_id AND p.ordering_key = d.ordering_key \
-                      AND p.status = 'pending' AND p.id < d.id)) \
+               AND COALESCE(($3::jsonb ->> w.id)::bigint, $4) > 0 \
              ORDER BY d.next_attempt_at LIMIT $2",
         )
         .persistent(false)
@@ -705,7 +717,7 @@ impl GroupTx for PgTx {
                  AND (lease_until IS NULL OR lease_until <= $3) FOR NO KEY UPDATE SKIP LOCKED) \
                AND e.id = d.event_id \
              RETURNING d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               d.ordering_key, e.type, e.body",
+               d.ordering_key, e.type, e.body, e.created_at",
         )
         .persistent(false)
         .bind(ms(until))
@@ -720,13 +732,17 @@ impl GroupTx for PgTx {
                     row.try_get::<Option<i64>, _>("next_attempt_at")?,
                     ClaimedDelivery {
                         delivery_id: row.try_get("id")?,
+                        body: rows::receiver_body(
+                            row,
+                            &row.try_get::<String, _>("event_id")?,
+                            &row.try_get::<String, _>("type")?,
+                        )?,
                         event_id: row.try_get("event_id")?,
                         webhook_id: row.try_get("webhook_id")?,
                         account_id: row.try_get("account_id")?,
                         attempts: row.try_get::<i64, _>("attempts")? as u32,
                         trigger: rows::trigger(row, "next_trigger")?,
                         event_type: row.try_get("type")?,
-                        body: row.try_get::<Vec<u8>, _>("body")?.into(),
                         due_at: rows::time(row.try_get::<Option<i64>, _>("next_attempt_at")?.unwrap_or_default()),
                         ordering_key: row.try_get("ordering_key")?,
                     },

@@ -24,8 +24,11 @@ sql_prune!(
     PgPruneTx,
     dialect,
     "FOR UPDATE SKIP LOCKED",
-    // The locked row's status is its newest; a row held elsewhere counts as pending.
-    "SELECT d.event_id, COALESCE(l.status, 'pending') AS status FROM deliveries d \
+    // The locked row's status is its newest; a row locked elsewhere counts as pending,
+    // and not held (its webhook may be enabled again by now).
+    "SELECT d.event_id, COALESCE(l.status, 'pending') AS status, \
+       COALESCE(l.status = 'pending' AND NOT w.enabled, false) AS held FROM deliveries d \
+     JOIN webhooks w ON w.id = d.webhook_id \
      LEFT JOIN (SELECT id, status FROM deliveries WHERE event_id = ANY($1) FOR UPDATE SKIP LOCKED) l \
      ON l.id = d.id WHERE d.event_id = ANY($1)"
         .to_owned()

@@ -53,13 +53,13 @@ pub(super) mod dialect {
         "WITH rows AS (SELECT s.* FROM webhooks w JOIN webhook_stats s ON s.webhook_id = w.id \
              WHERE w.account_id = $1 AND s.hour >= $2 AND s.hour < $3), \
          counts AS (SELECT hour, SUM(delivered)::bigint AS delivered, SUM(failed)::bigint AS failed, \
-             SUM(skipped_unverified)::bigint AS skipped_unverified, SUM(condition_errors)::bigint AS condition_errors, \
+             SUM(skipped_unverified)::bigint AS skipped_unverified, SUM(condition_errors)::bigint AS condition_errors, SUM(held)::bigint AS held, \
              SUM(attempts)::bigint AS attempts FROM rows GROUP BY hour), \
          latency AS (SELECT r.hour, b.key, SUM(b.value::bigint) AS n \
              FROM rows r, jsonb_each_text(r.latency::jsonb -> 'buckets') b GROUP BY r.hour, b.key), \
          merged AS (SELECT hour, jsonb_build_object('buckets', jsonb_object_agg(key, n))::text AS latency \
              FROM latency GROUP BY hour) \
-         SELECT '' AS webhook_id, c.hour, c.delivered, c.failed, c.skipped_unverified, c.condition_errors, \
+         SELECT '' AS webhook_id, c.hour, c.delivered, c.failed, c.skipped_unverified, c.condition_errors, c.held, \
              c.attempts, COALESCE(m.latency, '{\"buckets\":{}}') AS latency \
          FROM counts c LEFT JOIN merged m ON m.hour = c.hour ORDER BY c.hour"
             .to_owned()

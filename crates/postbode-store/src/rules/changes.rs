@@ -106,6 +106,7 @@ impl<'r> Work<'r> {
                 let pending = Ingested {
                     event_id: event.id.clone(),
                     deliveries: 0,
+                    skipped: Skipped::default(),
                     duplicate: false,
                 };
                 self.events.push((Some(self.outcomes.len()), *event));

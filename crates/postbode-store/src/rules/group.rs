@@ -10,15 +10,18 @@ use crate::backend::{DeliveryRow, EventRow, GroupTx, HourStats, IdempotencyRow};
 use crate::handoff::Handoff;
 use crate::model::*;
 use crate::{Result, StoreError};
+use postbode_core::webhook::Webhook;
 
 #[derive(Default)]
 pub(crate) struct Group {
-    /// The enabled webhooks of each account seen in this group. On SQLite they cannot
-    /// change under the group (it holds the write lock); on PostgreSQL a change
-    /// committed meanwhile applies from the next group on.
+    /// The webhooks of each account seen in this group. On SQLite they cannot change
+    /// under the group (it holds the write lock); on PostgreSQL a change committed
+    /// meanwhile applies from the next group on (a delivery held for a webhook enabled
+    /// meanwhile is claimed like any other: being held is the webhook's state, not the
+    /// delivery's).
     webhooks: HashMap<String, Vec<RoutedWebhook>>,
-    /// Per webhook and hour: events wanted but skipped.
-    skipped: HashMap<(String, DateTime<Utc>), (u64, u64)>,
+    /// Per webhook and hour: events wanted but skipped, and held.
+    skipped: HashMap<(String, DateTime<Utc>), HourSkips>,
     events: Vec<EventRow>,
     deliveries: Vec<DeliveryRow>,
     /// Idempotency keys stored by this group, by account and key.
@@ -38,10 +41,10 @@ pub(crate) struct Group {
 }
 
 impl Group {
-    /// Reads the account's enabled webhooks, once per group.
+    /// Reads the account's webhooks, once per group.
     pub async fn webhooks_of(&mut self, tx: &mut dyn GroupTx, account_id: &str) -> Result<()> {
         if !self.webhooks.contains_key(account_id) {
-            let listed = tx.enabled_webhooks(account_id).await?;
+            let listed = tx.account_webhooks(account_id).await?;
             self.webhooks.insert(
                 account_id.to_owned(),
                 listed.into_iter().map(RoutedWebhook::new).collect(),
@@ -54,6 +57,13 @@ impl Group {
         self.webhooks.get(account_id).map(Vec::as_slice).unwrap_or_default()
     }
 
+    fn webhook(&self, account_id: &str, webhook_id: &str) -> Option<&Webhook> {
+        self.webhooks(account_id)
+            .iter()
+            .map(|w| &w.webhook)
+            .find(|w| w.id == webhook_id)
+    }
+
     /// Stages an event with one delivery per webhook of its route (routed over this
     /// group's webhooks of the account, which [`Group::webhooks_of`] has read).
     pub fn stage(
@@ -63,24 +73,29 @@ impl Group {
         targets: Vec<String>,
         skipped: Vec<SkipCount>,
     ) -> Ingested {
+        let mut summary = Skipped::default();
         for (webhook_id, hour, why) in skipped {
-            let counts = self.skipped.entry((webhook_id, hour)).or_default();
             match why {
-                Skip::Unverified => counts.0 += 1,
-                Skip::ConditionError => counts.1 += 1,
+                Skip::Unverified => summary.unverified += 1,
+                Skip::ConditionError => summary.condition_error += 1,
+                Skip::Condition => summary.condition += 1,
+                Skip::Held => summary.disabled_held += 1,
+            }
+            if why != Skip::Condition {
+                self.skipped.entry((webhook_id, hour)).or_default().count(why);
             }
         }
         let ingested = Ingested {
             event_id: event.id.clone(),
             deliveries: targets.len() as u32,
+            skipped: summary,
             duplicate: false,
         };
         for webhook_id in targets {
             // An ordered webhook keeps its deliveries of one subject in order.
             let ordered = self
-                .webhooks(account_id)
-                .iter()
-                .any(|w| w.webhook.id == webhook_id && w.webhook.settings.ordering.is_some());
+                .webhook(account_id, &webhook_id)
+                .is_some_and(|w| w.settings.ordering.is_some());
             self.deliveries.push(DeliveryRow {
                 id: postbode_core::ids::new_id(postbode_core::ids::DELIVERY),
                 account_id: account_id.to_owned(),
@@ -152,9 +167,14 @@ impl Group {
         let Some(handoff) = &self.handoff else { return };
         let mut wanted: HashMap<&str, usize> = HashMap::new();
         // One that must wait for an earlier delivery of its subject is left to claims,
-        // which see what is still pending.
+        // which see what is still pending; one held for a disabled webhook waits there.
         for delivery in deliveries.iter().filter(|d| d.ordering_key.is_none()) {
-            *wanted.entry(delivery.webhook_id.as_str()).or_default() += 1;
+            if self
+                .webhook(&delivery.account_id, &delivery.webhook_id)
+                .is_some_and(|w| w.settings.enabled)
+            {
+                *wanted.entry(delivery.webhook_id.as_str()).or_default() += 1;
+            }
         }
         let mut granted: HashMap<String, usize> = wanted
             .into_iter()
@@ -164,10 +184,17 @@ impl Group {
         if granted.is_empty() {
             return;
         }
-        let bodies: HashMap<&str, (&str, &bytes::Bytes)> = self
+        // The body receivers get, once per event however many webhooks it goes to.
+        let bodies: HashMap<&str, (&str, bytes::Bytes)> = self
             .events
             .iter()
-            .map(|e| (e.id.as_str(), (e.event_type.as_str(), &e.body)))
+            .map(|e| {
+                let body = postbode_core::event::receiver_body(&e.id, &e.event_type, e.created_at, &e.body);
+                (
+                    e.id.as_str(),
+                    (e.event_type.as_str(), bytes::Bytes::from(body.into_owned())),
+                )
+            })
             .collect();
         for delivery in deliveries.iter_mut().filter(|d| d.ordering_key.is_none()) {
             let Some(left) = granted.get_mut(&delivery.webhook_id).filter(|left| **left > 0) else {
@@ -186,7 +213,7 @@ impl Group {
                 attempts: 0,
                 trigger: Trigger::Scheduled,
                 event_type: (*event_type).to_owned(),
-                body: (*body).clone(),
+                body: body.clone(),
                 due_at: delivery.due_at,
                 ordering_key: None,
             });
@@ -234,13 +261,33 @@ pub(crate) fn owned(route: Route<'_>) -> (Vec<String>, Vec<SkipCount>) {
     )
 }
 
+/// One webhook's events of one hour that were skipped or held.
+#[derive(Default)]
+pub(crate) struct HourSkips {
+    unverified: u64,
+    condition_errors: u64,
+    held: u64,
+}
+
+impl HourSkips {
+    fn count(&mut self, why: Skip) {
+        match why {
+            Skip::Unverified => self.unverified += 1,
+            Skip::ConditionError => self.condition_errors += 1,
+            Skip::Held => self.held += 1,
+            Skip::Condition => {}
+        }
+    }
+}
+
 /// One webhook's hour with only the skips set, to add to what is stored.
-pub(crate) fn skip_stats(webhook_id: String, hour: DateTime<Utc>, (unverified, errors): (u64, u64)) -> HourStats {
+pub(crate) fn skip_stats(webhook_id: String, hour: DateTime<Utc>, skips: HourSkips) -> HourStats {
     HourStats {
         webhook_id,
         hour,
-        skipped_unverified: unverified,
-        condition_errors: errors,
+        skipped_unverified: skips.unverified,
+        condition_errors: skips.condition_errors,
+        held: skips.held,
         ..HourStats::default()
     }
 }

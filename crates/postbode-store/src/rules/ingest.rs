@@ -126,6 +126,7 @@ fn repeat(earlier: &IdempotencyRow, key: &IdempotencyKey) -> Result<Ingested> {
     Ok(Ingested {
         event_id: earlier.event_id.clone(),
         deliveries: earlier.deliveries,
+        skipped: Skipped::default(),
         duplicate: true,
     })
 }

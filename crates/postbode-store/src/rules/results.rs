@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::group::skip_stats;
+use super::group::{HourSkips, skip_stats};
 use super::routing::hour_of;
 use crate::Result;
 use crate::backend::{DeliveryUpdate, GroupTx, HourStats, WebhookHealth};
@@ -182,8 +182,9 @@ fn next_health(current: &WebhookHealth, change: &HealthChange) -> WebhookHealth 
     next
 }
 
-/// Skipped events (unverified URL, condition errors) as counts of their hours.
-pub(crate) fn skips(skipped: HashMap<(String, DateTime<Utc>), (u64, u64)>) -> impl Iterator<Item = HourStats> {
+/// Skipped events (unverified URL, condition errors) and held ones as counts of their
+/// hours.
+pub(crate) fn skips(skipped: HashMap<(String, DateTime<Utc>), HourSkips>) -> impl Iterator<Item = HourStats> {
     skipped
         .into_iter()
         .map(|((webhook_id, hour), counts)| skip_stats(webhook_id, hour, counts))
@@ -232,6 +233,7 @@ fn sum(old: &HourStats, add: &HourStats) -> HourStats {
         failed: old.failed.saturating_add(add.failed),
         skipped_unverified: old.skipped_unverified + add.skipped_unverified,
         condition_errors: old.condition_errors + add.condition_errors,
+        held: old.held + add.held,
         attempts: old.attempts + add.attempts,
         latency,
     }

@@ -1,9 +1,10 @@
 //! What retention may delete: attempts past their age, expired idempotency keys, and
 //! events past their age whose deliveries have all ended (delivered, failed or
-//! skipped), with those deliveries and their attempts. An event with a pending
-//! delivery stays, however old: it is still being delivered (or waits for its webhook
-//! to be enabled again), and a resend makes an ended delivery pending again, which the
-//! deliveries' locks taken here order against.
+//! skipped) or are held for a disabled webhook, with those deliveries and their
+//! attempts. An event with a delivery still being delivered stays, however old, and a
+//! resend makes an ended delivery pending again, which the deliveries' locks taken here
+//! order against. A held delivery does not keep its event: a webhook disabled for good
+//! would otherwise keep every event it ever wanted.
 //!
 //! Each batch is its own transaction of at most `batch` rows of each kind, so the
 //! writer and the claims never wait long behind it.
@@ -100,19 +101,22 @@ async fn ended_events(
     };
     *cursor = Some(last.clone());
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let pending: HashSet<String> = tx
-        .delivery_states(&ids)
-        .await?
-        .into_iter()
-        .filter(|(_, status)| *status == DeliveryStatus::Pending)
-        .map(|(event_id, _)| event_id)
+    let states = tx.delivery_states(&ids).await?;
+    let going_out: HashSet<&str> = states
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Pending && !d.held)
+        .map(|d| d.event_id.as_str())
         .collect();
-    let ended: Vec<&str> = ids.into_iter().filter(|id| !pending.contains(*id)).collect();
+    let ended: Vec<&str> = ids.into_iter().filter(|id| !going_out.contains(*id)).collect();
     if !ended.is_empty() {
         let (deliveries, attempts) = tx.delete_events(&ended).await?;
         pruned.events = ended.len() as u64;
         pruned.deliveries = deliveries;
         pruned.attempts = attempts;
+        pruned.held = states
+            .iter()
+            .filter(|d| d.held && !going_out.contains(d.event_id.as_str()))
+            .count() as u64;
     }
     Ok((pruned, events.len() >= batch as usize))
 }

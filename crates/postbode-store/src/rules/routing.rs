@@ -1,6 +1,8 @@
 //! Which webhooks get an event: type, then scope and sources, then verification, then
-//! the condition over the event's scope. Events a webhook wanted but did not get are
-//! counted per hour (unverified URL, a condition that could not be evaluated).
+//! the condition over the event's scope. A disabled webhook gets its delivery too, held:
+//! claims pass it by until the webhook is enabled again. Events a webhook wanted but did
+//! not get (unverified URL, a condition that could not be evaluated) and held ones are
+//! counted per hour.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use postbode_core::condition::{Condition, ConditionError};
@@ -8,7 +10,7 @@ use postbode_core::webhook::{VerificationStatus, Webhook};
 
 use crate::model::NewEvent;
 
-/// An enabled webhook as routing sees it, its condition compiled once per group.
+/// A webhook as routing sees it, its condition compiled once per group.
 pub(crate) struct RoutedWebhook {
     pub webhook: Webhook,
     /// `Err` (a condition stored by an older version that no longer compiles) counts as
@@ -39,15 +41,20 @@ impl RoutedWebhook {
     }
 }
 
-/// Why a webhook that wanted an event did not get it.
+/// Why a webhook that wanted an event did not get a delivery going out at once. Every
+/// one is counted in the hour's statistics except `Condition`: a condition that does not
+/// hold is the webhook asking not to get the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Skip {
     Unverified,
     ConditionError,
+    Condition,
+    /// Disabled: the delivery is made, and waits.
+    Held,
 }
 
-/// The webhooks an event goes to, and those that wanted it but were skipped (with the
-/// hour the skip is counted in).
+/// The webhooks an event goes to (held ones included), and those that wanted it but
+/// did not get a delivery going out at once (with the hour it is counted in).
 #[derive(Default)]
 pub(crate) struct Route<'w> {
     pub targets: Vec<&'w RoutedWebhook>,
@@ -62,17 +69,23 @@ pub(crate) fn route<'w>(webhooks: &'w [RoutedWebhook], event: &NewEvent, require
         if !settings.wants(&event.event_type) || !settings.in_scope(&event.scope) {
             continue;
         }
+        let id = webhook.webhook.id.as_str();
         if require_verification && !webhook.verified() {
-            route.skipped.push((&webhook.webhook.id, hour, Skip::Unverified));
+            route.skipped.push((id, hour, Skip::Unverified));
             continue;
         }
         match webhook.accepts(event) {
-            Ok(false) => {}
+            Ok(false) => route.skipped.push((id, hour, Skip::Condition)),
             Err(e) => {
-                tracing::debug!(webhook = %webhook.webhook.id, error = %e, "condition could not be evaluated");
-                route.skipped.push((&webhook.webhook.id, hour, Skip::ConditionError));
+                tracing::debug!(webhook = %id, error = %e, "condition could not be evaluated");
+                route.skipped.push((id, hour, Skip::ConditionError));
             }
-            Ok(true) => route.targets.push(webhook),
+            Ok(true) => {
+                if !settings.enabled {
+                    route.skipped.push((id, hour, Skip::Held));
+                }
+                route.targets.push(webhook);
+            }
         }
     }
     route

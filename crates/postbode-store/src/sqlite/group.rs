@@ -21,12 +21,9 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
 
 #[async_trait]
 impl GroupTx for SqliteTx {
-    async fn enabled_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>> {
+    async fn account_webhooks(&mut self, account_id: &str) -> Result<Vec<Webhook>> {
         self.all(
-            &format!(
-                "SELECT {} FROM webhooks WHERE account_id = ? AND enabled = 1",
-                rows::WEBHOOK_COLUMNS
-            ),
+            &format!("SELECT {} FROM webhooks WHERE account_id = ?", rows::WEBHOOK_COLUMNS),
             params![account_id],
             |row| rows::webhook(row),
         )
@@ -532,10 +529,11 @@ impl GroupTx for SqliteTx {
             stats,
             (
                 &format!("INSERT INTO webhook_stats ({})", rows::HOUR_STATS_COLUMNS),
-                8,
+                9,
                 "ON CONFLICT (webhook_id, hour) DO UPDATE SET delivered = excluded.delivered, \
                  failed = excluded.failed, skipped_unverified = excluded.skipped_unverified, \
-                 condition_errors = excluded.condition_errors, attempts = excluded.attempts, latency = excluded.latency",
+                 condition_errors = excluded.condition_errors, held = excluded.held, attempts = excluded.attempts, \
+                 latency = excluded.latency",
             ),
             |b, s| {
                 b.add(&s.webhook_id)?
@@ -544,6 +542,7 @@ impl GroupTx for SqliteTx {
                     .add(s.failed as i64)?
                     .add(s.skipped_unverified as i64)?
                     .add(s.condition_errors as i64)?
+                    .add(s.held as i64)?
                     .add(s.attempts as i64)?
                     .add(json(&s.latency)?)?;
                 Ok(())
@@ -553,23 +552,35 @@ impl GroupTx for SqliteTx {
     }
 
     async fn due_deliveries(&mut self, request: &ClaimRequest, limit: u32) -> Result<Vec<DueDelivery>> {
+        // The webhooks with pending deliveries, one index seek each (a loose scan of
+        // `deliveries_pending`), then each one's due deliveries, at most its room: a
+        // disabled webhook's held backlog costs one seek, never a read.
         self.all(
-            "SELECT d.id, d.webhook_id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
-               AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND w.enabled = 1 \
+            "WITH RECURSIVE pending(webhook_id) AS ( \
+               SELECT (SELECT MIN(webhook_id) FROM deliveries WHERE status = 'pending') \
+               UNION ALL \
+               SELECT (SELECT MIN(webhook_id) FROM deliveries WHERE status = 'pending' AND webhook_id > p.webhook_id) \
+               FROM pending p WHERE p.webhook_id IS NOT NULL) \
+             SELECT d.id, d.webhook_id FROM pending p JOIN webhooks w ON w.id = p.webhook_id \
+             JOIN deliveries d ON d.id IN (SELECT x.id FROM deliveries x \
+                 WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= ?1 \
+                   AND (x.lease_until IS NULL OR x.lease_until <= ?1) \
+                   AND (x.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o \
+                        WHERE o.webhook_id = x.webhook_id AND o.ordering_key = x.ordering_key \
+                          AND o.status = 'pending' AND o.id < x.id)) \
+                 ORDER BY x.next_attempt_at LIMIT ?6) \
+             WHERE w.enabled = 1 \
                AND (?5 = 0 OR w.verification ->> '$.status' = 'verified') \
                AND (w.paused_until IS NULL OR w.paused_until <= ?1) \
-               AND COALESCE(?3 ->> ('$.' || d.webhook_id), ?4) > 0 \
-               AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p \
-                    WHERE p.webhook_id = d.webhook_id AND p.ordering_key = d.ordering_key \
-                      AND p.status = 'pending' AND p.id < d.id)) \
+               AND COALESCE(?3 ->> ('$.' || w.id), ?4) > 0 \
              ORDER BY d.next_attempt_at LIMIT ?2",
             params![
                 ms(request.now),
                 limit,
                 json(&request.room)?,
                 request.room_default,
-                request.require_verification
+                request.require_verification,
+                request.largest_room()
             ],
             |row| {
                 Ok(DueDelivery {
@@ -589,20 +600,21 @@ impl GroupTx for SqliteTx {
         )?;
         self.all(
             "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
-               d.ordering_key, e.type, e.body \
+               d.ordering_key, e.type, e.body, e.created_at \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
              WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at",
             params![ids],
             |row| {
+                let (event_id, event_type) = (row.text("event_id")?, row.text("type")?);
                 Ok(ClaimedDelivery {
                     delivery_id: row.text("id")?,
-                    event_id: row.text("event_id")?,
                     webhook_id: row.text("webhook_id")?,
                     account_id: row.text("account_id")?,
                     attempts: row.int("attempts")? as u32,
                     trigger: rows::trigger(row, "next_trigger")?,
-                    event_type: row.text("type")?,
-                    body: row.bytes("body")?.into(),
+                    body: rows::receiver_body(row, &event_id, &event_type)?,
+                    event_id,
+                    event_type,
                     due_at: rows::time(row.int("next_attempt_at")?),
                     ordering_key: row.opt_text("ordering_key")?,
                 })

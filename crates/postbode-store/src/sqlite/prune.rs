@@ -24,7 +24,8 @@ sql_prune!(
     dialect,
     "",
     format!(
-        "SELECT event_id, status FROM deliveries WHERE {}",
-        dialect::id_in("event_id", 1)
+        "SELECT d.event_id, d.status, (d.status = 'pending' AND w.enabled = 0) AS held \
+         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE {}",
+        dialect::id_in("d.event_id", 1)
     )
 );

@@ -7,6 +7,7 @@
 //! Time is passed in explicitly: no test waits for a clock.
 
 mod claims;
+mod delivery_log;
 mod handoff;
 mod idempotency;
 mod mail;

@@ -219,6 +219,7 @@ async fn the_delivery_log_is_read_newest_first_and_filtered(f: Fixture) {
         since: None,
         until: None,
         page: page(None, 10),
+        ..DeliveryQuery::default()
     };
     let all = f.store.list_deliveries(&f.account, &query(None, None)).await.unwrap();
     assert_eq!(all.data.len(), 2);

@@ -10,6 +10,7 @@ use serde_json::json;
 
 conformance!(
     old_ended_data_goes_and_recent_or_pending_data_stays,
+    a_held_delivery_ends_with_its_event_at_retention,
     two_prunes_at_once_share_the_work,
 );
 
@@ -174,6 +175,29 @@ async fn old_ended_data_goes_and_recent_or_pending_data_stays(f: Fixture) {
 
     // A second pass finds nothing more.
     assert_eq!(f.store.prune(request(now, 2)).await.unwrap().events, 0);
+}
+
+async fn a_held_delivery_ends_with_its_event_at_retention(f: Fixture) {
+    // Both webhooks want the first event; only the disabled one the second.
+    f.webhook(json!({ "enabled": false })).await;
+    f.webhook(json!({ "events": ["live"] })).await;
+    let shared = f.event("live", f.at(0)).await;
+    let held_only = f.event("held", f.at(1)).await;
+    let recent = f.event("held", f.at(86_400 * 29)).await;
+    let pruned = f.store.prune(request(f.at(86_400 * 31), 100)).await.unwrap();
+    assert!(
+        event_exists(&f, &shared.event_id).await,
+        "its live delivery is still going out"
+    );
+    assert!(
+        !event_exists(&f, &held_only.event_id).await,
+        "held past retention.events: it goes"
+    );
+    assert!(
+        event_exists(&f, &recent.event_id).await,
+        "held within retention.events: it stays"
+    );
+    assert_eq!((pruned.events, pruned.held), (1, 1));
 }
 
 async fn two_prunes_at_once_share_the_work(f: Fixture) {

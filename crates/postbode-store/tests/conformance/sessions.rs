@@ -41,11 +41,17 @@ async fn a_session_is_found_by_its_hash_until_it_expires_or_ends(f: Fixture) {
     };
     f.store.create_session(&account).await.unwrap();
     f.store.create_session(&operator).await.unwrap();
+    // With its account, in the same look-up.
+    let (found, with) = f.store.find_session(&[1; 32], f.at(0)).await.unwrap().unwrap();
+    assert_eq!(found, account);
     assert_eq!(
-        f.store.find_session(&[1; 32], f.at(0)).await.unwrap(),
-        Some(account.clone())
+        with.map(|a| (a.id, a.name)),
+        Some((f.account.clone(), "Acme".to_owned()))
     );
-    assert_eq!(f.store.find_session(&[2; 32], f.at(59)).await.unwrap(), Some(operator));
+    assert_eq!(
+        f.store.find_session(&[2; 32], f.at(59)).await.unwrap(),
+        Some((operator, None))
+    );
     assert_eq!(f.store.find_session(&[3; 32], f.at(0)).await.unwrap(), None);
     // Expired at its expiry, and deleted with the others that have.
     assert_eq!(f.store.find_session(&[2; 32], f.at(60)).await.unwrap(), None);

@@ -6,7 +6,6 @@
 
 pub mod binary;
 pub mod dns;
-pub mod webdriver;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -367,6 +366,12 @@ pub struct TestSchema {
     schema: String,
     /// The URL whose connections use the schema.
     pub scoped: String,
+}
+
+impl TestSchema {
+    pub fn name(&self) -> &str {
+        &self.schema
+    }
 }
 
 impl Drop for TestSchema {

@@ -1,10 +1,10 @@
 //! A small W3C WebDriver client (<https://www.w3.org/TR/webdriver2/>) over reqwest, with
-//! the commands the dashboard test sends to chromedriver on 127.0.0.1. A client crate
+//! the commands the dashboard tests send to chromedriver on 127.0.0.1, and chromedriver's
+//! pass-through to the Chrome DevTools Protocol (screen size, colour scheme, time zone). A client crate
 //! would bring second major versions of http, cookie, thiserror and ICU into the build.
 //!
 //! Commands fail rather than wait: a test waits for a page with `eventually`.
 
-use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::fmt;
@@ -134,12 +134,30 @@ impl Client {
         found.iter().map(|value| Element::from_json(self, value)).collect()
     }
 
-    /// The viewport as PNG.
-    pub async fn screenshot(&self) -> Result<Vec<u8>> {
-        let encoded = string(self.get("/screenshot").await?)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| Error::Exchange(format!("a screenshot that is not base64: {e}")))
+    /// Runs `script` (a function body: `arguments` holds `args`, `return` answers) in the
+    /// page.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.post("/execute/sync", json!({ "script": script, "args": args }))
+            .await
+    }
+
+    /// Runs `script` in the page; it answers by calling the callback passed as its last
+    /// argument.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.post("/execute/async", json!({ "script": script, "args": args }))
+            .await
+    }
+
+    /// A Chrome DevTools Protocol command (chromedriver's `goog/cdp/execute`).
+    pub async fn cdp(&self, command: &str, params: Value) -> Result<Value> {
+        self.post("/goog/cdp/execute", json!({ "cmd": command, "params": params }))
+            .await
+    }
+
+    /// Sets the script timeout (for `execute_async`).
+    pub async fn script_timeout(&self, timeout: Duration) -> Result<()> {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.post("/timeouts", json!({ "script": ms })).await.map(drop)
     }
 
     /// Ends the session, which closes the browser; later commands are refused.
@@ -175,8 +193,29 @@ impl<'c> Element<'c> {
         format!("/element/{}", self.id)
     }
 
+    /// The element as the WebDriver JSON that `execute` takes as an argument.
+    pub fn to_json(&self) -> Value {
+        json!({ ELEMENT_KEY: self.id })
+    }
+
     pub async fn click(&self) -> Result<()> {
         self.client.post(&self.path("click"), json!({})).await.map(drop)
+    }
+
+    /// Two clicks in quick succession, as a person's double click.
+    pub async fn double_click(&self) -> Result<()> {
+        let press = [
+            json!({"type": "pointerDown", "button": 0}),
+            json!({"type": "pointerUp", "button": 0}),
+        ];
+        let actions = json!({"actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "origin": self.to_json(), "x": 0, "y": 0},
+                press[0], press[1], press[0], press[1],
+            ],
+        }]});
+        self.client.post("/actions", actions).await.map(drop)
     }
 
     /// Empties an input or a textarea.
@@ -193,6 +232,14 @@ impl<'c> Element<'c> {
     /// The text as rendered (hidden parts left out).
     pub async fn text(&self) -> Result<String> {
         string(self.client.get(&self.path("text")).await?)
+    }
+
+    /// Whether the element is shown (not hidden by CSS or a closed `<details>`).
+    pub async fn displayed(&self) -> Result<bool> {
+        let value = self.client.get(&self.path("displayed")).await?;
+        value
+            .as_bool()
+            .ok_or_else(|| Error::Exchange(format!("not a boolean: {value}")))
     }
 
     /// The attribute as written in the markup; `None` when absent.
