@@ -1,14 +1,18 @@
 //! Who is calling: the operator (manages accounts) or an account key (`pb_<key id>_<secret>`,
 //! acts inside its account only). Secrets are stored as SHA-256 and compared in
-//! constant time.
+//! constant time. Every door that takes a token (the API, `/metrics`, the dashboard's
+//! sign-in) goes through [`authenticate`], which throttles failed attempts.
 
 use aws_lc_rs::{constant_time, digest};
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use postbode_signature::random;
 use postbode_store::ApiKey;
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -42,14 +46,76 @@ pub fn new_api_key() -> Result<NewApiKey, ApiError> {
     })
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub(crate) fn same(hash: &[u8], expected: &[u8]) -> bool {
     constant_time::verify_slices_are_equal(hash, expected).is_ok()
+}
+
+/// The client's address, as failed authentications are counted: the connection's, or
+/// behind a proxy listed in `server.trusted_proxies` the address it forwarded for.
+pub struct ClientAddress(pub IpAddr);
+
+impl ClientAddress {
+    fn of(parts: &Parts, state: &AppState) -> IpAddr {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| peer.ip());
+        crate::routes::tracking::client_ip(peer, &parts.headers, &state.settings.trusted_proxies)
+    }
+}
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(ClientAddress(Self::of(parts, state)))
+    }
+}
+
+/// Who a bearer token belongs to.
+pub(crate) enum Caller {
+    Operator,
+    /// The Prometheus scraper, with `metrics.token`.
+    Scraper,
+    Account(ApiKey),
+}
+
+/// Who `token` is, with failed attempts throttled per client address and per API key
+/// (`throttle`): a client past its share is answered 429 before its token is checked;
+/// a token nobody holds is a 401 and one failure more.
+pub(crate) async fn authenticate(state: &AppState, address: IpAddr, token: &str) -> Result<Caller, ApiError> {
+    let now = state.clock.now();
+    let named = token
+        .strip_prefix(KEY_PREFIX)
+        .and_then(|rest| rest.rsplit_once('_'))
+        .map(|(key_id, _)| key_id);
+    if let Some(retry_after) = state.throttle.refused(address, named, now) {
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
+    let hash = sha256(token.as_bytes());
+    if same(&hash, state.operator_token_hash.as_slice()) {
+        return Ok(Caller::Operator);
+    }
+    if state.metrics.token_hash.as_ref().is_some_and(|t| same(&hash, t)) {
+        return Ok(Caller::Scraper);
+    }
+    match stored_key(state, token).await? {
+        Stored::Key(key) => Ok(Caller::Account(key)),
+        Stored::WrongSecret(key_id) => {
+            state.throttle.failed(address, Some(&key_id), now);
+            Err(ApiError::Unauthorized)
+        }
+        Stored::None => {
+            state.throttle.failed(address, None, now);
+            Err(ApiError::Unauthorized)
+        }
+    }
 }
 
 /// A request made with the operator token.
@@ -59,19 +125,12 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        if is_operator_token(state, token) {
-            Ok(Operator)
-        } else if token.starts_with(KEY_PREFIX) {
-            Err(ApiError::Forbidden)
-        } else {
-            Err(ApiError::Unauthorized)
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        match authenticate(state, ClientAddress::of(parts, state), token).await? {
+            Caller::Operator => Ok(Operator),
+            Caller::Account(_) | Caller::Scraper => Err(ApiError::Forbidden),
         }
     }
-}
-
-pub(crate) fn is_operator_token(state: &AppState, token: &str) -> bool {
-    same(&sha256(token.as_bytes()), state.operator_token_hash.as_slice())
 }
 
 /// A request made with an account's API key; every handler that takes it works inside
@@ -84,8 +143,10 @@ impl FromRequestParts<AppState> for AccountKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let key = account_key(state, token).await?;
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let Caller::Account(key) = authenticate(state, ClientAddress::of(parts, state), token).await? else {
+            return Err(ApiError::Unauthorized);
+        };
         // Every log line of the request names the account.
         tracing::Span::current().record("account", key.account_id.as_str());
         Ok(AccountKey {
@@ -94,22 +155,26 @@ impl FromRequestParts<AppState> for AccountKey {
     }
 }
 
-/// The stored key an account token (`pb_<key id>_<secret>`) belongs to, or
-/// `Unauthorized`.
-pub(crate) async fn account_key(state: &AppState, token: &str) -> Result<ApiKey, ApiError> {
-    let (key_id, secret) = token
-        .strip_prefix(KEY_PREFIX)
-        .and_then(|rest| rest.rsplit_once('_'))
-        .ok_or(ApiError::Unauthorized)?;
+/// What an account token (`pb_<key id>_<secret>`) names.
+enum Stored {
+    Key(ApiKey),
+    /// A stored key, with a wrong secret.
+    WrongSecret(String),
+    None,
+}
+
+async fn stored_key(state: &AppState, token: &str) -> Result<Stored, ApiError> {
+    let Some((key_id, secret)) = token.strip_prefix(KEY_PREFIX).and_then(|rest| rest.rsplit_once('_')) else {
+        return Ok(Stored::None);
+    };
     if !postbode_core::ids::has_kind(key_id, postbode_core::ids::API_KEY) {
-        return Err(ApiError::Unauthorized);
+        return Ok(Stored::None);
     }
-    let key = known_key(state, key_id).await?.ok_or(ApiError::Unauthorized)?;
-    if same(&sha256(secret.as_bytes()), &key.secret_hash) {
-        Ok(key)
-    } else {
-        Err(ApiError::Unauthorized)
-    }
+    Ok(match known_key(state, key_id).await? {
+        Some(key) if same(&sha256(secret.as_bytes()), &key.secret_hash) => Stored::Key(key),
+        Some(key) => Stored::WrongSecret(key.id),
+        None => Stored::None,
+    })
 }
 
 /// The stored API key with this id, through the cache of recently used keys.

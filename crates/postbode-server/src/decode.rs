@@ -28,6 +28,23 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// Parses a JSON body into a value; a key given twice anywhere is a 422 naming it.
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    match parse_strict(body) {
+        Ok(value) => Ok(value),
+        Err(Malformed::Syntax(e)) => Err(not_json(&e)),
+        Err(Malformed::Duplicates(duplicates)) => Err(ApiError::Invalid(duplicates)),
+    }
+}
+
+/// Why [`parse_strict`] refused a document.
+pub enum Malformed {
+    Syntax(serde_json::Error),
+    /// Keys given twice, each named by its path.
+    Duplicates(ValidationError),
+}
+
+/// Parses one JSON document, refusing a key given twice anywhere (serde_json would keep
+/// the last value silently).
+pub fn parse_strict(body: &[u8]) -> Result<Value, Malformed> {
     let duplicates = RefCell::new(Vec::new());
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = StrictValue {
@@ -36,12 +53,12 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     }
     .deserialize(&mut deserializer)
     .and_then(|value| deserializer.end().map(|()| value))
-    .map_err(|e| not_json(&e))?;
+    .map_err(Malformed::Syntax)?;
     let duplicates = duplicates.into_inner();
     if duplicates.is_empty() {
         return Ok(value);
     }
-    Err(ApiError::Invalid(ValidationError {
+    Err(Malformed::Duplicates(ValidationError {
         errors: duplicates
             .into_iter()
             .map(|path| FieldError::new(path, "given more than once"))

@@ -4,7 +4,7 @@
 //! rejections are mapped to problem documents here, in one place.
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
@@ -37,9 +37,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         }
         let body = Bytes::from_request(req, state)
             .await
-            .map_err(|_| ApiError::PayloadTooLarge {
-                limit: state.settings.max_body_bytes,
-            })?;
+            .map_err(|rejection| body_rejection(&rejection, state))?;
         let value = decode::parse_json(&body)?;
         // Every request body of the API is an object; serde would also read an array
         // into a struct by position, which nobody means.
@@ -47,6 +45,23 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             return Err(ApiError::field("body", "the body must be a JSON object"));
         }
         decode::decode_value(&value).map(ApiJson)
+    }
+}
+
+/// Why a body could not be read: it was larger than `server.max_body_bytes`, or it
+/// stopped arriving for `server.body_read_timeout` (`serve`).
+pub fn body_rejection(rejection: &BytesRejection, state: &AppState) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout {
+                waited: state.settings.body_read_timeout,
+            };
+        }
+        cause = error.source();
+    }
+    ApiError::PayloadTooLarge {
+        limit: state.settings.max_body_bytes,
     }
 }
 

@@ -70,6 +70,14 @@ pub enum Errors {
     /// Fields of the request break a rule; `errors` names each.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
+    /// Too many failed authentications from this address or with this key; `Retry-After`
+    /// says when to try again.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Problem),
+    /// The store cannot be reached or cannot write now; nothing was changed, and
+    /// `Retry-After` says when to send the request again.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
 }
 
 /// The two ways to authenticate: an account's API key and the operator token, both as

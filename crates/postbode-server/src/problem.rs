@@ -23,6 +23,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The body stopped arriving for `server.body_read_timeout`.
+    #[error("no part of the request body arrived for {} s; send the request again", .waited.as_secs_f64())]
+    RequestTimeout { waited: std::time::Duration },
+    /// Too many failed authentications from this address or with this key (`throttle`).
+    #[error("too many failed authentications from this address or with this key; try again in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{}", .0)]
@@ -36,7 +42,7 @@ pub enum ApiError {
 }
 
 /// What a `503` asks the client to wait before it tries again.
-const RETRY_AFTER_SECONDS: &str = "10";
+const RETRY_AFTER_SECONDS: u64 = 10;
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -60,6 +66,16 @@ impl ApiError {
         self.parts().0
     }
 
+    /// The seconds a client should wait before it sends the request again, as the
+    /// answer's `Retry-After` (every `503` and `429` has one).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Unavailable(_) => Some(RETRY_AFTER_SECONDS),
+            ApiError::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is malformed"),
@@ -73,6 +89,16 @@ impl ApiError {
             ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request body too large"),
+            ApiError::RequestTimeout { .. } => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "The request body stopped arriving",
+            ),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many failed authentications",
+            ),
             ApiError::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -129,10 +155,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             response

@@ -43,4 +43,6 @@ pub struct AppState {
     /// Reads the TXT records that validate domains (implemented by the delivery crate).
     pub dns: Arc<dyn TxtLookup>,
     pub metrics: Arc<crate::telemetry::MetricsEndpoint>,
+    /// Failed authentications per client address and per API key.
+    pub throttle: Arc<crate::throttle::AuthThrottle>,
 }

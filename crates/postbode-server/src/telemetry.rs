@@ -23,7 +23,6 @@
 //! samples took 20–50 bytes per delivery, for good).
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -33,7 +32,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tracing::Instrument;
 
-use crate::auth::{same, sha256};
+use crate::auth::{Caller, ClientAddress, authenticate, bearer};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -180,19 +179,17 @@ pub fn tracking_hit(kind: &'static str, genuine: bool) {
 
 /// `GET /metrics` (Prometheus text format), with the operator token or `metrics.token`.
 #[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations", security(("operator_token" = [])), responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text format; the operator token or metrics.token"), crate::openapi::Errors))]
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    let hash = sha256(token.trim().as_bytes());
-    let endpoint = &state.metrics;
-    let allowed = same(&hash, state.operator_token_hash.as_slice())
-        || endpoint.token_hash.as_ref().is_some_and(|t| same(&hash, t));
-    if !allowed {
-        return Err(ApiError::Unauthorized);
+pub async fn metrics(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let token = bearer(&headers).ok_or(ApiError::Unauthorized)?;
+    match authenticate(&state, address, token).await? {
+        Caller::Operator | Caller::Scraper => {}
+        Caller::Account(_) => return Err(ApiError::Forbidden),
     }
+    let endpoint = &state.metrics;
     let now = state.clock.now();
     let queue = state.store.queue_gauges(now).await?;
     metrics::gauge!("postbode_deliveries_pending").set(queue.pending as f64);

@@ -33,6 +33,20 @@ pub trait Records: Send + Sync + 'static {
     /// The account's API keys as the operator lists them: ids and creation times only.
     async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyInfo>>;
 
+    // Dashboard sessions, found by the SHA-256 of their id.
+    async fn create_session(&self, session: &DashboardSession) -> Result<()>;
+    /// The session with this id hash, unless it has expired at `now`, with its account
+    /// (a page load's one look-up).
+    async fn find_session(
+        &self,
+        id_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(DashboardSession, Option<Account>)>>;
+    /// Ends the session; false when there is none.
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<bool>;
+    /// Deletes the sessions expired at `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+
     // Webhooks.
     async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
     async fn get_webhook(&self, account_id: &str, id: &str) -> Result<Option<Webhook>>;

@@ -29,6 +29,47 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
 }
 
+/// A dashboard session, kept on the server so that signing out (or deleting the key it
+/// was made with, or its account) ends it at once. The browser holds a random id; only
+/// its SHA-256 is stored, so a copy of the database signs nobody in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DashboardSession {
+    pub id_hash: Vec<u8>,
+    /// `None`: the operator's.
+    pub account_id: Option<String>,
+    /// The API key it was made with, if any.
+    pub key_id: Option<String>,
+    pub role: SessionRole,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a dashboard session may do in its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRole {
+    /// Everything the account's pages offer.
+    Manage,
+    /// Read only.
+    View,
+}
+
+impl SessionRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionRole::Manage => "manage",
+            SessionRole::View => "view",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "manage" => Some(SessionRole::Manage),
+            "view" => Some(SessionRole::View),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub id: String,

@@ -95,6 +95,68 @@ macro_rules! sql_records {
                     .collect()
             }
 
+            async fn create_session(&self, session: &DashboardSession) -> Result<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO dashboard_sessions ({}) VALUES ($1, $2, $3, $4, $5, $6)",
+                    rows::SESSION_COLUMNS
+                ))
+                .bind(&session.id_hash)
+                .bind(&session.account_id)
+                .bind(&session.key_id)
+                .bind(session.role.as_str())
+                .bind(ms(session.created_at))
+                .bind(ms(session.expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn find_session(
+                &self,
+                id_hash: &[u8],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<(DashboardSession, Option<Account>)>> {
+                let row = sqlx::query(
+                    "SELECT s.id_hash, s.account_id, s.key_id, s.role, s.created_at, s.expires_at, \
+                         a.name AS account_name, a.created_at AS account_created_at \
+                     FROM dashboard_sessions s LEFT JOIN accounts a ON a.id = s.account_id \
+                     WHERE s.id_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(id_hash)
+                .bind(ms(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let session = rows::session(&row)?;
+                let account = match (&session.account_id, row.opt_text("account_name")?) {
+                    (Some(id), Some(name)) => Some(Account {
+                        id: id.clone(),
+                        name,
+                        created_at: rows::time(row.int("account_created_at")?),
+                    }),
+                    _ => None,
+                };
+                Ok(Some((session, account)))
+            }
+
+            async fn delete_session(&self, id_hash: &[u8]) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM dashboard_sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_expired_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
+                    .bind(ms(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn create_webhook(&self, webhook: &Webhook) -> Result<()> {
                 sqlx::query(&format!(
                     "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",

@@ -342,6 +342,21 @@ pub fn api_key(row: &impl Columns) -> Result<crate::model::ApiKey> {
     })
 }
 
+pub const SESSION_COLUMNS: &str = "id_hash, account_id, key_id, role, created_at, expires_at";
+
+pub fn session(row: &impl Columns) -> Result<crate::model::DashboardSession> {
+    let role = row.text("role")?;
+    Ok(crate::model::DashboardSession {
+        id_hash: row.bytes("id_hash")?,
+        account_id: row.opt_text("account_id")?,
+        key_id: row.opt_text("key_id")?,
+        role: crate::model::SessionRole::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("session role {role:?}")))?,
+        created_at: time(row.int("created_at")?),
+        expires_at: time(row.int("expires_at")?),
+    })
+}
+
 pub const SIGNING_KEY_COLUMNS: &str =
     "id, algorithm, selector, private_key, public_key, activates_at, retires_at, expires_at, created_at";
 

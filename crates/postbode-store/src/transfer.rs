@@ -18,6 +18,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 pub const TABLES: &[&str] = &[
     "accounts",
     "api_keys",
+    "dashboard_sessions",
     "signing_keys",
     "webhooks",
     "domains",

@@ -7,6 +7,7 @@ use postbode_core::signing_keys::SignatureSettings;
 use postbode_delivery::{DnsResolver, Engine, EngineHandle, KeyRing, Probe};
 use postbode_server::AppState;
 use postbode_server::telemetry::MetricsEndpoint;
+use postbode_server::throttle::AuthThrottle;
 use postbode_server::tracking::TrackingKey;
 use postbode_signature::sealed::MasterKey;
 use postbode_store::Store;
@@ -25,6 +26,7 @@ pub struct Running {
     engine: EngineHandle,
     key_upkeep: tokio::task::JoinHandle<()>,
     retention: tokio::task::JoinHandle<()>,
+    auth_failures_log: tokio::task::JoinHandle<()>,
     stop_http: oneshot::Sender<()>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -191,7 +193,9 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
                 .as_ref()
                 .map(|t| postbode_server::auth::sha256(t.as_bytes())),
         }),
+        throttle: Arc::new(AuthThrottle::new(config.server.auth_failures.clone())),
     };
+    let auth_failures_log = tokio::spawn(state.throttle.clone().log_every_minute(clock.clone()));
     postbode_delivery::metrics::label_webhooks(&config.metrics.webhooks);
     if let Some(token) = &new_admin_token {
         write_private(&config.data_dir.join("admin-token"), token)?;
@@ -199,14 +203,11 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
     let engine = engine.start();
     let (stop_http, stopped) = oneshot::channel::<()>();
     let app = postbode_server::router(state);
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                // A dropped sender also means stop.
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = postbode_server::serve::ConnectionLimits::new(&config.server).fitted_to_open_files();
+    let http = tokio::spawn(postbode_server::serve::serve(listener, app, limits, async {
+        // A dropped sender also means stop.
+        let _ = stopped.await;
+    }));
     tracing::info!(%addr, %key_domain, "Postbode is listening");
     Ok(Running {
         addr,
@@ -214,6 +215,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         engine,
         key_upkeep,
         retention,
+        auth_failures_log,
         stop_http,
         http,
     })
@@ -226,6 +228,7 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop_http.send(());
         self.key_upkeep.abort();
+        self.auth_failures_log.abort();
         // A batch cut short is rolled back whole.
         self.retention.abort();
         let (http, ()) = tokio::join!(self.http, self.engine.shutdown());
@@ -234,17 +237,39 @@ impl Running {
     }
 }
 
+/// The fewest characters an operator token may have: one that can be guessed opens
+/// every account.
+const MIN_OPERATOR_TOKEN: usize = 32;
+
 /// The operator token: from the configuration, else from `<data_dir>/admin-token`,
 /// else newly generated (the caller saves it there, mode 0600). Returns it, and the
 /// new one to save and print.
+/// A token shorter than [`MIN_OPERATOR_TOKEN`] characters is refused.
 fn admin_token(config: &Config) -> anyhow::Result<(String, Option<String>)> {
+    let long_enough = |token: String, from: &str| {
+        let length = token.chars().count();
+        if length < MIN_OPERATOR_TOKEN {
+            anyhow::bail!(
+                "the operator token ({from}) has {length} characters; it needs at least {MIN_OPERATOR_TOKEN}, so \
+                 that it cannot be guessed. Choose a random one (e.g. `openssl rand -hex 24`), or leave it unset \
+                 and one is generated into the data directory's admin-token file"
+            );
+        }
+        Ok(token)
+    };
     if let Some(token) = &config.admin_token {
-        return Ok((token.clone(), None));
+        return Ok((
+            long_enough(
+                token.clone(),
+                "POSTBODE_ADMIN_TOKEN, or admin_token in the configuration",
+            )?,
+            None,
+        ));
     }
     let path = config.data_dir.join("admin-token");
     if path.exists() {
         let token = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return Ok((token.trim().to_owned(), None));
+        return Ok((long_enough(token.trim().to_owned(), &path.display().to_string())?, None));
     }
     let token = format!(
         "pbadmin_{}",
@@ -327,8 +352,11 @@ fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
 
 /// The data directory is made by whoever needs it first: the SQLite store, or the
 /// master key and operator token files (a PostgreSQL store keeps those there too).
+/// Readable by its owner only, whatever the umask: it holds the database, keys and tokens.
 fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))
 }
 
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {

@@ -188,6 +188,20 @@ impl Config {
             .try_into()
             .context("the configuration is not valid")?;
         config.delivery.validate().map_err(anyhow::Error::msg)?;
+        let server = &config.server;
+        if [
+            server.header_read_timeout,
+            server.body_read_timeout,
+            server.idle_timeout,
+        ]
+        .iter()
+        .any(std::time::Duration::is_zero)
+            || server.max_connections == 0
+        {
+            anyhow::bail!(
+                "server.header_read_timeout, body_read_timeout, idle_timeout and max_connections must be more than zero"
+            );
+        }
         if config.retention.batch == 0 || config.retention.interval.is_zero() {
             anyhow::bail!("retention.batch and retention.interval must be more than zero");
         }

@@ -1,10 +1,11 @@
 //! `postbode backup` against the real service under load: the copy, restored into a
 //! new data directory and served, holds every event that had its 202 before the backup
-//! began. A PostgreSQL store is refused with the tool to use instead.
+//! began. A PostgreSQL store is refused with the tool to use instead. The data
+//! directory, its files and backups are readable by their owner only, whatever the umask.
 
 mod common;
 
-use common::binary::{post, start_binary};
+use common::binary::{post, start_binary, start_binary_under};
 use common::free_port;
 use common::{ADMIN, eventually};
 use serde_json::json;
@@ -132,4 +133,73 @@ fn a_postgres_store_is_backed_up_with_pg_dump() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("pg_dump") && !stderr.contains("secret"), "{stderr}");
+}
+
+/// Runs the command it is given with umask 000, so anything not made private on
+/// purpose would be readable and writable by every local user.
+const UMASK_000: &[&str] = &["sh", "-c", "umask 000 && exec \"$0\" \"$@\""];
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_and_backups_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let binary = start_binary_under(UMASK_000, &data, free_port(), &[]).await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (status, account) = post(
+        &client,
+        &format!("{}/v1/accounts", binary.url),
+        ADMIN,
+        json!({"name": "Acme"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(mode(&data), 0o700);
+    let files = || -> Vec<(String, u32)> {
+        let mut files: Vec<(String, u32)> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                (path.file_name().unwrap().to_string_lossy().into_owned(), mode(&path))
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let names: Vec<String> = files().into_iter().map(|(name, _)| name).collect();
+    for expected in [
+        "master-key",
+        "postbode.db",
+        "postbode.db-wal",
+        "postbode.db-shm",
+        "postbode.db.lock",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    }
+    assert!(files().iter().all(|(_, mode)| *mode == 0o600), "{:?}", files());
+
+    let copy = dir.path().join("copy.db");
+    let output = std::process::Command::new(UMASK_000[0])
+        .args(&UMASK_000[1..])
+        .arg(env!("CARGO_BIN_EXE_postbode"))
+        .arg("backup")
+        .arg(&copy)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(mode(&copy), 0o600);
+
+    // Files an earlier start left readable by others are made private again.
+    drop(binary);
+    std::fs::set_permissions(data.join("postbode.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _binary = start_binary_under(UMASK_000, &data, free_port(), &[]).await;
+    assert!(files().iter().all(|(_, mode)| *mode == 0o600), "{:?}", files());
 }

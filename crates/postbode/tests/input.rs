@@ -336,6 +336,20 @@ async fn a_cursor_that_is_not_one_is_refused() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    // Paging goes on after an object deleted meanwhile.
+    let first_id = first["id"].as_str().unwrap();
+    assert_eq!(
+        service
+            .call("DELETE", &format!("/v1/webhooks/{first_id}"), &key, None)
+            .await
+            .0,
+        204
+    );
+    let (status, after_deleted) = service
+        .call("GET", &format!("/v1/webhooks?cursor={first_id}"), &key, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(after_deleted["data"], rest["data"]);
     for cursor in ["bogus", "evt_01jbz00000000000000000000", "wh_short"] {
         for path in ["/v1/webhooks", "/v1/databases", "/v1/accounts"] {
             let token = if path == "/v1/accounts" {
@@ -350,4 +364,45 @@ async fn a_cursor_that_is_not_one_is_refused() {
             assert_eq!(fields(&problem), ["cursor"]);
         }
     }
+}
+
+#[tokio::test]
+async fn an_import_refuses_a_name_given_twice_as_the_json_api_does() {
+    let service = Service::start().await;
+    let key = service.account("Acme").await;
+    let db = service
+        .database(
+            &key,
+            json!({"name": "customers", "fields": [{"name": "email", "type": "email"}, {"name": "name", "type": "text"}]}),
+        )
+        .await;
+    let path = format!("/v1/databases/{db}/import?key=email");
+
+    // A JSON line with a key twice is a rejected row, named like a body's field.
+    let lines = "{\"email\": \"a@example.com\", \"name\": \"a\"}\n\
+                 {\"email\": \"b@example.com\", \"name\": \"b\", \"name\": \"c\"}\n";
+    let (status, _, _, summary) = raw(&service, "POST", &path, &key, Some("application/x-ndjson"), lines).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["created"], 1, "{summary}");
+    assert_eq!(
+        summary["rejected"],
+        json!([{"line": 2, "error": "name: given more than once"}])
+    );
+
+    // A CSV header with a column twice refuses the file before any row.
+    let csv = "email,name,name\nc@example.com,c,d\n";
+    let (status, _, _, problem) = raw(&service, "POST", &path, &key, Some("text/csv"), csv).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(fields(&problem), ["header"]);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("given more than once: name"),
+        "{problem}"
+    );
+    let (_, profiles) = service
+        .call("GET", &format!("/v1/databases/{db}/profiles"), &key, None)
+        .await;
+    assert_eq!(profiles["data"].as_array().unwrap().len(), 1, "{profiles}");
 }

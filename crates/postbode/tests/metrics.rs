@@ -96,7 +96,7 @@ async fn metrics_count_a_known_workload_and_need_a_token() {
     let (status, _) = api.call(reqwest::Method::GET, "/metrics", "wrong", None).await;
     assert_eq!(status, 401);
     let (status, _) = api.call(reqwest::Method::GET, "/metrics", &key, None).await;
-    assert_eq!(status, 401, "an account key does not read the metrics");
+    assert_eq!(status, 403, "an account key does not read the metrics");
 
     for n in 0..3 {
         api.post("/v1/events", &key, json!({"type": "order.paid", "data": {"n": n}}))

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::problem::ApiResult;
+use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The process is up.
@@ -11,9 +11,14 @@ pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The process can serve: its database answers.
-#[utoipa::path(get, path = "/ready", operation_id = "getReadiness", tag = "operations", security(()), responses((status = 200, body = crate::openapi::Status), (status = 500, body = crate::openapi::Problem, content_type = "application/problem+json", description = "the database does not answer"), crate::openapi::Errors))]
+/// The process can serve: its database answers. Whatever keeps it from answering is
+/// an outage to wait out (503 with `Retry-After`), never a fault of the request.
+#[utoipa::path(get, path = "/ready", operation_id = "getReadiness", tag = "operations", security(()), responses((status = 200, body = crate::openapi::Status), (status = 503, body = crate::openapi::Problem, content_type = "application/problem+json", description = "the database does not answer; Retry-After says when to ask again"), crate::openapi::Errors))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    state.store.get_account("").await?;
+    state
+        .store
+        .get_account("")
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(Json(json!({"status": "ready"})))
 }

@@ -23,6 +23,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::databases::find_database;
 use crate::auth::AccountKey;
+use crate::decode::Malformed;
 use crate::extract::ApiPath;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -382,11 +383,25 @@ fn parse_csv(reader: impl std::io::Read, schema: &Schema, out: &mpsc::Sender<Par
         .map(String::as_str)
         .filter(|c| *c != INTERESTS && schema.get(c).is_none())
         .collect();
-    if !unknown.is_empty() {
-        let _ = out.blocking_send(Parsed::Refused(ApiError::field(
-            "header",
-            format!("columns that are not fields of this database: {}", unknown.join(", ")),
-        )));
+    // As in a JSON body, a name given twice is refused rather than one of its values
+    // silently winning.
+    let mut twice: Vec<&str> = columns
+        .iter()
+        .enumerate()
+        .filter(|(n, c)| columns[..*n].contains(c))
+        .map(|(_, c)| c.as_str())
+        .collect();
+    twice.dedup();
+    let refusal = match (unknown.is_empty(), twice.is_empty()) {
+        (true, true) => None,
+        (false, _) => Some(format!(
+            "columns that are not fields of this database: {}",
+            unknown.join(", ")
+        )),
+        (true, false) => Some(format!("columns given more than once: {}", twice.join(", "))),
+    };
+    if let Some(refusal) = refusal {
+        let _ = out.blocking_send(Parsed::Refused(ApiError::field("header", refusal)));
         // As for a refusal before the body: let the client finish sending and get the answer.
         let _ = std::io::copy(csv.get_mut(), &mut std::io::sink());
         return;
@@ -485,12 +500,14 @@ fn parse_json_lines(reader: impl std::io::Read, out: &mpsc::Sender<Parsed>) {
     let _ = batch.send(out);
 }
 
-/// A line is an object of field values, with `interests` as a list of strings.
+/// A line is an object of field values, with `interests` as a list of strings, read as
+/// strictly as a JSON body: a key given twice is refused.
 fn json_row(line: &[u8]) -> Result<(Values, Option<Vec<String>>), ValidationError> {
-    let mut values: Values = match serde_json::from_slice(line) {
+    let mut values: Values = match crate::decode::parse_strict(line) {
         Ok(Value::Object(map)) => map,
         Ok(_) => return Err(ValidationError::single("row", "not a JSON object")),
-        Err(e) => return Err(ValidationError::single("row", format!("not JSON: {e}"))),
+        Err(Malformed::Duplicates(duplicates)) => return Err(duplicates),
+        Err(Malformed::Syntax(e)) => return Err(ValidationError::single("row", format!("not JSON: {e}"))),
     };
     let interests = match values.remove(INTERESTS) {
         None | Some(Value::Null) => None,

@@ -152,6 +152,10 @@ struct ErrorPage {
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            UiError::Api(e) => e.retry_after(),
+            _ => None,
+        };
         let (status, message, errors) = match self {
             UiError::SignIn => return Redirect::to("/ui/sign-in").into_response(),
             UiError::Csrf => (
@@ -193,10 +197,16 @@ impl IntoResponse for UiError {
             message,
             errors,
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, "error").into_response(),
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
+        response
     }
 }
 

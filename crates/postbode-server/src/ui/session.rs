@@ -1,13 +1,14 @@
-//! Signing in to the dashboard, without a session table.
+//! Signing in to the dashboard, with sessions kept on the server.
 //!
-//! The session cookie is `v1.<kind>.<account id>.<key id>.<expiry>.<MAC>`: `kind` is `a`
-//! (an account's API key) or `o` (the operator token), and the MAC is HMAC-SHA256 under
-//! a key derived from the master key, checked in constant time. Every request checks
-//! again that the API key still exists (through the server's key cache), so revoking
-//! the key ends its sessions; an operator session is bound to the operator token's
-//! hash, so changing the token ends those. Each form carries a CSRF token derived from
-//! the cookie (HMAC under a second derived key); the sign-in form, which has no session
-//! yet, is bound the same way to a random cookie of its own.
+//! The session cookie is `<kind>.<id>`: `kind` is `a` (an account's API key) or `o` (the
+//! operator token), `id` 256 random bits. The store keeps only the SHA-256 of the id
+//! (for the operator's, of the id and the operator token's hash, so changing the token
+//! ends those sessions), with the account, the key it was made with and its expiry, so
+//! a page load is one look-up by that hash. Signing out deletes the session, so a copy
+//! of the cookie is worthless afterwards; deleting the key (or its account) deletes its
+//! sessions too. Each form carries a CSRF token derived from the cookie (HMAC under a
+//! key derived from the master key); the sign-in form, which has no session yet, is
+//! bound the same way to a random cookie of its own.
 
 use askama::Template;
 use aws_lc_rs::{constant_time, hmac};
@@ -19,23 +20,32 @@ use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use postbode_signature::random;
+use postbode_store::{ApiKey, DashboardSession, SessionRole};
 
 use super::flash::Flash;
 use super::form::FormData;
 use super::page::{Chrome, UiError, UiResult, Who, render_with, see_other};
-use crate::auth;
+use crate::auth::{self, Caller, ClientAddress};
 use crate::problem::ApiError;
 use crate::settings::SecureCookies;
 use crate::state::AppState;
 
 const SESSION_COOKIE: &str = "pb_session";
 const SIGN_IN_COOKIE: &str = "pb_sign_in";
-const VERSION: &str = "v1";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Account,
     Operator,
+}
+
+impl Kind {
+    fn letter(self) -> &'static str {
+        match self {
+            Kind::Account => "a",
+            Kind::Operator => "o",
+        }
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -55,23 +65,34 @@ fn same(a: &str, b: &str) -> bool {
     constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
-/// What the session cookie's MAC covers: its fields, and for the operator the token's
-/// hash too.
-fn signed_part(state: &AppState, kind: Kind, fields: &str) -> Vec<u8> {
-    let mut message = fields.as_bytes().to_vec();
+/// What the store keeps of a session id: its SHA-256, for the operator's with the
+/// operator token's hash.
+fn id_hash(state: &AppState, kind: Kind, id: &str) -> Vec<u8> {
+    let mut hashed = id.as_bytes().to_vec();
     if kind == Kind::Operator {
-        message.extend_from_slice(state.operator_token_hash.as_slice());
+        hashed.extend_from_slice(state.operator_token_hash.as_slice());
     }
-    message
+    auth::sha256(&hashed).to_vec()
 }
 
-fn new_cookie_value(state: &AppState, kind: Kind, account_id: &str, key_id: &str) -> Result<String, ApiError> {
+/// Starts a session (dropping the expired ones); returns the cookie's value.
+async fn start_session(state: &AppState, kind: Kind, key: Option<&ApiKey>) -> Result<String, ApiError> {
+    let now = state.clock.now();
+    state.store.delete_expired_sessions(now).await?;
+    let id = random::string(&random::URL_SAFE[..62], 43).map_err(internal)?;
     let ttl = chrono::Duration::from_std(state.settings.dashboard_session).unwrap_or(chrono::Duration::hours(12));
-    let expires = (state.clock.now() + ttl).timestamp();
-    let letter = if kind == Kind::Account { "a" } else { "o" };
-    let fields = format!("{VERSION}.{letter}.{account_id}.{key_id}.{expires}");
-    let tag = mac(&key(state, "dashboard session")?, &signed_part(state, kind, &fields));
-    Ok(format!("{fields}.{tag}"))
+    state
+        .store
+        .create_session(&DashboardSession {
+            id_hash: id_hash(state, kind, &id),
+            account_id: key.map(|k| k.account_id.clone()),
+            key_id: key.map(|k| k.id.clone()),
+            role: SessionRole::Manage,
+            created_at: now,
+            expires_at: now + ttl,
+        })
+        .await?;
+    Ok(format!("{}.{id}", kind.letter()))
 }
 
 pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -92,44 +113,34 @@ struct Checked {
     /// The account's name (empty for the operator).
     account_name: String,
     cookie: String,
+    id_hash: Vec<u8>,
 }
 
+/// One look-up: the session by its id's hash, with its account.
 async fn check(state: &AppState, headers: &HeaderMap) -> Result<Checked, UiError> {
     let value = cookie(headers, SESSION_COOKIE).ok_or(UiError::SignIn)?;
-    let (fields, tag) = value.rsplit_once('.').ok_or(UiError::SignIn)?;
-    let parts: Vec<&str> = fields.split('.').collect();
-    let [VERSION, letter, account_id, key_id, expires] = parts[..] else {
-        return Err(UiError::SignIn);
-    };
-    let kind = match letter {
-        "a" => Kind::Account,
-        "o" => Kind::Operator,
+    let (kind, id) = match value.split_once('.') {
+        Some(("a", id)) => (Kind::Account, id),
+        Some(("o", id)) => (Kind::Operator, id),
         _ => return Err(UiError::SignIn),
     };
-    if !same(
-        &mac(&key(state, "dashboard session")?, &signed_part(state, kind, fields)),
-        tag,
-    ) {
-        return Err(UiError::SignIn);
-    }
-    let expires: i64 = expires.parse().map_err(|_| UiError::SignIn)?;
-    if state.clock.now().timestamp() >= expires {
-        return Err(UiError::SignIn);
-    }
-    let mut account_name = String::new();
-    if kind == Kind::Account {
-        let stored = auth::known_key(state, key_id).await?;
-        if stored.is_none_or(|k| k.account_id != account_id) {
-            return Err(UiError::SignIn);
-        }
-        let account = state.store.get_account(account_id).await?.ok_or(UiError::SignIn)?;
-        account_name = account.name;
-    }
+    let id_hash = id_hash(state, kind, id);
+    let (session, account) = state
+        .store
+        .find_session(&id_hash, state.clock.now())
+        .await?
+        .ok_or(UiError::SignIn)?;
+    let (account_id, account_name) = match (kind, session.account_id, account) {
+        (Kind::Account, Some(account_id), Some(account)) => (account_id, account.name),
+        (Kind::Operator, None, None) => (String::new(), String::new()),
+        _ => return Err(UiError::SignIn),
+    };
     Ok(Checked {
         kind,
-        account_id: account_id.to_owned(),
+        account_id,
         account_name,
         cookie: value,
+        id_hash,
     })
 }
 
@@ -260,11 +271,7 @@ where
         let session = S::from_request_parts(&mut parts, state).await?;
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|_| {
-                UiError::Api(ApiError::PayloadTooLarge {
-                    limit: state.settings.max_body_bytes,
-                })
-            })?;
+            .map_err(|rejection| UiError::Api(crate::extract::body_rejection(&rejection, state)))?;
         let form = FormData::parse(&bytes);
         if !same(form.get("csrf").unwrap_or_default(), session.csrf()) {
             return Err(UiError::Csrf);
@@ -286,21 +293,30 @@ pub(super) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("pb_invalid=; Path=/ui"))
 }
 
+/// Why the sign-in form is shown again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SignInFailure {
+    None,
+    WrongKey,
+    /// Too many failures: the seconds until the next try.
+    Throttled(u64),
+}
+
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 struct SignInPage {
     chrome: Chrome,
-    failed: bool,
+    failure: SignInFailure,
 }
 
-fn sign_in_form(state: &AppState, status: StatusCode, failed: bool) -> UiResult {
+fn sign_in_form(state: &AppState, status: StatusCode, failure: SignInFailure) -> UiResult {
     let nonce = random::string(&random::URL_SAFE[..62], 32).map_err(internal)?;
     let token = csrf_token(state, &format!("sign-in.{nonce}"))?;
     let mut response = render_with(
         status,
         &SignInPage {
             chrome: Chrome::new("Sign in", Who::Nobody, "sign-in", &token),
-            failed,
+            failure,
         },
     );
     response
@@ -310,12 +326,17 @@ fn sign_in_form(state: &AppState, status: StatusCode, failed: bool) -> UiResult 
 }
 
 pub async fn sign_in_page(State(state): State<AppState>) -> UiResult {
-    sign_in_form(&state, StatusCode::OK, false)
+    sign_in_form(&state, StatusCode::OK, SignInFailure::None)
 }
 
 /// An account key opens the account's pages, the operator token the operator's. A
-/// wrong key learns only that it is wrong.
-pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> UiResult {
+/// wrong key learns only that it is wrong; failures are throttled as on the API.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> UiResult {
     let form = FormData::parse(&body);
     let nonce = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     let expected = csrf_token(&state, &format!("sign-in.{nonce}"))?;
@@ -323,17 +344,22 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: By
         return Err(UiError::Csrf);
     }
     let token = form.get("key").unwrap_or_default().trim();
-    let (value, landing) = if !token.is_empty() && auth::is_operator_token(&state, token) {
-        (new_cookie_value(&state, Kind::Operator, "-", "-")?, "/ui/operator")
-    } else {
-        match auth::account_key(&state, token).await {
-            Ok(key) => (
-                new_cookie_value(&state, Kind::Account, &key.account_id, &key.id)?,
-                "/ui/webhooks",
-            ),
-            Err(ApiError::Unauthorized) => return sign_in_form(&state, StatusCode::UNAUTHORIZED, true),
-            Err(other) => return Err(other.into()),
+    let (value, landing) = match auth::authenticate(&state, address, token).await {
+        Ok(Caller::Operator) => (start_session(&state, Kind::Operator, None).await?, "/ui/operator"),
+        Ok(Caller::Account(key)) => (start_session(&state, Kind::Account, Some(&key)).await?, "/ui/webhooks"),
+        Ok(Caller::Scraper) | Err(ApiError::Unauthorized) => {
+            return sign_in_form(&state, StatusCode::UNAUTHORIZED, SignInFailure::WrongKey);
         }
+        Err(ApiError::TooManyRequests { retry_after }) => {
+            let mut page = sign_in_form(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                SignInFailure::Throttled(retry_after),
+            )?;
+            page.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+            return Ok(page);
+        }
+        Err(other) => return Err(other.into()),
     };
     let max_age = state.settings.dashboard_session.as_secs() as i64;
     let mut response = see_other(landing);
@@ -343,7 +369,8 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: By
     Ok(response)
 }
 
-/// Works for either kind of session.
+/// Works for either kind of session, and ends it on the server: a copy of the cookie
+/// signs nobody in afterwards.
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> UiResult {
     let checked = check(&state, &headers).await?;
     let form = FormData::parse(&body);
@@ -353,6 +380,7 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: B
     ) {
         return Err(UiError::Csrf);
     }
+    state.store.delete_session(&checked.id_hash).await?;
     let mut response = see_other("/ui/sign-in");
     response
         .headers_mut()

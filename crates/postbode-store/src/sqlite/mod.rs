@@ -6,6 +6,7 @@
 //! writer (`checkpoints`).
 
 mod connection;
+mod files;
 mod group;
 mod prune;
 mod records;
@@ -81,6 +82,10 @@ impl SqliteStore {
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
             .log_statements(tracing::log::LevelFilter::Trace);
+        let file = options.get_filename();
+        if !file.as_os_str().is_empty() && file.as_os_str() != ":memory:" {
+            files::make_private(file)?;
+        }
         let lock = lock_database(&options)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -160,19 +165,26 @@ async fn checkpoints(pool: SqlitePool, mut commits: tokio::sync::mpsc::Receiver<
 /// Copies the database at `url` (`sqlite://PATH`) to `target`, consistent as of one
 /// moment, while the service may be running: `VACUUM INTO` on a read-only connection of
 /// its own (the service's single-process lock is a separate file, so this needs no
-/// lock). `target` must not exist yet.
+/// lock). `target` must not exist yet; the copy is readable by its owner only.
 pub async fn backup(url: &str, target: &std::path::Path) -> Result<()> {
     let options = SqliteConnectOptions::from_str(url)?
         .read_only(true)
         .busy_timeout(Duration::from_secs(30));
     let mut connection = options.connect().await?;
+    let path = target;
     let target = target
         .to_str()
         .ok_or_else(|| StoreError::Invalid(format!("{} is not a UTF-8 path", target.display())))?;
-    sqlx::query("VACUUM INTO $1")
+    // `VACUUM INTO` fills an empty file and keeps its permissions.
+    files::create_private(path)?;
+    let copied = sqlx::query("VACUUM INTO $1")
         .bind(target)
         .execute(&mut connection)
-        .await?;
+        .await;
+    if copied.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    copied?;
     sqlx::Connection::close(connection).await?;
     Ok(())
 }

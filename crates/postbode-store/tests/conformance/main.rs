@@ -18,6 +18,7 @@ mod results;
 mod retention;
 mod retry;
 mod routing;
+mod sessions;
 
 use chrono::{DateTime, Duration, Utc};
 use postbode_core::event::EventScope;

@@ -803,8 +803,12 @@ fn random_token() -> String {
     // The token only has to be unguessable for the few seconds the server runs; if the
     // system's random source fails, a time-based one still keeps other local users out
     // of a bench run in practice.
-    postbode_signature::random::string(postbode_signature::random::LOWER_ALNUM, 40)
-        .unwrap_or_else(|_| format!("bench{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()))
+    postbode_signature::random::string(postbode_signature::random::LOWER_ALNUM, 40).unwrap_or_else(|_| {
+        format!(
+            "bench-operator-{:032}",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        )
+    })
 }
 
 /// The progress bars: events accepted (opens handled), then deliveries received.

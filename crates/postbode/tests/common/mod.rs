@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-pub const ADMIN: &str = "test-operator-token";
+pub const ADMIN: &str = "test-operator-token-long-enough-to-pass";
 
 /// Waits until `check` returns `Some`, polling; panics with `what` after a generous
 /// bound (a hang guard, not a speed assertion).

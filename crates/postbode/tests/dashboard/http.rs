@@ -152,7 +152,8 @@ async fn sessions_are_bound_to_their_key_and_forms_to_their_session() {
     );
 
     // A tampered cookie is no session.
-    let tampered = session.cookie.replacen(".a.", ".o.", 1);
+    let tampered = session.cookie.replacen("=a.", "=o.", 1);
+    assert_ne!(tampered, session.cookie);
     let answer = http
         .get(format!("{base}/ui/operator"))
         .header("cookie", &tampered)

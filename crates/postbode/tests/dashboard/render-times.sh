@@ -14,7 +14,7 @@ bin=${POSTBODE_BIN:-target/release/postbode}
 dir=$(mktemp -d)
 port=${PORT:-18431}
 base="http://127.0.0.1:$port"
-token=measure-token
+token=render-times-operator-token-long-enough
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 POSTBODE_ADMIN_TOKEN=$token POSTBODE_DELIVERY__ALLOW_PRIVATE_TARGETS=true \
