@@ -79,7 +79,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process can serve: its database answers. */
+        /**
+         * The process can serve: its database answers. Whatever keeps it from answering is
+         *     an outage to wait out (503 with `Retry-After`), never a fault of the request.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -1415,6 +1418,8 @@ export interface components {
                 batch?: null | components["schemas"]["Batch"];
                 ordering?: null | components["schemas"]["Ordering"];
                 enabled: boolean;
+                /** @description Calls carry the event's W3C `traceparent`. */
+                send_traceparent: boolean;
                 disabled_reason?: string | null;
                 /** @description Only in the answer to creation, `GET .../secret` and rotation. */
                 secret?: string | null;
@@ -1768,6 +1773,11 @@ export interface components {
             batch?: null | components["schemas"]["Batch"];
             ordering?: null | components["schemas"]["Ordering"];
             enabled?: boolean;
+            /**
+             * @description Send the event's W3C `traceparent` on each call, so the receiver's spans join the
+             *     trace of the request that sent the event.
+             */
+            send_traceparent?: boolean;
         };
         /** @description One webhook as this node's engine sees it. */
         WebhookRuntime: {
@@ -1831,6 +1841,11 @@ export interface components {
             batch?: null | components["schemas"]["Batch"];
             ordering?: null | components["schemas"]["Ordering"];
             enabled?: boolean;
+            /**
+             * @description Send the event's W3C `traceparent` on each call, so the receiver's spans join the
+             *     trace of the request that sent the event.
+             */
+            send_traceparent?: boolean;
         };
         WebhookView: {
             id: string;
@@ -1853,6 +1868,8 @@ export interface components {
             batch?: null | components["schemas"]["Batch"];
             ordering?: null | components["schemas"]["Ordering"];
             enabled: boolean;
+            /** @description Calls carry the event's W3C `traceparent`. */
+            send_traceparent: boolean;
             disabled_reason?: string | null;
             /** @description Only in the answer to creation, `GET .../secret` and rotation. */
             secret?: string | null;
@@ -1962,6 +1979,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getHealth: {
@@ -2046,6 +2087,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2138,6 +2203,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2256,8 +2345,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the database does not answer */
-            500: {
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2407,6 +2511,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listAccounts: {
@@ -2496,6 +2624,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2598,6 +2750,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createAccountKey: {
@@ -2691,6 +2867,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteAccountKey: {
@@ -2776,6 +2976,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2876,6 +3100,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteCollection: {
@@ -2960,6 +3208,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3064,6 +3336,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listDatabases: {
@@ -3153,6 +3449,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3255,6 +3575,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getDatabase: {
@@ -3341,6 +3685,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3439,6 +3807,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     updateDatabase: {
@@ -3529,6 +3921,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3634,6 +4050,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createCollection: {
@@ -3724,6 +4164,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3832,6 +4296,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listProfiles: {
@@ -3925,6 +4413,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4029,6 +4541,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getDelivery: {
@@ -4122,6 +4658,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     resendDelivery: {
@@ -4208,6 +4768,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4311,6 +4895,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createDomain: {
@@ -4399,6 +5007,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4499,6 +5131,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteDomain: {
@@ -4583,6 +5239,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4676,6 +5356,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4781,6 +5485,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createEventBatch: {
@@ -4869,6 +5597,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4969,6 +5721,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createMessage: {
@@ -5057,6 +5833,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5161,6 +5961,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     reportBounce: {
@@ -5251,6 +6075,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5355,6 +6203,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     reportFailure: {
@@ -5445,6 +6317,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5549,6 +6445,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     reportUnsubscribe: {
@@ -5639,6 +6559,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5739,6 +6683,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     replaceProfile: {
@@ -5829,6 +6797,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5943,6 +6935,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     updateProfile: {
@@ -6033,6 +7049,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6138,6 +7178,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createSubprofile: {
@@ -6228,6 +7292,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6326,6 +7414,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     rotateSigningKeys: {
@@ -6410,6 +7522,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6503,6 +7639,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6607,6 +7767,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteSubprofile: {
@@ -6691,6 +7875,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6795,6 +8003,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listWebhooks: {
@@ -6884,6 +8116,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6986,6 +8242,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     checkWebhooks: {
@@ -7070,6 +8350,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7170,6 +8474,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteWebhook: {
@@ -7254,6 +8582,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7351,6 +8703,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7461,6 +8837,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listWebhookDeliveries: {
@@ -7554,6 +8954,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7658,6 +9082,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getWebhookSecret: {
@@ -7751,6 +9199,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     rotateWebhookSecret: {
@@ -7837,6 +9309,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7941,6 +9437,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     testWebhook: {
@@ -8031,6 +9551,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8132,6 +9676,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     verifyWebhook: {
@@ -8218,6 +9786,30 @@ export interface operations {
             };
             /** @description Fields of the request break a rule; `errors` names each. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
