@@ -85,7 +85,11 @@ async fn an_events_trace_comes_with_its_deliveries_handed_over_or_claimed(f: Fix
             ..crate::custom("x", f.at(0))
         })
         .collect();
-    let bodies: Vec<Vec<u8>> = events.iter().map(|e| e.body.clone()).collect();
+    // A custom event's body is kept as its `data`; receivers get it in the envelope.
+    let bodies: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| postbode_core::event::receiver_body(&e.id, &e.event_type, e.created_at, &e.body).into_owned())
+        .collect();
     let ingested = f.store.ingest(&f.account, events, f.at(0), true).await.unwrap();
     let handed = std::mem::take(&mut *engine.got.lock().unwrap()).remove(0).deliveries;
     let claimed = f.claim_all(f.at(1)).await.deliveries;
@@ -93,7 +97,10 @@ async fn an_events_trace_comes_with_its_deliveries_handed_over_or_claimed(f: Fix
     for delivery in handed.iter().chain(&claimed) {
         let n = ingested.iter().position(|i| i.event_id == delivery.event_id).unwrap();
         assert_eq!(delivery.trace_parent, Some(traces[n]));
-        assert_eq!(delivery.body, bodies[n], "the body is as it was sent");
+        assert_eq!(
+            delivery.body, bodies[n],
+            "the body is the receiver's envelope around what was sent"
+        );
     }
 }
 
