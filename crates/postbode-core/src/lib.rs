@@ -9,6 +9,7 @@ pub mod condition;
 pub mod domain;
 pub mod error;
 pub mod event;
+pub mod event_type;
 pub mod ids;
 pub mod latency;
 pub mod mail;

@@ -118,6 +118,11 @@ impl Modify for SecuritySchemes {
         routes::keys::list,
         routes::keys::rotate,
         routes::accounts::current,
+        routes::event_types::list,
+        routes::event_types::create,
+        routes::event_types::get,
+        routes::event_types::update,
+        routes::event_types::delete,
         routes::accounts::create,
         routes::accounts::list,
         routes::accounts::create_key,
@@ -291,6 +296,30 @@ fn all_optional<T: utoipa::PartialSchema>(
     }
     schema
 }
+
+/// Any of an event type's description, schema, example and archived flag; those not
+/// given keep their values, `null` clears one.
+pub struct EventTypePatch;
+
+impl utoipa::PartialSchema for EventTypePatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(
+                "Any of these; those not given keep their values, null clears one.",
+            ))
+            .property("description", ObjectBuilder::new().schema_type(Type::String))
+            .property(
+                "schema",
+                ObjectBuilder::new().description(Some("JSON Schema (2020-12) for data")),
+            )
+            .property("example", ObjectBuilder::new())
+            .property("archived", ObjectBuilder::new().schema_type(Type::Boolean))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventTypePatch {}
 
 /// Any of a webhook's settings; those not given keep their values.
 pub struct WebhookPatch;

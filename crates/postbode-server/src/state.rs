@@ -26,6 +26,8 @@ pub struct AppState {
     /// `delivery.allow_private_targets`: a webhook URL may name a non-public IP address.
     pub allow_private_targets: bool,
     pub keys: Arc<KeyCache>,
+    /// The accounts' event-type schemas, compiled.
+    pub event_types: Arc<crate::routes::event_types::SchemaCache>,
     /// Seals and opens webhook secrets at rest.
     pub master: Arc<MasterKey>,
     /// How long the previous secret keeps signing after a rotation.

@@ -35,6 +35,19 @@ pub trait Records: Send + Sync + 'static {
     /// Records that the key was used at `at`.
     async fn touch_api_key(&self, key_id: &str, at: DateTime<Utc>) -> Result<()>;
 
+    // The event-type catalogue: an account's custom types.
+    /// Adds the type; `false` when the account already has one of that name.
+    async fn create_event_type(&self, event_type: &EventTypeRecord) -> Result<bool>;
+    /// The account's types, by name.
+    async fn list_event_types(&self, account_id: &str) -> Result<Vec<EventTypeRecord>>;
+    async fn get_event_type(&self, account_id: &str, name: &str) -> Result<Option<EventTypeRecord>>;
+    /// Replaces the type's description, schema, example and archived flag; `false` when
+    /// there is no such type.
+    async fn update_event_type(&self, event_type: &EventTypeRecord) -> Result<bool>;
+    /// Deletes the type, or archives it when events of it exist (they keep a meaning);
+    /// `None` when there is no such type.
+    async fn remove_event_type(&self, account_id: &str, name: &str, at: DateTime<Utc>) -> Result<Option<Removal>>;
+
     // Dashboard sessions, found by the SHA-256 of their id.
     async fn create_session(&self, session: &DashboardSession) -> Result<()>;
     /// The session with this id hash, unless it has expired at `now`, with its account

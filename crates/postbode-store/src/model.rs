@@ -755,6 +755,30 @@ pub struct WebhookFilter {
     pub collection_id: Option<String>,
 }
 
+/// What removing an event type did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Deleted,
+    /// Events of it exist: it stays, archived.
+    Archived,
+}
+
+/// A custom event type of an account's catalogue (the suite's own types are built in:
+/// `postbode_core::event_type::BUILTINS`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventTypeRecord {
+    pub account_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema (2020-12) for the events' `data`.
+    pub schema: Option<serde_json::Value>,
+    pub example: Option<serde_json::Value>,
+    /// Kept because events of it exist; hidden from pickers, still accepted.
+    pub archived: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// An API key as the operator lists it: never its hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

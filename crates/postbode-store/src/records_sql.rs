@@ -95,6 +95,96 @@ macro_rules! sql_records {
                 rows.iter().map(rows::api_key_info).collect()
             }
 
+            async fn create_event_type(&self, t: &EventTypeRecord) -> Result<bool> {
+                let done = sqlx::query(&format!(
+                    "INSERT INTO event_types ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    rows::EVENT_TYPE_COLUMNS
+                ))
+                .bind(&t.account_id)
+                .bind(&t.name)
+                .bind(&t.description)
+                .bind(t.schema.as_ref().map(|v| v.to_string()))
+                .bind(t.example.as_ref().map(|v| v.to_string()))
+                .bind(t.archived)
+                .bind(ms(t.created_at))
+                .bind(ms(t.updated_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn list_event_types(&self, account_id: &str) -> Result<Vec<EventTypeRecord>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM event_types WHERE account_id = $1 ORDER BY name",
+                    rows::EVENT_TYPE_COLUMNS
+                ))
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::event_type).collect()
+            }
+
+            async fn get_event_type(&self, account_id: &str, name: &str) -> Result<Option<EventTypeRecord>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM event_types WHERE account_id = $1 AND name = $2",
+                    rows::EVENT_TYPE_COLUMNS
+                ))
+                .bind(account_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::event_type).transpose()
+            }
+
+            async fn update_event_type(&self, t: &EventTypeRecord) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE event_types SET description = $3, schema = $4, example = $5, archived = $6, updated_at = $7 \
+                     WHERE account_id = $1 AND name = $2",
+                )
+                .bind(&t.account_id)
+                .bind(&t.name)
+                .bind(&t.description)
+                .bind(t.schema.as_ref().map(|v| v.to_string()))
+                .bind(t.example.as_ref().map(|v| v.to_string()))
+                .bind(t.archived)
+                .bind(ms(t.updated_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn remove_event_type(
+                &self,
+                account_id: &str,
+                name: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<Removal>> {
+                let mut tx = self.pool.begin().await?;
+                let used: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE account_id = $1 AND type = $2)",
+                )
+                .bind(account_id)
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+                let done = if used {
+                    sqlx::query("UPDATE event_types SET archived = TRUE, updated_at = $3 WHERE account_id = $1 AND name = $2")
+                        .bind(account_id)
+                        .bind(name)
+                        .bind(ms(at))
+                        .execute(&mut *tx)
+                        .await?
+                } else {
+                    sqlx::query("DELETE FROM event_types WHERE account_id = $1 AND name = $2")
+                        .bind(account_id)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?
+                };
+                tx.commit().await?;
+                Ok((done.rows_affected() > 0).then_some(if used { Removal::Archived } else { Removal::Deleted }))
+            }
+
             async fn touch_api_key(&self, key_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
                 sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
                     .bind(ms(at))

@@ -331,6 +331,28 @@ pub fn account(row: &impl Columns) -> Result<crate::model::Account> {
     })
 }
 
+pub const EVENT_TYPE_COLUMNS: &str = "account_id, name, description, schema, example, archived, created_at, updated_at";
+
+pub fn event_type(row: &impl Columns) -> Result<crate::model::EventTypeRecord> {
+    let json = |column: &str| -> Result<Option<serde_json::Value>> {
+        row.opt_text(column)?
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("event type {column}: {e}")))
+            })
+            .transpose()
+    };
+    Ok(crate::model::EventTypeRecord {
+        account_id: row.text("account_id")?,
+        name: row.text("name")?,
+        description: row.opt_text("description")?,
+        schema: json("schema")?,
+        example: json("example")?,
+        archived: row.flag("archived")?,
+        created_at: time(row.int("created_at")?),
+        updated_at: time(row.int("updated_at")?),
+    })
+}
+
 pub const INSERT_API_KEY: &str =
     "INSERT INTO api_keys (id, account_id, secret_hash, name, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 

@@ -33,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "deliveries",
     "attempts",
     "webhook_stats",
+    "event_types",
 ];
 
 /// Rows per `INSERT`.

@@ -177,6 +177,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         require_verification: config.webhooks.require_verification,
         allow_private_targets: config.delivery.allow_private_targets,
         keys: Arc::default(),
+        event_types: Arc::default(),
         master,
         secret_overlap: config.webhooks.secret_overlap,
         signature: Arc::new(config.signature.clone()),

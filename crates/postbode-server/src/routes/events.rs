@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 use super::Paging;
+use super::event_types::Schemas;
 use super::webhooks::find;
 use crate::auth::{AccountKey, EventsWrite, WebhooksRead, WebhooksWrite, sha256};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -48,8 +49,15 @@ const MAX_ORDERING_KEY_LEN: usize = 255;
 impl EventRequest {
     /// Checks the request and turns it into the event to store; `field` prefixes the
     /// names of bad fields (`events[3].`) in a batch.
-    fn into_event(self, field: &str, state: &AppState, profiles: &Profiles, now: DateTime<Utc>) -> ApiResult<NewEvent> {
+    fn into_event(self, field: &str, state: &AppState, known: &Known, now: DateTime<Utc>) -> ApiResult<NewEvent> {
         event::check_custom_type(&format!("{field}type"), &self.event_type).map_err(|e| ApiError::Invalid(e.into()))?;
+        if let Some(schema) = known.schemas.get(&self.event_type) {
+            let errors = schema.check(&format!("{field}data"), &self.data);
+            if !errors.is_empty() {
+                return Err(ApiError::Invalid(postbode_core::ValidationError { errors }));
+            }
+        }
+        let profiles = &known.profiles;
         let mut scope = match &self.profile_id {
             None => EventScope::default(),
             Some(id) => profile_scope(profiles, id)
@@ -97,6 +105,20 @@ impl EventRequest {
 
 /// The profiles the requests name, with their databases.
 type Profiles = HashMap<String, (Profile, Database)>;
+
+/// What checking a request's events needs from the store, read once per request.
+struct Known {
+    profiles: Profiles,
+    /// The account's event types that have a schema.
+    schemas: Schemas,
+}
+
+async fn known(state: &AppState, account_id: &str, requests: &[EventRequest]) -> ApiResult<Known> {
+    Ok(Known {
+        profiles: named_profiles(state, account_id, requests).await?,
+        schemas: state.event_types.of(state, account_id).await?,
+    })
+}
 
 /// Reads the profiles a request or batch names, in one query.
 async fn named_profiles(state: &AppState, account_id: &str, requests: &[EventRequest]) -> ApiResult<Profiles> {
@@ -176,8 +198,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     request.idempotency_key = idempotency_key(&headers, request.idempotency_key.take())?;
     let now = state.clock.now();
-    let profiles = named_profiles(&state, &key.account_id, std::slice::from_ref(&request)).await?;
-    let mut event = request.into_event("", &state, &profiles, now)?;
+    let known = known(&state, &key.account_id, std::slice::from_ref(&request)).await?;
+    let mut event = request.into_event("", &state, &known, now)?;
     event.trace_parent = crate::telemetry::event_trace(&headers);
     let mut outcome = state
         .store
@@ -227,12 +249,12 @@ pub async fn create_batch(
         return Err(ApiError::field("events", format!("1 to {max} events")));
     }
     let now = state.clock.now();
-    let profiles = named_profiles(&state, &key.account_id, &request.events).await?;
+    let known = known(&state, &key.account_id, &request.events).await?;
     let mut events = request
         .events
         .into_iter()
         .enumerate()
-        .map(|(i, e)| e.into_event(&format!("events[{i}]."), &state, &profiles, now))
+        .map(|(i, e)| e.into_event(&format!("events[{i}]."), &state, &known, now))
         .collect::<ApiResult<Vec<_>>>()?;
     let trace = crate::telemetry::event_trace(&headers);
     events.iter_mut().for_each(|event| event.trace_parent = trace);

@@ -2,6 +2,7 @@ pub(crate) mod accounts;
 pub(crate) mod checks;
 pub(crate) mod databases;
 pub(crate) mod domains;
+pub(crate) mod event_types;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod import;
@@ -62,6 +63,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/webhooks/{id}/stats", get(webhooks::stats))
         .route("/v1/webhooks/{id}/deliveries", get(events::list_deliveries))
         .route("/v1/webhooks/{id}/recover", post(webhooks::recover))
+        .route("/v1/event-types", get(event_types::list).post(event_types::create))
+        .route(
+            "/v1/event-types/{name}",
+            get(event_types::get)
+                .patch(event_types::update)
+                .delete(event_types::delete),
+        )
         .route("/v1/events", post(events::create))
         .route("/v1/events/batch", post(events::create_batch))
         .route("/v1/events/{id}", get(events::get))

@@ -8,6 +8,7 @@
 
 mod claims;
 mod delivery_log;
+mod event_types;
 mod handoff;
 mod idempotency;
 mod keys;
