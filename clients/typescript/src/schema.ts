@@ -913,6 +913,8 @@ export interface components {
             /** Format: date-time */
             last_used_at?: string | null;
         };
+        /** @description An account's API keys, oldest first. */
+        ApiKeyList: components["schemas"]["ApiKeyInfo"][];
         Attempt: {
             id: string;
             delivery_id?: string | null;
@@ -1166,6 +1168,8 @@ export interface components {
              */
             ordering_key?: string | null;
         };
+        /** @description The built-in types, then the account's by name. */
+        EventTypeList: components["schemas"]["EventTypeView"][];
         /** @description Any of these; those not given keep their values, null clears one. */
         EventTypePatch: {
             description?: string;
@@ -2911,7 +2915,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApiKeyInfo"][];
+                    "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
             /** @description The request is malformed: not JSON, a path segment that is not UTF-8. */
@@ -3021,10 +3025,10 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional: a name and scopes */
-        requestBody?: {
+        /** @description Optional (no body: a key that may do everything): a name and scopes */
+        requestBody: {
             content: {
-                "application/json": null | components["schemas"]["NewKey"];
+                "application/json": components["schemas"]["NewKey"];
             };
         };
         responses: {
@@ -5644,7 +5648,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EventTypeView"][];
+                    "application/json": components["schemas"]["EventTypeList"];
                 };
             };
             /** @description The request is malformed: not JSON, a path segment that is not UTF-8. */

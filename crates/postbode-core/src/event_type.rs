@@ -101,7 +101,12 @@ impl DataSchema {
             .add_resource(LOCATION, schema.clone())
             .and_then(|()| compiler.compile(LOCATION, &mut schemas))
             .map(|index| DataSchema { schemas, index })
-            .map_err(|e| format!("not a valid JSON Schema (2020-12): {e}"))
+            .map_err(|e| match e {
+                boon::CompileError::LoadUrlError { url, .. } => {
+                    format!("a $ref may point only inside the schema (\"#/...\"), not to {url}")
+                }
+                e => format!("not a valid JSON Schema (2020-12): {e}"),
+            })
     }
 
     /// Every violation of `value`, each named by its path under `field` (`data`,

@@ -170,6 +170,7 @@ scope_markers!(
     WebhooksWrite => WebhooksWrite,
     DataRead => DataRead,
     DataWrite => DataWrite,
+    Manage => Manage,
 );
 
 /// A request made with an account's API key that carries the scope `S` names; every

@@ -497,7 +497,10 @@ mod tests {
         assert_eq!(schemes["operator_token"]["scheme"], "bearer");
         assert!(json["components"]["schemas"]["Problem"].is_object());
         let create = &json["paths"]["/v1/webhooks"]["post"];
-        assert_eq!(create["security"][0]["account_key"], serde_json::json!([]));
+        assert_eq!(
+            create["security"][0]["account_key"],
+            serde_json::json!(["webhooks:write"])
+        );
         assert!(create["responses"]["422"]["content"]["application/problem+json"].is_object());
     }
 }

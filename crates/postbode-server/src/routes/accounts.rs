@@ -98,7 +98,7 @@ pub struct CreatedKey {
     scopes: Vec<Scope>,
 }
 
-#[utoipa::path(post, path = "/v1/accounts/{id}/keys", operation_id = "createAccountKey", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), request_body(content = Option<NewKey>, description = "Optional: a name and scopes"), responses((status = 201, body = CreatedKey), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/accounts/{id}/keys", operation_id = "createAccountKey", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), request_body(content = NewKey, description = "Optional (no body: a key that may do everything): a name and scopes"), responses((status = 201, body = CreatedKey), crate::openapi::Errors))]
 pub async fn create_key(
     _: Operator,
     State(state): State<AppState>,
@@ -143,18 +143,23 @@ pub(crate) fn key_request(body: NewKey) -> ApiResult<(Option<String>, Scopes)> {
     Ok((name, scopes))
 }
 
-#[utoipa::path(get, path = "/v1/accounts/{id}/keys", operation_id = "listAccountKeys", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), responses((status = 200, body = Vec<ApiKeyInfo>), crate::openapi::Errors))]
+/// An account's API keys, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+pub struct ApiKeyList(Vec<ApiKeyInfo>);
+
+#[utoipa::path(get, path = "/v1/accounts/{id}/keys", operation_id = "listAccountKeys", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), responses((status = 200, body = ApiKeyList), crate::openapi::Errors))]
 pub async fn list_keys(
     _: Operator,
     State(state): State<AppState>,
     ApiPath(account_id): ApiPath<String>,
-) -> ApiResult<Json<Vec<ApiKeyInfo>>> {
+) -> ApiResult<Json<ApiKeyList>> {
     state
         .store
         .get_account(&account_id)
         .await?
         .ok_or(ApiError::NotFound("account"))?;
-    Ok(Json(state.store.list_api_keys(&account_id).await?))
+    Ok(Json(ApiKeyList(state.store.list_api_keys(&account_id).await?)))
 }
 
 /// A new API key for the account; returns its id and token (shown once).

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::auth::{AccountKey, EventsWrite, WebhooksRead};
+use crate::auth::{AccountKey, Manage, WebhooksRead};
 use crate::decode::decode_value;
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult};
@@ -99,23 +99,22 @@ fn builtin_refusal(name: &str) -> ApiError {
     ))
 }
 
-#[utoipa::path(get, path = "/v1/event-types", operation_id = "listEventTypes", tag = "event types", security(("account_key" = ["webhooks:read"])), responses((status = 200, body = Vec<EventTypeView>), crate::openapi::Errors))]
-pub async fn list(key: AccountKey<WebhooksRead>, State(state): State<AppState>) -> ApiResult<Json<Vec<EventTypeView>>> {
+/// The built-in types, then the account's by name.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+pub struct EventTypeList(Vec<EventTypeView>);
+
+#[utoipa::path(get, path = "/v1/event-types", operation_id = "listEventTypes", tag = "event types", security(("account_key" = ["webhooks:read"])), responses((status = 200, body = EventTypeList), crate::openapi::Errors))]
+pub async fn list(key: AccountKey<WebhooksRead>, State(state): State<AppState>) -> ApiResult<Json<EventTypeList>> {
     let mut types: Vec<EventTypeView> = BUILTINS.iter().map(EventTypeView::from).collect();
-    types.extend(
-        state
-            .store
-            .list_event_types(&key.account_id)
-            .await?
-            .into_iter()
-            .map(EventTypeView::from),
-    );
-    Ok(Json(types))
+    let own = state.store.list_event_types(&key.account_id).await?;
+    types.extend(own.into_iter().map(EventTypeView::from));
+    Ok(Json(EventTypeList(types)))
 }
 
-#[utoipa::path(post, path = "/v1/event-types", operation_id = "createEventType", tag = "event types", security(("account_key" = ["events:write"])), request_body = NewEventType, responses((status = 201, body = EventTypeView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/event-types", operation_id = "createEventType", tag = "event types", security(("account_key" = ["manage"])), request_body = NewEventType, responses((status = 201, body = EventTypeView), crate::openapi::Errors))]
 pub async fn create(
-    key: AccountKey<EventsWrite>,
+    key: AccountKey<Manage>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewEventType>,
 ) -> ApiResult<(StatusCode, Json<EventTypeView>)> {
@@ -166,9 +165,9 @@ async fn find(state: &AppState, account_id: &str, name: &str) -> ApiResult<Event
         .ok_or(ApiError::NotFound("event type"))
 }
 
-#[utoipa::path(patch, path = "/v1/event-types/{name}", operation_id = "updateEventType", tag = "event types", security(("account_key" = ["events:write"])), params(("name" = String, Path)), request_body = crate::openapi::EventTypePatch, responses((status = 200, body = EventTypeView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/event-types/{name}", operation_id = "updateEventType", tag = "event types", security(("account_key" = ["manage"])), params(("name" = String, Path)), request_body = crate::openapi::EventTypePatch, responses((status = 200, body = EventTypeView), crate::openapi::Errors))]
 pub async fn update(
-    key: AccountKey<EventsWrite>,
+    key: AccountKey<Manage>,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
@@ -209,9 +208,9 @@ pub async fn update(
 }
 
 /// Deletes a type, or archives it when events of it exist.
-#[utoipa::path(delete, path = "/v1/event-types/{name}", operation_id = "deleteEventType", tag = "event types", security(("account_key" = ["events:write"])), params(("name" = String, Path)), responses((status = 204, description = "deleted"), (status = 200, body = EventTypeView, description = "archived: events of it exist"), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/event-types/{name}", operation_id = "deleteEventType", tag = "event types", security(("account_key" = ["manage"])), params(("name" = String, Path)), responses((status = 204, description = "deleted"), (status = 200, body = EventTypeView, description = "archived: events of it exist"), crate::openapi::Errors))]
 pub async fn delete(
-    key: AccountKey<EventsWrite>,
+    key: AccountKey<Manage>,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<axum::response::Response> {
