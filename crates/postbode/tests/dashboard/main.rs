@@ -6,6 +6,8 @@
 //! - `defects`: each defect found by trying the dashboard, checked in one browser;
 //! - `log`: the delivery log (search, filters, paging, totals, live refresh), times in
 //!   the browser's zone, copy buttons, "copy as curl" and the signature snippets;
+//! - `undelivered`: held deliveries and unverified skips in the list, Health card and
+//!   statistics;
 //! - `pages`: every page at a laptop's and a phone's width, light and dark, through
 //!   axe-core, saved as screenshots;
 //! - `http`: sessions, CSRF, cookies, forms that act once.
@@ -24,4 +26,5 @@ mod http;
 mod log;
 mod pages;
 mod setup;
+mod undelivered;
 mod webdriver;
