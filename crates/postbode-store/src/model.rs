@@ -187,6 +187,8 @@ pub enum Trigger {
     Scheduled,
     Resend,
     Recover,
+    /// A replay job sent it again (`POST /v1/webhooks/{id}/replay`).
+    Replay,
     Test,
 }
 
@@ -196,6 +198,7 @@ impl Trigger {
             Trigger::Scheduled => "scheduled",
             Trigger::Resend => "resend",
             Trigger::Recover => "recover",
+            Trigger::Replay => "replay",
             Trigger::Test => "test",
         }
     }
@@ -205,6 +208,7 @@ impl Trigger {
             "scheduled" => Trigger::Scheduled,
             "resend" => Trigger::Resend,
             "recover" => Trigger::Recover,
+            "replay" => Trigger::Replay,
             "test" => Trigger::Test,
             _ => return None,
         })
@@ -652,6 +656,8 @@ pub enum RetrySelection {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     },
+    /// The webhook's deliveries among `ids` that are not in flight (a replay's batch).
+    Replay { webhook_id: String, ids: Vec<String> },
 }
 
 #[derive(Debug, Clone)]

@@ -33,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "deliveries",
     "attempts",
     "webhook_stats",
+    "replay_jobs",
 ];
 
 /// Rows per `INSERT`.

@@ -8,6 +8,7 @@ pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod messages;
 pub(crate) mod profiles;
+pub(crate) mod replay;
 pub(crate) mod tracking;
 pub(crate) mod webhooks;
 
@@ -59,6 +60,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/webhooks/{id}/stats", get(webhooks::stats))
         .route("/v1/webhooks/{id}/deliveries", get(events::list_deliveries))
         .route("/v1/webhooks/{id}/recover", post(webhooks::recover))
+        .route("/v1/webhooks/{id}/replay", post(replay::replay))
+        .route("/v1/jobs/{id}", get(replay::get_job))
         .route("/v1/events", post(events::create))
         .route("/v1/events/batch", post(events::create_batch))
         .route("/v1/events/{id}", get(events::get))

@@ -9,7 +9,7 @@ use axum::response::Response;
 use postbode_core::page::PageRequest;
 use postbode_core::profile::Schema;
 use postbode_core::webhook::{VerificationStatus, Webhook};
-use postbode_store::{Attempt, Collection, Database, Undelivered, WebhookFilter};
+use postbode_store::{Attempt, Collection, Database, ReplayJob, Undelivered, WebhookFilter};
 use serde::Deserialize;
 
 use super::flash::Flash;
@@ -258,6 +258,8 @@ pub struct WebhookPage {
     /// How a receiver checks each scheme the webhook signs with.
     pub snippets: Vec<Snippet>,
     pub public_url: String,
+    /// The webhook's newest replay jobs.
+    pub jobs: Vec<ReplayJob>,
 }
 
 impl WebhookPage {
@@ -269,7 +271,9 @@ impl WebhookPage {
             .await?
             .remove(&webhook.id)
             .unwrap_or_default();
+        let jobs = state.store.replay_jobs(&session.account_id, &webhook.id, 5).await?;
         Ok(Self {
+            jobs,
             health: Health::new(&webhook, engine.as_ref(), counts, state.clock.now()),
             snippets: snippets::for_webhook(state, &webhook),
             chrome: session.chrome(webhook.settings.url.clone(), "webhooks"),
