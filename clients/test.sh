@@ -38,7 +38,8 @@ dns_port=$(cat "$work/dns.port")
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export POSTBODE_TEST_URL="http://127.0.0.1:$port"
-export POSTBODE_TEST_ADMIN_TOKEN="clients-operator-$RANDOM$RANDOM$RANDOM"
+# The service refuses an operator token shorter than 32 characters.
+export POSTBODE_TEST_ADMIN_TOKEN="clients-operator-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 export POSTBODE_TEST_KEY_DOMAIN="webhooks.postbode.test"
 export POSTBODE_TEST_DNS="127.0.0.1:$dns_port"
 export POSTBODE_TEST_DNS_RECORDS="$work/dns.json"
@@ -65,7 +66,8 @@ for _ in range(600):
     except OSError:
         time.sleep(0.05)
 else:
-    sys.exit("the service did not start: see its log above")
+    sys.stderr.write(open(os.path.join(work, "server.log")).read())
+    sys.exit("the service did not start: its log is above")
 with open(os.path.join(work, "openapi.json"), "wb") as f:
     f.write(urllib.request.urlopen(url + "/openapi.json").read())
 keys = json.load(urllib.request.urlopen(urllib.request.Request(

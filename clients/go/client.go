@@ -560,9 +560,24 @@ func (a *Accounts) List(ctx context.Context, options *ListOptions) *Iter[Account
 	return newIter[Account](ctx, a.t, request{operation: "listAccounts", query: options.query()})
 }
 
-// CreateKey (operator token) makes another API key for the account.
-func (a *Accounts) CreateKey(ctx context.Context, accountID string) (*CreatedKey, error) {
-	return decode[CreatedKey](ctx, a.resource, request{operation: "createAccountKey", path: id(accountID)})
+// CreateKey (operator token) makes another API key for the account; options (may be
+// nil: a key that may do everything) name it and limit its scopes. A sender's backend
+// gets Scopes: []string{"events:write"}: it can send events and nothing else.
+func (a *Accounts) CreateKey(ctx context.Context, accountID string, options *KeyOptions) (*CreatedKey, error) {
+	req := request{operation: "createAccountKey", path: id(accountID)}
+	if options != nil {
+		req.json = options
+	}
+	return decode[CreatedKey](ctx, a.resource, req)
+}
+
+// ListKeys (operator token) lists the account's keys with their names, scopes and last use.
+func (a *Accounts) ListKeys(ctx context.Context, accountID string) ([]APIKeyInfo, error) {
+	keys, err := decode[[]APIKeyInfo](ctx, a.resource, request{operation: "listAccountKeys", path: id(accountID)})
+	if err != nil {
+		return nil, err
+	}
+	return *keys, nil
 }
 
 // DeleteKey (operator token) revokes a key at once.

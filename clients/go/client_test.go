@@ -66,7 +66,7 @@ func TestEachTypeHasThePropertiesOfItsSchema(t *testing.T) {
 	s := setUp(t, "go schema tests")
 	schemas := servedDocument(t, s.url)["components"].(map[string]any)["schemas"].(map[string]any)
 	types := map[string]any{
-		"Account": postbode.Account{}, "CreatedKey": postbode.CreatedKey{}, "VerificationView": postbode.Verification{},
+		"Account": postbode.Account{}, "CreatedKey": postbode.CreatedKey{}, "ApiKeyInfo": postbode.APIKeyInfo{}, "VerificationView": postbode.Verification{},
 		"HealthView": postbode.Health{}, "WebhookView": postbode.Webhook{}, "SecretView": postbode.WebhookSecret{},
 		"RotatedSecret": postbode.RotatedSecret{}, "VerifyAnswer": postbode.VerifyResult{}, "TestReport": postbode.TestReport{},
 		"CheckAnswer": postbode.CheckResult{}, "Recovered": postbode.Recovered{}, "Accepted": postbode.Accepted{},
@@ -417,7 +417,7 @@ func TestAccountsAndKeysWithTheOperatorToken(t *testing.T) {
 	if !listed {
 		t.Error("the account is not listed")
 	}
-	key := must(s.operator.Accounts.CreateKey(ctx, s.account.ID))
+	key := must(s.operator.Accounts.CreateKey(ctx, s.account.ID, nil))
 	second := postbode.New(key.APIKey, postbode.WithBaseURL(s.url))
 	if got := must(second.Accounts.Current(ctx)); got.ID != s.account.ID {
 		t.Errorf("account %s", got.ID)
@@ -427,6 +427,29 @@ func TestAccountsAndKeysWithTheOperatorToken(t *testing.T) {
 	}
 	if _, err := second.Accounts.Current(ctx); !postbode.IsUnauthorized(err) {
 		t.Errorf("a deleted key: %v", err)
+	}
+}
+
+func TestAScopedKeySendsEventsAndNothingElse(t *testing.T) {
+	s := setUp(t, "go scope tests")
+	key := must(s.operator.Accounts.CreateKey(ctx, s.account.ID, &postbode.KeyOptions{Name: "shop", Scopes: []string{"events:write"}}))
+	if key.Name == nil || *key.Name != "shop" || len(key.Scopes) != 1 || key.Scopes[0] != "events:write" {
+		t.Fatalf("created %+v", key)
+	}
+	sender := postbode.New(key.APIKey, postbode.WithBaseURL(s.url))
+	must(sender.Events.Send(ctx, postbode.EventRequest{Type: "order.paid", Data: map[string]any{"total": 1}}, nil))
+	_, err := sender.Webhooks.List(ctx, nil).All()
+	if !postbode.IsForbidden(err) || !strings.Contains(err.Error(), "webhooks:read") {
+		t.Errorf("listing webhooks with a sender's key: %v", err)
+	}
+	found := false
+	for _, k := range must(s.operator.Accounts.ListKeys(ctx, s.account.ID)) {
+		if k.ID == key.ID {
+			found = len(k.Scopes) == 1 && k.Scopes[0] == "events:write" && *k.Name == "shop"
+		}
+	}
+	if !found {
+		t.Error("the listing does not show the key with its name and scopes")
 	}
 }
 

@@ -64,6 +64,10 @@ func IsValidation(err error) bool { return hasStatus(err, http.StatusUnprocessab
 // IsUnauthorized says whether err is a 401 answer: no token, or a wrong one.
 func IsUnauthorized(err error) bool { return hasStatus(err, http.StatusUnauthorized) }
 
+// IsForbidden reports a 403: the token may not do this (an account key on an operator
+// route, or a key without the route's scope, which the problem's detail names).
+func IsForbidden(err error) bool { return hasStatus(err, http.StatusForbidden) }
+
 func hasStatus(err error, status int) bool {
 	var apiErr *APIError
 	return errors.As(err, &apiErr) && apiErr.Status == status

@@ -23,8 +23,26 @@ type CreatedAccount struct {
 
 // CreatedKey is a new API key, shown once.
 type CreatedKey struct {
-	ID     string `json:"id"`
-	APIKey string `json:"api_key"`
+	ID     string   `json:"id"`
+	APIKey string   `json:"api_key"`
+	Name   *string  `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+// KeyOptions name a new key and limit what it may do: "events:write", "webhooks:read",
+// "webhooks:write", "data:read", "data:write" or "manage" (everything, the default).
+type KeyOptions struct {
+	Name   string   `json:"name,omitempty"`
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// APIKeyInfo is an API key as the operator lists it, never its secret.
+type APIKeyInfo struct {
+	ID         string     `json:"id"`
+	Name       *string    `json:"name"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
 // RateLimit spaces a webhook's calls evenly.
@@ -56,27 +74,30 @@ type WebhookSettings struct {
 	Batch          *Batch            `json:"batch,omitempty"`
 	Ordering       string            `json:"ordering,omitempty"`
 	Enabled        *bool             `json:"enabled,omitempty"`
+	// SendTraceparent sends the event's W3C traceparent on each call.
+	SendTraceparent bool `json:"send_traceparent,omitempty"`
 }
 
 // WebhookPatch holds the settings to change; nil fields keep their values. A
 // map[string]any works too (to set a setting to null, say).
 type WebhookPatch struct {
-	URL            *string           `json:"url,omitempty"`
-	Description    *string           `json:"description,omitempty"`
-	Events         []string          `json:"events,omitempty"`
-	DatabaseID     *string           `json:"database_id,omitempty"`
-	CollectionID   *string           `json:"collection_id,omitempty"`
-	Format         *string           `json:"format,omitempty"`
-	Condition      *string           `json:"condition,omitempty"`
-	IgnoreSources  []string          `json:"ignore_sources,omitempty"`
-	FieldsChanged  []string          `json:"fields_changed,omitempty"`
-	Signatures     []string          `json:"signatures,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
-	MaxConcurrency *int              `json:"max_concurrency,omitempty"`
-	RateLimit      *RateLimit        `json:"rate_limit,omitempty"`
-	Batch          *Batch            `json:"batch,omitempty"`
-	Ordering       *string           `json:"ordering,omitempty"`
-	Enabled        *bool             `json:"enabled,omitempty"`
+	URL             *string           `json:"url,omitempty"`
+	Description     *string           `json:"description,omitempty"`
+	Events          []string          `json:"events,omitempty"`
+	DatabaseID      *string           `json:"database_id,omitempty"`
+	CollectionID    *string           `json:"collection_id,omitempty"`
+	Format          *string           `json:"format,omitempty"`
+	Condition       *string           `json:"condition,omitempty"`
+	IgnoreSources   []string          `json:"ignore_sources,omitempty"`
+	FieldsChanged   []string          `json:"fields_changed,omitempty"`
+	Signatures      []string          `json:"signatures,omitempty"`
+	Headers         map[string]string `json:"headers,omitempty"`
+	MaxConcurrency  *int              `json:"max_concurrency,omitempty"`
+	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
+	Batch           *Batch            `json:"batch,omitempty"`
+	Ordering        *string           `json:"ordering,omitempty"`
+	Enabled         *bool             `json:"enabled,omitempty"`
+	SendTraceparent *bool             `json:"send_traceparent,omitempty"`
 }
 
 // Verification is a webhook's URL ownership check (VerificationView).
@@ -105,29 +126,30 @@ type Health struct {
 
 // Webhook is a webhook (WebhookView); Secret only in the answer to its creation.
 type Webhook struct {
-	ID             string            `json:"id"`
-	URL            string            `json:"url"`
-	Description    string            `json:"description"`
-	Events         []string          `json:"events"`
-	DatabaseID     *string           `json:"database_id"`
-	CollectionID   *string           `json:"collection_id"`
-	Format         string            `json:"format"`
-	Condition      *string           `json:"condition"`
-	IgnoreSources  []string          `json:"ignore_sources"`
-	FieldsChanged  []string          `json:"fields_changed"`
-	Signatures     []string          `json:"signatures"`
-	Headers        map[string]string `json:"headers"`
-	MaxConcurrency int               `json:"max_concurrency"`
-	RateLimit      *RateLimit        `json:"rate_limit"`
-	Batch          *Batch            `json:"batch"`
-	Ordering       *string           `json:"ordering"`
-	Enabled        bool              `json:"enabled"`
-	DisabledReason *string           `json:"disabled_reason"`
-	Secret         string            `json:"secret,omitempty"`
-	Verification   Verification      `json:"verification"`
-	Health         Health            `json:"health"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
+	ID              string            `json:"id"`
+	URL             string            `json:"url"`
+	Description     string            `json:"description"`
+	Events          []string          `json:"events"`
+	DatabaseID      *string           `json:"database_id"`
+	CollectionID    *string           `json:"collection_id"`
+	Format          string            `json:"format"`
+	Condition       *string           `json:"condition"`
+	IgnoreSources   []string          `json:"ignore_sources"`
+	FieldsChanged   []string          `json:"fields_changed"`
+	Signatures      []string          `json:"signatures"`
+	Headers         map[string]string `json:"headers"`
+	MaxConcurrency  int               `json:"max_concurrency"`
+	RateLimit       *RateLimit        `json:"rate_limit"`
+	Batch           *Batch            `json:"batch"`
+	Ordering        *string           `json:"ordering"`
+	Enabled         bool              `json:"enabled"`
+	SendTraceparent bool              `json:"send_traceparent"`
+	DisabledReason  *string           `json:"disabled_reason"`
+	Secret          string            `json:"secret,omitempty"`
+	Verification    Verification      `json:"verification"`
+	Health          Health            `json:"health"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
 }
 
 // WebhookSecret is a webhook's secret, and the previous one while it still signs (SecretView).

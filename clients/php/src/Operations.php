@@ -17,6 +17,7 @@ final class Operations
         'listAccounts' => ['GET', '/v1/accounts'],
         'createAccount' => ['POST', '/v1/accounts'],
         'createAccountKey' => ['POST', '/v1/accounts/{id}/keys'],
+        'listAccountKeys' => ['GET', '/v1/accounts/{id}/keys'],
         'deleteAccountKey' => ['DELETE', '/v1/accounts/{id}/keys/{key_id}'],
         // events and deliveries
         'createEvent' => ['POST', '/v1/events'],

@@ -245,6 +245,22 @@ final class ApiTest extends TestCase
         self::assertSame(401, self::refused(fn () => $second->accounts->current())->status);
     }
 
+    public function testAScopedKeySendsEventsAndNothingElse(): void
+    {
+        $operator = self::$service->operator;
+        $account = self::$service->account;
+        $key = $operator->accounts->createKey($account['id'], 'shop', ['events:write']);
+        self::assertSame(['shop', ['events:write']], [$key['name'], $key['scopes']]);
+        $sender = new Client($key['api_key'], self::$service->url);
+        $sender->events->send('order.paid', ['total' => 1]);
+        $refused = self::refused(fn () => iterator_to_array($sender->webhooks->list(), false));
+        self::assertSame(403, $refused->status);
+        self::assertStringContainsString('webhooks:read', $refused->getMessage());
+        $listed = array_values(array_filter($operator->accounts->listKeys($account['id']), static fn ($k) => $k['id'] === $key['id']));
+        self::assertSame(['shop', ['events:write']], [$listed[0]['name'], $listed[0]['scopes']]);
+        $operator->accounts->deleteKey($account['id'], $key['id']);
+    }
+
     public function testSigningKeys(): void
     {
         $operator = self::$service->operator;

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from postbode import Client, Conflict, NotFound, Unauthorized, ValidationFailed
+from postbode import Client, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from postbode._operations import OPERATIONS
 from postbode.types import SCHEMAS
 
@@ -206,6 +206,20 @@ def test_accounts_and_keys_with_the_operator_token(operator, account, service_ur
     operator.accounts.delete_key(account["id"], key["id"])
     with pytest.raises(Unauthorized):
         second.accounts.current()
+
+
+def test_a_scoped_key_sends_events_and_nothing_else(operator, account, service_url):
+    key = operator.accounts.create_key(account["id"], name="shop", scopes=["events:write"])
+    assert (key["name"], key["scopes"]) == ("shop", ["events:write"])
+    sender = Client(key["api_key"], service_url)
+    sender.events.send("order.paid", {"total": 1})
+    with pytest.raises(Forbidden) as refused:
+        list(sender.webhooks.list())
+    assert refused.value.status == 403 and "webhooks:read" in str(refused.value)
+    listed = {k["id"]: k for k in operator.accounts.list_keys(account["id"])}
+    assert listed[key["id"]]["scopes"] == ["events:write"]
+    assert listed[key["id"]]["name"] == "shop"
+    operator.accounts.delete_key(account["id"], key["id"])
 
 
 def test_signing_keys(operator, client):

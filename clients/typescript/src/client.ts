@@ -395,9 +395,18 @@ export class Accounts extends Resource {
     return this.pages("listAccounts", undefined, options);
   }
 
-  /** Operator token: another API key for the account. */
-  createKey(accountId: string): Promise<T.CreatedKey> {
-    return this.json("createAccountKey", { path: { id: accountId } });
+  /**
+   * Operator token: another API key for the account, named and limited to `scopes`
+   * (left out: `manage`, everything). A sender's backend gets `{scopes: ["events:write"]}`:
+   * it can send events and nothing else.
+   */
+  createKey(accountId: string, key?: T.NewKey): Promise<T.CreatedKey> {
+    return this.json("createAccountKey", key ? { path: { id: accountId }, json: key } : { path: { id: accountId } });
+  }
+
+  /** Operator token: the account's keys with their names, scopes and last use. */
+  listKeys(accountId: string): Promise<T.ApiKeyInfo[]> {
+    return this.json("listAccountKeys", { path: { id: accountId } });
   }
 
   /** Operator token: the key stops working at once. */

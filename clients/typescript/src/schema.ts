@@ -172,7 +172,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        get: operations["listAccountKeys"];
         put?: never;
         post: operations["createAccountKey"];
         delete?: never;
@@ -906,6 +906,16 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        /** @description An API key as the operator lists it: never its hash. */
+        ApiKeyInfo: {
+            id: string;
+            name?: string | null;
+            scopes: components["schemas"]["Scope"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at?: string | null;
+        };
         Attempt: {
             id: string;
             delivery_id?: string | null;
@@ -1032,7 +1042,10 @@ export interface components {
         };
         CreatedKey: {
             id: string;
+            /** @description The token, shown this once. */
             api_key: string;
+            name?: string | null;
+            scopes: components["schemas"]["Scope"][];
         };
         DatabaseView: {
             id: string;
@@ -1335,6 +1348,13 @@ export interface components {
         NewDomain: {
             /** @description A DNS name, e.g. `example.com`; stored lower case, in its ASCII (punycode) form. */
             domain: string;
+        };
+        /** @description A new key's name and what it may do; both optional (no scopes: `manage`). */
+        NewKey: {
+            /** @description What the key is for ("billing backend"), 1 to 100 characters. */
+            name?: string | null;
+            /** @description `manage` (everything) when left out. */
+            scopes?: components["schemas"]["Scope"][] | null;
         };
         /**
          * @description Deliveries of one subject go out strictly one after the other, in order.
@@ -1648,6 +1668,8 @@ export interface components {
          *     list `fields` in this order.
          */
         Schema: components["schemas"]["FieldDef"][];
+        /** @enum {string} */
+        Scope: "events:write" | "webhooks:read" | "webhooks:write" | "data:read" | "data:write" | "manage";
         /** @description A webhook's signing secret, and the previous one while it still signs. */
         SecretView: {
             secret: string;
@@ -2892,7 +2914,7 @@ export interface operations {
             };
         };
     };
-    createAccountKey: {
+    listAccountKeys: {
         parameters: {
             query?: never;
             header?: never;
@@ -2902,6 +2924,128 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyInfo"][];
+                };
+            };
+            /** @description The request is malformed: not JSON, a path segment that is not UTF-8. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An account key on an operator's route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in the caller's account (another account's objects do not exist for it). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A conflict with the stored state (an idempotency key reused, an unverified URL, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `server.max_body_bytes`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON (`Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Fields of the request break a rule; `errors` names each. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAccountKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional: a name and scopes */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["NewKey"];
+            };
+        };
         responses: {
             201: {
                 headers: {

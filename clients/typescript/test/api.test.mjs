@@ -232,6 +232,21 @@ test("accounts and keys with the operator token", async (t) => {
   assert.equal((await refused(second.accounts.current())).status, 401);
 });
 
+test("a scoped key sends events and nothing else", async (t) => {
+  if (!ctx) return t.skip();
+  const { operator, account, url } = ctx;
+  const key = await operator.accounts.createKey(account.id, { name: "shop", scopes: ["events:write"] });
+  assert.deepEqual([key.name, key.scopes], ["shop", ["events:write"]]);
+  const sender = new Postbode({ token: key.api_key, baseUrl: url });
+  await sender.events.send({ type: "order.paid", data: { total: 1 } });
+  const error = await refused(all(sender.webhooks.list()));
+  assert.equal(error.status, 403);
+  assert.match(error.message, /webhooks:read/);
+  const listed = (await operator.accounts.listKeys(account.id)).find((k) => k.id === key.id);
+  assert.deepEqual([listed.name, listed.scopes], ["shop", ["events:write"]]);
+  await operator.accounts.deleteKey(account.id, key.id);
+});
+
 test("signing keys", async (t) => {
   if (!ctx) return t.skip();
   const { operator, client } = ctx;

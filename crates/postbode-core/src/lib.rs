@@ -18,6 +18,7 @@ pub mod profile;
 pub mod render;
 pub mod retry;
 pub mod runtime;
+pub mod scope;
 pub mod signing_keys;
 pub mod trace;
 pub mod webhook;

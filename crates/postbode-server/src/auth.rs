@@ -8,10 +8,12 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use postbode_core::scope::Scope;
 use postbode_signature::random;
 use postbode_store::ApiKey;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -106,7 +108,10 @@ pub(crate) async fn authenticate(state: &AppState, address: IpAddr, token: &str)
         return Ok(Caller::Scraper);
     }
     match stored_key(state, token).await? {
-        Stored::Key(key) => Ok(Caller::Account(key)),
+        Stored::Key(key) => {
+            note_use(state, &key.id);
+            Ok(Caller::Account(key))
+        }
         Stored::WrongSecret(key_id) => {
             state.throttle.failed(address, Some(&key_id), now);
             Err(ApiError::Unauthorized)
@@ -133,13 +138,48 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// A request made with an account's API key; every handler that takes it works inside
-/// `account_id` only.
-pub struct AccountKey {
-    pub account_id: String,
+/// The scope a route needs, as a type: a handler that takes `AccountKey<WebhooksWrite>`
+/// is refused to a key without `webhooks:write` (403 naming it) before it runs. The
+/// route's OpenAPI `security` names the same scope; `tests/scopes.rs` holds the two to
+/// each other.
+pub trait Needs: Send + Sync {
+    const SCOPE: Option<Scope>;
 }
 
-impl FromRequestParts<AppState> for AccountKey {
+/// Any valid key of the account (`GET /v1/account`: whose key is this?).
+pub struct AnyScope;
+
+impl Needs for AnyScope {
+    const SCOPE: Option<Scope> = None;
+}
+
+macro_rules! scope_markers {
+    ($($marker:ident => $scope:ident),* $(,)?) => {
+        $(
+            pub struct $marker;
+            impl Needs for $marker {
+                const SCOPE: Option<Scope> = Some(Scope::$scope);
+            }
+        )*
+    };
+}
+
+scope_markers!(
+    EventsWrite => EventsWrite,
+    WebhooksRead => WebhooksRead,
+    WebhooksWrite => WebhooksWrite,
+    DataRead => DataRead,
+    DataWrite => DataWrite,
+);
+
+/// A request made with an account's API key that carries the scope `S` names; every
+/// handler that takes it works inside `account_id` only.
+pub struct AccountKey<S: Needs = AnyScope> {
+    pub account_id: String,
+    needs: PhantomData<S>,
+}
+
+impl<S: Needs> FromRequestParts<AppState> for AccountKey<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -149,10 +189,31 @@ impl FromRequestParts<AppState> for AccountKey {
         };
         // Every log line of the request names the account.
         tracing::Span::current().record("account", key.account_id.as_str());
+        if let Some(needed) = S::SCOPE
+            && !key.scopes.grants(needed)
+        {
+            return Err(ApiError::MissingScope(needed));
+        }
         Ok(AccountKey {
             account_id: key.account_id,
+            needs: PhantomData,
         })
     }
+}
+
+/// Writes the key's `last_used_at`, at most once a minute per key and node, beside the
+/// request rather than in its way.
+fn note_use(state: &AppState, key_id: &str) {
+    if !state.keys.use_is_news(key_id) {
+        return;
+    }
+    let store = state.store.clone();
+    let (key_id, now) = (key_id.to_owned(), state.clock.now());
+    tokio::spawn(async move {
+        if let Err(e) = store.touch_api_key(&key_id, now).await {
+            tracing::debug!(error = %e, key_id, "could not note the API key's use");
+        }
+    });
 }
 
 /// What an account token (`pb_<key id>_<secret>`) names.
@@ -195,12 +256,33 @@ pub(crate) async fn known_key(state: &AppState, key_id: &str) -> Result<Option<A
 #[derive(Default)]
 pub struct KeyCache {
     keys: Mutex<HashMap<String, (ApiKey, Instant)>>,
+    /// When each key's use was last written (`note_use`).
+    noted: Mutex<HashMap<String, Instant>>,
 }
 
 impl KeyCache {
     pub const TTL: Duration = Duration::from_secs(10);
+    /// How stale a key's `last_used_at` may get.
+    pub const USE_NOTED_EVERY: Duration = Duration::from_secs(60);
     /// Bounds the memory a flood of distinct (valid) keys can take.
     const MAX_KEYS: usize = 10_000;
+
+    /// Whether this use of the key is the first in [`Self::USE_NOTED_EVERY`] (and so is
+    /// to be written); counts it as written.
+    fn use_is_news(&self, key_id: &str) -> bool {
+        let mut noted = self.noted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if noted.get(key_id).is_some_and(|at| at.elapsed() < Self::USE_NOTED_EVERY) {
+            return false;
+        }
+        if noted.len() >= Self::MAX_KEYS {
+            noted.retain(|_, at| at.elapsed() < Self::USE_NOTED_EVERY);
+            if noted.len() >= Self::MAX_KEYS {
+                noted.clear();
+            }
+        }
+        noted.insert(key_id.to_owned(), Instant::now());
+        true
+    }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, (ApiKey, Instant)>> {
         self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -21,31 +21,57 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            });
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "send the body as JSON with Content-Type: application/json".into(),
-            ));
-        }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| body_rejection(&rejection, state))?;
-        let value = decode::parse_json(&body)?;
-        // Every request body of the API is an object; serde would also read an array
-        // into a struct by position, which nobody means.
-        if !value.is_object() {
-            return Err(ApiError::field("body", "the body must be a JSON object"));
-        }
-        decode::decode_value(&value).map(ApiJson)
+        json_body(req, state, false).await?.map(ApiJson).ok_or_else(not_json)
     }
+}
+
+/// A JSON body that may be left out (no body at all: `None`), decoded strictly when
+/// it is there.
+pub struct OptionalApiJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        json_body(req, state, true).await.map(OptionalApiJson)
+    }
+}
+
+fn not_json() -> ApiError {
+    ApiError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into())
+}
+
+/// The body as `T`; `None` only when `may_be_empty` and there is no body.
+async fn json_body<T: DeserializeOwned>(
+    req: Request,
+    state: &AppState,
+    may_be_empty: bool,
+) -> Result<Option<T>, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        });
+    if !is_json && !may_be_empty {
+        return Err(not_json());
+    }
+    let body = Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| body_rejection(&rejection, state))?;
+    if !is_json {
+        return if body.is_empty() { Ok(None) } else { Err(not_json()) };
+    }
+    let value = decode::parse_json(&body)?;
+    // Every request body of the API is an object; serde would also read an array
+    // into a struct by position, which nobody means.
+    if !value.is_object() {
+        return Err(ApiError::field("body", "the body must be a JSON object"));
+    }
+    decode::decode_value(&value).map(Some)
 }
 
 /// Why a body could not be read: it was larger than `server.max_body_bytes`, or it

@@ -94,7 +94,11 @@ impl Modify for SecuritySchemes {
         };
         components.add_security_scheme(
             "account_key",
-            bearer("An account's API key (`pb_<key id>_<secret>`): acts inside its account only."),
+            bearer(
+                "An account's API key (`pb_<key id>_<secret>`): acts inside its account only, within its scopes \
+                 (each operation lists the scope it needs; `manage` grants all, and writing webhooks or data \
+                 grants reading them). A key without the scope is answered 403 `/problems/missing-scope`.",
+            ),
         );
         components.add_security_scheme(
             "operator_token",
@@ -117,6 +121,7 @@ impl Modify for SecuritySchemes {
         routes::accounts::create,
         routes::accounts::list,
         routes::accounts::create_key,
+        routes::accounts::list_keys,
         routes::accounts::delete_key,
         routes::webhooks::create,
         routes::webhooks::list,

@@ -15,6 +15,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("this route needs the operator token")]
     Forbidden,
+    /// An account key without the scope the route needs.
+    #[error("this route needs an API key with the {0} scope (or manage)")]
+    MissingScope(postbode_core::scope::Scope),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("this method is not allowed on this route; the Allow header lists the ones that are")]
@@ -81,6 +84,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is malformed"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication needed"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            ApiError::MissingScope(_) => (StatusCode::FORBIDDEN, "missing-scope", "The API key lacks a scope"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -128,6 +132,9 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    /// The scope a `missing-scope` refusal asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'static str>,
 }
 
 impl IntoResponse for ApiError {
@@ -149,6 +156,10 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             errors,
+            scope: match &self {
+                ApiError::MissingScope(scope) => Some(scope.as_str()),
+                _ => None,
+            },
         };
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(

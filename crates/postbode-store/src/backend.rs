@@ -31,8 +31,10 @@ pub trait Records: Send + Sync + 'static {
     async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
     async fn delete_api_key(&self, account_id: &str, key_id: &str) -> Result<bool>;
     async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKey>>;
-    /// The account's API keys as the operator lists them: ids and creation times only.
+    /// The account's API keys as the operator lists them: never their hashes.
     async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyInfo>>;
+    /// Records that the key was used at `at`.
+    async fn touch_api_key(&self, key_id: &str, at: DateTime<Utc>) -> Result<()>;
 
     // Dashboard sessions, found by the SHA-256 of their id.
     async fn create_session(&self, session: &DashboardSession) -> Result<()>;

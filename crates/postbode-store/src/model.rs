@@ -26,7 +26,12 @@ pub struct ApiKey {
     pub id: String,
     pub account_id: String,
     pub secret_hash: Vec<u8>,
+    /// What the holder calls it ("billing backend"); free text.
+    pub name: Option<String>,
+    pub scopes: postbode_core::scope::Scopes,
     pub created_at: DateTime<Utc>,
+    /// Written at most once a minute per key (see the server's key cache).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A dashboard session, kept on the server so that signing out (or deleting the key it
@@ -758,9 +763,13 @@ pub struct WebhookFilter {
 
 /// An API key as the operator lists it: never its hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyInfo {
     pub id: String,
+    pub name: Option<String>,
+    pub scopes: Vec<postbode_core::scope::Scope>,
     pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A delivery's page shows at most this many of its attempts (the newest).

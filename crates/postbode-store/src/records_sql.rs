@@ -21,10 +21,12 @@ macro_rules! sql_records {
                     .bind(ms(account.created_at))
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("INSERT INTO api_keys (id, account_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query(rows::INSERT_API_KEY)
                     .bind(&first_key.id)
                     .bind(&first_key.account_id)
                     .bind(&first_key.secret_hash)
+                    .bind(&first_key.name)
+                    .bind(first_key.scopes.to_text())
                     .bind(ms(first_key.created_at))
                     .execute(&mut *tx)
                     .await?;
@@ -53,10 +55,12 @@ macro_rules! sql_records {
             }
 
             async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
-                sqlx::query("INSERT INTO api_keys (id, account_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query(rows::INSERT_API_KEY)
                     .bind(&key.id)
                     .bind(&key.account_id)
                     .bind(&key.secret_hash)
+                    .bind(&key.name)
+                    .bind(key.scopes.to_text())
                     .bind(ms(key.created_at))
                     .execute(&self.pool)
                     .await?;
@@ -81,18 +85,23 @@ macro_rules! sql_records {
             }
 
             async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyInfo>> {
-                let rows = sqlx::query("SELECT id, created_at FROM api_keys WHERE account_id = $1 ORDER BY id")
-                    .bind(account_id)
-                    .fetch_all(&self.pool)
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM api_keys WHERE account_id = $1 ORDER BY id",
+                    rows::API_KEY_INFO_COLUMNS
+                ))
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::api_key_info).collect()
+            }
+
+            async fn touch_api_key(&self, key_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                    .bind(ms(at))
+                    .bind(key_id)
+                    .execute(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(ApiKeyInfo {
-                            id: row.text("id")?,
-                            created_at: rows::time(row.int("created_at")?),
-                        })
-                    })
-                    .collect()
+                Ok(())
             }
 
             async fn create_session(&self, session: &DashboardSession) -> Result<()> {

@@ -331,15 +331,39 @@ pub fn account(row: &impl Columns) -> Result<crate::model::Account> {
     })
 }
 
-pub const API_KEY_COLUMNS: &str = "id, account_id, secret_hash, created_at";
+pub const INSERT_API_KEY: &str =
+    "INSERT INTO api_keys (id, account_id, secret_hash, name, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub const API_KEY_COLUMNS: &str = "id, account_id, secret_hash, name, scopes, created_at, last_used_at";
 
 pub fn api_key(row: &impl Columns) -> Result<crate::model::ApiKey> {
     Ok(crate::model::ApiKey {
         id: row.text("id")?,
         account_id: row.text("account_id")?,
         secret_hash: row.bytes("secret_hash")?,
+        name: row.opt_text("name")?,
+        scopes: scopes(row)?,
         created_at: time(row.int("created_at")?),
+        last_used_at: opt_time(row.opt_int("last_used_at")?),
     })
+}
+
+pub const API_KEY_INFO_COLUMNS: &str = "id, name, scopes, created_at, last_used_at";
+
+pub fn api_key_info(row: &impl Columns) -> Result<crate::model::ApiKeyInfo> {
+    Ok(crate::model::ApiKeyInfo {
+        id: row.text("id")?,
+        name: row.opt_text("name")?,
+        scopes: scopes(row)?.list().to_vec(),
+        created_at: time(row.int("created_at")?),
+        last_used_at: opt_time(row.opt_int("last_used_at")?),
+    })
+}
+
+fn scopes(row: &impl Columns) -> Result<postbode_core::scope::Scopes> {
+    let text = row.text("scopes")?;
+    postbode_core::scope::Scopes::from_text(&text)
+        .ok_or_else(|| StoreError::Corrupt(format!("API key scopes {text:?}")))
 }
 
 pub const SESSION_COLUMNS: &str = "id_hash, account_id, key_id, role, created_at, expires_at";

@@ -130,6 +130,14 @@ async fn upgrades_in_place(database_url: String, schema: Option<TestSchema>, bef
         .unwrap()
         .to_owned();
 
+    // Keys made before scopes existed keep every right.
+    let (_, keys) = service
+        .call("GET", &format!("/v1/accounts/{}/keys", before.account), ADMIN, None)
+        .await;
+    let keys = keys.as_array().unwrap();
+    assert!(keys.len() >= 2, "the fixture's key and the new one: {keys:?}");
+    assert!(keys.iter().all(|k| k["scopes"] == json!(["manage"])), "{keys:?}");
+
     // Every event reads back with its body and its deliveries.
     assert!(before.events.len() >= 7, "the fixture has events of every kind");
     for (id, (event_type, body)) in &before.events {

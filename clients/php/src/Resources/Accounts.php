@@ -24,10 +24,24 @@ final class Accounts extends Resource
         return $this->transport->pages('listAccounts', [], $options);
     }
 
-    /** Operator token: another API key for the account. @return array{id: string, api_key: string} */
-    public function createKey(string $accountId): array
+    /**
+     * Operator token: another API key for the account, named and limited to $scopes
+     * (null: `manage`, everything). A sender's backend gets ['events:write']: it can send
+     * events and nothing else.
+     *
+     * @param list<string>|null $scopes
+     * @return array{id: string, api_key: string, name: ?string, scopes: list<string>}
+     */
+    public function createKey(string $accountId, ?string $name = null, ?array $scopes = null): array
     {
-        return $this->transport->json('createAccountKey', ['id' => $accountId]);
+        $body = array_filter(['name' => $name, 'scopes' => $scopes], static fn ($v) => $v !== null);
+        return $this->transport->json('createAccountKey', ['id' => $accountId], $body === [] ? [] : ['json' => $body]);
+    }
+
+    /** Operator token: the account's keys with their names, scopes and last use. @return list<array<string, mixed>> */
+    public function listKeys(string $accountId): array
+    {
+        return $this->transport->json('listAccountKeys', ['id' => $accountId]);
     }
 
     /** Operator token: the key stops working at once. */

@@ -10,6 +10,7 @@ OPERATIONS: Dict[str, Tuple[str, str]] = {
     "listAccounts": ("GET", "/v1/accounts"),
     "createAccount": ("POST", "/v1/accounts"),
     "createAccountKey": ("POST", "/v1/accounts/{id}/keys"),
+    "listAccountKeys": ("GET", "/v1/accounts/{id}/keys"),
     "deleteAccountKey": ("DELETE", "/v1/accounts/{id}/keys/{key_id}"),
     # events and deliveries
     "createEvent": ("POST", "/v1/events"),

@@ -11,6 +11,7 @@ from ._transport import Transport, query_value
 from .types import (
     Accepted,
     Account,
+    ApiKeyInfo,
     Attempt,
     BatchAccepted,
     CheckResult,
@@ -415,9 +416,20 @@ class Accounts(_Resource):
         """Operator token: every account."""
         return self._pages("listAccounts", query=_fields(limit=limit))
 
-    def create_key(self, account_id: str) -> CreatedKey:
-        """Operator token: another API key for the account."""
+    def create_key(
+        self, account_id: str, *, name: Optional[str] = None, scopes: Optional[Sequence[str]] = None
+    ) -> CreatedKey:
+        """Operator token: another API key for the account, named and limited to
+        ``scopes`` (left out: ``manage``, everything). A sender's backend gets
+        ``scopes=["events:write"]``: it can send events and nothing else."""
+        body = _fields(name=name, scopes=list(scopes) if scopes is not None else None)
+        if body:
+            return cast(CreatedKey, self._json("createAccountKey", {"id": account_id}, json_body=body))
         return cast(CreatedKey, self._json("createAccountKey", {"id": account_id}))
+
+    def list_keys(self, account_id: str) -> List[ApiKeyInfo]:
+        """Operator token: the account's keys with their names, scopes and last use."""
+        return cast(List[ApiKeyInfo], self._json("listAccountKeys", {"id": account_id}))
 
     def delete_key(self, account_id: str, key_id: str) -> None:
         """Operator token: the key stops working at once."""

@@ -24,6 +24,20 @@ class CreatedAccount(Account):
 class CreatedKey(TypedDict):
     id: str
     api_key: str
+    name: Optional[str]
+    #: What the key may do: ``events:write``, ``webhooks:read``, ``webhooks:write``,
+    #: ``data:read``, ``data:write`` or ``manage`` (everything).
+    scopes: List[str]
+
+
+class ApiKeyInfo(TypedDict):
+    """An API key as the operator lists it (never its secret)."""
+
+    id: str
+    name: Optional[str]
+    scopes: List[str]
+    created_at: str
+    last_used_at: Optional[str]
 
 
 class Verification(TypedDict):
@@ -67,6 +81,7 @@ class _WebhookBase(TypedDict):
     batch: Optional[Dict[str, int]]
     ordering: Optional[str]
     enabled: bool
+    send_traceparent: bool
     disabled_reason: Optional[str]
     verification: Verification
     health: Health
@@ -335,6 +350,7 @@ class KeySet(TypedDict):
 SCHEMAS = {
     Account: "Account",
     CreatedKey: "CreatedKey",
+    ApiKeyInfo: "ApiKeyInfo",
     Verification: "VerificationView",
     Health: "HealthView",
     Webhook: "WebhookView",

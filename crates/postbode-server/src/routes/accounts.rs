@@ -6,12 +6,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use postbode_core::ids;
 use postbode_core::page::Page;
-use postbode_store::{Account, ApiKey};
+use postbode_core::scope::{Scope, Scopes};
+use postbode_store::{Account, ApiKey, ApiKeyInfo};
 use serde::{Deserialize, Serialize};
 
 use super::Paging;
 use crate::auth::{AccountKey, Operator, new_api_key};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalApiJson};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -59,7 +60,10 @@ pub(crate) async fn create_account(state: &AppState, name: &str) -> ApiResult<(A
                 id: key.id,
                 account_id: account.id.clone(),
                 secret_hash: key.secret_hash.to_vec(),
+                name: None,
+                scopes: Scopes::default(),
                 created_at: now,
+                last_used_at: None,
             },
         )
         .await?;
@@ -75,24 +79,91 @@ pub async fn list(
     Ok(Json(state.store.list_accounts(&paging.request(ids::ACCOUNT)?).await?))
 }
 
+/// A new key's name and what it may do; both optional (no scopes: `manage`).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// What the key is for ("billing backend"), 1 to 100 characters.
+    name: Option<String>,
+    /// `manage` (everything) when left out.
+    scopes: Option<Vec<Scope>>,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     id: String,
+    /// The token, shown this once.
     api_key: String,
+    name: Option<String>,
+    scopes: Vec<Scope>,
 }
 
-#[utoipa::path(post, path = "/v1/accounts/{id}/keys", operation_id = "createAccountKey", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), responses((status = 201, body = CreatedKey), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/accounts/{id}/keys", operation_id = "createAccountKey", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), request_body(content = Option<NewKey>, description = "Optional: a name and scopes"), responses((status = 201, body = CreatedKey), crate::openapi::Errors))]
 pub async fn create_key(
     _: Operator,
     State(state): State<AppState>,
     ApiPath(account_id): ApiPath<String>,
+    OptionalApiJson(body): OptionalApiJson<NewKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
-    let (id, api_key) = add_api_key(&state, &account_id).await?;
-    Ok((StatusCode::CREATED, Json(CreatedKey { id, api_key })))
+    let (name, scopes) = key_request(body.unwrap_or_default())?;
+    let (id, api_key) = add_api_key(&state, &account_id, name.clone(), scopes.clone()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            id,
+            api_key,
+            name,
+            scopes: scopes.list().to_vec(),
+        }),
+    ))
+}
+
+impl NewKey {
+    pub(crate) fn new(name: Option<String>, scopes: Option<Vec<Scope>>) -> NewKey {
+        NewKey { name, scopes }
+    }
+}
+
+/// A key request's name and scopes, checked.
+pub(crate) fn key_request(body: NewKey) -> ApiResult<(Option<String>, Scopes)> {
+    let name = body.name.map(|n| n.trim().to_owned());
+    if name.as_ref().is_some_and(|n| n.is_empty() || n.chars().count() > 100) {
+        return Err(ApiError::field("name", "1 to 100 characters, or leave it out"));
+    }
+    let scopes = match body.scopes {
+        Some(scopes) if scopes.is_empty() => {
+            return Err(ApiError::field(
+                "scopes",
+                "at least one scope; leave the field out for a key that may do everything (manage)",
+            ));
+        }
+        Some(scopes) => Scopes::new(scopes),
+        None => Scopes::default(),
+    };
+    Ok((name, scopes))
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{id}/keys", operation_id = "listAccountKeys", tag = "accounts", security(("operator_token" = [])), params(("id" = String, Path)), responses((status = 200, body = Vec<ApiKeyInfo>), crate::openapi::Errors))]
+pub async fn list_keys(
+    _: Operator,
+    State(state): State<AppState>,
+    ApiPath(account_id): ApiPath<String>,
+) -> ApiResult<Json<Vec<ApiKeyInfo>>> {
+    state
+        .store
+        .get_account(&account_id)
+        .await?
+        .ok_or(ApiError::NotFound("account"))?;
+    Ok(Json(state.store.list_api_keys(&account_id).await?))
 }
 
 /// A new API key for the account; returns its id and token (shown once).
-pub(crate) async fn add_api_key(state: &AppState, account_id: &str) -> ApiResult<(String, String)> {
+pub(crate) async fn add_api_key(
+    state: &AppState,
+    account_id: &str,
+    name: Option<String>,
+    scopes: Scopes,
+) -> ApiResult<(String, String)> {
     state
         .store
         .get_account(account_id)
@@ -105,7 +176,10 @@ pub(crate) async fn add_api_key(state: &AppState, account_id: &str) -> ApiResult
             id: key.id.clone(),
             account_id: account_id.to_owned(),
             secret_hash: key.secret_hash.to_vec(),
+            name,
+            scopes,
             created_at: state.clock.now(),
+            last_used_at: None,
         })
         .await?;
     Ok((key.id, key.token))

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::webhooks::{all_webhooks, find, log_verification_change};
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, WebhooksWrite};
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -27,9 +27,9 @@ pub struct VerifyAnswer {
     pub(crate) checked: Vec<FileCheck>,
 }
 
-#[utoipa::path(post, path = "/v1/webhooks/{id}/verify", operation_id = "verifyWebhook", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = VerifyAnswer), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/{id}/verify", operation_id = "verifyWebhook", tag = "webhooks", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), responses((status = 200, body = VerifyAnswer), crate::openapi::Errors))]
 pub async fn verify(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<VerifyAnswer>> {
@@ -85,9 +85,9 @@ pub struct TestRequest {
     pub(crate) body: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/webhooks/{id}/test", operation_id = "testWebhook", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = TestRequest, responses((status = 200, body = postbode_core::probe::TestReport), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/{id}/test", operation_id = "testWebhook", tag = "webhooks", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), request_body = TestRequest, responses((status = 200, body = postbode_core::probe::TestReport), crate::openapi::Errors))]
 pub async fn test(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<TestRequest>,
@@ -190,8 +190,8 @@ pub struct CheckAnswer {
 
 /// The suite's "check now": a test call to every verified webhook, a new ownership check
 /// for the others (a test call to every webhook when verification is not required).
-#[utoipa::path(post, path = "/v1/webhooks/check", operation_id = "checkWebhooks", tag = "webhooks", security(("account_key" = [])), responses((status = 200, body = CheckAnswer), crate::openapi::Errors))]
-pub async fn check_all(key: AccountKey, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
+#[utoipa::path(post, path = "/v1/webhooks/check", operation_id = "checkWebhooks", tag = "webhooks", security(("account_key" = ["webhooks:write"])), responses((status = 200, body = CheckAnswer), crate::openapi::Errors))]
+pub async fn check_all(key: AccountKey<WebhooksWrite>, State(state): State<AppState>) -> ApiResult<Json<CheckAnswer>> {
     Ok(Json(CheckAnswer {
         data: check_all_webhooks(&state, &key.account_id).await?,
     }))

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Paging;
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, DataRead, DataWrite};
 use crate::decode::decode_value;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
@@ -161,9 +161,9 @@ pub(crate) async fn find_collection(state: &AppState, account_id: &str, id: &str
         .ok_or(ApiError::NotFound("collection"))
 }
 
-#[utoipa::path(post, path = "/v1/databases", operation_id = "createDatabase", tag = "profiles", security(("account_key" = [])), request_body = Definition, responses((status = 201, body = DatabaseView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases", operation_id = "createDatabase", tag = "profiles", security(("account_key" = ["data:write"])), request_body = Definition, responses((status = 201, body = DatabaseView), crate::openapi::Errors))]
 pub async fn create(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiJson(mut definition): ApiJson<Definition>,
 ) -> ApiResult<(StatusCode, Json<DatabaseView>)> {
@@ -182,9 +182,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(database.into())))
 }
 
-#[utoipa::path(get, path = "/v1/databases", operation_id = "listDatabases", tag = "profiles", security(("account_key" = [])), params(Paging), responses((status = 200, body = Page<DatabaseView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases", operation_id = "listDatabases", tag = "profiles", security(("account_key" = ["data:read"])), params(Paging), responses((status = 200, body = Page<DatabaseView>), crate::openapi::Errors))]
 pub async fn list(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<DatabaseView>>> {
@@ -195,18 +195,18 @@ pub async fn list(
     Ok(Json(page.map(DatabaseView::from)))
 }
 
-#[utoipa::path(get, path = "/v1/databases/{id}", operation_id = "getDatabase", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases/{id}", operation_id = "getDatabase", tag = "profiles", security(("account_key" = ["data:read"])), params(("id" = String, Path)), responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
 pub async fn get(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DatabaseView>> {
     Ok(Json(find_database(&state, &key.account_id, &id).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/v1/databases/{id}", operation_id = "updateDatabase", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/databases/{id}", operation_id = "updateDatabase", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = DatabaseView), crate::openapi::Errors))]
 pub async fn update(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
@@ -223,9 +223,9 @@ pub async fn update(
 
 /// Deletes the database with everything in it. No `delete` event is fired per profile:
 /// this is a bulk action of the account itself, not a change to a profile.
-#[utoipa::path(delete, path = "/v1/databases/{id}", operation_id = "deleteDatabase", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/databases/{id}", operation_id = "deleteDatabase", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
@@ -235,9 +235,9 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/v1/databases/{id}/collections", operation_id = "createCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = Definition, responses((status = 201, body = CollectionView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases/{id}/collections", operation_id = "createCollection", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = Definition, responses((status = 201, body = CollectionView), crate::openapi::Errors))]
 pub async fn create_collection(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(database_id): ApiPath<String>,
     ApiJson(mut definition): ApiJson<Definition>,
@@ -259,9 +259,9 @@ pub async fn create_collection(
     Ok((StatusCode::CREATED, Json(collection.into())))
 }
 
-#[utoipa::path(get, path = "/v1/databases/{id}/collections", operation_id = "listCollections", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<CollectionView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases/{id}/collections", operation_id = "listCollections", tag = "profiles", security(("account_key" = ["data:read"])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<CollectionView>), crate::openapi::Errors))]
 pub async fn list_collections(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiPath(database_id): ApiPath<String>,
     ApiQuery(paging): ApiQuery<Paging>,
@@ -274,18 +274,18 @@ pub async fn list_collections(
     Ok(Json(page.map(CollectionView::from)))
 }
 
-#[utoipa::path(get, path = "/v1/collections/{id}", operation_id = "getCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = CollectionView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/collections/{id}", operation_id = "getCollection", tag = "profiles", security(("account_key" = ["data:read"])), params(("id" = String, Path)), responses((status = 200, body = CollectionView), crate::openapi::Errors))]
 pub async fn get_collection(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CollectionView>> {
     Ok(Json(find_collection(&state, &key.account_id, &id).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/v1/collections/{id}", operation_id = "updateCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = CollectionView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/collections/{id}", operation_id = "updateCollection", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = crate::openapi::DefinitionPatch, responses((status = 200, body = CollectionView), crate::openapi::Errors))]
 pub async fn update_collection(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
@@ -300,9 +300,9 @@ pub async fn update_collection(
     Ok(Json(collection.into()))
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}", operation_id = "deleteCollection", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/collections/{id}", operation_id = "deleteCollection", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_collection(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {

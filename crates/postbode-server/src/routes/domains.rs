@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::Paging;
 use super::webhooks::{all_webhooks, log_verification_change};
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, Needs, WebhooksRead, WebhooksWrite};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -79,12 +79,12 @@ pub struct ValidationView {
 }
 
 /// Adds a domain: publish its `record`, then validate it.
-#[utoipa::path(post, path = "/v1/domains", operation_id = "createDomain", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(post, path = "/v1/domains", operation_id = "createDomain", tag = "domains", security(("account_key" = ["webhooks:write"])),
     request_body = NewDomain,
     responses((status = 201, body = DomainView), (status = 409, body = crate::openapi::Problem,
         description = "the account has this domain already"), crate::openapi::Errors))]
 pub async fn create(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewDomain>,
 ) -> ApiResult<(StatusCode, Json<DomainView>)> {
@@ -108,10 +108,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(domain.into())))
 }
 
-#[utoipa::path(get, path = "/v1/domains", operation_id = "listDomains", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(get, path = "/v1/domains", operation_id = "listDomains", tag = "domains", security(("account_key" = ["webhooks:read"])),
     params(Paging), responses((status = 200, body = Page<DomainView>), crate::openapi::Errors))]
 pub async fn list(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<DomainView>>> {
@@ -122,7 +122,7 @@ pub async fn list(
     Ok(Json(page.map(DomainView::from)))
 }
 
-async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Domain> {
+async fn find<S: Needs>(state: &AppState, key: &AccountKey<S>, id: &str) -> ApiResult<Domain> {
     if !ids::has_kind(id, ids::DOMAIN) {
         return Err(ApiError::NotFound("domain"));
     }
@@ -133,10 +133,10 @@ async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Domain>
         .ok_or(ApiError::NotFound("domain"))
 }
 
-#[utoipa::path(get, path = "/v1/domains/{id}", operation_id = "getDomain", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(get, path = "/v1/domains/{id}", operation_id = "getDomain", tag = "domains", security(("account_key" = ["webhooks:read"])),
     params(("id" = String, Path)), responses((status = 200, body = DomainView), crate::openapi::Errors))]
 pub async fn get(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DomainView>> {
@@ -145,10 +145,10 @@ pub async fn get(
 
 /// Removes the domain: webhooks it verified are pending again (unless another validated
 /// domain covers them); those verified by their file stay verified.
-#[utoipa::path(delete, path = "/v1/domains/{id}", operation_id = "deleteDomain", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(delete, path = "/v1/domains/{id}", operation_id = "deleteDomain", tag = "domains", security(("account_key" = ["webhooks:write"])),
     params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
@@ -161,10 +161,10 @@ pub async fn delete(
 
 /// Looks the challenge record up now. A validated domain stays validated when a later
 /// check fails (the record may be removed after success).
-#[utoipa::path(post, path = "/v1/domains/{id}/validate", operation_id = "validateDomain", tag = "domains", security(("account_key" = [])),
+#[utoipa::path(post, path = "/v1/domains/{id}/validate", operation_id = "validateDomain", tag = "domains", security(("account_key" = ["webhooks:write"])),
     params(("id" = String, Path)), responses((status = 200, body = ValidationView), crate::openapi::Errors))]
 pub async fn validate(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ValidationView>> {

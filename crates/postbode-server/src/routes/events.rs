@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use super::Paging;
 use super::webhooks::find;
-use crate::auth::{AccountKey, sha256};
+use crate::auth::{AccountKey, EventsWrite, WebhooksRead, WebhooksWrite, sha256};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -167,9 +167,9 @@ fn idempotency_key(headers: &HeaderMap, in_body: Option<String>) -> ApiResult<Op
     }
 }
 
-#[utoipa::path(post, path = "/v1/events", operation_id = "createEvent", tag = "events", security(("account_key" = [])), params(("Idempotency-Key" = Option<String>, Header, description = "the same as the body's idempotency_key")), request_body = EventRequest, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/events", operation_id = "createEvent", tag = "events", security(("account_key" = ["events:write"])), params(("Idempotency-Key" = Option<String>, Header, description = "the same as the body's idempotency_key")), request_body = EventRequest, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn create(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(mut request): ApiJson<EventRequest>,
@@ -209,9 +209,9 @@ pub struct BatchAccepted {
 }
 
 /// All or nothing: one bad event refuses the whole batch.
-#[utoipa::path(post, path = "/v1/events/batch", operation_id = "createEventBatch", tag = "events", security(("account_key" = [])), request_body = BatchRequest, responses((status = 202, body = BatchAccepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/events/batch", operation_id = "createEventBatch", tag = "events", security(("account_key" = ["events:write"])), request_body = BatchRequest, responses((status = 202, body = BatchAccepted), crate::openapi::Errors))]
 pub async fn create_batch(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<BatchRequest>,
@@ -264,9 +264,9 @@ pub struct EventView {
     deliveries: Vec<Delivery>,
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}", operation_id = "getEvent", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = EventView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/events/{id}", operation_id = "getEvent", tag = "events", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path)), responses((status = 200, body = EventView), crate::openapi::Errors))]
 pub async fn get(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EventView>> {
@@ -287,9 +287,9 @@ pub async fn get(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/deliveries/{id}", operation_id = "getDelivery", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = postbode_store::Delivery), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/deliveries/{id}", operation_id = "getDelivery", tag = "events", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path)), responses((status = 200, body = postbode_store::Delivery), crate::openapi::Errors))]
 pub async fn get_delivery(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Delivery>> {
@@ -321,9 +321,9 @@ pub struct DeliveriesQuery {
 }
 
 /// A webhook's deliveries, newest first: what is pending, delivered, failed or skipped.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries", tag = "events", security(("account_key" = [])), params(("id" = String, Path), DeliveriesQuery), responses((status = 200, body = Page<postbode_store::Delivery>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries", tag = "events", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path), DeliveriesQuery), responses((status = 200, body = Page<postbode_store::Delivery>), crate::openapi::Errors))]
 pub async fn list_deliveries(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
@@ -347,9 +347,9 @@ pub async fn list_deliveries(
 
 /// One more attempt on the same delivery, with the same id, so receivers still drop
 /// duplicates.
-#[utoipa::path(post, path = "/v1/deliveries/{id}/resend", operation_id = "resendDelivery", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 202, body = postbode_store::Delivery), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/deliveries/{id}/resend", operation_id = "resendDelivery", tag = "events", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), responses((status = 202, body = postbode_store::Delivery), crate::openapi::Errors))]
 pub async fn resend(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {

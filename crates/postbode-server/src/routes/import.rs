@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::databases::find_database;
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, DataWrite, Needs};
 use crate::decode::Malformed;
 use crate::extract::ApiPath;
 use crate::problem::{ApiError, ApiResult};
@@ -76,9 +76,9 @@ enum Parsed {
     Broken(String),
 }
 
-#[utoipa::path(post, path = "/v1/databases/{id}/import", operation_id = "importProfiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), ("key" = Option<String>, Query, description = "the field that finds existing profiles to update")), request_body(content((String = "text/csv"), (String = "application/x-ndjson"))), responses((status = 200, body = ImportSummary), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases/{id}/import", operation_id = "importProfiles", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path), ("key" = Option<String>, Query, description = "the field that finds existing profiles to update")), request_body(content((String = "text/csv"), (String = "application/x-ndjson"))), responses((status = 200, body = ImportSummary), crate::openapi::Errors))]
 pub async fn import(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(database_id): ApiPath<String>,
     RawQuery(query): RawQuery,
@@ -152,9 +152,9 @@ pub async fn import(
 }
 
 /// What can be refused before reading the body: the database, the query and the type.
-async fn check(
+async fn check<S: Needs>(
     state: &AppState,
-    key: &AccountKey,
+    key: &AccountKey<S>,
     database_id: &str,
     query: Option<String>,
     headers: &HeaderMap,

@@ -14,7 +14,7 @@ use postbode_store::{MailRequest, Message, MessageContext};
 use serde::{Deserialize, Serialize};
 
 use super::events::Accepted;
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, EventsWrite, Needs};
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -38,9 +38,9 @@ pub struct MessageView {
     open_url: String,
 }
 
-#[utoipa::path(post, path = "/v1/messages", operation_id = "createMessage", tag = "messages", security(("account_key" = [])), request_body = MessageRequest, responses((status = 201, body = MessageView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages", operation_id = "createMessage", tag = "messages", security(("account_key" = ["events:write"])), request_body = MessageRequest, responses((status = 201, body = MessageView), crate::openapi::Errors))]
 pub async fn create(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     ApiJson(mut request): ApiJson<MessageRequest>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
@@ -99,9 +99,9 @@ pub struct LinkView {
     click_url: String,
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/links", operation_id = "createMessageLink", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = LinkRequest, responses((status = 200, body = LinkView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/links", operation_id = "createMessageLink", tag = "messages", security(("account_key" = ["events:write"])), params(("id" = String, Path)), request_body = LinkRequest, responses((status = 200, body = LinkView), crate::openapi::Errors))]
 pub async fn link(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<LinkRequest>,
@@ -124,7 +124,7 @@ pub async fn link(
 }
 
 /// The caller's message with its profile data, or 404.
-async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<MessageContext> {
+async fn find<S: Needs>(state: &AppState, key: &AccountKey<S>, id: &str) -> ApiResult<MessageContext> {
     if !ids::has_kind(id, ids::MESSAGE) {
         return Err(ApiError::NotFound("message"));
     }
@@ -136,9 +136,9 @@ async fn find(state: &AppState, key: &AccountKey, id: &str) -> ApiResult<Message
         .ok_or(ApiError::NotFound("message"))
 }
 
-async fn report(
+async fn report<S: Needs>(
     state: &AppState,
-    key: &AccountKey,
+    key: &AccountKey<S>,
     id: &str,
     event: MailEvent,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
@@ -162,9 +162,9 @@ async fn report(
     Ok((StatusCode::ACCEPTED, Json(ingested.into())))
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/deliveries", operation_id = "reportDelivery", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::DeliveryReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/deliveries", operation_id = "reportDelivery", tag = "messages", security(("account_key" = ["events:write"])), params(("id" = String, Path)), request_body = postbode_core::mail::DeliveryReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn delivery(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<DeliveryReport>,
@@ -172,9 +172,9 @@ pub async fn delivery(
     report(&state, &key, &id, MailEvent::Delivery(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/bounces", operation_id = "reportBounce", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::BounceReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/bounces", operation_id = "reportBounce", tag = "messages", security(("account_key" = ["events:write"])), params(("id" = String, Path)), request_body = postbode_core::mail::BounceReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn bounce(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<BounceReport>,
@@ -182,9 +182,9 @@ pub async fn bounce(
     report(&state, &key, &id, MailEvent::Bounce(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/failures", operation_id = "reportFailure", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::FailureReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/failures", operation_id = "reportFailure", tag = "messages", security(("account_key" = ["events:write"])), params(("id" = String, Path)), request_body = postbode_core::mail::FailureReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn failure(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<FailureReport>,
@@ -192,9 +192,9 @@ pub async fn failure(
     report(&state, &key, &id, MailEvent::Failure(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/abuses", operation_id = "reportAbuse", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::AbuseReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/abuses", operation_id = "reportAbuse", tag = "messages", security(("account_key" = ["events:write"])), params(("id" = String, Path)), request_body = postbode_core::mail::AbuseReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn abuse(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(r): ApiJson<AbuseReport>,
@@ -202,9 +202,9 @@ pub async fn abuse(
     report(&state, &key, &id, MailEvent::Abuse(r)).await
 }
 
-#[utoipa::path(post, path = "/v1/messages/{id}/unsubscribes", operation_id = "reportUnsubscribe", tag = "messages", security(("account_key" = [])), params(("id" = String, Path)), request_body = postbode_core::mail::UnsubscribeReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/messages/{id}/unsubscribes", operation_id = "reportUnsubscribe", tag = "messages", security(("account_key" = ["events:write"])), params(("id" = String, Path)), request_body = postbode_core::mail::UnsubscribeReport, responses((status = 202, body = Accepted), crate::openapi::Errors))]
 pub async fn unsubscribe_report(
-    key: AccountKey,
+    key: AccountKey<EventsWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(UnsubscribeReport {}): ApiJson<UnsubscribeReport>,

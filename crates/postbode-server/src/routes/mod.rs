@@ -40,7 +40,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/signing-keys/rotate", post(keys::rotate))
         .route("/v1/account", get(accounts::current))
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
-        .route("/v1/accounts/{id}/keys", post(accounts::create_key))
+        .route(
+            "/v1/accounts/{id}/keys",
+            post(accounts::create_key).get(accounts::list_keys),
+        )
         .route("/v1/accounts/{id}/keys/{key_id}", delete(accounts::delete_key))
         .route("/v1/domains", post(domains::create).get(domains::list))
         .route("/v1/domains/{id}", get(domains::get).delete(domains::delete))

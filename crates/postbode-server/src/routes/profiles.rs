@@ -20,7 +20,7 @@ const ERASE_BATCH: u32 = 500;
 
 use super::Paging;
 use super::databases::{find_collection, find_database};
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, DataRead, DataWrite};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -139,9 +139,9 @@ fn checked_interests(interests: Option<Vec<String>>) -> Result<Option<Vec<String
         .map_err(ValidationError::from)
 }
 
-#[utoipa::path(post, path = "/v1/databases/{id}/profiles", operation_id = "createProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 201, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/databases/{id}/profiles", operation_id = "createProfile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 201, body = ProfileView), crate::openapi::Errors))]
 pub async fn create(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(database_id): ApiPath<String>,
     ApiJson(request): ApiJson<ProfileRequest>,
@@ -161,9 +161,9 @@ pub async fn create(
 }
 
 /// `?limit=`, `?cursor=` and at most one `?fields.<name>=<value>`.
-#[utoipa::path(get, path = "/v1/databases/{id}/profiles", operation_id = "listProfiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging, ("fields.<name>" = Option<String>, Query, description = "filters on one field's value (one at a time)")), responses((status = 200, body = Page<ProfileView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/databases/{id}/profiles", operation_id = "listProfiles", tag = "profiles", security(("account_key" = ["data:read"])), params(("id" = String, Path), Paging, ("fields.<name>" = Option<String>, Query, description = "filters on one field's value (one at a time)")), responses((status = 200, body = Page<ProfileView>), crate::openapi::Errors))]
 pub async fn list(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiPath(database_id): ApiPath<String>,
     RawQuery(query): RawQuery,
@@ -228,9 +228,9 @@ pub(crate) fn field_filter(
     Ok((field_name.to_owned(), typed))
 }
 
-#[utoipa::path(get, path = "/v1/profiles/{id}", operation_id = "getProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/profiles/{id}", operation_id = "getProfile", tag = "profiles", security(("account_key" = ["data:read"])), params(("id" = String, Path)), responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn get(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ProfileView>> {
@@ -239,9 +239,9 @@ pub async fn get(
     Ok(Json(ProfileView::new(profile, &database.fields)))
 }
 
-#[utoipa::path(put, path = "/v1/profiles/{id}", operation_id = "replaceProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(put, path = "/v1/profiles/{id}", operation_id = "replaceProfile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn replace(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     state: State<AppState>,
     id: ApiPath<String>,
     request: ApiJson<ProfileRequest>,
@@ -249,9 +249,9 @@ pub async fn replace(
     edit(key, state, id, request, Edit::Replace).await
 }
 
-#[utoipa::path(patch, path = "/v1/profiles/{id}", operation_id = "updateProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/profiles/{id}", operation_id = "updateProfile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = ProfileRequest, responses((status = 200, body = ProfileView), crate::openapi::Errors))]
 pub async fn merge(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     state: State<AppState>,
     id: ApiPath<String>,
     request: ApiJson<ProfileRequest>,
@@ -260,7 +260,7 @@ pub async fn merge(
 }
 
 async fn edit(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<ProfileRequest>,
@@ -316,9 +316,9 @@ pub struct ErasureView {
 /// `?erase=true` those events carry the ids only, and every stored event (with its
 /// deliveries and attempts) that concerns the profile, and each message sent to it, is
 /// removed too, in batches; the answer counts them.
-#[utoipa::path(delete, path = "/v1/profiles/{id}", operation_id = "deleteProfile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), DeleteQuery), responses((status = 204, description = "deleted"), (status = 200, body = ErasureView, description = "deleted and erased (?erase=true)"), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/profiles/{id}", operation_id = "deleteProfile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path), DeleteQuery), responses((status = 204, description = "deleted"), (status = 200, body = ErasureView, description = "deleted and erased (?erase=true)"), crate::openapi::Errors))]
 pub async fn delete(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<DeleteQuery>,
@@ -358,9 +358,9 @@ pub async fn delete(
     Ok(Json(ErasureView { profile_id: id, erased }).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/profiles/{id}/subprofiles", operation_id = "createSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileRequest, responses((status = 201, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/profiles/{id}/subprofiles", operation_id = "createSubprofile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = SubprofileRequest, responses((status = 201, body = SubprofileView), crate::openapi::Errors))]
 pub async fn create_subprofile(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(profile_id): ApiPath<String>,
     ApiJson(request): ApiJson<SubprofileRequest>,
@@ -389,9 +389,9 @@ pub async fn create_subprofile(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/profiles/{id}/subprofiles", operation_id = "listSubprofiles", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<SubprofileView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/profiles/{id}/subprofiles", operation_id = "listSubprofiles", tag = "profiles", security(("account_key" = ["data:read"])), params(("id" = String, Path), Paging), responses((status = 200, body = Page<SubprofileView>), crate::openapi::Errors))]
 pub async fn list_subprofiles(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiPath(profile_id): ApiPath<String>,
     ApiQuery(paging): ApiQuery<Paging>,
@@ -417,9 +417,9 @@ pub async fn list_subprofiles(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/subprofiles/{id}", operation_id = "getSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/subprofiles/{id}", operation_id = "getSubprofile", tag = "profiles", security(("account_key" = ["data:read"])), params(("id" = String, Path)), responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn get_subprofile(
-    key: AccountKey,
+    key: AccountKey<DataRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SubprofileView>> {
@@ -428,9 +428,9 @@ pub async fn get_subprofile(
     Ok(Json(SubprofileView::new(subprofile, &collection.fields)))
 }
 
-#[utoipa::path(put, path = "/v1/subprofiles/{id}", operation_id = "replaceSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(put, path = "/v1/subprofiles/{id}", operation_id = "replaceSubprofile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn replace_subprofile(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     state: State<AppState>,
     id: ApiPath<String>,
     request: ApiJson<SubprofileEdit>,
@@ -438,9 +438,9 @@ pub async fn replace_subprofile(
     edit_subprofile(key, state, id, request, Edit::Replace).await
 }
 
-#[utoipa::path(patch, path = "/v1/subprofiles/{id}", operation_id = "updateSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/subprofiles/{id}", operation_id = "updateSubprofile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), request_body = SubprofileEdit, responses((status = 200, body = SubprofileView), crate::openapi::Errors))]
 pub async fn merge_subprofile(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     state: State<AppState>,
     id: ApiPath<String>,
     request: ApiJson<SubprofileEdit>,
@@ -449,7 +449,7 @@ pub async fn merge_subprofile(
 }
 
 async fn edit_subprofile(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<SubprofileEdit>,
@@ -463,9 +463,9 @@ async fn edit_subprofile(
     Ok(Json(SubprofileView::new(subprofile_of(outcome)?, &collection.fields)))
 }
 
-#[utoipa::path(delete, path = "/v1/subprofiles/{id}", operation_id = "deleteSubprofile", tag = "profiles", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/subprofiles/{id}", operation_id = "deleteSubprofile", tag = "profiles", security(("account_key" = ["data:write"])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete_subprofile(
-    key: AccountKey,
+    key: AccountKey<DataWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {

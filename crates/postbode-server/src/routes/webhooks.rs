@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 use super::Paging;
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, WebhooksRead, WebhooksWrite};
 use crate::decode::decode_value;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
@@ -33,9 +33,9 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-#[utoipa::path(post, path = "/v1/webhooks", operation_id = "createWebhook", tag = "webhooks", security(("account_key" = [])), request_body = postbode_core::webhook::WebhookSettings, responses((status = 201, body = WebhookView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks", operation_id = "createWebhook", tag = "webhooks", security(("account_key" = ["webhooks:write"])), request_body = postbode_core::webhook::WebhookSettings, responses((status = 201, body = WebhookView), crate::openapi::Errors))]
 pub async fn create(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiJson(settings): ApiJson<WebhookSettings>,
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
@@ -97,9 +97,9 @@ pub struct ListQuery {
     collection_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/webhooks", operation_id = "listWebhooks", tag = "webhooks", security(("account_key" = [])), params(ListQuery), responses((status = 200, body = Page<WebhookView>), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks", operation_id = "listWebhooks", tag = "webhooks", security(("account_key" = ["webhooks:read"])), params(ListQuery), responses((status = 200, body = Page<WebhookView>), crate::openapi::Errors))]
 pub async fn list(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<WebhookView>>> {
@@ -223,9 +223,9 @@ pub(crate) async fn find(state: &AppState, account_id: &str, id: &str) -> ApiRes
         .ok_or(ApiError::NotFound("webhook"))
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/{id}", operation_id = "getWebhook", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = WebhookView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}", operation_id = "getWebhook", tag = "webhooks", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path)), responses((status = 200, body = WebhookView), crate::openapi::Errors))]
 pub async fn get(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WebhookView>> {
@@ -234,9 +234,9 @@ pub async fn get(
 }
 
 /// Merges the given fields into the current settings and checks the result as a whole.
-#[utoipa::path(patch, path = "/v1/webhooks/{id}", operation_id = "updateWebhook", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), request_body = crate::openapi::WebhookPatch, responses((status = 200, body = WebhookView), crate::openapi::Errors))]
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", operation_id = "updateWebhook", tag = "webhooks", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), request_body = crate::openapi::WebhookPatch, responses((status = 200, body = WebhookView), crate::openapi::Errors))]
 pub async fn update(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
@@ -318,9 +318,9 @@ fn same_origin_and_directory(old: &str, new: &str) -> bool {
     directory(old).is_some_and(|d| Some(d) == directory(new))
 }
 
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "webhooks", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), responses((status = 204), crate::openapi::Errors))]
 pub async fn delete(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
@@ -341,9 +341,9 @@ fn open_secret(state: &AppState, webhook_id: &str, sealed: &str) -> ApiResult<St
     String::from_utf8(plain).map_err(internal)
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/{id}/secret", operation_id = "getWebhookSecret", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::SecretView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/secret", operation_id = "getWebhookSecret", tag = "webhooks", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::SecretView), crate::openapi::Errors))]
 pub async fn secret(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
@@ -371,9 +371,9 @@ pub(crate) fn secrets(state: &AppState, webhook: &Webhook) -> ApiResult<(String,
 
 /// A new secret; the old one keeps signing beside it for the overlap
 /// (`webhooks.secret_overlap`, 24 h by default), so receivers can switch at leisure.
-#[utoipa::path(post, path = "/v1/webhooks/{id}/secret/rotate", operation_id = "rotateWebhookSecret", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::RotatedSecret), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/{id}/secret/rotate", operation_id = "rotateWebhookSecret", tag = "webhooks", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), responses((status = 200, body = crate::openapi::RotatedSecret), crate::openapi::Errors))]
 pub async fn rotate_secret(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
@@ -407,9 +407,9 @@ pub(crate) async fn rotate_webhook_secret(
     Ok((secret, until))
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/{id}/verification-file", operation_id = "getVerificationFile", tag = "webhooks", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = String, content_type = "text/plain", description = "the ownership file to place"), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/verification-file", operation_id = "getVerificationFile", tag = "webhooks", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path)), responses((status = 200, body = String, content_type = "text/plain", description = "the ownership file to place"), crate::openapi::Errors))]
 pub async fn verification_file(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
@@ -450,9 +450,9 @@ pub struct AttemptsQuery {
 }
 
 /// The attempt log, newest first; `?format=csv|jsonl` streams all of it page by page.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/attempts", operation_id = "listAttempts", tag = "log", security(("account_key" = [])), params(("id" = String, Path), AttemptsQuery), responses((status = 200, description = "a page of attempts, or with ?format=csv|jsonl the whole log as a file", content((Page<postbode_store::Attempt> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/attempts", operation_id = "listAttempts", tag = "log", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path), AttemptsQuery), responses((status = 200, description = "a page of attempts, or with ?format=csv|jsonl the whole log as a file", content((Page<postbode_store::Attempt> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), crate::openapi::Errors))]
 pub async fn attempts(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<AttemptsQuery>,
@@ -602,9 +602,9 @@ pub struct StatsView {
     data: Vec<StatsBucket>,
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/{id}/stats", operation_id = "getWebhookStats", tag = "log", security(("account_key" = [])), params(("id" = String, Path), StatsParams), responses((status = 200, body = StatsView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/stats", operation_id = "getWebhookStats", tag = "log", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path), StatsParams), responses((status = 200, body = StatsView), crate::openapi::Errors))]
 pub async fn stats(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<StatsParams>,
@@ -655,9 +655,9 @@ pub struct RecoverRequest {
 
 /// Resends every failed delivery of the webhook created from `since` up to and
 /// including `until` (default: now).
-#[utoipa::path(post, path = "/v1/webhooks/{id}/recover", operation_id = "recoverWebhook", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), request_body = RecoverRequest, responses((status = 202, body = crate::openapi::Recovered), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/{id}/recover", operation_id = "recoverWebhook", tag = "events", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), request_body = RecoverRequest, responses((status = 202, body = crate::openapi::Recovered), crate::openapi::Errors))]
 pub async fn recover(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RecoverRequest>,

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use postbode_core::page::PageRequest;
+use postbode_core::scope::Scope;
 use postbode_store::{Account, ApiKeyInfo};
 use serde::Deserialize;
 
@@ -14,7 +15,7 @@ use super::form::Errors;
 use super::page::{Chrome, Time, UiResult, render, render_with};
 use super::session::{OperatorSession, Posted};
 use crate::problem::ApiError;
-use crate::routes::accounts::{add_api_key, create_account as new_account, revoke_api_key};
+use crate::routes::accounts::{NewKey, add_api_key, create_account as new_account, key_request, revoke_api_key};
 use crate::signing_keys::{self, KeyView};
 use crate::state::AppState;
 
@@ -102,6 +103,19 @@ impl AccountPage {
     fn time(&self, key: &ApiKeyInfo) -> Time {
         Time(key.created_at)
     }
+
+    fn last_used(&self, key: &ApiKeyInfo) -> Option<Time> {
+        key.last_used_at.map(Time)
+    }
+
+    fn scopes(&self, key: &ApiKeyInfo) -> String {
+        key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Every scope, for the new key's check boxes.
+    fn all_scopes(&self) -> [Scope; 6] {
+        Scope::ALL
+    }
 }
 
 async fn account_page(state: &AppState, session: &OperatorSession, id: &str) -> Result<AccountPage, ApiError> {
@@ -129,7 +143,16 @@ pub async fn create_key(
 ) -> UiResult {
     posted
         .once(async {
-            let (key_id, token) = add_api_key(&state, &id).await?;
+            // No box ticked: a key that may do everything, as through the API.
+            let scopes: Vec<Scope> = posted
+                .form
+                .all("scopes")
+                .iter()
+                .filter_map(|s| Scope::parse(s))
+                .collect();
+            let name = Some(posted.form.text("name")).filter(|n| !n.trim().is_empty());
+            let (name, scopes) = key_request(NewKey::new(name, (!scopes.is_empty()).then_some(scopes)))?;
+            let (key_id, token) = add_api_key(&state, &id, name, scopes).await?;
             let flash = Flash::ok(format!("Created the key {key_id}. The key is shown only now:")).shown(
                 "new-api-key",
                 "API key",

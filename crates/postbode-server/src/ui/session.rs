@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use postbode_core::scope::Scope;
 use postbode_signature::random;
 use postbode_store::{ApiKey, DashboardSession, SessionRole};
 
@@ -298,6 +299,8 @@ pub(super) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64
 enum SignInFailure {
     None,
     WrongKey,
+    /// A valid key without the `manage` scope: it may call the API, not open the dashboard.
+    NotManage,
     /// Too many failures: the seconds until the next try.
     Throttled(u64),
 }
@@ -346,6 +349,9 @@ pub async fn sign_in(
     let token = form.get("key").unwrap_or_default().trim();
     let (value, landing) = match auth::authenticate(&state, address, token).await {
         Ok(Caller::Operator) => (start_session(&state, Kind::Operator, None).await?, "/ui/operator"),
+        Ok(Caller::Account(key)) if !key.scopes.grants(Scope::Manage) => {
+            return sign_in_form(&state, StatusCode::FORBIDDEN, SignInFailure::NotManage);
+        }
         Ok(Caller::Account(key)) => (start_session(&state, Kind::Account, Some(&key)).await?, "/ui/webhooks"),
         Ok(Caller::Scraper) | Err(ApiError::Unauthorized) => {
             return sign_in_form(&state, StatusCode::UNAUTHORIZED, SignInFailure::WrongKey);

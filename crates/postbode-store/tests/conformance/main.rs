@@ -10,6 +10,7 @@ mod claims;
 mod delivery_log;
 mod handoff;
 mod idempotency;
+mod keys;
 mod mail;
 mod operations;
 mod profiles;
@@ -173,7 +174,10 @@ pub async fn new_account(store: &dyn Store, name: &str, at: DateTime<Utc>) -> St
         id: ids::new_id(ids::API_KEY),
         account_id: account.id.clone(),
         secret_hash: vec![7; 32],
+        name: None,
+        scopes: Default::default(),
         created_at: at,
+        last_used_at: None,
     };
     store.create_account(&account, &key).await.unwrap();
     account.id

@@ -26,7 +26,10 @@ async fn a_key(f: &Fixture) -> String {
         id: ids::new_id(ids::API_KEY),
         account_id: f.account.clone(),
         secret_hash: vec![1; 32],
+        name: None,
+        scopes: Default::default(),
         created_at: f.t0,
+        last_used_at: None,
     };
     f.store.create_api_key(&key).await.unwrap();
     key.id

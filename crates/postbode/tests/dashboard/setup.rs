@@ -243,6 +243,17 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     let new_key = browser.text_of("#new-api-key", "pb_").await;
     assert_eq!(service.call("GET", "/v1/webhooks", &new_key, None).await.0, 200);
     browser.text_of("#api-keys", "key_").await;
+    // A named key for a sender's backend: it sends events and does nothing else.
+    browser.fill("#key-name", "shop backend").await;
+    browser.click("#scope-1").await;
+    browser.click("#create-key").await;
+    let sender_key = browser.text_of("#new-api-key", "pb_").await;
+    let (status, refused) = service.call("GET", "/v1/webhooks", &sender_key, None).await;
+    assert_eq!((status, refused["scope"].as_str()), (403, Some("webhooks:read")));
+    let sent = json!({ "type": "order.paid", "data": {} });
+    assert_eq!(service.call("POST", "/v1/events", &sender_key, Some(sent)).await.0, 202);
+    browser.text_of("#api-keys", "shop backend").await;
+    browser.text_of("#api-keys", "events:write").await;
     browser.shot("operator-account").await;
     browser.visit("/ui/operator/signing-keys").await;
     browser.text_of("main", "_domainkey").await;
@@ -250,6 +261,10 @@ async fn a_marketer_sets_up_verifies_tests_and_debugs_a_webhook_in_the_browser()
     browser.shot("signing-keys").await;
     browser.click("#sign-out").await;
     browser.find("#key").await;
+    // The sender's key does not open the dashboard, and says why.
+    browser.fill("#key", &sender_key).await;
+    browser.click("#sign-in").await;
+    browser.text_of("#sign-in-error", "manage").await;
 
     browser.stop().await;
 }
