@@ -11,7 +11,7 @@ use postbode_core::{event, ids};
 use postbode_store::{DeliveryStatus, JobStatus, ReplayJob, ReplayRequest, ReplaySelection, ReplayStart};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::AccountKey;
+use crate::auth::{AccountKey, WebhooksRead, WebhooksWrite};
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::webhooks::find;
@@ -178,9 +178,9 @@ pub(crate) async fn start(
 
 /// Resends the webhook's deliveries of a time range and makes deliveries for the events
 /// of the range it never had, as a job (see `GET /v1/jobs/{id}`).
-#[utoipa::path(post, path = "/v1/webhooks/{id}/replay", operation_id = "replayWebhook", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), request_body = ReplayBody, responses((status = 202, body = ReplayStarted), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/webhooks/{id}/replay", operation_id = "replayWebhook", tag = "events", security(("account_key" = ["webhooks:write"])), params(("id" = String, Path)), request_body = ReplayBody, responses((status = 202, body = ReplayStarted), crate::openapi::Errors))]
 pub async fn replay(
-    key: AccountKey,
+    key: AccountKey<WebhooksWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReplayBody>,
@@ -208,9 +208,9 @@ pub(crate) async fn find_job(state: &AppState, account_id: &str, id: &str) -> Ap
         .ok_or(ApiError::NotFound("job"))
 }
 
-#[utoipa::path(get, path = "/v1/jobs/{id}", operation_id = "getReplayJob", tag = "events", security(("account_key" = [])), params(("id" = String, Path)), responses((status = 200, body = JobView), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/jobs/{id}", operation_id = "getReplayJob", tag = "events", security(("account_key" = ["webhooks:read"])), params(("id" = String, Path)), responses((status = 200, body = JobView), crate::openapi::Errors))]
 pub async fn get_job(
-    key: AccountKey,
+    key: AccountKey<WebhooksRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
