@@ -230,6 +230,26 @@ func (w *Webhooks) Recover(ctx context.Context, webhookID string, since, until t
 	return decode[Recovered](ctx, w.resource, request{operation: "recoverWebhook", path: id(webhookID), json: body})
 }
 
+// Replay starts a replay job (see ReplayRequest); follow it with Job.
+func (w *Webhooks) Replay(ctx context.Context, webhookID string, replay ReplayRequest) (*ReplayStarted, error) {
+	body := map[string]any{"since": replay.Since.UTC().Format(time.RFC3339Nano)}
+	if !replay.Until.IsZero() {
+		body["until"] = replay.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if replay.Status != nil {
+		body["status"] = replay.Status
+	}
+	if replay.EventTypes != nil {
+		body["event_types"] = replay.EventTypes
+	}
+	return decode[ReplayStarted](ctx, w.resource, request{operation: "replayWebhook", path: id(webhookID), json: body})
+}
+
+// Job is a replay job's progress: Status, Done of Total.
+func (w *Webhooks) Job(ctx context.Context, jobID string) (*Job, error) {
+	return decode[Job](ctx, w.resource, request{operation: "getReplayJob", path: id(jobID)})
+}
+
 // DeliveryFilter narrows a webhook's deliveries; zero fields do not filter.
 type DeliveryFilter struct {
 	Status, EventType string

@@ -70,6 +70,7 @@ func TestEachTypeHasThePropertiesOfItsSchema(t *testing.T) {
 		"HealthView": postbode.Health{}, "WebhookView": postbode.Webhook{}, "SecretView": postbode.WebhookSecret{},
 		"RotatedSecret": postbode.RotatedSecret{}, "VerifyAnswer": postbode.VerifyResult{}, "TestReport": postbode.TestReport{},
 		"CheckAnswer": postbode.CheckResult{}, "Recovered": postbode.Recovered{}, "Accepted": postbode.Accepted{},
+		"ReplayStarted": postbode.ReplayStarted{}, "JobView": postbode.Job{},
 		"BatchAccepted": postbode.BatchAccepted{}, "Delivery": postbode.Delivery{}, "EventView": postbode.Event{},
 		"Attempt": postbode.Attempt{}, "StatsBucket": postbode.StatsBucket{}, "StatsView": postbode.Stats{},
 		"DatabaseView": postbode.Database{}, "CollectionView": postbode.Collection{}, "ProfileView": postbode.Profile{},

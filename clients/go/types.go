@@ -208,6 +208,39 @@ type Recovered struct {
 	Deliveries int `json:"deliveries"`
 }
 
+// ReplayRequest is what a replay job sends: deliveries of [Since, Until] (zero: now)
+// with a listed Status sent again, and ("missing", or no Status) the events of the range
+// the webhook never had; EventTypes narrows both.
+type ReplayRequest struct {
+	Since      time.Time
+	Until      time.Time
+	Status     []string
+	EventTypes []string
+}
+
+// ReplayStarted names the job a replay made and how much it matched.
+type ReplayStarted struct {
+	JobID   string `json:"job_id"`
+	Matched int    `json:"matched"`
+}
+
+// Job is a replay job and how far it got.
+type Job struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	WebhookID string    `json:"webhook_id"`
+	Status    string    `json:"status"`
+	Done      int       `json:"done"`
+	Total     int       `json:"total"`
+	Resent    int       `json:"resent"`
+	Created   int       `json:"created"`
+	Error     *string   `json:"error"`
+	Since     time.Time `json:"since"`
+	Until     time.Time `json:"until"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 // EventRequest is a custom event to send.
 type EventRequest struct {
 	Type           string `json:"type"`

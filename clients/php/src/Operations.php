@@ -38,6 +38,8 @@ final class Operations
         'testWebhook' => ['POST', '/v1/webhooks/{id}/test'],
         'checkWebhooks' => ['POST', '/v1/webhooks/check'],
         'recoverWebhook' => ['POST', '/v1/webhooks/{id}/recover'],
+        'replayWebhook' => ['POST', '/v1/webhooks/{id}/replay'],
+        'getReplayJob' => ['GET', '/v1/jobs/{id}'],
         'listWebhookDeliveries' => ['GET', '/v1/webhooks/{id}/deliveries'],
         'listAttempts' => ['GET', '/v1/webhooks/{id}/attempts'],
         'getWebhookStats' => ['GET', '/v1/webhooks/{id}/stats'],

@@ -118,6 +118,18 @@ def test_a_failed_delivery_is_resent_and_recovered(client, receiver):
     client.webhooks.delete(hook["id"])
 
 
+def test_a_webhook_made_later_gets_the_events_it_missed_by_a_replay_job(client, receiver):
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    event = client.events.send("order.replayed.py", {"order": 7})
+    hook = client.webhooks.create(receiver.url, events=["order.replayed.py"])
+    started = client.webhooks.replay(hook["id"], since, status=["missing"])
+    assert started["matched"] >= 1
+    job = eventually("the replay job to end", lambda: (j := client.webhooks.job(started["job_id"]))["status"] != "running" and j)
+    assert job["status"] == "done" and job["created"] == started["matched"] and job["webhook_id"] == hook["id"]
+    eventually("the replayed delivery", lambda: [d for d in client.webhooks.deliveries(hook["id"]) if d["event_id"] == event["id"]])
+    client.webhooks.delete(hook["id"])
+
+
 def test_databases_collections_profiles_subprofiles_and_erasure(client):
     database = client.databases.create(
         "customers", [{"name": "email", "type": "email"}, {"name": "age", "type": "integer"}]

@@ -146,6 +146,30 @@ export class Webhooks extends Resource {
     return this.json("recoverWebhook", { path: { id: webhookId }, json: body });
   }
 
+  /**
+   * A replay job: the deliveries of `[since, until]` with a listed `status` sent again,
+   * and (`"missing"`, or no `status`) the events of the range the webhook never had.
+   * Follow it with `job`.
+   */
+  replay(
+    webhookId: string,
+    since: Time,
+    options: { until?: Time; status?: string[]; eventTypes?: string[] } = {},
+  ): Promise<T.ReplayStarted> {
+    const body = {
+      since: queryValue(since),
+      ...(options.until === undefined ? {} : { until: queryValue(options.until) }),
+      ...(options.status === undefined ? {} : { status: options.status }),
+      ...(options.eventTypes === undefined ? {} : { event_types: options.eventTypes }),
+    };
+    return this.json("replayWebhook", { path: { id: webhookId }, json: body });
+  }
+
+  /** A replay job's progress: `status`, `done` of `total`. */
+  job(jobId: string): Promise<T.Job> {
+    return this.json("getReplayJob", { path: { id: jobId } });
+  }
+
   /** The webhook's deliveries, newest first. */
   deliveries(webhookId: string, filter: DeliveryFilter = {}): AsyncGenerator<T.Delivery> {
     return this.pages("listWebhookDeliveries", { id: webhookId }, { ...filter });

@@ -35,6 +35,8 @@ export const OPERATIONS = {
   testWebhook: ["POST", "/v1/webhooks/{id}/test"],
   checkWebhooks: ["POST", "/v1/webhooks/check"],
   recoverWebhook: ["POST", "/v1/webhooks/{id}/recover"],
+  replayWebhook: ["POST", "/v1/webhooks/{id}/replay"],
+  getReplayJob: ["GET", "/v1/jobs/{id}"],
   listWebhookDeliveries: ["GET", "/v1/webhooks/{id}/deliveries"],
   listAttempts: ["GET", "/v1/webhooks/{id}/attempts"],
   getWebhookStats: ["GET", "/v1/webhooks/{id}/stats"],

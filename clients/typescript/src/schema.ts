@@ -473,6 +473,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getReplayJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/messages": {
         parameters: {
             query?: never;
@@ -772,6 +788,26 @@ export interface paths {
          *     including `until` (default: now).
          */
         post: operations["recoverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resends the webhook's deliveries of a time range and makes deliveries for the events
+         *     of the range it never had, as a job (see `GET /v1/jobs/{id}`).
+         */
+        post: operations["replayWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1277,6 +1313,46 @@ export interface components {
              */
             rejected_count: number;
         };
+        /** @enum {string} */
+        JobStatus: "running" | "done" | "failed";
+        /** @description A background job and how far it got. */
+        JobView: {
+            id: string;
+            /** @description `replay`. */
+            kind: string;
+            webhook_id: string;
+            status: components["schemas"]["JobStatus"];
+            /**
+             * Format: int64
+             * @description Deliveries and events worked through.
+             */
+            done: number;
+            /**
+             * Format: int64
+             * @description What matched when the job was made.
+             */
+            total: number;
+            /**
+             * Format: int64
+             * @description Deliveries made due again (one in flight is left to its attempt).
+             */
+            resent: number;
+            /**
+             * Format: int64
+             * @description Deliveries made for events the webhook never had.
+             */
+            created: number;
+            /** @description Why a failed job stopped. */
+            error?: string | null;
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @description The key set receivers fetch and cache (docs/payloads.md, "How the keys are published"). */
         KeySet: {
             keys: components["schemas"]["PublishedKey"][];
@@ -1642,6 +1718,46 @@ export interface components {
             line: number;
             error: string;
         };
+        /**
+         * @example {
+         *       "since": "2026-11-23T00:00:00Z",
+         *       "status": [
+         *         "failed",
+         *         "missing"
+         *       ]
+         *     }
+         */
+        ReplayBody: {
+            /**
+             * Format: date-time
+             * @description Deliveries and events created from then on.
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description Up to and including then; default: now.
+             */
+            until?: string | null;
+            /**
+             * @description Which deliveries are sent again, and whether events without one get one
+             *     (`missing`); default: every delivery and the missing events.
+             */
+            status?: components["schemas"]["ReplayStatus"][] | null;
+            /** @description Only events of these types; default: every type. */
+            event_types?: string[] | null;
+        };
+        /** @description A job made: its id, and how many deliveries and events it matched. */
+        ReplayStarted: {
+            job_id: string;
+            /** Format: int64 */
+            matched: number;
+        };
+        /**
+         * @description What a replay looks at: a delivery status, or `missing`, the events of the range
+         *     that have no delivery to the webhook.
+         * @enum {string}
+         */
+        ReplayStatus: "pending" | "delivered" | "failed" | "skipped" | "missing";
         /** @description The new secret; the previous one signs beside it until `previous_secret_expires_at`. */
         RotatedSecret: {
             secret: string;
@@ -1829,7 +1945,7 @@ export interface components {
          * @description What started an attempt.
          * @enum {string}
          */
-        Trigger: "scheduled" | "resend" | "recover" | "test";
+        Trigger: "scheduled" | "resend" | "recover" | "replay" | "test";
         /**
          * @description What happens to a profile (or subprofile) when an unsubscribe is reported for a
          *     message sent to it.
@@ -6589,6 +6705,123 @@ export interface operations {
             };
         };
     };
+    getReplayJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description The request is malformed: not JSON, a path segment that is not UTF-8. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An account key on an operator's route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in the caller's account (another account's objects do not exist for it). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A conflict with the stored state (an idempotency key reused, an unverified URL, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `server.max_body_bytes`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON (`Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Fields of the request break a rule; `errors` names each. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createMessage: {
         parameters: {
             query?: never;
@@ -9850,6 +10083,127 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Recovered"];
+                };
+            };
+            /** @description The request is malformed: not JSON, a path segment that is not UTF-8. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An account key on an operator's route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in the caller's account (another account's objects do not exist for it). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A conflict with the stored state (an idempotency key reused, an unverified URL, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `server.max_body_bytes`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON (`Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Fields of the request break a rule; `errors` names each. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many failed authentications from this address or with this key; `Retry-After`
+             *     says when to try again.
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The store cannot be reached or cannot write now; nothing was changed, and
+             *     `Retry-After` says when to send the request again.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replayWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayBody"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayStarted"];
                 };
             };
             /** @description The request is malformed: not JSON, a path segment that is not UTF-8. */

@@ -103,6 +103,25 @@ test("webhooks: verify, test, secrets, check, attempts, export and stats", async
   await client.webhooks.delete(hook.id);
 });
 
+test("a webhook made later gets the events it missed by a replay job", async (t) => {
+  if (!ctx) return t.skip();
+  const { client } = ctx;
+  const since = new Date(Date.now() - 60_000);
+  const event = await client.events.send({ type: "order.replayed.ts", data: { order: 7 } });
+  const hook = await client.webhooks.create({ url: receiver.url, events: ["order.replayed.ts"] });
+  const started = await client.webhooks.replay(hook.id, since, { status: ["missing"] });
+  assert.ok(started.matched >= 1);
+  const job = await eventually("the replay job to end", async () => {
+    const j = await client.webhooks.job(started.job_id);
+    return j.status !== "running" && j;
+  });
+  assert.deepEqual([job.status, job.created, job.webhook_id], ["done", started.matched, hook.id]);
+  await eventually("the replayed delivery", async () =>
+    (await all(client.webhooks.deliveries(hook.id))).find((d) => d.event_id === event.id),
+  );
+  await client.webhooks.delete(hook.id);
+});
+
 test("a failed delivery is resent and recovered", async (t) => {
   if (!ctx) return t.skip();
   const { client } = ctx;

@@ -16,6 +16,7 @@ pub const SUBPROFILE: &str = "sub";
 pub const MESSAGE: &str = "msg";
 pub const BATCH: &str = "bat";
 pub const DOMAIN: &str = "dom";
+pub const JOB: &str = "job";
 
 /// Ids made by this process sort in the order they were made, even within one
 /// millisecond (the random part counts up), so "newest first" and per-subject order hold.

@@ -19,5 +19,5 @@ mod ui;
 mod views;
 
 pub use routes::router;
-pub use settings::{MetricsSettings, ServerSettings};
+pub use settings::{MetricsSettings, ReplaySettings, ServerSettings};
 pub use state::AppState;

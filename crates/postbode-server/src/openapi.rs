@@ -139,6 +139,8 @@ impl Modify for SecuritySchemes {
         routes::webhooks::attempts,
         routes::webhooks::stats,
         routes::webhooks::recover,
+        routes::replay::replay,
+        routes::replay::get_job,
         routes::checks::check_all,
         routes::checks::verify,
         routes::checks::test,

@@ -111,3 +111,29 @@ impl Default for ServerSettings {
         }
     }
 }
+
+/// The `[replay]` section: replay jobs (`POST /v1/webhooks/{id}/replay`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplaySettings {
+    /// Deliveries and events one job may resend or make; a request matching more is
+    /// refused (422) and asks for a narrower range.
+    pub max_per_job: u64,
+    /// Rows done per transaction: each batch is one commit, so deliveries and requests
+    /// never wait long behind a replay.
+    pub batch: u32,
+    /// How often a node looks for running jobs it did not start (another node's, whose
+    /// node stopped), besides at start and when a job is made here.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for ReplaySettings {
+    fn default() -> Self {
+        Self {
+            max_per_job: 100_000,
+            batch: 500,
+            poll_interval: Duration::from_secs(30),
+        }
+    }
+}

@@ -47,4 +47,7 @@ pub struct AppState {
     pub metrics: Arc<crate::telemetry::MetricsEndpoint>,
     /// Failed authentications per client address and per API key.
     pub throttle: Arc<crate::throttle::AuthThrottle>,
+    pub replay: crate::settings::ReplaySettings,
+    /// Wakes the replay runner when a job is made.
+    pub replay_wake: Arc<tokio::sync::Notify>,
 }

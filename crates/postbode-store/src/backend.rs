@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 
 use crate::Result;
 use crate::model::*;
+use crate::replay::*;
 use crate::writer::WriterHandle;
 
 /// Plain reads and writes of stored records, outside the write path's groups. Every
@@ -202,9 +203,60 @@ pub trait Records: Send + Sync + 'static {
     async fn account_stats(&self, account_id: &str, query: &StatsQuery) -> Result<Vec<StatsBucket>>;
 }
 
+/// Replay jobs as stored, and the rows a job's batches read (`rules::replay` decides
+/// what they are). Written once for both backends (`replay_sql.rs`).
+#[async_trait]
+pub trait ReplayRecords: Send + Sync + 'static {
+    /// Stores a new job; `false` when a job of the webhook is running (nothing stored).
+    async fn create_replay_job(&self, job: &ReplayJob) -> Result<bool>;
+    async fn get_replay_job(&self, account_id: &str, id: &str) -> Result<Option<ReplayJob>>;
+    /// The webhook's newest jobs first.
+    async fn webhook_replay_jobs(&self, account_id: &str, webhook_id: &str, limit: u32) -> Result<Vec<ReplayJob>>;
+    /// Every running job, of every account.
+    async fn running_replay_jobs(&self) -> Result<Vec<ReplayJob>>;
+    async fn fail_replay_job(&self, id: &str, error: &str, now: DateTime<Utc>) -> Result<()>;
+    /// How many of the webhook's deliveries match, counted up to `cap`.
+    async fn count_replay_deliveries(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        selection: &ReplaySelection,
+        cap: u64,
+    ) -> Result<u64>;
+    /// The next `limit` matching deliveries after `after` (creation time, then id).
+    async fn replay_deliveries(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        selection: &ReplaySelection,
+        after: Option<&(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<(DateTime<Utc>, String)>>;
+    /// How many events of the range, of `types`, have no delivery to the webhook,
+    /// counted up to `cap`.
+    async fn count_missing_events(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        selection: &ReplaySelection,
+        types: &EventTypes,
+        cap: u64,
+    ) -> Result<u64>;
+    /// The next `limit` of those events after `after` (creation time, then id).
+    async fn missing_events(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        selection: &ReplaySelection,
+        types: &EventTypes,
+        after: Option<&(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<ReplayEvent>>;
+}
+
 /// A database backend: its records, and the plumbing the rules' write path runs on.
 #[async_trait]
-pub trait Backend: Records {
+pub trait Backend: Records + ReplayRecords {
     /// Where write groups are sent (see `writer`).
     fn writer(&self) -> &WriterHandle;
     /// Notified when deliveries may have become due, on this node or (PostgreSQL) any.
@@ -344,6 +396,20 @@ pub trait GroupTx: Send {
         selection: &RetrySelection,
         now: DateTime<Utc>,
     ) -> Result<Vec<RetryCandidate>>;
+    /// Moves a running job's cursor from `from` to `to`, adding `rows` to its work done
+    /// and ending it (`done`) when `last`; `false` (nothing changed) when the cursor is
+    /// no longer at `from`: another node did that batch.
+    async fn move_replay_cursor(
+        &mut self,
+        job_id: &str,
+        from: &ReplayCursor,
+        to: &ReplayCursor,
+        rows: u64,
+        last: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Adds what a batch did to its job's counts.
+    async fn count_replayed(&mut self, job_id: &str, progress: ReplayProgress) -> Result<()>;
     /// Makes the deliveries due at `now` for an attempt started by `trigger`.
     async fn retry_deliveries(&mut self, ids: &[&str], trigger: Trigger, now: DateTime<Utc>) -> Result<()>;
     /// The webhooks' health, in id order; `lock`: locked until commit, so another

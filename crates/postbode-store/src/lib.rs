@@ -17,6 +17,8 @@ pub mod model;
 pub mod postgres;
 mod prune_sql;
 mod records_sql;
+mod replay;
+mod replay_sql;
 mod rows;
 mod rules;
 pub mod sqlite;
@@ -28,10 +30,11 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-pub use backend::{Backend, GroupTx, PruneTx, Records};
+pub use backend::{Backend, GroupTx, PruneTx, Records, ReplayRecords};
 pub use error::StoreError;
 pub use handoff::Dispatch;
 pub use model::*;
+pub use replay::*;
 use writer::WriteOp;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -58,6 +61,24 @@ pub trait Store: Records {
     /// Makes deliveries due now for one more attempt: one (resend, whatever its state),
     /// or a webhook's failed and waiting ones (recover). Returns the ids it picked.
     async fn retry(&self, request: RetryRequest) -> Result<Vec<String>>;
+    /// Makes a replay job (see `rules::replay`), or says why not.
+    async fn start_replay(&self, request: ReplayRequest) -> Result<ReplayStart>;
+    /// Does a job's next batch of at most `batch` rows; the job after it (`None`: it is
+    /// gone with its webhook).
+    async fn advance_replay(
+        &self,
+        job: &ReplayJob,
+        batch: u32,
+        now: DateTime<Utc>,
+        require_verification: bool,
+    ) -> Result<Option<ReplayJob>>;
+    async fn replay_job(&self, account_id: &str, id: &str) -> Result<Option<ReplayJob>>;
+    /// The webhook's newest jobs first.
+    async fn replay_jobs(&self, account_id: &str, webhook_id: &str, limit: u32) -> Result<Vec<ReplayJob>>;
+    /// The jobs still running, of every account (to resume after a restart).
+    async fn running_replays(&self) -> Result<Vec<ReplayJob>>;
+    /// Ends a running job as failed, with why.
+    async fn fail_replay(&self, id: &str, error: &str, now: DateTime<Utc>) -> Result<()>;
 
     // The delivery engine's side.
     /// Leases due deliveries of enabled (and, when required, verified) webhooks, within
@@ -111,6 +132,36 @@ impl<B: Backend> Store for B {
 
     async fn retry(&self, request: RetryRequest) -> Result<Vec<String>> {
         self.writer().send(|reply| WriteOp::Retry { request, reply }).await
+    }
+
+    async fn start_replay(&self, request: ReplayRequest) -> Result<ReplayStart> {
+        rules::replay::start(self, request).await
+    }
+
+    async fn advance_replay(
+        &self,
+        job: &ReplayJob,
+        batch: u32,
+        now: DateTime<Utc>,
+        require_verification: bool,
+    ) -> Result<Option<ReplayJob>> {
+        rules::replay::advance(self, job, batch, now, require_verification).await
+    }
+
+    async fn replay_job(&self, account_id: &str, id: &str) -> Result<Option<ReplayJob>> {
+        self.get_replay_job(account_id, id).await
+    }
+
+    async fn replay_jobs(&self, account_id: &str, webhook_id: &str, limit: u32) -> Result<Vec<ReplayJob>> {
+        self.webhook_replay_jobs(account_id, webhook_id, limit).await
+    }
+
+    async fn running_replays(&self) -> Result<Vec<ReplayJob>> {
+        self.running_replay_jobs().await
+    }
+
+    async fn fail_replay(&self, id: &str, error: &str, now: DateTime<Utc>) -> Result<()> {
+        self.fail_replay_job(id, error, now).await
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Claim> {

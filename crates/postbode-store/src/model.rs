@@ -192,6 +192,8 @@ pub enum Trigger {
     Scheduled,
     Resend,
     Recover,
+    /// A replay job sent it again (`POST /v1/webhooks/{id}/replay`).
+    Replay,
     Test,
 }
 
@@ -201,6 +203,7 @@ impl Trigger {
             Trigger::Scheduled => "scheduled",
             Trigger::Resend => "resend",
             Trigger::Recover => "recover",
+            Trigger::Replay => "replay",
             Trigger::Test => "test",
         }
     }
@@ -210,6 +213,7 @@ impl Trigger {
             "scheduled" => Trigger::Scheduled,
             "resend" => Trigger::Resend,
             "recover" => Trigger::Recover,
+            "replay" => Trigger::Replay,
             "test" => Trigger::Test,
             _ => return None,
         })
@@ -657,6 +661,8 @@ pub enum RetrySelection {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     },
+    /// The webhook's deliveries among `ids` that are not in flight (a replay's batch).
+    Replay { webhook_id: String, ids: Vec<String> },
 }
 
 #[derive(Debug, Clone)]

@@ -34,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "attempts",
     "webhook_stats",
     "event_types",
+    "replay_jobs",
 ];
 
 /// Rows per `INSERT`.

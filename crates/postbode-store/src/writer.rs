@@ -2,7 +2,7 @@
 //!
 //! Every commit costs a disk flush (SQLite in WAL with `synchronous=FULL`; PostgreSQL's
 //! WAL flush), and SQLite has one writer at a time. So ingests, profile changes, mail
-//! events, claims (on SQLite), attempt results, releases and retries are not written by
+//! events, claims (on SQLite), attempt results, releases, retries and replay batches are not written by
 //! their callers: they are sent here as [`WriteOp`]s. The writer takes whatever has
 //! queued up (at most [`MAX_GROUP`] ops), applies the rules to all of it in ONE
 //! transaction, commits, and only then answers each caller. Under load many requests
@@ -60,6 +60,10 @@ pub(crate) enum WriteOp {
     Retry {
         request: RetryRequest,
         reply: oneshot::Sender<Result<Vec<String>>>,
+    },
+    Replay {
+        batch: crate::replay::ReplayBatch,
+        reply: oneshot::Sender<Result<Option<crate::replay::ReplayProgress>>>,
     },
 }
 
@@ -185,6 +189,10 @@ enum Reply {
     Mail(oneshot::Sender<Result<Option<Ingested>>>, Option<Ingested>),
     Claim(oneshot::Sender<Result<Claim>>, Claim),
     Retry(oneshot::Sender<Result<Vec<String>>>, Vec<String>),
+    Replay(
+        oneshot::Sender<Result<Option<crate::replay::ReplayProgress>>>,
+        Option<crate::replay::ReplayProgress>,
+    ),
     Done(oneshot::Sender<Result<()>>),
 }
 
@@ -200,6 +208,7 @@ impl Reply {
             Reply::Mail(tx, v) => answer(tx, v, failure),
             Reply::Claim(tx, v) => answer(tx, v, failure),
             Reply::Retry(tx, v) => answer(tx, v, failure),
+            Reply::Replay(tx, v) => answer(tx, v, failure),
             Reply::Done(tx) => answer(tx, (), failure),
         }
     }
@@ -214,6 +223,7 @@ impl WriteOp {
             WriteOp::Mail { reply, .. } => reply.send(Err(error())).map_err(drop),
             WriteOp::Claim { reply, .. } => reply.send(Err(error())).map_err(drop),
             WriteOp::Retry { reply, .. } => reply.send(Err(error())).map_err(drop),
+            WriteOp::Replay { reply, .. } => reply.send(Err(error())).map_err(drop),
             WriteOp::Record { reply, .. } | WriteOp::Release { reply, .. } => reply.send(Err(error())).map_err(drop),
         };
     }
@@ -223,7 +233,7 @@ impl WriteOp {
     fn locks_rows(&self) -> bool {
         matches!(
             self,
-            WriteOp::Change { .. } | WriteOp::Mail { .. } | WriteOp::Retry { .. }
+            WriteOp::Change { .. } | WriteOp::Mail { .. } | WriteOp::Retry { .. } | WriteOp::Replay { .. }
         )
     }
 
@@ -446,6 +456,23 @@ async fn apply(
                     replies.push(Reply::Retry(reply, ids));
                 }
                 Err(e) => drop(reply.send(Err(e))),
+            }
+        }
+        WriteOp::Replay { batch, reply } => {
+            // Undone alone when it fails, like a refused ingest.
+            if let Err(e) = tx.savepoint().await {
+                drop(reply.send(Err(e)));
+                return;
+            }
+            match crate::rules::replay::apply(group, tx, &batch).await {
+                Ok(progress) => match tx.release_savepoint().await {
+                    Ok(()) => replies.push(Reply::Replay(reply, progress)),
+                    Err(e) => drop(reply.send(Err(e))),
+                },
+                Err(e) => {
+                    group.undo(tx).await;
+                    drop(reply.send(Err(e)));
+                }
             }
         }
     }

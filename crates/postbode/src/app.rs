@@ -26,6 +26,7 @@ pub struct Running {
     engine: EngineHandle,
     key_upkeep: tokio::task::JoinHandle<()>,
     retention: tokio::task::JoinHandle<()>,
+    replays: tokio::task::JoinHandle<()>,
     auth_failures_log: tokio::task::JoinHandle<()>,
     stop_http: oneshot::Sender<()>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -195,7 +196,16 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
                 .map(|t| postbode_server::auth::sha256(t.as_bytes())),
         }),
         throttle: Arc::new(AuthThrottle::new(config.server.auth_failures.clone())),
+        replay: config.replay,
+        replay_wake: Arc::default(),
     };
+    let replays = tokio::spawn(run_replays(
+        store.clone(),
+        clock.clone(),
+        config.replay,
+        config.webhooks.require_verification,
+        state.replay_wake.clone(),
+    ));
     let auth_failures_log = tokio::spawn(state.throttle.clone().log_every_minute(clock.clone()));
     postbode_delivery::metrics::label_webhooks(&config.metrics.webhooks);
     if let Some(token) = &new_admin_token {
@@ -216,6 +226,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Running
         engine,
         key_upkeep,
         retention,
+        replays,
         auth_failures_log,
         stop_http,
         http,
@@ -232,6 +243,8 @@ impl Running {
         self.auth_failures_log.abort();
         // A batch cut short is rolled back whole.
         self.retention.abort();
+        // A batch cut short is rolled back whole; the job goes on at the next start.
+        self.replays.abort();
         let (http, ()) = tokio::join!(self.http, self.engine.shutdown());
         http.context("the HTTP server task failed")??;
         Ok(())
@@ -287,6 +300,53 @@ async fn keep_keys(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: SharedC
         tick.tick().await;
         if let Err(e) = postbode_server::signing_keys::maintain(store.as_ref(), &master, clock.now(), &settings).await {
             tracing::error!(error = %e, "signing key upkeep failed");
+        }
+    }
+}
+
+/// Works through the running replay jobs, a batch per commit, oldest job first: at
+/// start (jobs a stopped node left), when a job is made here, and every
+/// `poll_interval` (jobs of a node that stopped while another runs). A batch that fails
+/// (the store unreachable) is tried again at the next wake; a job whose batch is
+/// refused as wrong is ended as failed, with why, never left hanging.
+async fn run_replays(
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    settings: postbode_server::ReplaySettings,
+    require_verification: bool,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        let woken = wake.notified();
+        match store.running_replays().await {
+            Ok(jobs) => {
+                for job in jobs {
+                    let mut job = Some(job);
+                    while let Some(current) = job.take().filter(|j| j.status == postbode_store::JobStatus::Running) {
+                        match store
+                            .advance_replay(&current, settings.batch, clock.now(), require_verification)
+                            .await
+                        {
+                            Ok(next) => job = next,
+                            Err(postbode_store::StoreError::Invalid(why)) => {
+                                tracing::error!(job = %current.id, error = %why, "a replay job failed");
+                                if let Err(e) = store.fail_replay(&current.id, &why, clock.now()).await {
+                                    tracing::error!(job = %current.id, error = %e, "marking a replay job failed");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(job = %current.id, error = %e, "a replay batch failed; it is tried again");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the running replay jobs failed"),
+        }
+        tokio::select! {
+            () = woken => {}
+            () = tokio::time::sleep(settings.poll_interval) => {}
         }
     }
 }

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use postbode_core::signing_keys::SignatureSettings;
 use postbode_delivery::{DeliverySettings, DnsSettings};
-use postbode_server::{MetricsSettings, ServerSettings};
+use postbode_server::{MetricsSettings, ReplaySettings, ServerSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,7 @@ pub struct Config {
     pub dns: DnsSettings,
     pub metrics: MetricsSettings,
     pub retention: RetentionSettings,
+    pub replay: ReplaySettings,
 }
 
 impl Default for Config {
@@ -51,6 +52,7 @@ impl Default for Config {
             dns: DnsSettings::default(),
             metrics: MetricsSettings::default(),
             retention: RetentionSettings::default(),
+            replay: ReplaySettings::default(),
         }
     }
 }
@@ -204,6 +206,9 @@ impl Config {
         }
         if config.retention.batch == 0 || config.retention.interval.is_zero() {
             anyhow::bail!("retention.batch and retention.interval must be more than zero");
+        }
+        if config.replay.batch == 0 || config.replay.max_per_job == 0 || config.replay.poll_interval.is_zero() {
+            anyhow::bail!("replay.batch, replay.max_per_job and replay.poll_interval must be more than zero");
         }
         if config.metrics.webhooks.len() > postbode_delivery::metrics::MAX_LABELLED_WEBHOOKS {
             anyhow::bail!(

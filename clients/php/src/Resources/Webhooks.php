@@ -103,6 +103,37 @@ final class Webhooks extends Resource
     }
 
     /**
+     * A replay job: the deliveries of [since, until] with a listed status sent again, and
+     * ('missing', or no status) the events of the range the webhook never had. Follow it
+     * with job().
+     *
+     * @param list<string>|null $status
+     * @param list<string>|null $eventTypes
+     * @return array{job_id: string, matched: int}
+     */
+    public function replay(
+        string $webhookId,
+        \DateTimeInterface|string $since,
+        \DateTimeInterface|string|null $until = null,
+        ?array $status = null,
+        ?array $eventTypes = null,
+    ): array {
+        $body = self::given([
+            'since' => Transport::queryValue($since),
+            'until' => $until === null ? null : Transport::queryValue($until),
+            'status' => $status,
+            'event_types' => $eventTypes,
+        ]);
+        return $this->transport->json('replayWebhook', ['id' => $webhookId], ['json' => $body]);
+    }
+
+    /** @return array<string, mixed> a replay job's progress: status, done of total */
+    public function job(string $jobId): array
+    {
+        return $this->transport->json('getReplayJob', ['id' => $jobId]);
+    }
+
+    /**
      * The webhook's deliveries, newest first.
      *
      * @param array{status?: string, event_type?: string, since?: \DateTimeInterface|string, until?: \DateTimeInterface|string, limit?: int} $filter

@@ -29,7 +29,9 @@ from .types import (
     Link,
     Message,
     Profile,
+    Job,
     Recovered,
+    ReplayStarted,
     RotatedSecret,
     SigningKeys,
     Stats,
@@ -156,6 +158,30 @@ class Webhooks(_Resource):
         """Sends again every failed (or backing-off) delivery created in ``[since, until]``."""
         body = _fields(since=query_value(since), until=query_value(until) if until is not None else None)
         return cast(Recovered, self._json("recoverWebhook", {"id": webhook_id}, json_body=body))
+
+    def replay(
+        self,
+        webhook_id: str,
+        since: Time,
+        until: Optional[Time] = None,
+        *,
+        status: Optional[Sequence[str]] = None,
+        event_types: Optional[Sequence[str]] = None,
+    ) -> ReplayStarted:
+        """A replay job: the deliveries of ``[since, until]`` with a listed ``status`` sent
+        again, and (``"missing"``, or no ``status``) the events of the range the webhook
+        never had. Follow it with :meth:`job`."""
+        body = _fields(
+            since=query_value(since),
+            until=query_value(until) if until is not None else None,
+            status=list(status) if status is not None else None,
+            event_types=list(event_types) if event_types is not None else None,
+        )
+        return cast(ReplayStarted, self._json("replayWebhook", {"id": webhook_id}, json_body=body))
+
+    def job(self, job_id: str) -> Job:
+        """A replay job's progress: ``status``, ``done`` of ``total``."""
+        return cast(Job, self._json("getReplayJob", {"id": job_id}))
 
     def deliveries(
         self,

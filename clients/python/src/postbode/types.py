@@ -135,6 +135,29 @@ class Recovered(TypedDict):
     deliveries: int
 
 
+class ReplayStarted(TypedDict):
+    job_id: str
+    matched: int
+
+
+class Job(TypedDict):
+    """``JobView``: a replay job and how far it got."""
+
+    id: str
+    kind: str
+    webhook_id: str
+    status: str
+    done: int
+    total: int
+    resent: int
+    created: int
+    error: Optional[str]
+    since: str
+    until: str
+    created_at: str
+    updated_at: str
+
+
 class Skipped(TypedDict, total=False):
     """Webhooks that want an event but got nothing going out at once, by reason; a
     reason that did not happen is left out."""
@@ -337,6 +360,8 @@ SCHEMAS = {
     TestReport: "TestReport",
     CheckResult: "CheckAnswer",
     Recovered: "Recovered",
+    ReplayStarted: "ReplayStarted",
+    Job: "JobView",
     Accepted: "Accepted",
     BatchAccepted: "BatchAccepted",
     Delivery: "Delivery",

@@ -9,6 +9,7 @@ pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod messages;
 pub(crate) mod profiles;
+pub(crate) mod replay;
 pub(crate) mod tracking;
 pub(crate) mod webhooks;
 
@@ -70,6 +71,8 @@ pub(crate) fn routes() -> Router<AppState> {
                 .patch(event_types::update)
                 .delete(event_types::delete),
         )
+        .route("/v1/webhooks/{id}/replay", post(replay::replay))
+        .route("/v1/jobs/{id}", get(replay::get_job))
         .route("/v1/events", post(events::create))
         .route("/v1/events/batch", post(events::create_batch))
         .route("/v1/events/{id}", get(events::get))

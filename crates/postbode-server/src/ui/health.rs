@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use postbode_core::runtime::{Circuit, WebhookRuntime};
 use postbode_core::webhook::Webhook;
+use postbode_store::Undelivered;
 
 use super::page::when;
 
@@ -20,10 +21,21 @@ pub struct Health {
     pub failing_since: Option<String>,
     pub batching: String,
     pub ordering: String,
+    /// Deliveries waiting for the disabled webhook, and what they wait for.
+    pub held: String,
+    /// Events of the last 24 hours not sent because the URL is not verified.
+    pub skipped_unverified: String,
+    /// `ok` when nothing waits or was skipped, `warn` otherwise.
+    pub undelivered_tone: &'static str,
 }
 
 impl Health {
-    pub fn new(webhook: &Webhook, engine: Option<&WebhookRuntime>, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        webhook: &Webhook,
+        engine: Option<&WebhookRuntime>,
+        undelivered: Undelivered,
+        now: DateTime<Utc>,
+    ) -> Self {
         let settings = &webhook.settings;
         let (limit, in_flight, backoff) = match engine {
             Some(r) => (
@@ -63,7 +75,39 @@ impl Health {
                 Some(_) => "per profile: a profile's events go out one at a time, in order".to_owned(),
                 None => "none: events go out in parallel".to_owned(),
             },
+            held: held(undelivered.held, settings.enabled),
+            skipped_unverified: skipped_unverified(undelivered.skipped_unverified),
+            undelivered_tone: if undelivered == Undelivered::default() {
+                "ok"
+            } else {
+                "warn"
+            },
         }
+    }
+}
+
+/// Held deliveries, said with what releases them (the list says the same in short).
+pub fn held(count: u64, enabled: bool) -> String {
+    match (count, enabled) {
+        (0, _) => "none".to_owned(),
+        (n, false) => format!("{} held: sent when the webhook is enabled again", deliveries(n)),
+        (n, true) => format!("{} held, going out now that the webhook is enabled", deliveries(n)),
+    }
+}
+
+pub fn skipped_unverified(count: u64) -> String {
+    match count {
+        0 => "none".to_owned(),
+        1 => "1 event not sent: the URL is not verified (it is not sent later)".to_owned(),
+        n => format!("{n} events not sent: the URL is not verified (they are not sent later)"),
+    }
+}
+
+fn deliveries(n: u64) -> String {
+    if n == 1 {
+        "1 delivery".to_owned()
+    } else {
+        format!("{n} deliveries")
     }
 }
 
@@ -135,15 +179,15 @@ mod tests {
         hook.paused_until = Some(now + chrono::Duration::seconds(30));
         hook.pause_reason = Some("HTTP 503 with Retry-After".into());
         for engine in [None, Some(runtime(Circuit::Closed))] {
-            let health = Health::new(&hook, engine.as_ref(), now);
+            let health = Health::new(&hook, engine.as_ref(), Undelivered::default(), now);
             assert!(health.breaker.starts_with("paused until"), "{}", health.breaker);
             assert!(health.breaker.ends_with(": HTTP 503 with Retry-After"));
             assert_eq!(health.breaker_tone, "bad");
         }
         // A pause that is over is closed, and this node's probe says more than the store.
-        let over = Health::new(&hook, None, now + chrono::Duration::seconds(31));
+        let over = Health::new(&hook, None, Undelivered::default(), now + chrono::Duration::seconds(31));
         assert_eq!(over.breaker, "closed: calls go out");
-        let probing = Health::new(&hook, Some(&runtime(Circuit::HalfOpen)), now);
+        let probing = Health::new(&hook, Some(&runtime(Circuit::HalfOpen)), Undelivered::default(), now);
         assert!(probing.breaker.starts_with("probing"), "{}", probing.breaker);
     }
 
@@ -155,7 +199,7 @@ mod tests {
             "batch": {"max_events": 50, "max_wait_ms": 200},
             "ordering": "profile",
         }));
-        let busy = Health::new(&hook, Some(&runtime(Circuit::Closed)), now);
+        let busy = Health::new(&hook, Some(&runtime(Circuit::Closed)), Undelivered::default(), now);
         assert_eq!(busy.limit, "4 of at most 64 calls at once");
         assert_eq!(busy.in_flight, "2 in flight, 1 waiting in memory");
         assert!(
@@ -163,9 +207,30 @@ mod tests {
                 .starts_with("on: up to 50 events per call, waiting at most 200 ms")
         );
         assert!(busy.ordering.starts_with("per profile"));
-        let plain = Health::new(&webhook(serde_json::json!({"url": "https://example.com/h"})), None, now);
+        let plain = Health::new(
+            &webhook(serde_json::json!({"url": "https://example.com/h"})),
+            None,
+            Undelivered::default(),
+            now,
+        );
         assert!(plain.limit.starts_with("idle on this node"), "{}", plain.limit);
         assert_eq!(plain.batching, "off");
         assert!(plain.ordering.starts_with("none"));
+        assert_eq!((plain.held.as_str(), plain.undelivered_tone), ("none", "ok"));
+    }
+
+    #[test]
+    fn held_and_skipped_events_say_what_becomes_of_them() {
+        let now = Utc::now();
+        let mut hook = webhook(serde_json::json!({"url": "https://example.com/h", "enabled": false}));
+        hook.disabled_reason = Some("the receiver answered 410 Gone".into());
+        let counts = Undelivered {
+            held: 3,
+            skipped_unverified: 1,
+        };
+        let health = Health::new(&hook, None, counts, now);
+        assert_eq!(health.held, "3 deliveries held: sent when the webhook is enabled again");
+        assert!(health.skipped_unverified.starts_with("1 event not sent"));
+        assert_eq!(health.undelivered_tone, "warn");
     }
 }

@@ -75,7 +75,7 @@ impl LogFilter {
 }
 
 /// A `datetime-local` value (or RFC 3339) as UTC; errors name `field`.
-fn moment(field: &str, text: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn moment(field: &str, text: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -149,11 +149,24 @@ struct LogPage {
     statuses: [&'static str; 4],
     /// The export's file name (without extension) and query, for the current filter.
     export: (String, String),
+    /// What "Resend this filter's deliveries" would resend (counted like the total);
+    /// `None` under a search, which names single deliveries.
+    replay: Option<(u64, bool)>,
 }
 
 impl LogPage {
     fn filter_query(&self) -> String {
         self.filter.query()
+    }
+
+    /// How many deliveries a replay of the filter resends, in words.
+    fn replay_words(&self) -> String {
+        match self.replay {
+            Some((1, true)) => "1 delivery".to_owned(),
+            Some((n, true)) => format!("{n} deliveries"),
+            Some((n, false)) => format!("more than {n} deliveries"),
+            None => String::new(),
+        }
     }
 
     /// The page's own address, which the live refresh asks again.
@@ -309,6 +322,8 @@ async fn log_page(state: &AppState, session: &AccountSession, id: &str, filter: 
             }
         })
         .collect();
+    let filter_search_free = query.search.is_none();
+    let errors_empty = errors.is_empty();
     let partial = query.search.is_none()
         && (query.status.is_some() || query.event_type.is_some())
         && older.is_some()
@@ -325,6 +340,7 @@ async fn log_page(state: &AppState, session: &AccountSession, id: &str, filter: 
         older,
         newer,
         statuses: STATUSES,
+        replay: (filter_search_free && errors_empty).then_some(count),
     })
 }
 

@@ -28,6 +28,7 @@ mod log;
 mod once;
 mod operator;
 mod page;
+mod replay;
 mod scope_fields;
 mod session;
 mod snippets;
@@ -91,6 +92,11 @@ pub fn router() -> Router<AppState> {
             "/webhooks/{id}/recover",
             to_form(|id| format!("/ui/webhooks/{id}/log")).post(log::recover),
         )
+        .route(
+            "/webhooks/{id}/replay",
+            to_form(|id| format!("/ui/webhooks/{id}/log")).post(replay::replay),
+        )
+        .route("/jobs/{id}", get(replay::page))
         .route("/webhooks/{id}/stats", get(stats::webhook))
         .route("/deliveries/{id}", get(delivery::page))
         .route(

@@ -4,13 +4,14 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use postbode_store::{Bucket, StatsBucket, StatsQuery};
+use postbode_store::{Bucket, StatsBucket, StatsQuery, Undelivered};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
+use super::health;
 use super::page::{Chrome, UiResult, render};
 use super::session::AccountSession;
-use crate::routes::webhooks::{find, stats_window};
+use crate::routes::webhooks::{find, stats_window, undelivered};
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
@@ -35,6 +36,8 @@ struct StatsPage {
     counts_chart: String,
     latency_chart: String,
     rows: Vec<StatsBucket>,
+    /// A webhook's held deliveries and unverified skips of the last 24 hours, now.
+    now: Option<(String, String)>,
 }
 
 impl StatsPage {
@@ -93,19 +96,32 @@ async fn page(state: &AppState, session: &AccountSession, params: StatsParams, w
     let until = state.clock.now();
     let query = stats_window(state, Some(until - span), Some(until), params.bucket)?;
     let day = query.bucket == Bucket::Day;
-    let (rows, heading, path) = match webhook_id {
+    let (rows, heading, path, now) = match webhook_id {
         Some(id) => {
             let webhook = find(state, &session.account_id, id).await?;
             let rows = state
                 .store
                 .webhook_stats(&session.account_id, &webhook.id, &query)
                 .await?;
+            let counts: Undelivered = undelivered(state, &session.account_id, &[webhook.id.as_str()])
+                .await?
+                .remove(&webhook.id)
+                .unwrap_or_default();
+            let now = (
+                health::held(counts.held, webhook.settings.enabled),
+                health::skipped_unverified(counts.skipped_unverified),
+            );
             let path = format!("/ui/webhooks/{}/stats", webhook.id);
-            (rows, format!("Statistics of {}", webhook.settings.url), path)
+            (rows, format!("Statistics of {}", webhook.settings.url), path, Some(now))
         }
         None => {
             let rows = state.store.account_stats(&session.account_id, &query).await?;
-            (rows, "Statistics of every webhook".to_owned(), "/ui/stats".to_owned())
+            (
+                rows,
+                "Statistics of every webhook".to_owned(),
+                "/ui/stats".to_owned(),
+                None,
+            )
         }
     };
     let filled = fill(&rows, &query);
@@ -160,6 +176,7 @@ async fn page(state: &AppState, session: &AccountSession, params: StatsParams, w
         counts_chart,
         latency_chart,
         rows,
+        now,
     }))
 }
 

@@ -9,7 +9,7 @@ use axum::response::Response;
 use postbode_core::page::PageRequest;
 use postbode_core::profile::Schema;
 use postbode_core::webhook::{VerificationStatus, Webhook};
-use postbode_store::{Attempt, Collection, Database, WebhookFilter};
+use postbode_store::{Attempt, Collection, Database, ReplayJob, Undelivered, WebhookFilter};
 use serde::Deserialize;
 
 use super::flash::Flash;
@@ -18,7 +18,7 @@ use super::page::{Chrome, CopyId, MaybeTime, Time, UiError, UiResult, duration, 
 use super::session::{AccountSession, Posted};
 use super::snippets::{self, Snippet};
 use crate::problem::ApiError;
-use crate::routes::webhooks::{delete_webhook, find, rotate_webhook_secret, secrets};
+use crate::routes::webhooks::{delete_webhook, find, rotate_webhook_secret, secrets, undelivered};
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 50;
@@ -163,6 +163,8 @@ pub struct WebhookRow {
     /// The last attempt's time and result.
     pub last: Option<(Time, String)>,
     pub last_tone: &'static str,
+    /// What it has not been sent: held deliveries, unverified skips of 24 hours.
+    pub undelivered: Undelivered,
 }
 
 #[derive(Template)]
@@ -209,6 +211,7 @@ pub async fn list(session: AccountSession, State(state): State<AppState>, Query(
     let webhooks = state.store.list_webhooks(account, &filter, &page).await?;
     let ids: Vec<&str> = webhooks.data.iter().map(|w| w.id.as_str()).collect();
     let latest = state.store.latest_attempts(account, &ids).await?;
+    let mut not_sent = undelivered(&state, account, &ids).await?;
     let scopes = Scopes::load(&state, account).await?;
     let rows = webhooks
         .data
@@ -228,6 +231,7 @@ pub async fn list(session: AccountSession, State(state): State<AppState>, Query(
                     Some(_) => "bad",
                     None => "",
                 },
+                undelivered: not_sent.remove(&w.id).unwrap_or_default(),
             }
         })
         .collect();
@@ -254,6 +258,8 @@ pub struct WebhookPage {
     /// How a receiver checks each scheme the webhook signs with.
     pub snippets: Vec<Snippet>,
     pub public_url: String,
+    /// The webhook's newest replay jobs.
+    pub jobs: Vec<ReplayJob>,
 }
 
 impl WebhookPage {
@@ -261,8 +267,14 @@ impl WebhookPage {
         let webhook = find(state, &session.account_id, id).await?;
         let scopes = Scopes::load(state, &session.account_id).await?;
         let engine = state.engine.webhook(&webhook.id);
+        let counts = undelivered(state, &session.account_id, &[webhook.id.as_str()])
+            .await?
+            .remove(&webhook.id)
+            .unwrap_or_default();
+        let jobs = state.store.replay_jobs(&session.account_id, &webhook.id, 5).await?;
         Ok(Self {
-            health: Health::new(&webhook, engine.as_ref(), state.clock.now()),
+            jobs,
+            health: Health::new(&webhook, engine.as_ref(), counts, state.clock.now()),
             snippets: snippets::for_webhook(state, &webhook),
             chrome: session.chrome(webhook.settings.url.clone(), "webhooks"),
             status: status(&webhook, state.require_verification),

@@ -24,6 +24,7 @@ use super::WORK_CHANNEL;
 use crate::Result;
 use crate::backend::*;
 use crate::model::*;
+use crate::replay::{ReplayCursor, ReplayProgress};
 use crate::rows::{self, ms};
 
 pub struct PgTxSource {
@@ -556,6 +557,21 @@ impl GroupTx for PgTx {
                 .fetch_all(&mut *self.tx)
                 .await?
             }
+            RetrySelection::Replay { webhook_id, ids } => {
+                sqlx::query(
+                    "SELECT id, webhook_id, status, ended_at FROM deliveries \
+                     WHERE id = ANY($1) AND webhook_id = $2 AND account_id = $3 \
+                       AND (lease_until IS NULL OR lease_until <= $4) \
+                     ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
+                )
+                .persistent(false)
+                .bind(ids)
+                .bind(webhook_id)
+                .bind(account_id)
+                .bind(ms(now))
+                .fetch_all(&mut *self.tx)
+                .await?
+            }
         };
         rows.iter()
             .map(|row| {
@@ -567,6 +583,51 @@ impl GroupTx for PgTx {
                 })
             })
             .collect()
+    }
+
+    async fn move_replay_cursor(
+        &mut self,
+        job_id: &str,
+        from: &ReplayCursor,
+        to: &ReplayCursor,
+        rows: u64,
+        last: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (from_at, from_id) = crate::replay_sql::cursor_values(from.after.as_ref());
+        let (to_at, to_id) = match &to.after {
+            Some((at, id)) => (Some(ms(*at)), Some(id.clone())),
+            None => (None, None),
+        };
+        let moved = sqlx::query(
+            "UPDATE replay_jobs SET phase = $1, cursor_at = $2, cursor_id = $3, done = done + $4, \
+             status = CASE WHEN $5 THEN 'done' ELSE status END, updated_at = $6 \
+             WHERE id = $7 AND status = 'running' AND phase = $8 AND COALESCE(cursor_at, -1) = $9 \
+               AND COALESCE(cursor_id, '') = $10",
+        )
+        .bind(to.phase.as_str())
+        .bind(to_at)
+        .bind(to_id)
+        .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+        .bind(last)
+        .bind(ms(now))
+        .bind(job_id)
+        .bind(from.phase.as_str())
+        .bind(from_at)
+        .bind(from_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn count_replayed(&mut self, job_id: &str, progress: ReplayProgress) -> Result<()> {
+        sqlx::query("UPDATE replay_jobs SET resent = resent + $1, created = created + $2 WHERE id = $3")
+            .bind(i64::try_from(progress.resent).unwrap_or(i64::MAX))
+            .bind(i64::try_from(progress.created).unwrap_or(i64::MAX))
+            .bind(job_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     async fn retry_deliveries(&mut self, ids: &[&str], trigger: Trigger, now: DateTime<Utc>) -> Result<()> {

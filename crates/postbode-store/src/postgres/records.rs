@@ -8,6 +8,8 @@ use super::PgStore;
 use crate::Result;
 use crate::model::*;
 use crate::records_sql::sql_records;
+use crate::replay::*;
+use crate::replay_sql::sql_replay_records;
 use crate::rows::{self, Columns, ms};
 
 pub(super) mod dialect {
@@ -67,3 +69,4 @@ pub(super) mod dialect {
 }
 
 sql_records!(PgStore, dialect);
+sql_replay_records!(PgStore, dialect);

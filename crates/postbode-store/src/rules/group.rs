@@ -73,6 +73,29 @@ impl Group {
         targets: Vec<String>,
         skipped: Vec<SkipCount>,
     ) -> Ingested {
+        let ingested = self.stage_deliveries(account_id, &event, event.created_at, targets, skipped);
+        self.events.push(EventRow {
+            id: event.id,
+            account_id: account_id.to_owned(),
+            event_type: event.event_type,
+            body: event.body.into(),
+            created_at: event.created_at,
+            profile_id: event.scope.profile_id,
+            trace_parent: event.trace_parent.map(|t| t.to_string()),
+        });
+        ingested
+    }
+
+    /// Stages one delivery per webhook of an event's route, due at `due_at`, and counts
+    /// its skips; the event itself is stored already or staged by the caller.
+    pub fn stage_deliveries(
+        &mut self,
+        account_id: &str,
+        event: &NewEvent,
+        due_at: DateTime<Utc>,
+        targets: Vec<String>,
+        skipped: Vec<SkipCount>,
+    ) -> Ingested {
         let mut summary = Skipped::default();
         for (webhook_id, hour, why) in skipped {
             match why {
@@ -101,20 +124,11 @@ impl Group {
                 account_id: account_id.to_owned(),
                 event_id: event.id.clone(),
                 webhook_id,
-                due_at: event.created_at,
+                due_at,
                 leased_until: None,
                 ordering_key: ordered.then(|| event.scope.subject().map(str::to_owned)).flatten(),
             });
         }
-        self.events.push(EventRow {
-            id: event.id,
-            account_id: account_id.to_owned(),
-            event_type: event.event_type,
-            body: event.body.into(),
-            created_at: event.created_at,
-            profile_id: event.scope.profile_id,
-            trace_parent: event.trace_parent.map(|t| t.to_string()),
-        });
         ingested
     }
 

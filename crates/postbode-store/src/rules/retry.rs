@@ -25,6 +25,7 @@ pub(crate) async fn retry(tx: &mut dyn GroupTx, request: &RetryRequest) -> Resul
     let trigger = match request.selection {
         RetrySelection::Delivery(_) => Trigger::Resend,
         RetrySelection::Webhook { .. } => Trigger::Recover,
+        RetrySelection::Replay { .. } => Trigger::Replay,
     };
     let ids: Vec<&str> = picked.iter().map(|d| d.id.as_str()).collect();
     tx.retry_deliveries(&ids, trigger, request.now).await?;

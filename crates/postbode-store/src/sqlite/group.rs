@@ -13,6 +13,7 @@ use super::connection::{Binds, SqliteTx, runs, values};
 use crate::Result;
 use crate::backend::*;
 use crate::model::*;
+use crate::replay::{ReplayCursor, ReplayProgress};
 use crate::rows::{self, Columns, ms};
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
@@ -464,7 +465,61 @@ impl GroupTx for SqliteTx {
                 params![webhook_id, account_id, ms(*since), ms(*until), ms(now)],
                 candidate,
             ),
+            RetrySelection::Replay { webhook_id, ids } => self.all(
+                "SELECT id, webhook_id, status, ended_at FROM deliveries \
+                 WHERE id IN (SELECT value FROM json_each(?)) AND webhook_id = ? AND account_id = ? \
+                   AND (lease_until IS NULL OR lease_until <= ?)",
+                params![json(ids)?, webhook_id, account_id, ms(now)],
+                candidate,
+            ),
         }
+    }
+
+    async fn move_replay_cursor(
+        &mut self,
+        job_id: &str,
+        from: &ReplayCursor,
+        to: &ReplayCursor,
+        rows: u64,
+        last: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (from_at, from_id) = crate::replay_sql::cursor_values(from.after.as_ref());
+        let (to_at, to_id) = match &to.after {
+            Some((at, id)) => (Some(ms(*at)), Some(id.as_str())),
+            None => (None, None),
+        };
+        let moved = self.run(
+            "UPDATE replay_jobs SET phase = ?, cursor_at = ?, cursor_id = ?, done = done + ?, \
+             status = CASE WHEN ? THEN 'done' ELSE status END, updated_at = ? \
+             WHERE id = ? AND status = 'running' AND phase = ? AND COALESCE(cursor_at, -1) = ? \
+               AND COALESCE(cursor_id, '') = ?",
+            params![
+                to.phase.as_str(),
+                to_at,
+                to_id,
+                i64::try_from(rows).unwrap_or(i64::MAX),
+                last,
+                ms(now),
+                job_id,
+                from.phase.as_str(),
+                from_at,
+                from_id
+            ],
+        )?;
+        Ok(moved == 1)
+    }
+
+    async fn count_replayed(&mut self, job_id: &str, progress: ReplayProgress) -> Result<()> {
+        self.run(
+            "UPDATE replay_jobs SET resent = resent + ?, created = created + ? WHERE id = ?",
+            params![
+                i64::try_from(progress.resent).unwrap_or(i64::MAX),
+                i64::try_from(progress.created).unwrap_or(i64::MAX),
+                job_id
+            ],
+        )?;
+        Ok(())
     }
 
     async fn retry_deliveries(&mut self, ids: &[&str], trigger: Trigger, now: DateTime<Utc>) -> Result<()> {

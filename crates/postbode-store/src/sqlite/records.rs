@@ -8,6 +8,8 @@ use super::SqliteStore;
 use crate::Result;
 use crate::model::*;
 use crate::records_sql::sql_records;
+use crate::replay::*;
+use crate::replay_sql::sql_replay_records;
 use crate::rows::{self, Columns, ms};
 
 pub(super) mod dialect {
@@ -69,3 +71,4 @@ impl SqliteStore {
 }
 
 sql_records!(SqliteStore, dialect);
+sql_replay_records!(SqliteStore, dialect);

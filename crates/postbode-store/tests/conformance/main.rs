@@ -16,6 +16,7 @@ mod mail;
 mod operations;
 mod profiles;
 mod records;
+mod replay;
 mod results;
 mod retention;
 mod retry;

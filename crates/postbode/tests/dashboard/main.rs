@@ -6,6 +6,9 @@
 //! - `defects`: each defect found by trying the dashboard, checked in one browser;
 //! - `log`: the delivery log (search, filters, paging, totals, live refresh), times in
 //!   the browser's zone, copy buttons, "copy as curl" and the signature snippets;
+//! - `undelivered`: held deliveries and unverified skips in the list, Health card and
+//!   statistics;
+//! - `replay`: the log's filter resent and missing events replayed, as a job with progress;
 //! - `pages`: every page at a laptop's and a phone's width, light and dark, through
 //!   axe-core, saved as screenshots;
 //! - `http`: sessions, CSRF, cookies, forms that act once.
@@ -23,5 +26,7 @@ mod defects;
 mod http;
 mod log;
 mod pages;
+mod replay;
 mod setup;
+mod undelivered;
 mod webdriver;
