@@ -47,6 +47,23 @@ pub(super) mod dialect {
         format!("unnest(${n}::text[]) AS {alias}(value)")
     }
 
+    /// An id as it is stored: PostgreSQL keeps ids as text.
+    pub fn key(id: &str) -> String {
+        id.to_owned()
+    }
+
+    pub fn key_list<S: AsRef<str>>(ids: &[S]) -> Result<Vec<String>> {
+        Ok(ids.iter().map(|id| id.as_ref().to_owned()).collect())
+    }
+
+    pub fn key_in(column: &str, n: usize) -> String {
+        id_in(column, n)
+    }
+
+    pub fn key_table(n: usize, alias: &str) -> String {
+        id_table(n, alias)
+    }
+
     /// An account's statistics summed per hour: counters added, latency histograms
     /// merged bucket by bucket (parameters: account, first hour, end).
     pub fn account_hours() -> String {
