@@ -285,7 +285,7 @@ macro_rules! sql_records {
                     created_at: rows::time(row.int("created_at")?),
                 };
                 let deliveries = sqlx::query(&format!(
-                    "SELECT {} FROM deliveries WHERE event_id = $1 AND account_id = $2 ORDER BY id",
+                    "SELECT {} FROM deliveries WHERE event_id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2) ORDER BY id",
                     rows::DELIVERY_COLUMNS
                 ))
                 .bind($dialect::key(id))
@@ -300,7 +300,7 @@ macro_rules! sql_records {
 
             async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>> {
                 let row = sqlx::query(&format!(
-                    "SELECT {} FROM deliveries WHERE id = $1 AND account_id = $2",
+                    "SELECT {} FROM deliveries WHERE id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2)",
                     rows::DELIVERY_COLUMNS
                 ))
                 .bind($dialect::key(id))
@@ -440,7 +440,7 @@ macro_rules! sql_records {
                 }
                 // Each delivery's newest attempt through the delivery_id index.
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE account_id = $1 AND id IN \
+                    "SELECT {} FROM attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = $1) AND id IN \
                      (SELECT (SELECT max(a.id) FROM attempts a WHERE a.delivery_id = w.value) FROM {})",
                     rows::ATTEMPT_COLUMNS,
                     $dialect::key_table(2, "w"),
@@ -986,7 +986,8 @@ macro_rules! sql_records {
                     Some(AttemptFilter::Failed) => "AND (status_code IS NULL OR status_code NOT BETWEEN 200 AND 299)",
                 };
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE webhook_id = $1 AND account_id = $2 AND id < $3 \
+                    "SELECT {} FROM attempts WHERE webhook_id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = $1 AND o.account_id = $2) AND id < $3 \
                      AND started_at >= $4 AND started_at < $5 {status_filter} ORDER BY id DESC LIMIT $6",
                     rows::ATTEMPT_COLUMNS
                 ))
@@ -1003,7 +1004,8 @@ macro_rules! sql_records {
 
             async fn delivery_attempts(&self, account_id: &str, delivery_id: &str) -> Result<Vec<Attempt>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE delivery_id = $1 AND account_id = $2 ORDER BY id DESC LIMIT $3",
+                    "SELECT {} FROM attempts WHERE delivery_id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2) \
+                     ORDER BY id DESC LIMIT $3",
                     rows::ATTEMPT_COLUMNS
                 ))
                 .bind($dialect::key(delivery_id))
@@ -1024,7 +1026,7 @@ macro_rules! sql_records {
                 }
                 // Each webhook's newest attempt through the (webhook_id, id) index.
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE account_id = $1 AND id IN \
+                    "SELECT {} FROM attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = $1) AND id IN \
                      (SELECT (SELECT max(a.id) FROM attempts a WHERE a.webhook_id = w.value) FROM {})",
                     rows::ATTEMPT_COLUMNS,
                     $dialect::key_table(2, "w"),
@@ -1112,6 +1114,10 @@ macro_rules! sql_records {
 
 pub(crate) use sql_records;
 
+/// That the webhook `$1` is the account `$2`'s: deliveries and attempts are an account's
+/// through their webhook (they keep no account of their own).
+const OWNED: &str = "EXISTS (SELECT 1 FROM webhooks o WHERE o.id = $1 AND o.account_id = $2)";
+
 /// The `FROM ... WHERE ...` of a webhook's deliveries that a query selects (its filters
 /// and search, not its paging), and the number of the next free parameter. Parameters
 /// are numbered in the order they first appear (SQLite numbers `$n` that way): webhook,
@@ -1129,7 +1135,7 @@ impl DeliverySelection {
         if with_events || query.event_type.is_some() {
             sql.push_str(" JOIN events e ON e.id = d.event_id");
         }
-        sql.push_str(" WHERE d.webhook_id = $1 AND d.account_id = $2");
+        sql.push_str(&format!(" WHERE d.webhook_id = $1 AND {OWNED}"));
         let mut n = 2;
         let mut condition = |text: &str| {
             n += 1;
@@ -1194,7 +1200,7 @@ pub(crate) fn newest_count(query: &crate::model::DeliveryQuery) -> String {
     };
     format!(
         "WITH newest AS (SELECT d.id, d.status, d.event_id FROM deliveries d \
-         WHERE d.webhook_id = $1 AND d.account_id = $2{window} ORDER BY d.id DESC LIMIT {limit}) \
+         WHERE d.webhook_id = $1 AND {OWNED}{window} ORDER BY d.id DESC LIMIT {limit}) \
          SELECT COUNT(*) AS scanned, COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS matching \
          FROM newest d{join}",
         matching.join(" AND ")
@@ -1227,7 +1233,7 @@ pub(crate) fn window_edge(query: &crate::model::DeliveryQuery) -> String {
     };
     format!(
         "SELECT {edge}(w.id) AS edge, COUNT(*) AS n FROM (SELECT d.id FROM deliveries d \
-         WHERE d.webhook_id = $1 AND d.account_id = $2{window} AND d.id {compare} {cursor} \
+         WHERE d.webhook_id = $1 AND {OWNED}{window} AND d.id {compare} {cursor} \
          ORDER BY d.id {order} LIMIT {limit}) AS w"
     )
 }

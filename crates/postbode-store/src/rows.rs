@@ -191,8 +191,10 @@ pub fn trigger(row: &impl Columns, column: &str) -> Result<Trigger> {
     Trigger::parse(&trigger).ok_or_else(|| StoreError::Corrupt(format!("trigger {trigger:?}")))
 }
 
-pub const ATTEMPT_COLUMNS: &str = "id, delivery_id, webhook_id, event_id, number, trigger, started_at, duration_ms, \
-     status_code, error_kind, error, response_body";
+/// An attempt's event is its delivery's (attempts keep no event id of their own).
+pub const ATTEMPT_COLUMNS: &str = "id, delivery_id, webhook_id, \
+     (SELECT d.event_id FROM deliveries d WHERE d.id = attempts.delivery_id) AS event_id, number, trigger, started_at, \
+     duration_ms, status_code, error_kind, error, response_body";
 
 pub fn attempt(row: &impl Columns) -> Result<Attempt> {
     Ok(Attempt {

@@ -251,14 +251,13 @@ impl GroupTx for SqliteTx {
         self.each_run(
             deliveries,
             (
-                "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, next_attempt_at, created_at, \
-                 lease_until, ordering_key)",
-                9,
+                "INSERT INTO deliveries (id, event_id, webhook_id, status, next_attempt_at, created_at, lease_until, \
+                 ordering_key)",
+                8,
                 "",
             ),
             |b, d| {
                 b.add(key(&d.id))?
-                    .add(&d.account_id)?
                     .add(key(&d.event_id))?
                     .add(key(&d.webhook_id))?
                     .add("pending")?
@@ -368,17 +367,15 @@ impl GroupTx for SqliteTx {
         self.each_run(
             attempts,
             (
-                "INSERT INTO attempts (id, account_id, delivery_id, webhook_id, event_id, number, trigger, started_at, \
-                 duration_ms, status_code, error_kind, error, response_body)",
-                13,
+                "INSERT INTO attempts (id, delivery_id, webhook_id, number, trigger, started_at, duration_ms, \
+                 status_code, error_kind, error, response_body)",
+                11,
                 "",
             ),
-            |b, (account_id, a)| {
+            |b, (_, a)| {
                 b.add(key(&a.id))?
-                    .add(*account_id)?
                     .add(a.delivery_id.as_deref().map(key))?
                     .add(key(&a.webhook_id))?
-                    .add(a.event_id.as_deref().map(key))?
                     .add(a.number)?
                     .add(a.trigger.as_str())?
                     .add(ms(a.started_at))?
@@ -454,7 +451,8 @@ impl GroupTx for SqliteTx {
         };
         match selection {
             RetrySelection::Delivery(id) => self.all(
-                "SELECT id, webhook_id, status, ended_at FROM deliveries WHERE id = ? AND account_id = ?",
+                "SELECT id, webhook_id, status, ended_at FROM deliveries \
+                 WHERE id = ? AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?)",
                 params![key(id), account_id],
                 candidate,
             ),
@@ -464,9 +462,10 @@ impl GroupTx for SqliteTx {
                 until,
             } => self.all(
                 "SELECT id, webhook_id, status, ended_at FROM deliveries \
-                 WHERE webhook_id = ? AND account_id = ? AND created_at >= ? AND created_at <= ? \
+                 WHERE webhook_id = ?1 AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = ?1 AND o.account_id = ?2) \
+                   AND created_at >= ?3 AND created_at <= ?4 \
                    AND (status = 'failed' OR (status = 'pending' AND attempts > 0 \
-                        AND (lease_until IS NULL OR lease_until <= ?)))",
+                        AND (lease_until IS NULL OR lease_until <= ?5)))",
                 params![key(webhook_id), account_id, ms(*since), ms(*until), ms(now)],
                 candidate,
             ),
@@ -615,7 +614,7 @@ impl GroupTx for SqliteTx {
             params![ms(until), ids],
         )?;
         self.all(
-            "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
+            "SELECT d.id, d.event_id, d.webhook_id, e.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
                d.ordering_key, e.type, e.body, e.created_at, e.trace_parent \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
              WHERE d.id IN (SELECT unhex(value) FROM json_each(?)) ORDER BY d.next_attempt_at",
