@@ -285,7 +285,9 @@ macro_rules! sql_records {
                     created_at: rows::time(row.int("created_at")?),
                 };
                 let deliveries = sqlx::query(&format!(
-                    "SELECT {} FROM deliveries WHERE event_id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2) ORDER BY id",
+                    "SELECT {} FROM deliveries WHERE event_id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = $2) \
+                     ORDER BY id",
                     rows::DELIVERY_COLUMNS
                 ))
                 .bind($dialect::key(id))
@@ -300,7 +302,8 @@ macro_rules! sql_records {
 
             async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>> {
                 let row = sqlx::query(&format!(
-                    "SELECT {} FROM deliveries WHERE id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2)",
+                    "SELECT {} FROM deliveries WHERE id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = $2)",
                     rows::DELIVERY_COLUMNS
                 ))
                 .bind($dialect::key(id))
@@ -440,7 +443,8 @@ macro_rules! sql_records {
                 }
                 // Each delivery's newest attempt through the delivery_id index.
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = $1) AND id IN \
+                    "SELECT {} FROM attempts \
+                     WHERE EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $1) AND id IN \
                      (SELECT (SELECT max(a.id) FROM attempts a WHERE a.delivery_id = w.value) FROM {})",
                     rows::ATTEMPT_COLUMNS,
                     $dialect::key_table(2, "w"),
@@ -1004,7 +1008,8 @@ macro_rules! sql_records {
 
             async fn delivery_attempts(&self, account_id: &str, delivery_id: &str) -> Result<Vec<Attempt>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE delivery_id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2) \
+                    "SELECT {} FROM attempts WHERE delivery_id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $2) \
                      ORDER BY id DESC LIMIT $3",
                     rows::ATTEMPT_COLUMNS
                 ))
@@ -1026,7 +1031,8 @@ macro_rules! sql_records {
                 }
                 // Each webhook's newest attempt through the (webhook_id, id) index.
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = $1) AND id IN \
+                    "SELECT {} FROM attempts \
+                     WHERE EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $1) AND id IN \
                      (SELECT (SELECT max(a.id) FROM attempts a WHERE a.webhook_id = w.value) FROM {})",
                     rows::ATTEMPT_COLUMNS,
                     $dialect::key_table(2, "w"),

@@ -526,7 +526,8 @@ impl GroupTx for PgTx {
             RetrySelection::Delivery(id) => {
                 sqlx::query(
                     "SELECT id, webhook_id, status, ended_at FROM deliveries \
-                     WHERE id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2) \
+                     WHERE id = $1 \
+                       AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = $2) \
                      FOR NO KEY UPDATE",
                 )
                 .bind(id)

@@ -43,10 +43,6 @@ pub(super) mod dialect {
     }
 
     /// The ids in parameter `n` as a table named `alias` with one column, `value`.
-    pub fn id_table(n: usize, alias: &str) -> String {
-        format!("unnest(${n}::text[]) AS {alias}(value)")
-    }
-
     /// An id as it is stored: PostgreSQL keeps ids as text.
     pub fn key(id: &str) -> String {
         id.to_owned()
@@ -61,7 +57,7 @@ pub(super) mod dialect {
     }
 
     pub fn key_table(n: usize, alias: &str) -> String {
-        id_table(n, alias)
+        format!("unnest(${n}::text[]) AS {alias}(value)")
     }
 
     /// An account's statistics summed per hour: counters added, latency histograms

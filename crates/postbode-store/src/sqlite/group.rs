@@ -452,7 +452,8 @@ impl GroupTx for SqliteTx {
         match selection {
             RetrySelection::Delivery(id) => self.all(
                 "SELECT id, webhook_id, status, ended_at FROM deliveries \
-                 WHERE id = ? AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?)",
+                 WHERE id = ? \
+                   AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = ?)",
                 params![key(id), account_id],
                 candidate,
             ),

@@ -39,10 +39,6 @@ pub(super) mod dialect {
     }
 
     /// The ids in parameter `n` as a table named `alias` with one column, `value`.
-    pub fn id_table(n: usize, alias: &str) -> String {
-        format!("json_each(${n}) AS {alias}")
-    }
-
     /// An id as the columns that hold keys store it (`keys.rs`).
     pub fn key(id: &str) -> Vec<u8> {
         crate::keys::key(id)
