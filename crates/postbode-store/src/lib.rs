@@ -13,6 +13,7 @@
 pub mod backend;
 pub mod error;
 mod handoff;
+mod keys;
 pub mod model;
 pub mod postgres;
 mod prune_sql;

@@ -6,7 +6,7 @@
 /// Implements `PruneTx` for a type with a `tx: Transaction<'static, DB>` field.
 /// `$skip` ends a read of rows another node may be deleting too (PostgreSQL:
 /// `FOR UPDATE SKIP LOCKED`); `$states` is the statement of `delivery_states`
-/// (parameter 1: the event ids; columns `event_id`, `status`, `held`).
+/// (parameter 1: the event ids, a `key_list`; columns `event_id`, `status`, `held`).
 macro_rules! sql_prune {
     ($tx:ty, $dialect:ident, $skip:expr, $states:expr) => {
         #[async_trait::async_trait]
@@ -63,7 +63,7 @@ macro_rules! sql_prune {
                 ))
                 .bind($crate::rows::ms(before))
                 .bind(after_ms)
-                .bind(after_id)
+                .bind($dialect::key(after_id))
                 .bind(i64::from(limit))
                 .fetch_all(&mut *self.tx)
                 .await?;
@@ -84,7 +84,7 @@ macro_rules! sql_prune {
                 use $crate::rows::Columns;
                 let statement: String = $states;
                 let rows = sqlx::query(&statement)
-                    .bind($dialect::id_list(event_ids)?)
+                    .bind($dialect::key_list(event_ids)?)
                     .fetch_all(&mut *self.tx)
                     .await?;
                 rows.iter()
@@ -99,10 +99,10 @@ macro_rules! sql_prune {
             }
 
             async fn delete_events(&mut self, ids: &[&str]) -> $crate::Result<(u64, u64)> {
-                let ids = $dialect::id_list(ids)?;
+                let ids = $dialect::key_list(ids)?;
                 let attempts = sqlx::query(&format!(
                     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE {})",
-                    $dialect::id_in("event_id", 1)
+                    $dialect::key_in("event_id", 1)
                 ))
                 .bind(&ids)
                 .execute(&mut *self.tx)
@@ -110,13 +110,13 @@ macro_rules! sql_prune {
                 .rows_affected();
                 let deliveries = sqlx::query(&format!(
                     "DELETE FROM deliveries WHERE {}",
-                    $dialect::id_in("event_id", 1)
+                    $dialect::key_in("event_id", 1)
                 ))
                 .bind(&ids)
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
-                sqlx::query(&format!("DELETE FROM events WHERE {}", $dialect::id_in("id", 1)))
+                sqlx::query(&format!("DELETE FROM events WHERE {}", $dialect::key_in("id", 1)))
                     .bind(&ids)
                     .execute(&mut *self.tx)
                     .await?;

@@ -261,7 +261,7 @@ macro_rules! sql_records {
                     "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     rows::WEBHOOK_COLUMNS
                 ))
-                .bind(&webhook.id)
+                .bind($dialect::key(&webhook.id))
                 .bind(&webhook.account_id)
                 .bind(serde_json::to_string(&webhook.settings)?)
                 .bind(webhook.settings.enabled)
@@ -289,7 +289,7 @@ macro_rules! sql_records {
                 sqlx::query("UPDATE webhooks SET paused_until = $1, pause_reason = $2 WHERE id = $3")
                     .bind(until.map(ms))
                     .bind(reason)
-                    .bind(id)
+                    .bind($dialect::key(id))
                     .execute(&self.pool)
                     .await?;
                 Ok(())
@@ -300,7 +300,7 @@ macro_rules! sql_records {
                     "SELECT {} FROM webhooks WHERE id = $1 AND account_id = $2",
                     rows::WEBHOOK_COLUMNS
                 ))
-                .bind(id)
+                .bind($dialect::key(id))
                 .bind(account_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -324,7 +324,7 @@ macro_rules! sql_records {
                 .bind(account_id)
                 .bind(&filter.database_id)
                 .bind(&filter.collection_id)
-                .bind(page.after.as_deref().unwrap_or(""))
+                .bind($dialect::key(page.after.as_deref().unwrap_or("")))
                 .bind(rows::page_limit(page))
                 .fetch_all(&self.pool)
                 .await?;
@@ -346,7 +346,7 @@ macro_rules! sql_records {
                 .bind(ms(webhook.updated_at))
                 .bind(webhook.previous_secret.as_ref().map(|(sealed, _)| sealed))
                 .bind(webhook.previous_secret.as_ref().map(|(_, until)| ms(*until)))
-                .bind(&webhook.id)
+                .bind($dialect::key(&webhook.id))
                 .bind(&webhook.account_id)
                 .execute(&self.pool)
                 .await?;
@@ -359,7 +359,7 @@ macro_rules! sql_records {
 
             async fn delete_webhook(&self, account_id: &str, id: &str) -> Result<bool> {
                 let done = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND account_id = $2")
-                    .bind(id)
+                    .bind($dialect::key(id))
                     .bind(account_id)
                     .execute(&self.pool)
                     .await?;
@@ -369,7 +369,7 @@ macro_rules! sql_records {
             async fn get_event(&self, account_id: &str, id: &str) -> Result<Option<(EventRecord, Vec<Delivery>)>> {
                 let Some(row) =
                     sqlx::query("SELECT id, type, body, created_at FROM events WHERE id = $1 AND account_id = $2")
-                        .bind(id)
+                        .bind($dialect::key(id))
                         .bind(account_id)
                         .fetch_optional(&self.pool)
                         .await?
@@ -384,10 +384,12 @@ macro_rules! sql_records {
                     created_at: rows::time(row.int("created_at")?),
                 };
                 let deliveries = sqlx::query(&format!(
-                    "SELECT {} FROM deliveries WHERE event_id = $1 AND account_id = $2 ORDER BY id",
+                    "SELECT {} FROM deliveries WHERE event_id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = $2) \
+                     ORDER BY id",
                     rows::DELIVERY_COLUMNS
                 ))
-                .bind(id)
+                .bind($dialect::key(id))
                 .bind(account_id)
                 .fetch_all(&self.pool)
                 .await?
@@ -399,10 +401,11 @@ macro_rules! sql_records {
 
             async fn get_delivery(&self, account_id: &str, id: &str) -> Result<Option<Delivery>> {
                 let row = sqlx::query(&format!(
-                    "SELECT {} FROM deliveries WHERE id = $1 AND account_id = $2",
+                    "SELECT {} FROM deliveries WHERE id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = $2)",
                     rows::DELIVERY_COLUMNS
                 ))
-                .bind(id)
+                .bind($dialect::key(id))
                 .bind(account_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -422,14 +425,14 @@ macro_rules! sql_records {
                     None => None,
                     Some(scan) => {
                         let sql = $crate::records_sql::window_edge(query);
-                        let mut bound = sqlx::query(&sql).bind(&query.webhook_id).bind(account_id);
+                        let mut bound = sqlx::query(&sql).bind($dialect::key(&query.webhook_id)).bind(account_id);
                         if let Some(since) = query.since {
                             bound = bound.bind(ms(since));
                         }
                         if let Some(until) = query.until {
                             bound = bound.bind(ms(until));
                         }
-                        let row = bound.bind(cursor).bind(i64::from(scan)).fetch_one(&self.pool).await?;
+                        let row = bound.bind($dialect::key(cursor)).bind(i64::from(scan)).fetch_one(&self.pool).await?;
                         match row.opt_text("edge")? {
                             Some(edge) => Some((edge, row.int("n")? >= i64::from(scan))),
                             None => return Ok(Page::from_rows(Vec::new(), query.page.limit, |d: &Delivery| &d.id)),
@@ -455,9 +458,10 @@ macro_rules! sql_records {
                     if newer { ">" } else { "<" },
                     if newer { "ASC" } else { "DESC" },
                 );
-                let mut bound = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id).bind(cursor);
+                let mut bound = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id, $dialect)
+                    .bind($dialect::key(cursor));
                 if let Some((edge, _)) = &window {
-                    bound = bound.bind(edge);
+                    bound = bound.bind($dialect::key(edge));
                 }
                 let rows = bound.bind(rows::page_limit(&query.page)).fetch_all(&self.pool).await?;
                 let mut page = rows::page(&rows, &query.page, rows::delivery, |d| &d.id)?;
@@ -482,7 +486,7 @@ macro_rules! sql_records {
                         "SELECT COUNT(*) AS n FROM (SELECT 1 {} LIMIT ${}) AS matching",
                         selection.sql, selection.next
                     );
-                    let row = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id)
+                    let row = $crate::records_sql::bind_selection!(sqlx::query(&sql), query, account_id, $dialect)
                         .bind(cap_param)
                         .fetch_one(&self.pool)
                         .await?;
@@ -490,7 +494,7 @@ macro_rules! sql_records {
                     return Ok((n, n < cap));
                 }
                 let sql = $crate::records_sql::newest_count(query);
-                let mut bound = sqlx::query(&sql).bind(&query.webhook_id).bind(account_id);
+                let mut bound = sqlx::query(&sql).bind($dialect::key(&query.webhook_id)).bind(account_id);
                 if let Some(since) = query.since {
                     bound = bound.bind(ms(since));
                 }
@@ -519,10 +523,10 @@ macro_rules! sql_records {
                 }
                 let rows = sqlx::query(&format!(
                     "SELECT id, type FROM events WHERE account_id = $1 AND {}",
-                    $dialect::id_in("id", 2)
+                    $dialect::key_in("id", 2)
                 ))
                 .bind(account_id)
-                .bind($dialect::id_list(event_ids)?)
+                .bind($dialect::key_list(event_ids)?)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(|row| Ok((row.text("id")?, row.text("type")?))).collect()
@@ -538,13 +542,14 @@ macro_rules! sql_records {
                 }
                 // Each delivery's newest attempt through the delivery_id index.
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE account_id = $1 AND id IN \
+                    "SELECT {} FROM attempts \
+                     WHERE EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $1) AND id IN \
                      (SELECT (SELECT max(a.id) FROM attempts a WHERE a.delivery_id = w.value) FROM {})",
                     rows::ATTEMPT_COLUMNS,
-                    $dialect::id_table(2, "w"),
+                    $dialect::key_table(2, "w"),
                 ))
                 .bind(account_id)
-                .bind($dialect::id_list(delivery_ids)?)
+                .bind($dialect::key_list(delivery_ids)?)
                 .fetch_all(&self.pool)
                 .await?;
                 let mut latest = std::collections::HashMap::new();
@@ -982,7 +987,7 @@ macro_rules! sql_records {
                     sqlx::query(&sql)
                         .bind(serde_json::to_string(&webhook.verification)?)
                         .bind(ms(webhook.updated_at))
-                        .bind(&webhook.id)
+                        .bind($dialect::key(&webhook.id))
                         .bind(&webhook.account_id)
                         .bind(&webhook.settings.url)
                         .execute(&mut *tx)
@@ -1015,21 +1020,23 @@ macro_rules! sql_records {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                let events: Vec<String> = sqlx::query_scalar(
+                let events = sqlx::query(
                     "SELECT id FROM events WHERE account_id = $1 AND profile_id = $2 AND id < $3 ORDER BY id LIMIT $4",
                 )
                 .bind(account_id)
                 .bind(profile_id)
-                .bind(before)
+                .bind($dialect::key(before))
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
-                .await?;
+                .await?
+                .iter()
+                .map(|row| row.text("id"))
+                .collect::<Result<Vec<String>>>()?;
                 if !events.is_empty() {
-                    let ids: Vec<&str> = events.iter().map(String::as_str).collect();
-                    let ids = $dialect::id_list(&ids)?;
+                    let ids = $dialect::key_list(&events)?;
                     erased.attempts = sqlx::query(&format!(
                         "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE {})",
-                        $dialect::id_in("event_id", 1)
+                        $dialect::key_in("event_id", 1)
                     ))
                     .bind(&ids)
                     .execute(&mut *tx)
@@ -1037,13 +1044,13 @@ macro_rules! sql_records {
                     .rows_affected();
                     erased.deliveries = sqlx::query(&format!(
                         "DELETE FROM deliveries WHERE {}",
-                        $dialect::id_in("event_id", 1)
+                        $dialect::key_in("event_id", 1)
                     ))
                     .bind(&ids)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                    erased.events = sqlx::query(&format!("DELETE FROM events WHERE {}", $dialect::id_in("id", 1)))
+                    erased.events = sqlx::query(&format!("DELETE FROM events WHERE {}", $dialect::key_in("id", 1)))
                         .bind(&ids)
                         .execute(&mut *tx)
                         .await?
@@ -1082,13 +1089,14 @@ macro_rules! sql_records {
                     Some(AttemptFilter::Failed) => "AND (status_code IS NULL OR status_code NOT BETWEEN 200 AND 299)",
                 };
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE webhook_id = $1 AND account_id = $2 AND id < $3 \
+                    "SELECT {} FROM attempts WHERE webhook_id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = $1 AND o.account_id = $2) AND id < $3 \
                      AND started_at >= $4 AND started_at < $5 {status_filter} ORDER BY id DESC LIMIT $6",
                     rows::ATTEMPT_COLUMNS
                 ))
-                .bind(&query.webhook_id)
+                .bind($dialect::key(&query.webhook_id))
                 .bind(account_id)
-                .bind(query.page.after.as_deref().unwrap_or("~"))
+                .bind($dialect::key(query.page.after.as_deref().unwrap_or("~")))
                 .bind(query.since.map_or(i64::MIN, ms))
                 .bind(query.until.map_or(i64::MAX, ms))
                 .bind(rows::page_limit(&query.page))
@@ -1099,10 +1107,12 @@ macro_rules! sql_records {
 
             async fn delivery_attempts(&self, account_id: &str, delivery_id: &str) -> Result<Vec<Attempt>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE delivery_id = $1 AND account_id = $2 ORDER BY id DESC LIMIT $3",
+                    "SELECT {} FROM attempts WHERE delivery_id = $1 \
+                     AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $2) \
+                     ORDER BY id DESC LIMIT $3",
                     rows::ATTEMPT_COLUMNS
                 ))
-                .bind(delivery_id)
+                .bind($dialect::key(delivery_id))
                 .bind(account_id)
                 .bind(MAX_DELIVERY_ATTEMPTS)
                 .fetch_all(&self.pool)
@@ -1120,13 +1130,14 @@ macro_rules! sql_records {
                 }
                 // Each webhook's newest attempt through the (webhook_id, id) index.
                 let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts WHERE account_id = $1 AND id IN \
+                    "SELECT {} FROM attempts \
+                     WHERE EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $1) AND id IN \
                      (SELECT (SELECT max(a.id) FROM attempts a WHERE a.webhook_id = w.value) FROM {})",
                     rows::ATTEMPT_COLUMNS,
-                    $dialect::id_table(2, "w"),
+                    $dialect::key_table(2, "w"),
                 ))
                 .bind(account_id)
-                .bind($dialect::id_list(webhook_ids)?)
+                .bind($dialect::key_list(webhook_ids)?)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
@@ -1162,10 +1173,10 @@ macro_rules! sql_records {
                        CAST(COALESCE((SELECT SUM(s.skipped_unverified) FROM webhook_stats s \
                          WHERE s.webhook_id = w.id AND s.hour >= $3), 0) AS BIGINT) AS skipped_unverified \
                      FROM webhooks w WHERE w.account_id = $1 AND {}",
-                    $dialect::id_in("w.id", 2)
+                    $dialect::key_in("w.id", 2)
                 ))
                 .bind(account_id)
-                .bind($dialect::id_list(webhook_ids)?)
+                .bind($dialect::key_list(webhook_ids)?)
                 .bind(ms($crate::rules::hour_of(since)))
                 .fetch_all(&self.pool)
                 .await?;
@@ -1193,7 +1204,7 @@ macro_rules! sql_records {
                      WHERE s.webhook_id = $1 AND w.account_id = $2 AND s.hour >= $3 AND s.hour < $4 ORDER BY s.hour",
                     rows::prefixed("s", rows::HOUR_STATS_COLUMNS, "")
                 ))
-                .bind(webhook_id)
+                .bind($dialect::key(webhook_id))
                 .bind(account_id)
                 .bind(ms($crate::rules::hour_of(query.since)))
                 .bind(ms(query.until))
@@ -1207,6 +1218,10 @@ macro_rules! sql_records {
 }
 
 pub(crate) use sql_records;
+
+/// That the webhook `$1` is the account `$2`'s: deliveries and attempts are an account's
+/// through their webhook (they keep no account of their own).
+const OWNED: &str = "EXISTS (SELECT 1 FROM webhooks o WHERE o.id = $1 AND o.account_id = $2)";
 
 /// The `FROM ... WHERE ...` of a webhook's deliveries that a query selects (its filters
 /// and search, not its paging), and the number of the next free parameter. Parameters
@@ -1225,7 +1240,7 @@ impl DeliverySelection {
         if with_events || query.event_type.is_some() {
             sql.push_str(" JOIN events e ON e.id = d.event_id");
         }
-        sql.push_str(" WHERE d.webhook_id = $1 AND d.account_id = $2");
+        sql.push_str(&format!(" WHERE d.webhook_id = $1 AND {OWNED}"));
         let mut n = 2;
         let mut condition = |text: &str| {
             n += 1;
@@ -1244,13 +1259,16 @@ impl DeliverySelection {
             condition(" AND d.created_at < $n");
         }
         if query.search.is_some() {
-            // Three look-ups by index, whichever the term is.
-            condition(
-                " AND d.id IN (SELECT id FROM deliveries WHERE id = $n \
-                 UNION ALL SELECT id FROM deliveries WHERE event_id = $n \
+            // Three look-ups by index, whichever the term is: by its key as a delivery
+            // or an event id, and by itself as an idempotency key.
+            let (key, term) = (n + 1, n + 2);
+            n += 2;
+            sql.push_str(&format!(
+                " AND d.id IN (SELECT id FROM deliveries WHERE id = ${key} \
+                 UNION ALL SELECT id FROM deliveries WHERE event_id = ${key} \
                  UNION ALL SELECT s.id FROM idempotency_keys k JOIN deliveries s ON s.event_id = k.event_id \
-                 WHERE k.account_id = $2 AND k.key = $n)",
-            );
+                 WHERE k.account_id = $2 AND k.key = ${term})"
+            ));
         }
         Self { sql, next: n + 1 }
     }
@@ -1287,7 +1305,7 @@ pub(crate) fn newest_count(query: &crate::model::DeliveryQuery) -> String {
     };
     format!(
         "WITH newest AS (SELECT d.id, d.status, d.event_id FROM deliveries d \
-         WHERE d.webhook_id = $1 AND d.account_id = $2{window} ORDER BY d.id DESC LIMIT {limit}) \
+         WHERE d.webhook_id = $1 AND {OWNED}{window} ORDER BY d.id DESC LIMIT {limit}) \
          SELECT COUNT(*) AS scanned, COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS matching \
          FROM newest d{join}",
         matching.join(" AND ")
@@ -1320,16 +1338,16 @@ pub(crate) fn window_edge(query: &crate::model::DeliveryQuery) -> String {
     };
     format!(
         "SELECT {edge}(w.id) AS edge, COUNT(*) AS n FROM (SELECT d.id FROM deliveries d \
-         WHERE d.webhook_id = $1 AND d.account_id = $2{window} AND d.id {compare} {cursor} \
+         WHERE d.webhook_id = $1 AND {OWNED}{window} AND d.id {compare} {cursor} \
          ORDER BY d.id {order} LIMIT {limit}) AS w"
     )
 }
 
 /// Binds the parameters of a [`DeliverySelection`] to a query, in its order.
 macro_rules! bind_selection {
-    ($sql:expr, $query:expr, $account_id:expr) => {{
+    ($sql:expr, $query:expr, $account_id:expr, $dialect:ident) => {{
         let query = $query;
-        let mut bound = $sql.bind(&query.webhook_id).bind($account_id);
+        let mut bound = $sql.bind($dialect::key(&query.webhook_id)).bind($account_id);
         if let Some(status) = query.status {
             bound = bound.bind(status.as_str());
         }
@@ -1343,7 +1361,7 @@ macro_rules! bind_selection {
             bound = bound.bind(ms(until));
         }
         if let Some(term) = &query.search {
-            bound = bound.bind(term);
+            bound = bound.bind($dialect::key(term)).bind(term);
         }
         bound
     }};

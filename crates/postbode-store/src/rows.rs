@@ -20,13 +20,13 @@ pub trait Columns {
 }
 
 macro_rules! columns {
-    ($row:ty, $get:ident) => {
+    ($row:ty, $get:ident, $text:ident, $opt_text:ident) => {
         impl Columns for $row {
             fn text(&self, column: &str) -> Result<String> {
-                Ok(self.$get(column)?)
+                $text(self, column)
             }
             fn opt_text(&self, column: &str) -> Result<Option<String>> {
-                Ok(self.$get(column)?)
+                $opt_text(self, column)
             }
             fn int(&self, column: &str) -> Result<i64> {
                 Ok(self.$get(column)?)
@@ -44,10 +44,46 @@ macro_rules! columns {
     };
 }
 
-columns!(sqlx::sqlite::SqliteRow, try_get);
-columns!(sqlx::postgres::PgRow, try_get);
+columns!(sqlx::sqlite::SqliteRow, try_get, sqlite_text, sqlite_opt_text);
+columns!(sqlx::postgres::PgRow, try_get, pg_text, pg_opt_text);
 // The SQLite writer's own connection (`sqlite/connection.rs`).
-columns!(rusqlite::Row<'_>, get);
+columns!(rusqlite::Row<'_>, get, writer_text, writer_opt_text);
+
+// On SQLite an id column may hold a key (`keys.rs`): text reads it back as its id.
+fn sqlite_opt_text(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<Option<String>> {
+    use sqlx::{TypeInfo, ValueRef};
+    let raw = row.try_get_raw(column)?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    if raw.type_info().name() == "BLOB" {
+        return crate::keys::id(row.try_get(column)?).map(Some);
+    }
+    Ok(row.try_get(column)?)
+}
+
+fn sqlite_text(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<String> {
+    sqlite_opt_text(row, column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+}
+
+fn writer_opt_text(row: &rusqlite::Row<'_>, column: &str) -> Result<Option<String>> {
+    match row.get_ref(column)? {
+        rusqlite::types::ValueRef::Blob(stored) => crate::keys::id(stored.to_vec()).map(Some),
+        _ => Ok(row.get(column)?),
+    }
+}
+
+fn writer_text(row: &rusqlite::Row<'_>, column: &str) -> Result<String> {
+    writer_opt_text(row, column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+}
+
+fn pg_text(row: &sqlx::postgres::PgRow, column: &str) -> Result<String> {
+    Ok(row.try_get(column)?)
+}
+
+fn pg_opt_text(row: &sqlx::postgres::PgRow, column: &str) -> Result<Option<String>> {
+    Ok(row.try_get(column)?)
+}
 
 /// One row more than the page, to tell whether another page follows.
 pub fn page_limit(page: &postbode_core::page::PageRequest) -> i64 {
@@ -155,8 +191,10 @@ pub fn trigger(row: &impl Columns, column: &str) -> Result<Trigger> {
     Trigger::parse(&trigger).ok_or_else(|| StoreError::Corrupt(format!("trigger {trigger:?}")))
 }
 
-pub const ATTEMPT_COLUMNS: &str = "id, delivery_id, webhook_id, event_id, number, trigger, started_at, duration_ms, \
-     status_code, error_kind, error, response_body";
+/// An attempt's event is its delivery's (attempts keep no event id of their own).
+pub const ATTEMPT_COLUMNS: &str = "id, delivery_id, webhook_id, \
+     (SELECT d.event_id FROM deliveries d WHERE d.id = attempts.delivery_id) AS event_id, number, trigger, started_at, \
+     duration_ms, status_code, error_kind, error, response_body";
 
 pub fn attempt(row: &impl Columns) -> Result<Attempt> {
     Ok(Attempt {

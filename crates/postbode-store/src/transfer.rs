@@ -209,7 +209,7 @@ async fn insert(
         // A lease belongs to the process that took it, which is gone.
         let cleared = table == "deliveries" && column.name == "lease_until";
         query = match column.kind {
-            Kind::Text => query.bind(values::<String>(rows, i)?),
+            Kind::Text => query.bind(texts(rows, i)?),
             Kind::Integer if cleared => query.bind(vec![None::<i64>; rows.len()]),
             Kind::Integer => query.bind(values::<i64>(rows, i)?),
             Kind::Bytes => query.bind(values::<Vec<u8>>(rows, i)?),
@@ -223,6 +223,23 @@ async fn insert(
     }
     query.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// A text column's values, ids stored as keys (`keys.rs`) read back as their ids.
+fn texts(rows: &[SqliteRow], column: usize) -> Result<Vec<Option<String>>> {
+    use sqlx::TypeInfo;
+    rows.iter()
+        .map(|row| {
+            let raw = row.try_get_raw(column)?;
+            if raw.is_null() {
+                return Ok(None);
+            }
+            if raw.type_info().name() == "BLOB" {
+                return crate::keys::id(row.try_get::<Vec<u8>, _>(column)?).map(Some);
+            }
+            Ok(Some(row.try_get::<String, _>(column)?))
+        })
+        .collect()
 }
 
 fn values<T>(rows: &[SqliteRow], column: usize) -> Result<Vec<Option<T>>>

@@ -326,14 +326,13 @@ impl GroupTx for PgTx {
     async fn insert_deliveries(&mut self, deliveries: &[DeliveryRow]) -> Result<()> {
         let due: Vec<i64> = deliveries.iter().map(|d| ms(d.due_at)).collect();
         sqlx::query(
-            "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, next_attempt_at, created_at, \
-             lease_until, ordering_key) \
-             SELECT id, account_id, event_id, webhook_id, 'pending', due, due, lease, ordering_key \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) \
-               AS d(id, account_id, event_id, webhook_id, due, lease, ordering_key)",
+            "INSERT INTO deliveries (id, event_id, webhook_id, status, next_attempt_at, created_at, lease_until, \
+             ordering_key) \
+             SELECT id, event_id, webhook_id, 'pending', due, due, lease, ordering_key \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[]) \
+               AS d(id, event_id, webhook_id, due, lease, ordering_key)",
         )
         .bind(deliveries.iter().map(|d| d.id.as_str()).collect::<Vec<_>>())
-        .bind(deliveries.iter().map(|d| d.account_id.as_str()).collect::<Vec<_>>())
         .bind(deliveries.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>())
         .bind(deliveries.iter().map(|d| d.webhook_id.as_str()).collect::<Vec<_>>())
         .bind(&due)
@@ -442,13 +441,12 @@ impl GroupTx for PgTx {
 
     async fn insert_attempts(&mut self, attempts: &[(&str, &Attempt)]) -> Result<()> {
         sqlx::query(
-            "INSERT INTO attempts (id, account_id, delivery_id, webhook_id, event_id, number, trigger, started_at, \
-             duration_ms, status_code, error_kind, error, response_body) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], \
-               $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])",
+            "INSERT INTO attempts (id, delivery_id, webhook_id, number, trigger, started_at, duration_ms, status_code, \
+             error_kind, error, response_body) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], \
+               $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])",
         )
         .bind(attempts.iter().map(|(_, a)| a.id.as_str()).collect::<Vec<_>>())
-        .bind(attempts.iter().map(|(account, _)| *account).collect::<Vec<_>>())
         .bind(
             attempts
                 .iter()
@@ -456,7 +454,6 @@ impl GroupTx for PgTx {
                 .collect::<Vec<_>>(),
         )
         .bind(attempts.iter().map(|(_, a)| a.webhook_id.as_str()).collect::<Vec<_>>())
-        .bind(attempts.iter().map(|(_, a)| a.event_id.as_deref()).collect::<Vec<_>>())
         .bind(attempts.iter().map(|(_, a)| i64::from(a.number)).collect::<Vec<_>>())
         .bind(attempts.iter().map(|(_, a)| a.trigger.as_str()).collect::<Vec<_>>())
         .bind(attempts.iter().map(|(_, a)| ms(a.started_at)).collect::<Vec<_>>())
@@ -529,7 +526,9 @@ impl GroupTx for PgTx {
         let rows = match selection {
             RetrySelection::Delivery(id) => {
                 sqlx::query(
-                    "SELECT id, webhook_id, status, ended_at FROM deliveries WHERE id = $1 AND account_id = $2 \
+                    "SELECT id, webhook_id, status, ended_at FROM deliveries \
+                     WHERE id = $1 \
+                       AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = $2) \
                      FOR NO KEY UPDATE",
                 )
                 .bind(id)
@@ -544,7 +543,8 @@ impl GroupTx for PgTx {
             } => {
                 sqlx::query(
                     "SELECT id, webhook_id, status, ended_at FROM deliveries \
-                     WHERE webhook_id = $1 AND account_id = $2 AND created_at >= $3 AND created_at <= $4 \
+                     WHERE webhook_id = $1 AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = $1 AND o.account_id = $2) \
+                       AND created_at >= $3 AND created_at <= $4 \
                        AND (status = 'failed' OR (status = 'pending' AND attempts > 0 \
                             AND (lease_until IS NULL OR lease_until <= $5))) \
                      ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
@@ -778,7 +778,7 @@ impl GroupTx for PgTx {
              WHERE d.id IN (SELECT id FROM deliveries WHERE id = ANY($2) AND status = 'pending' \
                  AND (lease_until IS NULL OR lease_until <= $3) FOR NO KEY UPDATE SKIP LOCKED) \
                AND e.id = d.event_id \
-             RETURNING d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
+             RETURNING d.id, d.event_id, d.webhook_id, e.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
                d.ordering_key, e.type, e.body, e.created_at, e.trace_parent",
         )
         .persistent(false)

@@ -45,7 +45,20 @@ pub(super) mod dialect {
     }
 
     /// The ids in parameter `n` as a table named `alias` with one column, `value`.
-    pub fn id_table(n: usize, alias: &str) -> String {
+    /// An id as it is stored: PostgreSQL keeps ids as text.
+    pub fn key(id: &str) -> String {
+        id.to_owned()
+    }
+
+    pub fn key_list<S: AsRef<str>>(ids: &[S]) -> Result<Vec<String>> {
+        Ok(ids.iter().map(|id| id.as_ref().to_owned()).collect())
+    }
+
+    pub fn key_in(column: &str, n: usize) -> String {
+        id_in(column, n)
+    }
+
+    pub fn key_table(n: usize, alias: &str) -> String {
         format!("unnest(${n}::text[]) AS {alias}(value)")
     }
 

@@ -12,12 +12,18 @@ use std::collections::HashMap;
 use super::connection::{Binds, SqliteTx, runs, values};
 use crate::Result;
 use crate::backend::*;
+use crate::keys::key;
 use crate::model::*;
 use crate::replay::{ReplayCursor, ReplayProgress};
 use crate::rows::{self, Columns, ms};
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value)?)
+}
+
+/// Ids as a JSON list of keys, read by `unhex(value)` from `json_each` (`keys.rs`).
+fn keys<S: AsRef<str>>(ids: &[S]) -> Result<String> {
+    json(&crate::keys::hex_keys(ids))
 }
 
 #[async_trait]
@@ -33,10 +39,10 @@ impl GroupTx for SqliteTx {
     async fn webhooks(&mut self, ids: &[&str]) -> Result<Vec<Webhook>> {
         self.all(
             &format!(
-                "SELECT {} FROM webhooks WHERE id IN (SELECT value FROM json_each(?))",
+                "SELECT {} FROM webhooks WHERE id IN (SELECT unhex(value) FROM json_each(?))",
                 rows::WEBHOOK_COLUMNS
             ),
-            params![json(ids)?],
+            params![keys(ids)?],
             |row| rows::webhook(row),
         )
     }
@@ -75,7 +81,7 @@ impl GroupTx for SqliteTx {
                     .add(&k.account_id)?
                     .add(&k.key)?
                     .add(&k.request_hash)?
-                    .add(&k.event_id)?
+                    .add(key(&k.event_id))?
                     .add(k.deliveries)?
                     .add(ms(k.expires_at))?;
             }
@@ -229,7 +235,7 @@ impl GroupTx for SqliteTx {
                 "",
             ),
             |b, e| {
-                b.add(&e.id)?
+                b.add(key(&e.id))?
                     .add(&e.account_id)?
                     .add(&e.event_type)?
                     .add(e.body.as_ref())?
@@ -246,16 +252,15 @@ impl GroupTx for SqliteTx {
         self.each_run(
             deliveries,
             (
-                "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, next_attempt_at, created_at, \
-                 lease_until, ordering_key)",
-                9,
+                "INSERT INTO deliveries (id, event_id, webhook_id, status, next_attempt_at, created_at, lease_until, \
+                 ordering_key)",
+                8,
                 "",
             ),
             |b, d| {
-                b.add(&d.id)?
-                    .add(&d.account_id)?
-                    .add(&d.event_id)?
-                    .add(&d.webhook_id)?
+                b.add(key(&d.id))?
+                    .add(key(&d.event_id))?
+                    .add(key(&d.webhook_id))?
                     .add("pending")?
                     .add(ms(d.due_at))?
                     .add(ms(d.due_at))?
@@ -363,17 +368,15 @@ impl GroupTx for SqliteTx {
         self.each_run(
             attempts,
             (
-                "INSERT INTO attempts (id, account_id, delivery_id, webhook_id, event_id, number, trigger, started_at, \
-                 duration_ms, status_code, error_kind, error, response_body)",
-                13,
+                "INSERT INTO attempts (id, delivery_id, webhook_id, number, trigger, started_at, duration_ms, \
+                 status_code, error_kind, error, response_body)",
+                11,
                 "",
             ),
-            |b, (account_id, a)| {
-                b.add(&a.id)?
-                    .add(*account_id)?
-                    .add(&a.delivery_id)?
-                    .add(&a.webhook_id)?
-                    .add(&a.event_id)?
+            |b, (_, a)| {
+                b.add(key(&a.id))?
+                    .add(a.delivery_id.as_deref().map(key))?
+                    .add(key(&a.webhook_id))?
                     .add(a.number)?
                     .add(a.trigger.as_str())?
                     .add(ms(a.started_at))?
@@ -402,7 +405,7 @@ impl GroupTx for SqliteTx {
                  FROM u WHERE deliveries.id = u.id",
             ),
             |b, u| {
-                b.add(&u.id)?
+                b.add(key(&u.id))?
                     .add(u.status.as_str())?
                     .add(u.attempts)?
                     .add(u.next_attempt_at.map(ms))?
@@ -419,16 +422,16 @@ impl GroupTx for SqliteTx {
         }
         let ids: Vec<&str> = updates.iter().map(|u| u.id.as_str()).collect();
         self.all(
-            "SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?))",
-            params![json(&ids)?],
+            "SELECT id FROM deliveries WHERE id IN (SELECT unhex(value) FROM json_each(?))",
+            params![keys(&ids)?],
             |row| row.text("id"),
         )
     }
 
     async fn release(&mut self, delivery_ids: &[String]) -> Result<()> {
         self.run(
-            "UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?))",
-            params![json(delivery_ids)?],
+            "UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT unhex(value) FROM json_each(?))",
+            params![keys(delivery_ids)?],
         )?;
         Ok(())
     }
@@ -449,8 +452,10 @@ impl GroupTx for SqliteTx {
         };
         match selection {
             RetrySelection::Delivery(id) => self.all(
-                "SELECT id, webhook_id, status, ended_at FROM deliveries WHERE id = ? AND account_id = ?",
-                params![id, account_id],
+                "SELECT id, webhook_id, status, ended_at FROM deliveries \
+                 WHERE id = ? \
+                   AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = deliveries.webhook_id AND o.account_id = ?)",
+                params![key(id), account_id],
                 candidate,
             ),
             RetrySelection::Webhook {
@@ -459,10 +464,11 @@ impl GroupTx for SqliteTx {
                 until,
             } => self.all(
                 "SELECT id, webhook_id, status, ended_at FROM deliveries \
-                 WHERE webhook_id = ? AND account_id = ? AND created_at >= ? AND created_at <= ? \
+                 WHERE webhook_id = ?1 AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = ?1 AND o.account_id = ?2) \
+                   AND created_at >= ?3 AND created_at <= ?4 \
                    AND (status = 'failed' OR (status = 'pending' AND attempts > 0 \
-                        AND (lease_until IS NULL OR lease_until <= ?)))",
-                params![webhook_id, account_id, ms(*since), ms(*until), ms(now)],
+                        AND (lease_until IS NULL OR lease_until <= ?5)))",
+                params![key(webhook_id), account_id, ms(*since), ms(*until), ms(now)],
                 candidate,
             ),
             RetrySelection::Replay { webhook_id, ids } => self.all(
@@ -525,8 +531,8 @@ impl GroupTx for SqliteTx {
     async fn retry_deliveries(&mut self, ids: &[&str], trigger: Trigger, now: DateTime<Utc>) -> Result<()> {
         self.run(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, next_trigger = ?, lease_until = NULL, \
-             ended_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
-            params![ms(now), trigger.as_str(), json(ids)?],
+             ended_at = NULL WHERE id IN (SELECT unhex(value) FROM json_each(?))",
+            params![ms(now), trigger.as_str(), keys(ids)?],
         )?;
         Ok(())
     }
@@ -534,8 +540,8 @@ impl GroupTx for SqliteTx {
     async fn webhook_health(&mut self, ids: &[&str], _lock: bool) -> Result<Vec<WebhookHealth>> {
         self.all(
             "SELECT id, enabled, failing_since, disabled_reason FROM webhooks \
-             WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            params![json(ids)?],
+             WHERE id IN (SELECT unhex(value) FROM json_each(?)) ORDER BY id",
+            params![keys(ids)?],
             |row| {
                 Ok(WebhookHealth {
                     id: row.text("id")?,
@@ -552,7 +558,7 @@ impl GroupTx for SqliteTx {
             .iter()
             .map(|h| {
                 serde_json::json!({
-                    "id": h.id,
+                    "id": crate::keys::hex(&key(&h.id)),
                     "enabled": h.enabled,
                     "failing_since": h.failing_since.map(ms),
                     "reason": h.disabled_reason,
@@ -561,18 +567,21 @@ impl GroupTx for SqliteTx {
             .collect();
         self.run(
             "UPDATE webhooks SET enabled = j.value ->> 'enabled', failing_since = j.value ->> 'failing_since', \
-             disabled_reason = j.value ->> 'reason' FROM json_each(?) AS j WHERE webhooks.id = j.value ->> 'id'",
+             disabled_reason = j.value ->> 'reason' FROM json_each(?) AS j WHERE webhooks.id = unhex(j.value ->> 'id')",
             params![json(&rows)?],
         )?;
         Ok(())
     }
 
     async fn hour_stats(&mut self, keys: &[(&str, DateTime<Utc>)]) -> Result<Vec<HourStats>> {
-        let keys: Vec<(&str, i64)> = keys.iter().map(|(id, hour)| (*id, ms(*hour))).collect();
+        let keys: Vec<(String, i64)> = keys
+            .iter()
+            .map(|(id, hour)| (crate::keys::hex(&key(id)), ms(*hour)))
+            .collect();
         self.all(
             &format!(
                 "SELECT {} FROM webhook_stats \
-                 WHERE (webhook_id, hour) IN (SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j)",
+                 WHERE (webhook_id, hour) IN (SELECT unhex(j.value ->> 0), j.value ->> 1 FROM json_each(?) j)",
                 rows::HOUR_STATS_COLUMNS
             ),
             params![json(&keys)?],
@@ -592,7 +601,7 @@ impl GroupTx for SqliteTx {
                  latency = excluded.latency",
             ),
             |b, s| {
-                b.add(&s.webhook_id)?
+                b.add(key(&s.webhook_id))?
                     .add(ms(s.hour))?
                     .add(s.delivered as i64)?
                     .add(s.failed as i64)?
@@ -628,12 +637,18 @@ impl GroupTx for SqliteTx {
              WHERE w.enabled = 1 \
                AND (?5 = 0 OR w.verification ->> '$.status' = 'verified') \
                AND (w.paused_until IS NULL OR w.paused_until <= ?1) \
-               AND COALESCE(?3 ->> ('$.' || w.id), ?4) > 0 \
+               AND COALESCE(?3 ->> ('$.\"' || hex(w.id) || '\"'), ?4) > 0 \
              ORDER BY d.next_attempt_at LIMIT ?2",
             params![
                 ms(request.now),
                 limit,
-                json(&request.room)?,
+                json(
+                    &request
+                        .room
+                        .iter()
+                        .map(|(id, room)| (crate::keys::hex(&key(id)), *room))
+                        .collect::<HashMap<_, _>>()
+                )?,
                 request.room_default,
                 request.require_verification,
                 request.largest_room()
@@ -649,16 +664,16 @@ impl GroupTx for SqliteTx {
 
     async fn lease(&mut self, ids: &[&str], _now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>> {
         // The writer is SQLite's only writer: nothing leased them since they were read.
-        let ids = json(ids)?;
+        let ids = keys(ids)?;
         self.run(
-            "UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))",
+            "UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT unhex(value) FROM json_each(?))",
             params![ms(until), ids],
         )?;
         self.all(
-            "SELECT d.id, d.event_id, d.webhook_id, d.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
+            "SELECT d.id, d.event_id, d.webhook_id, e.account_id, d.attempts, d.next_trigger, d.next_attempt_at, \
                d.ordering_key, e.type, e.body, e.created_at, e.trace_parent \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
-             WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at",
+             WHERE d.id IN (SELECT unhex(value) FROM json_each(?)) ORDER BY d.next_attempt_at",
             params![ids],
             |row| {
                 let (event_id, event_type) = (row.text("event_id")?, row.text("type")?);

@@ -26,6 +26,6 @@ sql_prune!(
     format!(
         "SELECT d.event_id, d.status, (d.status = 'pending' AND w.enabled = 0) AS held \
          FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE {}",
-        dialect::id_in("d.event_id", 1)
+        dialect::key_in("d.event_id", 1)
     )
 );

@@ -41,8 +41,23 @@ pub(super) mod dialect {
     }
 
     /// The ids in parameter `n` as a table named `alias` with one column, `value`.
-    pub fn id_table(n: usize, alias: &str) -> String {
-        format!("json_each(${n}) AS {alias}")
+    /// An id as the columns that hold keys store it (`keys.rs`).
+    pub fn key(id: &str) -> Vec<u8> {
+        crate::keys::key(id)
+    }
+
+    /// A list of ids for [`key_in`] and [`key_table`].
+    pub fn key_list<S: AsRef<str>>(ids: &[S]) -> Result<String> {
+        Ok(serde_json::to_string(&crate::keys::hex_keys(ids))?)
+    }
+
+    pub fn key_in(column: &str, n: usize) -> String {
+        format!("{column} IN (SELECT unhex(value) FROM json_each(${n}))")
+    }
+
+    /// The keys of [`key_list`] as a table with the column `value`.
+    pub fn key_table(n: usize, alias: &str) -> String {
+        format!("(SELECT unhex(value) AS value FROM json_each(${n})) AS {alias}")
     }
 
     /// An account's statistics summed per hour: counters added, latency histograms

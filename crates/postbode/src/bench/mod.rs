@@ -358,7 +358,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .admin_token
             .clone()
             .context("--target needs the server's operator token: --admin-token or POSTBODE_ADMIN_TOKEN")?;
-        return run_live(&args, Api::new(http, url), &token, &receiver, Vec::new()).await;
+        return run_live(&args, Api::new(http, url), &token, &receiver, Vec::new(), None).await;
     }
     let temp = tempfile::Builder::new()
         .prefix("postbode-bench-")
@@ -419,7 +419,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         (_, _, last) => {
             nodes.extend(last);
-            run_live(&args, api, &options.admin_token, &receiver, nodes).await
+            let size = match &database {
+                Some(database) => soak::DatabaseSize::postgres(&database.url).await.ok(),
+                None => Some(soak::DatabaseSize::Sqlite(data_dir.join("postbode.db"))),
+            };
+            run_live(&args, api, &options.admin_token, &receiver, nodes, size).await
         }
     };
     if let Some(database) = database
@@ -446,8 +450,15 @@ async fn run_live(
     admin_token: &str,
     receiver: &Arc<Receiver>,
     nodes: Vec<ServerChild>,
+    mut size: Option<soak::DatabaseSize>,
 ) -> anyhow::Result<()> {
     print_header(args, args.events, &nodes, receiver);
+    // Read once the schema is in place, so that an empty database's own size (most of a
+    // PostgreSQL database's at the start) is not counted against the run's deliveries.
+    let size_before = match size.as_mut() {
+        Some(size) => size.read().await,
+        None => None,
+    };
     // Counted from here, like the nodes' own processor time (from their start).
     let database_before = database_on_this_machine(args).then(server::postgres_cpu);
     let (key, webhooks) = set_up(&api, admin_token, receiver, args).await?;
@@ -482,6 +493,11 @@ async fn run_live(
             Err(e) => stop_error = stop_error.or(Some(e)),
         }
     }
+    // After the nodes stopped: SQLite's write-ahead log is then folded into the file.
+    let size_after = match size.as_mut() {
+        Some(size) => size.read().await,
+        None => None,
+    };
     let stats = report::analyze(&mut load, args.measured(), receiver.take(), None);
     Summary {
         scenario: args.scenario,
@@ -498,6 +514,9 @@ async fn run_live(
         notes,
     }
     .print();
+    if let (Some(before), Some(after)) = (size_before, size_after) {
+        println!("{}", report::disk_per_delivery(before, after, stats.received));
+    }
     if let Some(e) = stop_error {
         return Err(e);
     }

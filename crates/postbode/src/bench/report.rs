@@ -342,6 +342,18 @@ pub fn bytes(n: u64) -> String {
     format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
 }
 
+/// The database's growth over the run shared out over its deliveries: what a delivery
+/// costs on disk (its event, the delivery, its attempts and their index entries).
+pub fn disk_per_delivery(before: u64, after: u64, deliveries: u64) -> String {
+    let grown = after.saturating_sub(before);
+    format!(
+        "database: {} ({} at the start) = {} bytes per delivery",
+        bytes(after),
+        bytes(before),
+        grown / deliveries.max(1)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +446,13 @@ mod tests {
         assert_eq!(duration(ms(6100)), "6.10 s");
         assert_eq!(rate(100, ms(500)), "200/s");
         assert_eq!(bytes(54 * 1024 * 1024 + 209715), "54.2 MiB");
+        assert_eq!(
+            disk_per_delivery(1024 * 1024, 101 * 1024 * 1024, 200_000),
+            "database: 101.0 MiB (1.0 MiB at the start) = 524 bytes per delivery"
+        );
+        assert_eq!(
+            disk_per_delivery(5, 3, 0),
+            "database: 0.0 MiB (0.0 MiB at the start) = 0 bytes per delivery"
+        );
     }
 }

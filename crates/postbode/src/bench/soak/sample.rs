@@ -13,7 +13,7 @@ use super::tally::IntervalFigures;
 
 /// Where the database's size is read.
 pub enum DatabaseSize {
-    /// The SQLite file and its write-ahead log.
+    /// The SQLite database: the pages its data takes.
     Sqlite(PathBuf),
     /// `pg_database_size` of the run's own database.
     Postgres(Box<PgConnection>),
@@ -30,12 +30,16 @@ impl DatabaseSize {
     /// Bytes, or `None` when it cannot be read.
     pub async fn read(&mut self) -> Option<u64> {
         match self {
-            DatabaseSize::Sqlite(path) => {
-                let mut wal = path.as_os_str().to_owned();
-                wal.push("-wal");
-                let main = std::fs::metadata(&*path).ok()?.len();
-                Some(main + std::fs::metadata(wal).map_or(0, |m| m.len()))
-            }
+            DatabaseSize::Sqlite(path) => match sqlite_pages(path).await {
+                Ok(size) => Some(size),
+                // Unreadable (locked, say): the file and its write-ahead log.
+                Err(_) => {
+                    let mut wal = path.as_os_str().to_owned();
+                    wal.push("-wal");
+                    let main = std::fs::metadata(&*path).ok()?.len();
+                    Some(main + std::fs::metadata(wal).map_or(0, |m| m.len()))
+                }
+            },
             DatabaseSize::Postgres(connection) => {
                 sqlx::query_scalar::<_, i64>("SELECT pg_database_size(current_database())")
                     .fetch_one(connection.as_mut())
@@ -45,6 +49,23 @@ impl DatabaseSize {
             }
         }
     }
+}
+
+/// The pages the database's data takes, its write-ahead log's included: the file and
+/// log together count a page twice until a checkpoint, and the log keeps its largest
+/// size after one, so their sizes over-count by as much as the log holds.
+async fn sqlite_pages(path: &std::path::Path) -> anyhow::Result<u64> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut connection = sqlx::sqlite::SqliteConnection::connect_with(&options).await?;
+    let pages: i64 =
+        sqlx::query_scalar("SELECT page_count - freelist_count FROM pragma_page_count(), pragma_freelist_count()")
+            .fetch_one(&mut connection)
+            .await?;
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut connection)
+        .await?;
+    connection.close().await?;
+    Ok(u64::try_from(pages * page_size)?)
 }
 
 /// What `/proc` says of the server now.
