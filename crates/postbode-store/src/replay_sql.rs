@@ -66,7 +66,8 @@ pub fn statuses(selection: &ReplaySelection) -> Vec<&'static str> {
 /// selection names them.
 pub fn deliveries_sql(selection: &ReplaySelection, id_in: fn(&str, usize) -> String) -> (String, usize) {
     let mut sql = String::from(
-        "FROM deliveries d WHERE d.webhook_id = $1 AND d.account_id = $2 AND d.created_at >= $3 \
+        "FROM deliveries d WHERE d.webhook_id = $1 \
+         AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = $1 AND w.account_id = $2) AND d.created_at >= $3 \
          AND d.created_at <= $4 AND (d.created_at > $5 OR (d.created_at = $5 AND d.id > $6))",
     );
     let mut next = 7;
@@ -111,12 +112,12 @@ macro_rules! bind_deliveries {
         let statuses = $crate::replay_sql::statuses($selection);
         let types: Vec<&str> = $selection.event_types.iter().map(String::as_str).collect();
         let mut query = $query
-            .bind($webhook)
+            .bind($dialect::key($webhook))
             .bind($account)
             .bind(ms($selection.since))
             .bind(ms($selection.until))
             .bind(at)
-            .bind(id);
+            .bind($dialect::key(&id));
         if !statuses.is_empty() {
             query = query.bind($dialect::id_list(&statuses)?);
         }
@@ -136,8 +137,8 @@ macro_rules! bind_missing {
             .bind(ms($selection.since))
             .bind(ms($selection.until))
             .bind(at)
-            .bind(id)
-            .bind($webhook)
+            .bind($dialect::key(&id))
+            .bind($dialect::key($webhook))
             .bind($dialect::id_list(&$crate::replay_sql::type_list($types))?)
     }};
 }
@@ -157,7 +158,7 @@ macro_rules! sql_replay_records {
                 ))
                 .bind(&job.id)
                 .bind(&job.account_id)
-                .bind(&job.webhook_id)
+                .bind($dialect::key(&job.webhook_id))
                 .bind(ms(job.selection.since))
                 .bind(ms(job.selection.until))
                 .bind(job.selection.resend)
@@ -200,7 +201,7 @@ macro_rules! sql_replay_records {
                      ORDER BY created_at DESC, id DESC LIMIT $3",
                     $crate::replay_sql::JOB_COLUMNS
                 ))
-                .bind(webhook_id)
+                .bind($dialect::key(webhook_id))
                 .bind(account_id)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)

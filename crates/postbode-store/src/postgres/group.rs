@@ -560,7 +560,8 @@ impl GroupTx for PgTx {
             RetrySelection::Replay { webhook_id, ids } => {
                 sqlx::query(
                     "SELECT id, webhook_id, status, ended_at FROM deliveries \
-                     WHERE id = ANY($1) AND webhook_id = $2 AND account_id = $3 \
+                     WHERE id = ANY($1) AND webhook_id = $2 \
+                       AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = $2 AND o.account_id = $3) \
                        AND (lease_until IS NULL OR lease_until <= $4) \
                      ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
                 )

@@ -473,9 +473,10 @@ impl GroupTx for SqliteTx {
             ),
             RetrySelection::Replay { webhook_id, ids } => self.all(
                 "SELECT id, webhook_id, status, ended_at FROM deliveries \
-                 WHERE id IN (SELECT value FROM json_each(?)) AND webhook_id = ? AND account_id = ? \
-                   AND (lease_until IS NULL OR lease_until <= ?)",
-                params![json(ids)?, webhook_id, account_id, ms(now)],
+                 WHERE id IN (SELECT unhex(value) FROM json_each(?1)) AND webhook_id = ?2 \
+                   AND EXISTS (SELECT 1 FROM webhooks o WHERE o.id = ?2 AND o.account_id = ?3) \
+                   AND (lease_until IS NULL OR lease_until <= ?4)",
+                params![json(&crate::keys::hex_keys(ids))?, key(webhook_id), account_id, ms(now)],
                 candidate,
             ),
         }
