@@ -278,6 +278,58 @@ impl Builtin {
         fields
     }
 
+    /// An example body, as a receiver of this type gets it (a profile change of a
+    /// profile, not a subprofile).
+    pub fn example(&self) -> Value {
+        let profile_change = PROFILE_TYPES.contains(&self.name);
+        let mut body = serde_json::Map::new();
+        for field in self.body_fields() {
+            if profile_change && ["subprofile", "collection"].contains(&field) {
+                continue;
+            }
+            body.insert(field.to_owned(), self.example_value(field));
+        }
+        Value::Object(body)
+    }
+
+    fn example_value(&self, field: &str) -> Value {
+        let failed = self.name == "failure";
+        match field {
+            "id" if self.is_mail() => json!("msg_01jd7v3k2m9x4q8r6t5w0y1z2a"),
+            "id" | "profile" => json!("prf_01jd7v3k2m9x4q8r6t5w0y1z2b"),
+            "type" => json!(self.name),
+            "timestamp" => json!("2026-11-23 09:05:07"),
+            "time" => json!(1_795_424_707),
+            "ip" => json!("192.0.2.7"),
+            "useragent" => json!("Mail/1"),
+            "referer" | "subprofile" | "collection" => Value::Null,
+            "original" => json!("https://example.com/spring?utm_source=mail"),
+            "code" => json!(if failed { 550 } else { 250 }),
+            "extended" => json!(if failed { "5.1.1" } else { "2.0.0" }),
+            "description" => json!(if failed { "User unknown" } else { "OK" }),
+            "envelope" => json!("bounces@shop.example"),
+            "mime" => {
+                json!("From: MAILER-DAEMON@mx.example.org\r\nSubject: Undelivered\r\n\r\n550 5.1.1 no such user\r\n")
+            }
+            "action" => json!("failed"),
+            "state" => json!("rcpt"),
+            "emailfrom" => json!("piet@example.com"),
+            "recipient" => json!("piet@example.com"),
+            "database" => json!("db_01jd7v3k2m9x4q8r6t5w0y1z2c"),
+            "mailing" => json!("spring-2026"),
+            "fields" => json!({"email": "piet@example.com", "name": "Piet", "age": 32}),
+            "tags" => json!(["spring"]),
+            "sequence" => json!(if self.name == "create" { 1 } else { 2 }),
+            "parameters" => json!({"age": 32}),
+            "interests" => json!(["news"]),
+            "created" => json!("2026-11-20 10:00:00"),
+            "modified" => json!("2026-11-23 09:05:07"),
+            "source" => json!("api"),
+            "previous" => json!({"age": 31}),
+            _ => Value::Null,
+        }
+    }
+
     /// The JSON Schema of the whole body: which fields it has and the envelope's types.
     /// Profile events leave out the subprofile fields for a profile, so only the fields
     /// every body of the type has are required.
@@ -405,6 +457,12 @@ mod tests {
             assert!(
                 schema.check("body", &Value::Object(body.clone())).is_empty(),
                 "{}",
+                builtin.name
+            );
+            let example = builtin.example();
+            assert!(
+                schema.check("example", &example).is_empty(),
+                "{}: {example}",
                 builtin.name
             );
             body.insert("type".into(), json!("other"));

@@ -1,7 +1,8 @@
 //! The catalogue's built-in types describe what receivers really get: every kind of
 //! body the service sends (profile and subprofile changes, opens, clicks and every
 //! report) validates against its type's schema from `GET /v1/event-types/{type}`, and
-//! its fields come in the order that schema (and docs/payloads.md) lists them.
+//! its fields come in the order that schema (and docs/payloads.md) lists them, the
+//! fields the type's example shows.
 
 mod common;
 
@@ -169,6 +170,17 @@ async fn every_body_the_service_sends_matches_its_built_in_type() {
             fields, in_order,
             "{event_type}: the body's fields are not in the documented order"
         );
+        // The listed example has the fields of a real body (of a profile, for changes).
+        if body.get("subprofile").is_none() {
+            let example: Vec<&str> = listed["example"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(example, fields, "{event_type}: the example's fields");
+            assert!(schema.check("example", &listed["example"]).is_empty(), "{event_type}");
+        }
         checked.insert(event_type);
     }
     assert!(expected.iter().all(|t| checked.contains(*t)), "{checked:?}");

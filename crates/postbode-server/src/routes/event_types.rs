@@ -56,7 +56,7 @@ impl From<&Builtin> for EventTypeView {
             name: b.name.to_owned(),
             description: Some(b.description.to_owned()),
             schema: Some(b.schema()),
-            example: None,
+            example: Some(b.example()),
             archived: false,
             builtin: true,
             created_at: None,
