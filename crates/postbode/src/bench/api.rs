@@ -107,6 +107,20 @@ impl Api {
         Ok(serde_json::from_slice::<Created>(&answer)?.id)
     }
 
+    /// An event type of the account's catalogue.
+    pub async fn create_event_type(&self, key: &str, body: &serde_json::Value) -> anyhow::Result<()> {
+        self.call(
+            "POST",
+            "/v1/event-types",
+            key,
+            body.to_string().into(),
+            StatusCode::CREATED,
+        )
+        .await
+        .context("creating the event type")?;
+        Ok(())
+    }
+
     /// The adaptive limit and its ceiling of a webhook, as `GET /v1/webhooks/{id}` shows
     /// them; `None` while the engine holds nothing of it.
     pub async fn webhook_limit(&self, key: &str, id: &str) -> anyhow::Result<Option<(u32, u32)>> {

@@ -177,6 +177,25 @@ impl LoadResult {
     }
 }
 
+/// The bench's event type with a schema that holds every event [`event_value`] makes
+/// (`--typed`).
+pub fn event_type_definition() -> serde_json::Value {
+    serde_json::json!({
+        "name": EVENT_TYPE,
+        "description": "An event of postbode bench.",
+        "schema": {
+            "type": "object",
+            "required": ["seq"],
+            "properties": {
+                "seq": {"type": "integer", "minimum": 0},
+                "subject": {"type": "integer", "minimum": 0},
+                "filler": {"type": "string"}
+            },
+            "additionalProperties": false
+        }
+    })
+}
+
 /// One event: a sequence number, filler when asked for, and its subject when ordered.
 pub fn event_value(seq: u64, filler: &str, subjects: Option<u64>) -> serde_json::Value {
     let mut data = serde_json::json!({ "seq": seq });
@@ -221,5 +240,14 @@ mod tests {
             batch["events"][1]["data"],
             serde_json::json!({"seq": 4, "filler": "ab"})
         );
+    }
+
+    #[test]
+    fn the_typed_schema_holds_every_event_the_bench_sends() {
+        let definition = event_type_definition();
+        let schema = postbode_core::event_type::DataSchema::compile(&definition["schema"]).unwrap();
+        for event in [event_value(7, "", None), event_value(8, "xyz", Some(3))] {
+            assert!(schema.check("data", &event["data"]).is_empty(), "{event}");
+        }
     }
 }

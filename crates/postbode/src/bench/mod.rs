@@ -149,6 +149,10 @@ pub struct BenchArgs {
     /// Bytes of filler in each event's data.
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     payload: usize,
+    /// Give the events' type a JSON Schema in the account's catalogue, so every event's
+    /// data is checked against it (what checking costs).
+    #[arg(long, conflicts_with = "scenario")]
+    typed: bool,
     /// Measure a server that is already running at URL instead of starting one. It must
     /// run on this machine (the receiver listens on 127.0.0.1), with
     /// delivery.allow_private_targets on and webhooks.require_verification off.
@@ -309,6 +313,10 @@ impl BenchArgs {
             false => "ordering none".to_owned(),
         });
         webhook.push(format!("signatures {}", self.signatures.join(",")));
+        webhook.push(match self.typed {
+            true => "event type with a schema".to_owned(),
+            false => "event type without a schema".to_owned(),
+        });
         let mut server = match (&self.target, self.server_env.is_empty()) {
             (Some(_), _) => "as the target runs".to_owned(),
             (None, true) => "defaults".to_owned(),
@@ -656,6 +664,9 @@ async fn set_up(
 ) -> anyhow::Result<(Arc<str>, Vec<String>)> {
     let name = format!("bench {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
     let key = api.create_account(admin_token, &name).await?;
+    if args.typed {
+        api.create_event_type(&key, &load::event_type_definition()).await?;
+    }
     let mut measured = Vec::new();
     for n in 0..args.fanout {
         let id = api.create_webhook(&key, &args.webhook_body(receiver.url(n))).await?;
