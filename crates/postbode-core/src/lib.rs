@@ -20,6 +20,7 @@ pub mod render;
 pub mod retry;
 pub mod runtime;
 pub mod scope;
+pub mod search;
 pub mod signing_keys;
 pub mod trace;
 pub mod webhook;

@@ -361,8 +361,9 @@ pub struct DeliveryQuery {
     pub since: Option<DateTime<Utc>>,
     /// Created before this instant.
     pub until: Option<DateTime<Utc>>,
-    /// Only the deliveries this names: a delivery id, an event id, or the idempotency
-    /// key an event was sent with (while the key is kept). Look-ups, no scan.
+    /// Only the deliveries this names: a delivery id, an event id, the idempotency key
+    /// an event was sent with (while the key is kept), or words of the event's body
+    /// (every word, `postbode_core::search::terms`). Look-ups in indexes, no scan.
     pub search: Option<String>,
     /// Page towards newer deliveries: the `page.limit` deliveries just newer than this
     /// id (still newest first), and `next_cursor` continues towards newer ones.

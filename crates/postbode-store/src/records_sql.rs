@@ -439,7 +439,7 @@ macro_rules! sql_records {
                         }
                     }
                 };
-                let selection = $crate::records_sql::DeliverySelection::of(query, true);
+                let selection = $crate::records_sql::DeliverySelection::of(query, true, $dialect::events_with_text);
                 let mut n = selection.next;
                 let mut param = || {
                     n += 1;
@@ -481,7 +481,7 @@ macro_rules! sql_records {
                 let cap_param = i64::try_from(cap).unwrap_or(i64::MAX);
                 if query.search.is_some() {
                     // A search names a few deliveries: count them all.
-                    let selection = $crate::records_sql::DeliverySelection::of(query, query.event_type.is_some());
+                    let selection = $crate::records_sql::DeliverySelection::of(query, query.event_type.is_some(), $dialect::events_with_text);
                     let sql = format!(
                         "SELECT COUNT(*) AS n FROM (SELECT 1 {} LIMIT ${}) AS matching",
                         selection.sql, selection.next
@@ -1235,7 +1235,10 @@ pub(crate) struct DeliverySelection {
 impl DeliverySelection {
     /// `with_events`: join the events (`e`), as listing does for every row; a count
     /// joins them only to filter by type.
-    pub fn of(query: &crate::model::DeliveryQuery, with_events: bool) -> Self {
+    ///
+    /// `events_with_text` is the dialect's query of the events whose body holds the
+    /// search's words (a search looks at the payload too).
+    pub fn of(query: &crate::model::DeliveryQuery, with_events: bool, events_with_text: fn(usize) -> String) -> Self {
         let mut sql = String::from("FROM deliveries d");
         if with_events || query.event_type.is_some() {
             sql.push_str(" JOIN events e ON e.id = d.event_id");
@@ -1258,16 +1261,27 @@ impl DeliverySelection {
         if query.until.is_some() {
             condition(" AND d.created_at < $n");
         }
-        if query.search.is_some() {
-            // Three look-ups by index, whichever the term is: by its key as a delivery
-            // or an event id, and by itself as an idempotency key.
+        if let Some(search) = &query.search {
+            // Look-ups by index, whichever the term is: by its key as a delivery or an
+            // event id, by itself as an idempotency key, and by its words in the
+            // events' full-text index.
             let (key, term) = (n + 1, n + 2);
             n += 2;
+            let text = match postbode_core::search::terms(search).is_empty() {
+                true => String::new(),
+                false => {
+                    n += 1;
+                    format!(
+                        " UNION ALL SELECT t.id FROM deliveries t WHERE t.webhook_id = $1 AND t.event_id IN ({})",
+                        events_with_text(n)
+                    )
+                }
+            };
             sql.push_str(&format!(
                 " AND d.id IN (SELECT id FROM deliveries WHERE id = ${key} \
                  UNION ALL SELECT id FROM deliveries WHERE event_id = ${key} \
                  UNION ALL SELECT s.id FROM idempotency_keys k JOIN deliveries s ON s.event_id = k.event_id \
-                 WHERE k.account_id = $2 AND k.key = ${term})"
+                 WHERE k.account_id = $2 AND k.key = ${term}{text})"
             ));
         }
         Self { sql, next: n + 1 }
@@ -1362,6 +1376,10 @@ macro_rules! bind_selection {
         }
         if let Some(term) = &query.search {
             bound = bound.bind($dialect::key(term)).bind(term);
+            let words = postbode_core::search::terms(term);
+            if !words.is_empty() {
+                bound = bound.bind($dialect::text_query(&words));
+            }
         }
         bound
     }};

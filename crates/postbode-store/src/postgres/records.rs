@@ -26,6 +26,20 @@ pub(super) mod dialect {
     }
 
     /// `column` is one of the ids in parameter `n` (bound with [`id_list`]).
+    /// The ids of the account `$2`'s events whose body holds every word of the search
+    /// `$n` (bound as [`text_query`]), through the GIN index `events_by_text`.
+    pub fn events_with_text(n: usize) -> String {
+        format!(
+            "SELECT ev.id FROM events ev WHERE to_tsvector('simple', postbode_body_text(ev.body)) \
+             @@ to_tsquery('simple', ${n}) AND ev.account_id = $2"
+        )
+    }
+
+    /// The words as a `tsquery`, all of them required (they are letters and digits only).
+    pub fn text_query(terms: &[String]) -> String {
+        terms.join(" & ")
+    }
+
     pub fn id_in(column: &str, n: usize) -> String {
         format!("{column} = ANY(${n})")
     }

@@ -26,6 +26,20 @@ pub(super) mod dialect {
     }
 
     /// `column` is one of the ids in parameter `n` (bound with [`id_list`]).
+    /// The ids of the events whose body holds every word of the search `$n` (bound as
+    /// [`text_query`]): the FTS5 index `events_text`, keyed on the events' rowid.
+    pub fn events_with_text(n: usize) -> String {
+        format!(
+            "SELECT ev.id FROM events ev WHERE ev.rowid IN (SELECT rowid FROM events_text WHERE events_text MATCH ${n})"
+        )
+    }
+
+    /// The words as an FTS5 query: each quoted (they are letters and digits only), all
+    /// of them required.
+    pub fn text_query(terms: &[String]) -> String {
+        terms.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" ")
+    }
+
     pub fn id_in(column: &str, n: usize) -> String {
         format!("{column} IN (SELECT value FROM json_each(${n}))")
     }

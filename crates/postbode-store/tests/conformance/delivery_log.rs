@@ -10,6 +10,7 @@ use serde_json::json;
 
 conformance!(
     a_delivery_is_found_by_its_id_its_events_id_or_its_idempotency_key,
+    a_delivery_is_found_by_the_words_of_its_events_body,
     the_log_pages_both_ways_and_counts_up_to_a_cap,
 );
 
@@ -254,4 +255,87 @@ async fn the_log_pages_both_ways_and_counts_up_to_a_cap(f: Fixture) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A custom event with `data` as its body.
+fn with_body(data: serde_json::Value, at: chrono::DateTime<chrono::Utc>) -> NewEvent {
+    NewEvent {
+        body: data.to_string().into_bytes(),
+        ..custom("order.paid", at)
+    }
+}
+
+async fn a_delivery_is_found_by_the_words_of_its_events_body(f: Fixture) {
+    let webhook = f.webhook(json!({})).await;
+    let other_webhook = f.webhook(json!({})).await;
+    let events = vec![
+        with_body(json!({"customer": "Piet Jansen", "city": "Zürich"}), f.at(0)),
+        with_body(json!({"customer": "Jan Piet", "note": "refund"}), f.at(1)),
+        with_body(json!({"customer": "Klaas"}), f.at(2)),
+    ];
+    let ingested = f.store.ingest(&f.account, events, f.at(2), true).await.unwrap();
+    let stranger = crate::new_account(&*f.store, "stranger", f.t0).await;
+    f.store
+        .ingest(
+            &stranger,
+            vec![with_body(json!({"customer": "Piet"}), f.at(3))],
+            f.at(3),
+            true,
+        )
+        .await
+        .unwrap();
+    let search = |webhook_id: &str, term: &str| DeliveryQuery {
+        webhook_id: webhook_id.to_owned(),
+        search: Some(term.to_owned()),
+        page: page(None, 10),
+        ..DeliveryQuery::default()
+    };
+    let found = |query: DeliveryQuery| {
+        let store = f.store.clone();
+        let account = f.account.clone();
+        async move {
+            let mut events: Vec<String> = store
+                .list_deliveries(&account, &query)
+                .await
+                .unwrap()
+                .data
+                .into_iter()
+                .map(|d| d.event_id)
+                .collect();
+            events.sort();
+            events
+        }
+    };
+    let ids = |n: &[usize]| {
+        let mut ids: Vec<String> = n.iter().map(|&i| ingested[i].event_id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    // Every word must occur, whatever its case or the punctuation around it.
+    assert_eq!(found(search(&webhook.id, "piet")).await, ids(&[0, 1]));
+    assert_eq!(found(search(&webhook.id, "PIET, zürich")).await, ids(&[0]));
+    assert_eq!(found(search(&webhook.id, "refund piet")).await, ids(&[1]));
+    assert!(found(search(&webhook.id, "amsterdam")).await.is_empty());
+    // Only this webhook's deliveries, and never another account's events.
+    let on_other = f
+        .store
+        .list_deliveries(&f.account, &search(&other_webhook.id, "piet"))
+        .await
+        .unwrap()
+        .data;
+    assert!(on_other.iter().all(|d| d.webhook_id == other_webhook.id));
+    assert_eq!(on_other.len(), 2);
+    // The count of a search counts what the search finds.
+    let (n, exact) = f
+        .store
+        .count_deliveries(&f.account, &search(&webhook.id, "piet"), 1000)
+        .await
+        .unwrap();
+    assert_eq!((n, exact), (2, true));
+    // Combined with a filter.
+    let delivered_only = DeliveryQuery {
+        status: Some(DeliveryStatus::Delivered),
+        ..search(&webhook.id, "piet")
+    };
+    assert!(found(delivered_only).await.is_empty());
 }

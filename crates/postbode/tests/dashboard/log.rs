@@ -92,7 +92,7 @@ async fn the_delivery_log_finds_filters_counts_and_refreshes_itself() {
     checks!(
         context,
         each_row_says_what_happened_and_what_comes_next,
-        search_finds_a_delivery_by_its_ids_and_idempotency_key,
+        search_finds_a_delivery_by_its_ids_its_idempotency_key_and_words,
         filters_combine_and_are_counted,
         the_log_refreshes_itself_keeping_filter_and_scroll,
         times_are_in_the_browsers_zone_with_utc_on_hover,
@@ -129,7 +129,7 @@ async fn each_row_says_what_happened_and_what_comes_next(c: &mut Context) {
     }
 }
 
-async fn search_finds_a_delivery_by_its_ids_and_idempotency_key(c: &mut Context) {
+async fn search_finds_a_delivery_by_its_ids_its_idempotency_key_and_words(c: &mut Context) {
     let event = c
         .event(json!({"type": "order.paid", "data": {"state": "ok"}, "idempotency_key": "order-4711"}))
         .await;
@@ -150,6 +150,18 @@ async fn search_finds_a_delivery_by_its_ids_and_idempotency_key(c: &mut Context)
     }
     c.browser.visit(&format!("{log}?q=nothing-like-it")).await;
     c.browser.text_of("#no-deliveries", "No deliveries match").await;
+
+    // The words of the payload, whatever their case.
+    let named = c
+        .event(json!({"type": "order.paid", "data": {"customer": "Marieke de Vries", "state": "ok"}}))
+        .await;
+    let named_delivery = c.delivery_of(&named).await["id"].as_str().unwrap().to_owned();
+    c.browser.visit(&log).await;
+    c.browser.fill("#q", "vries MARIEKE").await;
+    c.browser.click("#apply-filter").await;
+    let rows = c.rows_become(1).await;
+    assert!(rows[0].contains(&named_delivery), "{rows:?}");
+    c.browser.text_of("#total", "1 delivery").await;
 }
 
 async fn filters_combine_and_are_counted(c: &mut Context) {
