@@ -2,6 +2,11 @@
 //! search text, as both backends' full-text indexes split a body into words (runs of
 //! letters and digits, compared without case). Every word must occur.
 
+/// A search by words looks at the newest this many events that hold them, so a word
+/// in every event costs a bounded read, not one of the whole log; more words (or a
+/// time range) narrow it down.
+pub const MAX_EVENTS: u32 = 5_000;
+
 /// At most this many words count; a search is a few words, not a document.
 pub const MAX_TERMS: usize = 8;
 /// A longer run is cut: no index holds words that long usefully.

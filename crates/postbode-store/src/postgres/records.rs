@@ -31,7 +31,8 @@ pub(super) mod dialect {
     pub fn events_with_text(n: usize) -> String {
         format!(
             "SELECT ev.id FROM events ev WHERE to_tsvector('simple', postbode_body_text(ev.body)) \
-             @@ to_tsquery('simple', ${n}) AND ev.account_id = $2"
+             @@ to_tsquery('simple', ${n}) AND ev.account_id = $2 ORDER BY ev.created_at DESC LIMIT {}",
+            postbode_core::search::MAX_EVENTS
         )
     }
 

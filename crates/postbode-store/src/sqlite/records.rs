@@ -30,7 +30,9 @@ pub(super) mod dialect {
     /// [`text_query`]): the FTS5 index `events_text`, keyed on the events' rowid.
     pub fn events_with_text(n: usize) -> String {
         format!(
-            "SELECT ev.id FROM events ev WHERE ev.rowid IN (SELECT rowid FROM events_text WHERE events_text MATCH ${n})"
+            "SELECT ev.id FROM events ev WHERE ev.rowid IN (SELECT rowid FROM events_text WHERE events_text MATCH ${n} \
+             ORDER BY rowid DESC LIMIT {})",
+            postbode_core::search::MAX_EVENTS
         )
     }
 
