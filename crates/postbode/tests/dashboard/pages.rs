@@ -154,6 +154,17 @@ async fn every_page_reads_at_a_laptops_and_a_phones_width_light_and_dark() {
     }
     let delivery = service.delivery_when(&key, &last_event, |d| d["attempts"] != 0).await;
     let delivery = delivery["id"].as_str().unwrap().to_owned();
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let (status, job) = service
+        .call(
+            "POST",
+            &format!("/v1/webhooks/{id}/replay"),
+            &key,
+            Some(json!({"since": since})),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let job = job["job_id"].as_str().unwrap().to_owned();
 
     let mut problems = Vec::new();
     browser.visit("/ui/sign-in").await;
@@ -161,11 +172,13 @@ async fn every_page_reads_at_a_laptops_and_a_phones_width_light_and_dark() {
     browser.sign_in(&key).await;
     let account = Signed::As("Acme Webshop");
 
-    let pages: [(&str, String); 12] = [
+    let pages: [(&str, String); 14] = [
         ("webhooks", "/ui/webhooks".into()),
         ("webhook-new", "/ui/webhooks/new".into()),
         ("webhook-edit", format!("/ui/webhooks/{id}/edit")),
         ("log", format!("/ui/webhooks/{id}/log")),
+        ("log-search", format!("/ui/webhooks/{id}/log?q=refused")),
+        ("replay-job", format!("/ui/jobs/{job}")),
         ("delivery", format!("/ui/deliveries/{delivery}")),
         ("webhook-stats", format!("/ui/webhooks/{id}/stats")),
         ("stats", "/ui/stats".into()),
