@@ -97,16 +97,15 @@ impl DataSchema {
         compiler.set_default_draft(boon::Draft::V2020_12);
         compiler.use_loader(Box::new(NoLoader));
         let mut schemas = boon::Schemas::new();
-        compiler
-            .add_resource(LOCATION, schema.clone())
-            .and_then(|()| compiler.compile(LOCATION, &mut schemas))
-            .map(|index| DataSchema { schemas, index })
-            .map_err(|e| match e {
-                boon::CompileError::LoadUrlError { url, .. } => {
-                    format!("a $ref may point only inside the schema (\"#/...\"), not to {url}")
-                }
-                e => format!("not a valid JSON Schema (2020-12): {e}"),
-            })
+        let described = |e: boon::CompileError| match e {
+            boon::CompileError::LoadUrlError { url, .. } => {
+                format!("a $ref may point only inside the schema (\"#/...\"), not to {url}")
+            }
+            e => format!("not a valid JSON Schema (2020-12): {e}"),
+        };
+        compiler.add_resource(LOCATION, schema.clone()).map_err(described)?;
+        let index = compiler.compile(LOCATION, &mut schemas).map_err(described)?;
+        Ok(DataSchema { schemas, index })
     }
 
     /// Every violation of `value`, each named by its path under `field` (`data`,
