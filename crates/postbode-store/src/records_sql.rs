@@ -541,13 +541,7 @@ macro_rules! sql_records {
                     return Ok(std::collections::HashMap::new());
                 }
                 // Each delivery's newest attempt through the delivery_id index.
-                let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts \
-                     WHERE EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $1) AND id IN \
-                     (SELECT (SELECT max(a.id) FROM attempts a WHERE a.delivery_id = w.value) FROM {})",
-                    rows::ATTEMPT_COLUMNS,
-                    $dialect::key_table(2, "w"),
-                ))
+                let rows = sqlx::query(&$crate::records_sql::newest_attempts("delivery_id", &$dialect::key_table(2, "w")))
                 .bind(account_id)
                 .bind($dialect::key_list(delivery_ids)?)
                 .fetch_all(&self.pool)
@@ -1129,13 +1123,7 @@ macro_rules! sql_records {
                     return Ok(std::collections::HashMap::new());
                 }
                 // Each webhook's newest attempt through the (webhook_id, id) index.
-                let rows = sqlx::query(&format!(
-                    "SELECT {} FROM attempts \
-                     WHERE EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $1) AND id IN \
-                     (SELECT (SELECT max(a.id) FROM attempts a WHERE a.webhook_id = w.value) FROM {})",
-                    rows::ATTEMPT_COLUMNS,
-                    $dialect::key_table(2, "w"),
-                ))
+                let rows = sqlx::query(&$crate::records_sql::newest_attempts("webhook_id", &$dialect::key_table(2, "w")))
                 .bind(account_id)
                 .bind($dialect::key_list(webhook_ids)?)
                 .fetch_all(&self.pool)
@@ -1218,6 +1206,18 @@ macro_rules! sql_records {
 }
 
 pub(crate) use sql_records;
+
+/// The newest attempt of each key in the list `$2` by `column` (`delivery_id` or
+/// `webhook_id`: each is the first column of an index), of the account `$1`'s webhooks;
+/// `keys` is the dialect's `key_table` of the list, named `w`.
+pub(crate) fn newest_attempts(column: &str, keys: &str) -> String {
+    format!(
+        "SELECT {} FROM attempts \
+         WHERE EXISTS (SELECT 1 FROM webhooks o WHERE o.id = attempts.webhook_id AND o.account_id = $1) AND id IN \
+         (SELECT (SELECT max(a.id) FROM attempts a WHERE a.{column} = w.value) FROM {keys})",
+        crate::rows::ATTEMPT_COLUMNS
+    )
+}
 
 /// That the webhook `$1` is the account `$2`'s: deliveries and attempts are an account's
 /// through their webhook (they keep no account of their own).

@@ -84,7 +84,7 @@ pub struct NewEventType {
 }
 
 /// What PATCH may change: the rest of a type; `null` clears a field.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Changeable {
     description: Option<String>,
@@ -176,14 +176,15 @@ pub async fn update(
         return Err(builtin_refusal(&name));
     }
     let current = find(&state, &key.account_id, &name).await?;
-    let mut merged = Map::new();
-    merged.insert(
-        "description".into(),
-        current.description.clone().map_or(Value::Null, Value::String),
-    );
-    merged.insert("schema".into(), current.schema.clone().unwrap_or(Value::Null));
-    merged.insert("example".into(), current.example.clone().unwrap_or(Value::Null));
-    merged.insert("archived".into(), Value::Bool(current.archived));
+    let stored = Changeable {
+        description: current.description.clone(),
+        schema: current.schema.clone(),
+        example: current.example.clone(),
+        archived: current.archived,
+    };
+    let Value::Object(mut merged) = serde_json::to_value(stored).map_err(|e| ApiError::Internal(e.to_string()))? else {
+        return Err(ApiError::Internal("an event type is not an object".into()));
+    };
     merged.extend(patch);
     let changed: Changeable = decode_value(&Value::Object(merged))?;
     let definition = Definition {
