@@ -148,8 +148,9 @@ pub async fn create_key(
                 .form
                 .all("scopes")
                 .iter()
-                .filter_map(|s| Scope::parse(s))
-                .collect();
+                .map(|s| Scope::parse(s))
+                .collect::<Option<_>>()
+                .ok_or_else(|| ApiError::field("scopes", "one of the scopes the form lists"))?;
             let name = Some(posted.form.text("name")).filter(|n| !n.trim().is_empty());
             let (name, scopes) = key_request(NewKey::new(name, (!scopes.is_empty()).then_some(scopes)))?;
             let (key_id, token) = add_api_key(&state, &id, name, scopes).await?;
