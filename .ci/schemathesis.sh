@@ -42,9 +42,12 @@ PY
 )
 
 status=0
+# One worker: with two, Schemathesis (on this Python) once crashed in its own code
+# generation ("AST constructor recursion depth mismatch"), failing a run whose checks
+# all passed.
 schemathesis --config-file .ci/schemathesis.toml run "$url/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" --workers 2 --no-color || status=$?
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" --workers 1 --no-color || status=$?
 if [ "$status" -ne 0 ]; then
   echo "== server log"; tail -n 50 "$data/server.log"
 fi
